@@ -1,0 +1,26 @@
+# The two commands of the README: `make run` and `make test`. Both build .venv when missing.
+PY ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "CXR Triage needs Python 3.11 ($(PY) not found)."; exit 1; }
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/cxr-triage $(ARGS)
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check inference viewer tests bench
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/inference_speed.py

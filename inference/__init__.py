@@ -1,0 +1,1 @@
+"""CXR Triage inference core: pixels in, findings out. Never imports Qt."""

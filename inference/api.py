@@ -1,0 +1,214 @@
+"""The typed contract between readers, models, the triage engine, the CLI and the viewer.
+
+Everything that crosses a module boundary is one of these frozen dataclasses or a numpy array;
+tensors never leave :mod:`inference`. This module imports neither torch nor Qt.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+class Status(str, enum.Enum):
+    """Where one worklist row stands; the strings are written to CSV/JSON as they are."""
+
+    SCORED = "scored"
+    ERROR = "error"  # unreadable, corrupt, unsupported: `reason` says why
+    NOT_SCORED = "not_scored"  # readable but outside what the model was trained on (lateral, not chest)
+
+
+class Preprocessing(str, enum.Enum):
+    """The two input conventions of DOMAIN.md; a model card names exactly one."""
+
+    CHEXNET = "chexnet"  # 8-bit gray -> RGB, resize 256, crop 224, ImageNet mean/std
+    XRV = "xrv"  # 1 channel in [-1024, 1024], centre crop to square, resize 224
+
+
+class Task(str, enum.Enum):
+    MULTILABEL = "multilabel"  # independent findings: sigmoid per label
+    MULTICLASS = "multiclass"  # mutually exclusive classes: softmax
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """Header facts of one image, read without pixels. Empty string where the header is silent."""
+
+    path: Path
+    study_uid: str
+    patient_id: str = ""
+    patient_name: str = ""
+    accession: str = ""
+    study_date: str = ""  # DICOM DA, YYYYMMDD
+    study_time: str = ""
+    modality: str = ""
+    view_position: str = ""  # PA, AP, LL, LATERAL ...
+    body_part: str = ""
+    photometric: str = ""
+    rows: int = 0
+    columns: int = 0
+    sop_uid: str = ""
+    window_center: float | None = None
+    window_width: float | None = None
+
+
+@dataclass(frozen=True)
+class ScanEntry:
+    """One file found by a folder scan: indexed, but pixels not yet read.
+
+    ``status`` is ``SCORED`` for "eligible to score"; ``NOT_SCORED``/``ERROR`` carry ``reason``.
+    """
+
+    meta: ImageMeta
+    status: Status = Status.SCORED
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class XRayImage:
+    """Decoded display-ready pixels of one radiograph.
+
+    ``pixels`` is 2-D float32 in [0, 1], 0 = black, after Modality LUT, VOI LUT and photometric
+    inversion (MONOCHROME1 / Presentation LUT INVERSE). Both preprocessing conventions start here.
+    """
+
+    pixels: np.ndarray
+    meta: ImageMeta
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.pixels.ndim != 2 or self.pixels.dtype != np.float32:
+            raise ValueError(f"XRayImage needs 2-D float32 pixels, got {self.pixels.dtype} {self.pixels.shape}")
+
+
+@dataclass(frozen=True)
+class ValidationCurve:
+    """Sensitivity and specificity on the card's validation split at ascending thresholds."""
+
+    thresholds: tuple[float, ...]
+    sensitivity: tuple[float, ...]
+    specificity: tuple[float, ...]
+
+    def at(self, threshold: float) -> tuple[float, float]:
+        """Expected (sensitivity, specificity) when calling positive at ``score >= threshold``."""
+        i = int(np.searchsorted(np.asarray(self.thresholds), threshold, side="left"))
+        i = min(i, len(self.thresholds) - 1)
+        return self.sensitivity[i], self.specificity[i]
+
+
+@dataclass(frozen=True)
+class LabelCard:
+    """One output of a model: whether it is trained, its operating points and validation figures."""
+
+    name: str
+    trained: bool = True
+    operating_points: Mapping[str, float] = field(default_factory=dict)  # e.g. {"youden": 0.41}
+    auroc: float | None = None
+    n_positive: int = 0
+    n_negative: int = 0
+    curve: ValidationCurve | None = None
+
+
+OPERATING_POINTS = ("high_sensitivity", "youden", "high_specificity")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What ``card.json`` of a model package says. See :mod:`inference.models.package`."""
+
+    name: str
+    version: str
+    architecture: str  # "densenet121"
+    task: Task
+    preprocessing: Preprocessing
+    labels: tuple[LabelCard, ...]  # one per network output, in output order
+    weights_sha256: str
+    input_size: int = 224
+    default_operating_point: str = "youden"
+    description: str = ""
+    intended_use: str = "Not for diagnostic use."
+    training_data: tuple[str, ...] = ()
+    metrics: Mapping[str, object] = field(default_factory=dict)
+    recipe: str = ""
+
+    @property
+    def shown_labels(self) -> tuple[str, ...]:
+        """Labels the reader sees: trained outputs only (untrained heads sit near 0.5)."""
+        return tuple(lab.name for lab in self.labels if lab.trained)
+
+    def label(self, name: str) -> LabelCard:
+        for lab in self.labels:
+            if lab.name == name:
+                return lab
+        raise KeyError(name)
+
+    def thresholds(self, operating_point: str | None = None) -> dict[str, float]:
+        """Per shown label, the threshold of ``operating_point`` (card default if None; 0.5 if absent)."""
+        point = operating_point or self.default_operating_point
+        return {
+            lab.name: float(lab.operating_points.get(point, 0.5)) for lab in self.labels if lab.trained
+        }
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Scores of one image for the shown labels of one model (probabilities in [0, 1])."""
+
+    path: Path
+    probabilities: Mapping[str, float]
+    weights_sha256: str
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """Grad-CAM of one finding, resized to the image: float32 in [0, 1], same shape as ``pixels``."""
+
+    label: str
+    values: np.ndarray
+    probability: float
+    method: str = "Grad-CAM (Captum LayerGradCam, features.norm5)"
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """One worklist row before ranking: a study's state and, when scored, its findings."""
+
+    study_uid: str
+    meta: ImageMeta  # of the image whose scores represent the study
+    status: Status
+    reason: str = ""
+    probabilities: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RankedStudy:
+    """A ``StudyResult`` placed in the worklist under a given set of thresholds."""
+
+    rank: int
+    result: StudyResult
+    positive_findings: tuple[str, ...]  # at or above threshold, most over-threshold first
+    risk_score: float
+    top_finding: str
+    top_probability: float
+
+
+class TriageService(Protocol):
+    """What the viewer and CLI need from a loaded model; arrays and dataclasses only."""
+
+    @property
+    def card(self) -> ModelCard: ...
+
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def precision(self) -> str: ...
+
+    def predict(self, images: Sequence[XRayImage]) -> list[Prediction]: ...
+
+    def explain(self, image: XRayImage, label: str) -> Heatmap: ...

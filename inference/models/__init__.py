@@ -1,0 +1,1 @@
+"""Model architecture and the on-disk model package (weights + card)."""

@@ -1,0 +1,46 @@
+"""DenseNet-121, CheXNet style, with the hooks transfer learning and Grad-CAM need.
+
+The layer names are torchvision's (``features.*``, ``classifier``), so checkpoints map onto it
+directly. Unlike torchvision's forward, the ReLU after ``features.norm5`` is not in place:
+an in-place ReLU there breaks backward hooks on ``norm5`` (pytorch-grad-cam #147).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import densenet121
+
+NUM_FEATURES = 1024
+
+
+class CheXDenseNet(nn.Module):
+    """DenseNet-121 returning logits, one per label."""
+
+    def __init__(self, num_outputs: int, in_channels: int = 3) -> None:
+        super().__init__()
+        self.features = densenet121(weights=None).features
+        if in_channels != 3:
+            self.features.conv0 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.classifier = nn.Linear(NUM_FEATURES, num_outputs)
+        self.in_channels = in_channels
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        pooled = F.adaptive_avg_pool2d(F.relu(features), 1).flatten(1)
+        return self.classifier(pooled)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_outputs: int) -> None:
+        """A fresh head for a new label set (transfer learning)."""
+        self.classifier = nn.Linear(NUM_FEATURES, num_outputs)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The layer Grad-CAM attributes to: the last feature map (7x7 at 224 input)."""
+        return self.features.norm5

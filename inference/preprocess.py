@@ -1,0 +1,83 @@
+"""Array transforms from an :class:`XRayImage` to network input, one per convention.
+
+Each returns float32 arrays shaped (C, H, W) (or (10, C, H, W) for ten-crop) ready to stack.
+Both conventions start from display pixels in [0, 1]; see DOMAIN.md for why they never mix.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from inference.api import Preprocessing
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+XRV_RANGE = 1024.0
+
+
+def resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Area interpolation when shrinking (anti-aliased, like PIL), bilinear when enlarging."""
+    shrinking = height * width < img.shape[0] * img.shape[1]
+    return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def resize_shorter_side(img: np.ndarray, size: int) -> np.ndarray:
+    """torchvision ``Resize(size)``: the shorter side becomes ``size``, aspect kept."""
+    h, w = img.shape[:2]
+    if h <= w:
+        return resize(img, size, max(size, round(w * size / h)))
+    return resize(img, max(size, round(h * size / w)), size)
+
+
+def center_crop(img: np.ndarray, size: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    top, left = (h - size) // 2, (w - size) // 2
+    return img[top : top + size, left : left + size]
+
+
+def center_square(img: np.ndarray) -> np.ndarray:
+    """torchxrayvision ``XRayCenterCrop``: the largest centred square."""
+    return center_crop(img, min(img.shape[:2]))
+
+
+def ten_crop(img: np.ndarray, size: int) -> list[np.ndarray]:
+    """torchvision ``TenCrop``: four corners and centre, then the same of the mirrored image."""
+    h, w = img.shape[:2]
+    crops = [img[:size, :size], img[:size, w - size :], img[h - size :, :size], img[h - size :, w - size :]]
+    crops.append(center_crop(img, size))
+    return crops + [c[:, ::-1] for c in crops]
+
+
+def _chexnet_normalise(gray8_crop: np.ndarray) -> np.ndarray:
+    rgb = np.repeat((gray8_crop.astype(np.float32) / 255.0)[None], 3, axis=0)
+    return (rgb - IMAGENET_MEAN[:, None, None]) / IMAGENET_STD[:, None, None]
+
+
+def chexnet_8bit(pixels: np.ndarray, input_size: int) -> np.ndarray:
+    """Display pixels -> the 8-bit resized image CheXNet crops from (shorter side 256/224 of input)."""
+    gray8 = np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
+    return resize_shorter_side(gray8, round(input_size * 256 / 224))
+
+
+def chexnet(pixels: np.ndarray, input_size: int = 224) -> np.ndarray:
+    """CheXNet: 8-bit gray -> RGB, resize 256, centre crop 224, ImageNet mean/std. (3, S, S)."""
+    return _chexnet_normalise(center_crop(chexnet_8bit(pixels, input_size), input_size))
+
+
+def chexnet_tencrop(pixels: np.ndarray, input_size: int = 224) -> np.ndarray:
+    """The CheXNet reference test-time augmentation: ten crops, (10, 3, S, S)."""
+    return np.stack([_chexnet_normalise(c) for c in ten_crop(chexnet_8bit(pixels, input_size), input_size)])
+
+
+def xrv(pixels: np.ndarray, input_size: int = 224) -> np.ndarray:
+    """torchxrayvision: [-1024, 1024], centre square, resize. (1, S, S)."""
+    square = resize(center_square(pixels), input_size, input_size)
+    return ((square * 2.0 - 1.0) * XRV_RANGE).astype(np.float32)[None]
+
+
+def prepare(pixels: np.ndarray, convention: Preprocessing, input_size: int = 224) -> np.ndarray:
+    """Network input of one image for a model card's convention."""
+    if convention is Preprocessing.CHEXNET:
+        return chexnet(pixels, input_size)
+    return xrv(pixels, input_size)

@@ -1,0 +1,40 @@
+"""Shared fixtures. Qt's offscreen platform is set here so that no test needs a screen."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="session")
+def random_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised CheXNet-convention model package (no trained model is needed)."""
+    import torch
+
+    from inference.api import LabelCard, ModelCard, Preprocessing, Task
+    from inference.labels import CHESTXRAY14
+    from inference.models.package import build_model, save_package
+
+    torch.manual_seed(0)
+    card = ModelCard(
+        name="random-test-model",
+        version="0.0.0",
+        architecture="densenet121",
+        task=Task.MULTILABEL,
+        preprocessing=Preprocessing.CHEXNET,
+        labels=tuple(
+            LabelCard(name, operating_points={"high_sensitivity": 0.3, "youden": 0.5, "high_specificity": 0.7})
+            for name in CHESTXRAY14
+        ),
+        weights_sha256="",
+    )
+    package = tmp_path_factory.mktemp("random_package")
+    save_package(package, card, build_model(card))
+    return package

@@ -1,0 +1,1 @@
+"""CXR Triage desktop viewer (PySide6 + pyqtgraph)."""
