@@ -1,0 +1,1 @@
+"""Model evaluation: metrics, operating points, bootstrap intervals, plots and reports."""

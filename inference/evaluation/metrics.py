@@ -1,0 +1,141 @@
+"""Binary classification metrics on numpy arrays (no torch, no sklearn).
+
+Convention everywhere: a case is called positive when ``score >= threshold``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inference.api import ValidationCurve
+
+HIGH_SENSITIVITY_RECALL = 0.95
+HIGH_SPECIFICITY = 0.95
+
+
+def _check(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y).astype(bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"labels {y.shape} and scores {s.shape} differ in length")
+    if not y.any() or y.all():
+        raise ValueError("need at least one positive and one negative case")
+    return y, s
+
+
+def _rank_auc(y: np.ndarray, s: np.ndarray) -> float:
+    """Mann-Whitney U / (n_pos * n_neg), ties counted one half (average ranks)."""
+    order = np.argsort(s, kind="mergesort")
+    sorted_s = s[order]
+    ranks = np.empty(len(s), dtype=np.float64)
+    # average rank of each tie group (1-based)
+    _, first, counts = np.unique(sorted_s, return_index=True, return_counts=True)
+    avg = first + (counts + 1) / 2.0
+    ranks[order] = np.repeat(avg, counts)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def auroc(y: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (probability a positive outscores a negative, ties 1/2)."""
+    y, s = _check(y, scores)
+    return _rank_auc(y, s)
+
+
+def rates_at(y: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sensitivity, specificity) at each threshold, calling ``score >= t`` positive."""
+    y, s = _check(y, scores)
+    t = np.asarray(thresholds, dtype=np.float64)
+    pos = np.sort(s[y])
+    neg = np.sort(s[~y])
+    tp = len(pos) - np.searchsorted(pos, t, side="left")
+    fp = len(neg) - np.searchsorted(neg, t, side="left")
+    return tp / len(pos), 1.0 - fp / len(neg)
+
+
+def roc_points(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds): thresholds are +inf then the distinct scores, descending."""
+    y, s = _check(y, scores)
+    thresholds = np.concatenate([[np.inf], np.unique(s)[::-1]])
+    sens, spec = rates_at(y, s, thresholds)
+    return 1.0 - spec, sens, thresholds
+
+
+def operating_points(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Thresholds chosen among the observed scores.
+
+    ``high_sensitivity``: the largest threshold with recall >= 0.95; ``youden``: the threshold
+    maximising sensitivity + specificity - 1 (the largest one on ties); ``high_specificity``:
+    the smallest threshold with specificity >= 0.95 (+inf-free: the largest score if none).
+    """
+    y, s = _check(y, scores)
+    cand = np.unique(s)  # ascending
+    sens, spec = rates_at(y, s, cand)
+    hs = cand[sens >= HIGH_SENSITIVITY_RECALL].max()  # cand[0] always has sensitivity 1
+    j = sens + spec - 1.0
+    youden = cand[np.flatnonzero(j >= j.max() - 1e-12).max()]
+    ok = spec >= HIGH_SPECIFICITY
+    hsp = cand[ok].min() if ok.any() else cand[-1]
+    return {"high_sensitivity": float(hs), "youden": float(youden), "high_specificity": float(hsp)}
+
+
+def confusion_at(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """Confusion matrix and derived rates at one threshold (NaN where undefined)."""
+    y, s = _check(y, scores)
+    pred = s >= threshold
+    tp = int((pred & y).sum())
+    fp = int((pred & ~y).sum())
+    fn = int((~pred & y).sum())
+    tn = int((~pred & ~y).sum())
+
+    def ratio(a: int, b: int) -> float:
+        return a / b if b else float("nan")
+
+    return {
+        "threshold": float(threshold),
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+        "sensitivity": ratio(tp, tp + fn),
+        "specificity": ratio(tn, tn + fp),
+        "ppv": ratio(tp, tp + fp),
+        "npv": ratio(tn, tn + fn),
+        "accuracy": ratio(tp + tn, len(y)),
+    }
+
+
+def validation_curve(y: np.ndarray, scores: np.ndarray, max_points: int = 200) -> ValidationCurve:
+    """Sensitivity/specificity at up to ``max_points`` ascending thresholds drawn from the scores.
+
+    The operating points' thresholds are always among them, so ``curve.at(op)`` is exact.
+    """
+    y, s = _check(y, scores)
+    cand = np.unique(s)
+    if len(cand) > max_points:
+        idx = np.unique(np.linspace(0, len(cand) - 1, max_points).round().astype(int))
+        cand = cand[idx]
+    cand = np.unique(np.concatenate([cand, list(operating_points(y, s).values())]))
+    sens, spec = rates_at(y, s, cand)
+    return ValidationCurve(
+        thresholds=tuple(float(v) for v in cand),
+        sensitivity=tuple(float(v) for v in sens),
+        specificity=tuple(float(v) for v in spec),
+    )
+
+
+def bootstrap_auroc_ci(
+    y: np.ndarray, scores: np.ndarray, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of AUROC, resampling positives and negatives separately."""
+    y, s = _check(y, scores)
+    rng = np.random.default_rng(seed)
+    pos, neg = s[y], s[~y]
+    lab = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
+    values = np.empty(n_boot)
+    for b in range(n_boot):
+        sample = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+        values[b] = _rank_auc(lab, sample)
+    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
