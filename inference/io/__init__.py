@@ -1,0 +1,38 @@
+"""Image readers: DICOM CR/DX, PNG and JPEG into the typed contract of :mod:`inference.api`.
+
+``scan``/``read_header`` index files without decoding pixels; ``read_image`` decodes one file to
+display-ready [0, 1] float32 pixels and raises :class:`ReadError` (a user-facing reason) on any failure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inference.api import XRayImage
+from inference.io.detect import Kind, classify, may_be_raw_dicom
+from inference.io.dicom import read_dicom
+from inference.io.errors import ReadError
+from inference.io.raster import read_raster
+from inference.io.scan import group_by_study, read_header, scan
+
+__all__ = ["ReadError", "group_by_study", "read_header", "read_image", "scan"]
+
+
+def read_image(path: Path | str) -> XRayImage:
+    """Decode one DICOM/PNG/JPEG file. Raises :class:`ReadError` only, with a user-facing reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReadError("file not found")
+    try:
+        kind = classify(path)
+        if kind is Kind.DICOM or (kind is None and may_be_raw_dicom(path)):
+            return read_dicom(path)
+        if kind in (Kind.PNG, Kind.JPEG):
+            return read_raster(path)
+    except ReadError:
+        raise
+    except MemoryError as exc:
+        raise ReadError("not enough memory to decode the image") from exc
+    except Exception as exc:  # last line of defence: no traceback reaches the user
+        raise ReadError(f"unexpected error while reading ({type(exc).__name__}: {exc})") from exc
+    raise ReadError("not a DICOM, PNG or JPEG file")

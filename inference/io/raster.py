@@ -1,0 +1,111 @@
+"""Read PNG and JPEG radiographs (8- or 16-bit, grey or colour) into :class:`XRayImage`."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inference.api import ImageMeta, XRayImage
+from inference.io.detect import JPEG_MAGIC, PNG_MAGIC
+from inference.io.errors import ReadError
+
+_JPEG_EOI = b"\xff\xd9"
+
+
+def raster_meta(path: Path, rows: int = 0, columns: int = 0) -> ImageMeta:
+    """Metadata of a PNG/JPEG: one study per file, keyed by the resolved path."""
+    path = Path(path)
+    return ImageMeta(path=path, study_uid=f"file:{path.resolve()}", rows=rows, columns=columns)
+
+
+def read_raster_header(path: Path) -> ImageMeta:
+    """Check the signature and read the size without decoding pixels. Raises :class:`ReadError`."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError as exc:
+        raise ReadError(f"cannot open file: {exc.strerror or exc}") from exc
+    if head.startswith(PNG_MAGIC):
+        if len(head) < 24 or head[12:16] != b"IHDR":
+            raise ReadError("corrupt PNG file (no IHDR header)")
+        columns, rows = struct.unpack(">II", head[16:24])
+        return raster_meta(path, rows, columns)
+    if head.startswith(JPEG_MAGIC):
+        rows, columns = _jpeg_size(head)
+        return raster_meta(path, rows, columns)
+    raise ReadError("not a PNG or JPEG image (unrecognised file signature)")
+
+
+def read_raster(path: Path) -> XRayImage:
+    """Decode a PNG/JPEG; scale by the dtype's maximum (255 or 65535), not by the image's."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()  # bytes + imdecode: works with non-ASCII paths on every OS
+    except OSError as exc:
+        raise ReadError(f"cannot open file: {exc.strerror or exc}") from exc
+    if data.startswith(JPEG_MAGIC) and _JPEG_EOI not in data[-4096:]:
+        raise ReadError("truncated JPEG file (no end-of-image marker)")
+    if not data.startswith((PNG_MAGIC, JPEG_MAGIC)):
+        raise ReadError("not a PNG or JPEG image (unrecognised file signature)")
+    buf = np.frombuffer(data, dtype=np.uint8)
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    except cv2.error as exc:
+        raise ReadError(f"corrupt image file ({str(exc).strip().splitlines()[-1]})") from exc
+    if img is None or img.size == 0:
+        raise ReadError("corrupt or truncated image file (the decoder returned nothing)")
+    notes: list[str] = []
+    img = _to_gray(img, notes)
+    if img.dtype == np.uint8:
+        scale = 255.0
+    elif img.dtype == np.uint16:
+        scale = 65535.0
+        if int(img.max()) < 4096:
+            notes.append("16-bit image uses at most 12 bits: it will look dark (scaled by 65535)")
+    else:
+        raise ReadError(f"unsupported pixel type {img.dtype}")
+    pixels = (img.astype(np.float32) / np.float32(scale)).astype(np.float32)
+    meta = raster_meta(path, rows=int(pixels.shape[0]), columns=int(pixels.shape[1]))
+    return XRayImage(pixels=np.ascontiguousarray(pixels), meta=meta, warnings=tuple(notes))
+
+
+def _to_gray(img: np.ndarray, notes: list[str]) -> np.ndarray:
+    if img.ndim == 2:
+        return img
+    if img.ndim == 3 and img.shape[2] == 1:
+        return img[..., 0]
+    if img.ndim == 3 and img.shape[2] in (3, 4):
+        bgr = img[..., :3]
+        if not (np.array_equal(bgr[..., 0], bgr[..., 1]) and np.array_equal(bgr[..., 1], bgr[..., 2])):
+            notes.append("colour image converted to grey-scale")
+        return cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2GRAY)
+    raise ReadError(f"unsupported image shape {img.shape}")
+
+
+def _jpeg_size(head: bytes) -> tuple[int, int]:
+    """Rows and columns from the first SOF marker; raises :class:`ReadError` if none is found."""
+    i = 2
+    while i + 4 <= len(head):
+        if head[i] != 0xFF:
+            raise ReadError("corrupt JPEG file (bad marker)")
+        marker = head[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        length = struct.unpack(">H", head[i + 2 : i + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if i + 9 > len(head):
+                break
+            rows, columns = struct.unpack(">HH", head[i + 5 : i + 9])
+            return rows, columns
+        if marker in (0xD9, 0xDA) or length < 2:
+            break
+        i += 2 + length
+    raise ReadError("corrupt JPEG file (no frame header)")
