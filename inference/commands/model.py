@@ -1,0 +1,142 @@
+"""``cxr-triage model``: import published checkpoints as model packages, and show a package's card.
+
+    cxr-triage model import chexnet|xrv CHECKPOINT DEST_DIR [--name N] [--version V]
+        [--labels A,B,,D] [--op-threshs 0.07,nan,...] [--training-data TEXT ...] [--force]
+    cxr-triage model info PACKAGE_DIR
+
+Exit codes: 0 success; 1 the package's weights do not match its card; 2 unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from inference.api import OPERATING_POINTS, ModelCard
+from inference.models.checkpoints import KINDS, CheckpointError, import_checkpoint, parse_floats, parse_labels
+from inference.models.package import WEIGHTS, PackageError, read_card, sha256_of
+
+EXIT_MISMATCH = 1
+EXIT_ERROR = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("model", help="import checkpoints, inspect model packages")
+    sub = parser.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+
+    imp = sub.add_parser(
+        "import", help="convert a CheXNet or torchxrayvision checkpoint into a model package"
+    )
+    imp.add_argument(
+        "kind", choices=KINDS, help="chexnet: arnoweng model.pth.tar; xrv: torchxrayvision DenseNet"
+    )
+    imp.add_argument("checkpoint", help="checkpoint file (.pth.tar, .pt, .pth)")
+    imp.add_argument("dest", help="folder to write model.safetensors and card.json into")
+    imp.add_argument("--name", help="model name (default: <kind>-<checkpoint stem>)")
+    imp.add_argument("--version", help="model version (default: imported-<checkpoint sha256 prefix>)")
+    imp.add_argument("--labels", help="comma-separated output names in output order; empty = untrained (xrv)")
+    imp.add_argument(
+        "--op-threshs", help="xrv: comma-separated operating thresholds on probabilities, nan = none"
+    )
+    imp.add_argument("--training-data", action="append", default=[], help="training data set (repeatable)")
+    imp.add_argument("--force", action="store_true", help="overwrite an existing package in DEST")
+    imp.set_defaults(func=run_import)
+
+    info = sub.add_parser("info", help="print a model package's card and check its weights' sha256")
+    info.add_argument("package", help="model package folder")
+    info.set_defaults(func=run_info)
+
+
+def _fail(message: str) -> int:
+    print(f"cxr-triage model: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def run_import(args: argparse.Namespace) -> int:
+    try:
+        card = import_checkpoint(
+            args.kind,
+            args.checkpoint,
+            args.dest,
+            name=args.name,
+            version=args.version,
+            labels=parse_labels(args.labels),
+            op_threshs=parse_floats(args.op_threshs),
+            training_data=args.training_data,
+            force=args.force,
+        )
+    except (CheckpointError, PackageError, OSError) as exc:
+        return _fail(str(exc))
+    shown = len(card.shown_labels)
+    print(f"Imported {args.kind} checkpoint {args.checkpoint} -> {args.dest}")
+    print(f"  {card.name} {card.version}: {len(card.labels)} outputs, {shown} trained")
+    print(f"  weights sha256 {card.weights_sha256}")
+    return 0
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def print_card(card: ModelCard, weights_status: str, out: TextIO) -> None:
+    """The card as a reader would want it: facts first, then one row per output."""
+    rows = [
+        ("Name", card.name),
+        ("Version", card.version),
+        ("Architecture", card.architecture),
+        ("Task", card.task.value),
+        ("Preprocessing", card.preprocessing.value),
+        ("Input size", f"{card.input_size}×{card.input_size}"),
+        ("Weights sha256", card.weights_sha256 or "—"),
+        ("Weights file", weights_status),
+        ("Default operating point", card.default_operating_point),
+        ("Intended use", card.intended_use or "—"),
+        ("Training data", "; ".join(card.training_data) or "—"),
+    ]
+    if card.recipe:
+        rows.append(("Recipe", card.recipe))
+    if card.description:
+        rows.append(("Description", card.description))
+    for key, value in card.metrics.items():
+        rows.append((f"Metric {key}", str(value)))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}", file=out)
+
+    names = {p for lab in card.labels for p in lab.operating_points}
+    points = [p for p in OPERATING_POINTS if p in names] + sorted(names - set(OPERATING_POINTS))
+    trained = sum(lab.trained for lab in card.labels)
+    print(f"\nLabels ({len(card.labels)} outputs, {trained} trained; untrained are hidden):", file=out)
+    lw = max([len("label")] + [len(lab.name) for lab in card.labels])
+    cols = [max(len(p), 6) for p in points]
+    header = f"  {'#':>2}  {'label':<{lw}}  trained  " + "  ".join(
+        f"{p:>{w}}" for p, w in zip(points, cols, strict=True)
+    )
+    print(header + "   AUROC  n_pos/n_neg", file=out)
+    for i, lab in enumerate(card.labels):
+        ops = "  ".join(
+            f"{_fmt(lab.operating_points.get(p)):>{w}}" for p, w in zip(points, cols, strict=True)
+        )
+        counts = f"{lab.n_positive}/{lab.n_negative}" if lab.n_positive or lab.n_negative else "—"
+        flag = "yes" if lab.trained else "no"
+        print(f"  {i:>2}  {lab.name:<{lw}}  {flag:<7}  {ops}  {_fmt(lab.auroc):>6}  {counts}", file=out)
+    if not points:
+        print("  No operating points on this card: every label falls back to 0.5.", file=out)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    try:
+        card = read_card(args.package)
+    except (PackageError, OSError) as exc:
+        return _fail(str(exc))
+    weights = Path(args.package) / WEIGHTS
+    if not weights.is_file():
+        status, code = f"MISSING ({WEIGHTS})", EXIT_MISMATCH
+    elif (actual := sha256_of(weights)) == card.weights_sha256:
+        status, code = f"{WEIGHTS} matches the card", 0
+    else:
+        status, code = f"MISMATCH: {WEIGHTS} has sha256 {actual}", EXIT_MISMATCH
+    print_card(card, status, sys.stdout)
+    return code
