@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QApplication
 from inference.api import Heatmap, ImageMeta, XRayImage
 from viewer.qt.image_view import FIXED_PRESETS, ImageView, render_rgb
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "images" / "nih_00000001_000.png"
+REPO = Path(__file__).parent.parent.parent
+SAMPLE = REPO / "resources" / "samples" / "00000001_000.png"  # NIH ChestX-ray14 demo study
 
 
 def ramp(h: int = 64, w: int = 64) -> np.ndarray:
@@ -26,8 +27,9 @@ def xray(pixels: np.ndarray, **meta: object) -> XRayImage:
 
 def real_pixels() -> np.ndarray:
     """The NIH sample as [0, 1] floats, or a synthetic chest-like gradient if it is absent."""
-    if FIXTURE.exists():
-        q = QImage(str(FIXTURE)).convertToFormat(QImage.Format.Format_Grayscale8)
+    if SAMPLE.exists():
+        q = QImage(str(SAMPLE)).convertToFormat(QImage.Format.Format_Grayscale8)
+        assert not q.isNull()
         a = np.frombuffer(q.constBits(), np.uint8).reshape(q.height(), q.bytesPerLine())[:, : q.width()]
         return (a.astype(np.float32) / 255.0).copy()
     yy, xx = np.mgrid[0:512, 0:512].astype(np.float32) / 512
