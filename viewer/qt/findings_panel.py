@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -34,7 +34,8 @@ OPERATING_POINT_TITLES = {
 }
 POSITIVE = QColor("#d9534f")
 NEGATIVE = QColor("#5b8db8")
-SELECTED_STYLE = "QFrame#findingRow { background: palette(highlight); }"
+ROW_STYLE = "QFrame#findingRow { border: 2px solid transparent; }"
+SELECTED_STYLE = "QFrame#findingRow { background: palette(base); border: 2px solid palette(highlight); }"
 DASH = "—"
 
 
@@ -95,10 +96,13 @@ class FindingRow(QFrame):
     def __init__(self, label: LabelCard, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("findingRow")
+        self.setStyleSheet(ROW_STYLE)
         self.name = label.name
         self.curve = label.curve
         self.name_label = QLabel(label.name.replace("_", " "))
-        self.name_label.setMinimumWidth(130)
+        bold = QFont(self.name_label.font())
+        bold.setBold(True)  # positive names are bold: size for that
+        self.name_label.setFixedWidth(QFontMetrics(bold).horizontalAdvance("Enlarged Cardiomediastinum "))
         if label.auroc is not None:
             self.name_label.setToolTip(
                 f"Validation AUROC {label.auroc:.3f} (n+ {label.n_positive}, n− {label.n_negative})"
@@ -111,8 +115,10 @@ class FindingRow(QFrame):
         self.slider.setAccessibleName(f"Threshold for {label.name}")
         self.slider.setMinimumWidth(110)
         self.value_label = QLabel()
-        self.value_label.setMinimumWidth(self.value_label.fontMetrics().horizontalAdvance("0.000 "))
+        self.value_label.setFixedWidth(self.value_label.fontMetrics().horizontalAdvance("0.000  "))
         self.performance_label = QLabel()
+        fm = self.performance_label.fontMetrics()
+        self.performance_label.setFixedWidth(fm.horizontalAdvance("Se 0.00 · Sp 0.00  "))
         self.performance_label.setToolTip("Sensitivity / specificity on the card's validation split")
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 2, 4, 2)
@@ -136,7 +142,7 @@ class FindingRow(QFrame):
         return self.bar.positive()
 
     def set_selected(self, selected: bool) -> None:
-        self.setStyleSheet(SELECTED_STYLE if selected else "")
+        self.setStyleSheet(SELECTED_STYLE if selected else ROW_STYLE)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         if event.button() == Qt.MouseButton.LeftButton:
