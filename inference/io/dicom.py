@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileDataset
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from inference.api import ImageMeta, XRayImage
 from inference.io.detect import has_dicom_preamble
@@ -38,7 +39,20 @@ def open_dataset(path: Path, *, pixels: bool, force: bool | None = None) -> File
         raise ReadError(f"not a readable DICOM file ({_short(exc)})") from exc
     if force and not _looks_like_image_dicom(ds):
         raise ReadError("not a DICOM file (no DICOM preamble and no image attributes)")
+    if "TransferSyntaxUID" not in ds.file_meta:
+        _set_syntax_from_encoding(ds)
     return ds
+
+
+def _set_syntax_from_encoding(ds: FileDataset) -> None:
+    """A data set without file meta (no preamble) is native: name the syntax it was parsed with."""
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None or little is None:
+        return
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    else:
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
 
 
 def is_non_image(ds: Dataset) -> bool:

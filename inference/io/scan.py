@@ -49,17 +49,32 @@ def group_by_study(entries: Iterable[ScanEntry]) -> dict[str, list[ScanEntry]]:
     return groups
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, seen: set[Path] | None = None) -> Iterator[Path]:
+    """Files under ``root`` in sorted path order (a folder's entries sorted by name, depth first)."""
     if root.is_file():
         yield root
         return
-    if not root.is_dir():
+    seen = set() if seen is None else seen
+    real = root.resolve()
+    if real in seen:  # a symbolic-link loop
         return
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath) / name
+    seen.add(real)
+    try:
+        children = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return
+    for child in children:
+        if child.name.startswith("."):
+            continue
+        path = Path(child.path)
+        try:
+            is_dir = child.is_dir()
+        except OSError:
+            continue
+        if is_dir:
+            yield from _walk(path, seen)
+        else:
+            yield path
 
 
 def _entry(path: Path, *, explicit: bool) -> ScanEntry | None:
