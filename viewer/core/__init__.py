@@ -1,0 +1,1 @@
+"""Viewer state without Qt or torch: worklist rows, ranking, settings, error log."""

@@ -1,0 +1,82 @@
+"""Viewer settings in a plain JSON file; thresholds are kept per model, keyed by weights sha256."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inference.api import ModelCard
+from viewer.core import paths
+
+log = logging.getLogger(__name__)
+MAX_RECENT = 8
+
+
+@dataclass
+class Settings:
+    """Everything that survives a restart. ``path`` is where :meth:`save` writes."""
+
+    path: Path = field(default_factory=paths.settings_path)
+    export_folder: str = ""
+    hide_phi: bool = False
+    last_model: str = ""
+    recent_folders: list[str] = field(default_factory=list)
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # sha256 -> label -> t
+    window_geometry: str = ""  # base64, written by the Qt layer
+    window_state: str = ""
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        """Read ``path`` (default: the user's settings file); a missing or corrupt file gives defaults."""
+        path = Path(path) if path is not None else paths.settings_path()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls(path=path)
+        except (OSError, ValueError) as exc:
+            log.warning("settings unreadable, using defaults: %s", type(exc).__name__)
+            return cls(path=path)
+        known = {f.name for f in dataclasses.fields(cls)} - {"path"}
+        values = {k: v for k, v in data.items() if k in known} if isinstance(data, dict) else {}
+        try:
+            out = cls(path=path, **values)
+            out.recent_folders = [str(p) for p in out.recent_folders][:MAX_RECENT]
+            out.thresholds = {
+                str(sha): {str(k): float(v) for k, v in th.items()} for sha, th in out.thresholds.items()
+            }
+            return out
+        except (TypeError, ValueError, AttributeError):
+            log.warning("settings malformed, using defaults")
+            return cls(path=path)
+
+    def save(self) -> None:
+        """Write atomically (temp file + rename) so a crash never leaves half a file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {k: v for k, v in dataclasses.asdict(self).items() if k != "path"}
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def add_recent(self, folder: str | Path) -> None:
+        folder = str(folder)
+        self.recent_folders = [folder] + [f for f in self.recent_folders if f != folder]
+        del self.recent_folders[MAX_RECENT:]
+
+    def thresholds_for(self, card: ModelCard) -> dict[str, float]:
+        """The card's thresholds, overridden by any saved for these exact weights."""
+        out = card.thresholds()
+        saved = self.thresholds.get(card.weights_sha256, {})
+        out.update({k: float(v) for k, v in saved.items() if k in out})
+        return out
+
+    def store_thresholds(self, card: ModelCard, thresholds: Mapping[str, float]) -> None:
+        self.thresholds[card.weights_sha256] = {k: float(v) for k, v in thresholds.items()}
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,348 @@
+"""The viewer's background machinery behind one QObject: indexing, image reading, the model thread.
+
+Widgets talk to a :class:`TriageSession` and listen to its signals; it never touches a widget.
+Indexing and reading run on a small I/O pool, the model on :class:`ModelThread`. Scored results
+are coalesced and applied to the worklist a few times a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from inference.api import Heatmap, ScanEntry, Status, StudyResult, XRayImage
+from viewer.core.batching import batched_by_time
+from viewer.core.cache import LruCache
+from viewer.core.worklist import RowState
+from viewer.qt.model_thread import Loader, ModelInfo, ModelThread, Scorer
+from viewer.qt.workers import FunctionWorker, GeneratorWorker, WorkerPool
+from viewer.qt.worklist_model import WorklistModel
+
+log = logging.getLogger(__name__)
+
+
+def _default_scan(paths: Sequence[Path], cancelled: Callable[[], bool]) -> Iterator[ScanEntry]:
+    from inference.io import scan
+
+    return scan(paths, cancelled=cancelled)
+
+
+def _default_read(path: Path) -> XRayImage:
+    from inference.io import read_image
+
+    return read_image(path)
+
+
+@dataclass
+class Backend:
+    """The inference functions the session calls; tests swap in fakes."""
+
+    scan: Callable[[Sequence[Path], Callable[[], bool]], Iterable[ScanEntry]] = _default_scan
+    read_image: Callable[[Path], XRayImage] = _default_read
+    loader: Loader | None = None
+    scorer: Scorer | None = None
+    batch_size: int = 8
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _index(
+    token: int, scan, paths: Sequence[Path], cancelled: Callable[[], bool]
+) -> Iterator[tuple[int, list[ScanEntry]]]:
+    for batch in batched_by_time(scan(paths, cancelled)):
+        yield token, batch
+
+
+class _IndexWorker(GeneratorWorker):
+    """Returns its token whether it ran out or was cancelled, so stale scans can be told apart."""
+
+    def __init__(self, token: int, scan, paths: Sequence[Path]) -> None:
+        super().__init__(_index, token, scan, paths, pass_cancelled=True)
+        self.token = token
+
+    def work(self) -> int:
+        super().work()
+        return self.token
+
+
+def _read(read_image: Callable[[Path], XRayImage], uid: str, path: Path) -> tuple[str, XRayImage | None, str]:
+    try:
+        return uid, read_image(path), ""
+    except Exception as exc:  # ReadError carries a user-facing reason; anything else is named
+        log.warning("could not read image: %s", exc)
+        return uid, None, str(exc) or type(exc).__name__
+
+
+class TriageSession(QObject):
+    """Owns the worklist model and every background job of one viewer window."""
+
+    modelLoaded = Signal(object)  # noqa: N815  ModelInfo
+    modelFailed = Signal(str)  # noqa: N815
+    progressChanged = Signal(str, int, int)  # noqa: N815  label, done, total (0: indeterminate)
+    idle = Signal()
+    message = Signal(str)
+    imageReady = Signal(str, object)  # noqa: N815  uid, XRayImage
+    imageFailed = Signal(str, str)  # noqa: N815  uid, reason
+    heatmapReady = Signal(object, object)  # noqa: N815  (uid, label, sha), Heatmap
+    heatmapFailed = Signal(object, str)  # noqa: N815
+    taskFinished = Signal(object, object, str)  # noqa: N815
+
+    def __init__(self, backend: Backend | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.backend = backend or Backend()
+        self.model = WorklistModel(parent=self)
+        self.info: ModelInfo | None = None
+        self.io = WorkerPool(max_threads=2)
+        self.model_thread = ModelThread(self.backend.loader, self.backend.scorer, self.backend.batch_size)
+        self.images: LruCache[XRayImage] = LruCache(8)
+        self.heatmaps: LruCache[Heatmap] = LruCache(48)
+        self._index_worker: _IndexWorker | None = None
+        self._index_token = 0
+        self._indexed = 0
+        self._job_id = 0
+        self._job_sha: dict[int, str] = {}
+        self._job_total = 0
+        self._job_done = 0
+        self._pending: list[StudyResult] = []
+        self._reading: dict[str, FunctionWorker] = {}
+        self._explaining: set[object] = set()
+        self._flush_interval = 100
+        self._flush = QTimer(self, singleShot=True)
+        self._flush.timeout.connect(self._flush_results)
+        sig = self.model_thread.signals
+        sig.loaded.connect(self._on_loaded)
+        sig.loadFailed.connect(self._on_load_failed)
+        sig.batchStarted.connect(self._on_batch_started)
+        sig.scored.connect(self._on_scored)
+        sig.scoringFinished.connect(self._on_scoring_finished)
+        sig.explained.connect(self._on_explained)
+        sig.explainFailed.connect(self._on_explain_failed)
+        sig.taskFinished.connect(self.taskFinished)
+        self._closed = False
+
+    # -- model ------------------------------------------------------------------------------------
+    def load_model(self, package: Path, device: str = "auto") -> None:
+        self.progressChanged.emit("Loading model…", 0, 0)
+        self.model_thread.load(Path(package), device)
+
+    @Slot(object)
+    def _on_loaded(self, info: ModelInfo) -> None:
+        changed = self.info is None or self.info.card.weights_sha256 != info.card.weights_sha256
+        self.info = info
+        if changed:
+            self.heatmaps.clear()
+            self.model.requeue(only_unfinished=False)
+        self.modelLoaded.emit(info)
+        self.score_queued()
+        self._maybe_idle()
+
+    @Slot(str)
+    def _on_load_failed(self, reason: str) -> None:
+        self.modelFailed.emit(reason)
+        self._maybe_idle()
+
+    def run_on_model_thread(self, key: object, func: Callable[[Any], Any]) -> None:
+        self.progressChanged.emit("Working…", 0, 0)
+        self.model_thread.run_task(key, func)
+
+    # -- opening ----------------------------------------------------------------------------------
+    def open_paths(self, paths: Sequence[Path], replace: bool = True) -> None:
+        """Index ``paths`` (files or folders, recursive) off the GUI thread; scoring follows."""
+        if self._index_worker is not None:
+            self._index_worker.quit()
+        if replace:
+            self.model_thread.cancel_scoring()
+            self._pending.clear()
+            self.model.clear()
+            self.images.clear()
+        self._indexed = 0
+        self._index_token += 1
+        worker = _IndexWorker(self._index_token, self.backend.scan, [Path(p) for p in paths])
+        worker.signals.yielded.connect(self._on_indexed)
+        worker.signals.errored.connect(self._on_index_error)
+        worker.signals.returned.connect(self._on_index_finished)
+        self._index_worker = worker
+        self.progressChanged.emit("Indexing…", 0, 0)
+        self.io.start(worker)
+
+    @Slot(object)
+    def _on_indexed(self, item: tuple[int, list[ScanEntry]]) -> None:
+        token, entries = item
+        if token != self._index_token or self._closed:
+            return  # a superseded scan
+        self.model.add_entries(entries)
+        self._indexed += len(entries)
+        self.progressChanged.emit(f"Indexing… {self._indexed} files", 0, 0)
+
+    @Slot(object)
+    def _on_index_error(self, exc: Exception) -> None:
+        self.message.emit(f"Indexing stopped: {exc}")
+        if self._index_worker is not None:
+            self._on_index_finished(self._index_worker.token)
+
+    @Slot(object)
+    def _on_index_finished(self, token: object) -> None:
+        worker = self._index_worker
+        if worker is None or token != worker.token or self._closed:
+            return
+        self._index_worker = None
+        if worker.abort_requested:
+            self.message.emit("Indexing cancelled")
+        studies = len(self.model.worklist)
+        self.message.emit(f"Indexed {self._indexed} files in {studies} studies")
+        self.score_queued()
+        self._maybe_idle()
+
+    # -- scoring ----------------------------------------------------------------------------------
+    def score_queued(self) -> None:
+        """(Re)start scoring every queued study with the current model."""
+        if self._closed or self.info is None or self._index_worker is not None:
+            return
+        self._flush_results()
+        self.model.requeue(only_unfinished=True)
+        rows = [r for r in self.model.worklist.rows if r.state is RowState.QUEUED]
+        if not rows:
+            return
+        entries = [e for r in sorted(rows, key=lambda r: r.seq) for e in r.entries]
+        self._job_total, self._job_done = len(rows), 0
+        self._job_id = self.model_thread.score(entries, len(rows))
+        self._job_sha[self._job_id] = self.info.card.weights_sha256
+        self.progressChanged.emit(f"Scoring 0/{len(rows)}", 0, len(rows))
+
+    def cancel(self) -> None:
+        """Stop indexing and scoring; studies already scored stay."""
+        if self._index_worker is not None:
+            self._index_worker.quit()
+        self.model_thread.cancel_scoring()
+
+    @property
+    def busy(self) -> bool:
+        return self._index_worker is not None or self.model_thread.busy_scoring
+
+    @Slot(int, list)
+    def _on_batch_started(self, job_id: int, uids: list[str]) -> None:
+        if job_id == self._job_id:
+            self.model.set_scoring(uids)
+
+    @Slot(int, object)
+    def _on_scored(self, job_id: int, result: StudyResult) -> None:
+        if self.info is None or self._job_sha.get(job_id) != self.info.card.weights_sha256:
+            return  # scored by a model that has since been replaced
+        self._pending.append(result)
+        if job_id == self._job_id:
+            self._job_done += 1
+            done, total = self._job_done, self._job_total
+            self.progressChanged.emit(f"Scoring {done}/{total}", done, total)
+        if not self._flush.isActive():
+            self._flush.start(self._flush_interval)
+
+    def _flush_results(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        t0 = time.perf_counter()
+        self.model.apply_results(batch)
+        # Keep the GUI responsive on huge worklists: flush less often when a re-rank is slow.
+        self._flush_interval = int(min(1000, max(100, 5000 * (time.perf_counter() - t0))))
+
+    @Slot(int, bool, str)
+    def _on_scoring_finished(self, job_id: int, cancelled: bool, error: str) -> None:
+        self._flush_results()
+        if job_id != self._job_id:
+            return
+        self.model.requeue(only_unfinished=True)
+        if error:
+            self.message.emit(f"Scoring stopped: {error}")
+        elif cancelled:
+            self.message.emit(f"Scoring cancelled after {self._job_done} of {self._job_total} studies")
+        else:
+            self.message.emit(f"Scored {self._job_done} studies")
+        self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if not self.busy:
+            self.idle.emit()
+
+    # -- images and heat maps ---------------------------------------------------------------------
+    def request_image(self, uid: str) -> None:
+        """Read the study's representative image off the GUI thread; answers with imageReady/Failed."""
+        row = self.model.worklist.get(uid)
+        if row is None:
+            return
+        if row.state is RowState.ERROR:
+            self.imageFailed.emit(uid, row.reason or "unreadable")
+            return
+        cached = self.images.get(uid)
+        if cached is not None:
+            self.imageReady.emit(uid, cached)
+            return
+        if uid in self._reading:
+            return
+        worker = FunctionWorker(_read, self.backend.read_image, uid, row.meta.path)
+        worker.signals.returned.connect(self._on_image)
+        self._reading[uid] = worker
+        self.io.start(worker)
+
+    @Slot(object)
+    def _on_image(self, item: tuple[str, XRayImage | None, str]) -> None:
+        uid, image, reason = item
+        self._reading.pop(uid, None)
+        if self._closed:
+            return
+        if image is None:
+            self.imageFailed.emit(uid, reason)
+            return
+        self.images.put(uid, image)
+        self.imageReady.emit(uid, image)
+
+    def heatmap_key(self, uid: str, label: str) -> tuple[str, str, str] | None:
+        return None if self.info is None else (uid, label, self.info.card.weights_sha256)
+
+    def request_heatmap(self, uid: str, label: str) -> None:
+        """Grad-CAM of ``label`` for the study's image, from the cache or the model thread."""
+        key = self.heatmap_key(uid, label)
+        image = self.images.get(uid)
+        row = self.model.worklist.get(uid)
+        if key is None or image is None or row is None or row.state is not RowState.SCORED:
+            return
+        cached = self.heatmaps.get(key)
+        if cached is not None:
+            self.heatmapReady.emit(key, cached)
+            return
+        self._explaining = {key}  # the thread keeps only the newest request
+        self.model_thread.explain(key, image, label)
+
+    def explaining(self, key: object) -> bool:
+        return key in self._explaining
+
+    @Slot(object, object)
+    def _on_explained(self, key: object, heatmap: Heatmap) -> None:
+        self._explaining.discard(key)
+        self.heatmaps.put(key, heatmap)  # type: ignore[arg-type]
+        self.heatmapReady.emit(key, heatmap)
+
+    @Slot(object, str)
+    def _on_explain_failed(self, key: object, reason: str) -> None:
+        self._explaining.discard(key)
+        self.heatmapFailed.emit(key, reason)
+
+    # -- teardown ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Cancel everything and wait for every thread; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._flush.stop()
+        if self._index_worker is not None:
+            self._index_worker.quit()
+        self.io.shutdown()
+        self.model_thread.shutdown()
+
+
+def scorable(entries: Iterable[ScanEntry]) -> list[ScanEntry]:
+    return [e for e in entries if e.status is Status.SCORED]

@@ -1,0 +1,292 @@
+"""Qt table model over :class:`viewer.core.worklist.Worklist`, and its filter proxy.
+
+Sorting happens once per change in the core (a C-level ``list.sort``) and reaches views as one
+``layoutChanged``; inserts arrive in batches. The proxy only filters, so a 10,000-row worklist
+never pays a Python ``lessThan`` per comparison or a re-sort per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
+
+from inference.api import ScanEntry, StudyResult
+from viewer.core.worklist import HEADERS, Column, RowState, StudyRow, Worklist
+
+UID_ROLE = Qt.ItemDataRole.UserRole + 1
+ROW_ROLE = Qt.ItemDataRole.UserRole + 2
+HIDDEN = "•••"
+FLAG = "●"
+_RED = QColor("#d32f2f")
+_GREY = QColor("#888888")
+_NUMERIC = (Column.RANK, Column.PROBABILITY, Column.POSITIVES)
+Index = QModelIndex | QPersistentModelIndex
+
+
+def _display(row: StudyRow, column: Column, hide_phi: bool) -> str:
+    meta = row.meta
+    match column:
+        case Column.RANK:
+            return "" if row.rank is None else str(row.rank)
+        case Column.FLAG:
+            return FLAG if row.flagged else ""
+        case Column.PATIENT:
+            return HIDDEN if hide_phi and meta.patient_id else meta.patient_id
+        case Column.ACCESSION:
+            return HIDDEN if hide_phi and meta.accession else meta.accession
+        case Column.DATE:
+            d = meta.study_date
+            return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
+        case Column.VIEW:
+            return meta.view_position
+        case Column.FINDING:
+            return row.top_finding.replace("_", " ")
+        case Column.PROBABILITY:
+            return "" if row.top_probability is None else f"{row.top_probability:.2f}"
+        case Column.POSITIVES:
+            return str(len(row.positives)) if row.state is RowState.SCORED else ""
+        case Column.STATUS:
+            return row.status_text
+    return ""
+
+
+class WorklistModel(QAbstractTableModel):
+    """One row per study; display order is the core worklist's order."""
+
+    reranked = Signal()
+
+    def __init__(self, worklist: Worklist | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.worklist = worklist or Worklist()
+        self._hide_phi = False
+        self._pos: dict[str, int] = {}
+        self._reindex()
+
+    # -- read ----------------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.worklist.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(Column):
+            return HEADERS[Column(section)]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not (0 <= index.row() < len(self.worklist.rows)):
+            return None
+        row = self.worklist.rows[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(row, column, self._hide_phi)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column is Column.STATUS or row.state in (RowState.ERROR, RowState.NOT_SCORED):
+                return row.status_text
+            if column is Column.POSITIVES and row.positives:
+                return ", ".join(p.replace("_", " ") for p in row.positives)
+            return None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if column is Column.FLAG or (row.flagged and column is Column.FINDING):
+                return QBrush(_RED)
+            if row.state is RowState.ERROR and column is Column.STATUS:
+                return QBrush(_RED)
+            if row.reviewed or row.state is RowState.NOT_SCORED:
+                return QBrush(_GREY)
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column is Column.FLAG:
+            return int(Qt.AlignmentFlag.AlignCenter)
+        if role == UID_ROLE:
+            return row.uid
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def row_at(self, row: int) -> StudyRow:
+        return self.worklist.rows[row]
+
+    def row_of(self, uid: str) -> int:
+        """Display index of study ``uid``, -1 when absent."""
+        return self._pos.get(uid, -1)
+
+    def index_of(self, uid: str, column: int = 0) -> QModelIndex:
+        r = self.row_of(uid)
+        return self.index(r, column) if r >= 0 else QModelIndex()
+
+    @property
+    def hide_phi(self) -> bool:
+        return self._hide_phi
+
+    # -- write (each call: at most one insert, one layout change, one dataChanged) -------------
+    def add_entries(self, entries: Sequence[ScanEntry]) -> list[str]:
+        """Add scanned files; returns the uids of new studies."""
+        new, changed = self.worklist.add_entries(entries, place=False)
+        self._emit_rows_changed(changed)
+        if new:
+            start = len(self.worklist.rows)
+            self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
+            self.worklist.place(new)
+            self._reindex(start)
+            self.endInsertRows()
+            self._resort()
+        return [r.uid for r in new]
+
+    def apply_results(self, results: Iterable[StudyResult]) -> None:
+        changed = self.worklist.apply_results(results)
+        if changed:
+            self._rerank_and_sort(changed)
+
+    def set_scoring(self, uids: Iterable[str]) -> None:
+        self._emit_rows_changed(self.worklist.set_scoring(uids), [Column.STATUS])
+
+    def requeue(self, only_unfinished: bool = True) -> None:
+        changed = self.worklist.requeue(only_unfinished)
+        if changed:
+            self._rerank_and_sort(changed)
+
+    def set_thresholds(self, thresholds: Mapping[str, float]) -> None:
+        self.worklist.thresholds = {k: float(v) for k, v in thresholds.items()}
+        self._rerank_and_sort()
+
+    def set_reviewed(self, uid: str, reviewed: bool) -> None:
+        row = self.worklist.set_reviewed(uid, reviewed)
+        if row is not None:
+            self._emit_rows_changed([row])
+
+    def set_hide_phi(self, hide: bool) -> None:
+        if hide != self._hide_phi:
+            self._hide_phi = hide
+            self._emit_all_changed([Column.PATIENT, Column.ACCESSION])
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.worklist.clear()
+        self._pos.clear()
+        self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(Column):
+            return
+        self._resort(Column(column), order == Qt.SortOrder.DescendingOrder)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _rerank_and_sort(self, changed: Sequence[StudyRow] | None = None) -> None:
+        self.worklist.rerank(changed)
+        if not self._resort():  # a layout change already makes views and the proxy re-read everything
+            self._emit_all_changed()
+        self.reranked.emit()
+
+    def _resort(self, column: Column | None = None, descending: bool | None = None) -> bool:
+        order = self.worklist.set_sort(column, descending)
+        if order is None:
+            return False
+        self.layoutAboutToBeChanged.emit()
+        mapping = self.worklist.apply_order(order)
+        old = self.persistentIndexList()
+        new = [self.index(mapping[i.row()], i.column()) for i in old]
+        self.changePersistentIndexList(old, new)
+        self._reindex()
+        self.layoutChanged.emit()
+        return True
+
+    def _reindex(self, start: int = 0) -> None:
+        rows = self.worklist.rows
+        if start == 0:
+            self._pos = {r.uid: i for i, r in enumerate(rows)}
+        else:
+            self._pos.update((rows[i].uid, i) for i in range(start, len(rows)))
+
+    def _emit_all_changed(self, columns: Sequence[Column] | None = None) -> None:
+        if not self.worklist.rows:
+            return
+        first = min(columns) if columns else 0
+        last = max(columns) if columns else len(Column) - 1
+        self.dataChanged.emit(self.index(0, first), self.index(len(self.worklist.rows) - 1, last))
+
+    def _emit_rows_changed(self, rows: Sequence[StudyRow], columns: Sequence[Column] | None = None) -> None:
+        positions = [self._pos[r.uid] for r in rows if r.uid in self._pos]
+        if not positions:
+            return
+        first = min(columns) if columns else 0
+        last = max(columns) if columns else len(Column) - 1
+        self.dataChanged.emit(self.index(min(positions), first), self.index(max(positions), last))
+
+
+class WorklistProxy(QSortFilterProxyModel):
+    """Filters by a finding (studies positive for it) and by text; sorting is the source's job."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._finding: str | None = None
+        self._text = ""
+        self.setDynamicSortFilter(True)
+
+    def refilter(self) -> None:
+        """Re-apply the filter after something it reads changed (e.g. the PHI toggle)."""
+        self.beginFilterChange()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def worklist_model(self) -> WorklistModel:
+        model = self.sourceModel()
+        assert isinstance(model, WorklistModel)
+        return model
+
+    def set_finding_filter(self, finding: str | None) -> None:
+        if finding != self._finding:
+            self.beginFilterChange()
+            self._finding = finding or None
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def finding_filter(self) -> str | None:
+        return self._finding
+
+    def set_text_filter(self, text: str) -> None:
+        text = text.strip().casefold()
+        if text != self._text:
+            self.beginFilterChange()
+            self._text = text
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
+        if not self._finding and not self._text:
+            return True
+        model = self.worklist_model()
+        row = model.row_at(source_row)
+        if self._finding and self._finding not in row.positives:
+            return False
+        if self._text:
+            meta = row.meta
+            fields = [row.top_finding.replace("_", " "), row.status_text, meta.view_position, meta.path.name]
+            fields += [p.replace("_", " ") for p in row.positives]
+            if not model.hide_phi:
+                fields += [meta.patient_id, meta.accession]
+            return any(self._text in f.casefold() for f in fields)
+        return True
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.worklist_model().sort(column, order)
+
+    def uid_at(self, row: int) -> str | None:
+        if not 0 <= row < self.rowCount():
+            return None
+        return self.data(self.index(row, 0), UID_ROLE)
+
+    def row_of(self, uid: str) -> int:
+        src = self.worklist_model().index_of(uid)
+        return self.mapFromSource(src).row() if src.isValid() else -1
