@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from viewer_fakes import FakeService, fake_image, fake_scorer
 
 

@@ -33,7 +33,9 @@ def column(model, col: Column) -> list[str]:
 
 def test_model_passes_qt_model_tester(qtmodeltester):
     model, _ = scored_model(30)
-    model.add_entries([entry(100, Status.ERROR, "corrupt file"), entry(101, Status.NOT_SCORED, "lateral view")])
+    model.add_entries(
+        [entry(100, Status.ERROR, "corrupt file"), entry(101, Status.NOT_SCORED, "lateral view")]
+    )
     qtmodeltester.check(model)
 
 
@@ -135,7 +137,12 @@ def test_phi_toggle_hides_patient_id_and_accession():
 def test_status_column_shows_every_state():
     model = WorklistModel()
     model.set_thresholds(THRESHOLDS)
-    es = [entry(0), entry(1), entry(2, Status.ERROR, "corrupt file"), entry(3, Status.NOT_SCORED, "lateral view")]
+    es = [
+        entry(0),
+        entry(1),
+        entry(2, Status.ERROR, "corrupt file"),
+        entry(3, Status.NOT_SCORED, "lateral view"),
+    ]
     model.add_entries(es)
     model.set_scoring([es[1].meta.study_uid])
     texts = {model.row_at(r).uid: model.index(r, Column.STATUS).data() for r in range(4)}

@@ -46,7 +46,12 @@ def probs_for(uid: str) -> dict[str, float]:
 
 
 def entry(i: int, status: Status = Status.SCORED, reason: str = "", **meta) -> ScanEntry:
-    fields = {"patient_id": f"PID{i:05d}", "accession": f"ACC{i:05d}", "study_date": "20240102", "view_position": "PA"}
+    fields = {
+        "patient_id": f"PID{i:05d}",
+        "accession": f"ACC{i:05d}",
+        "study_date": "20240102",
+        "view_position": "PA",
+    }
     fields.update(meta)
     m = ImageMeta(path=Path(f"/data/study{i:05d}.dcm"), study_uid=f"1.2.{i}", **fields)
     return ScanEntry(meta=m, status=status, reason=reason)
@@ -73,7 +78,9 @@ class FakeService:
         self.threads.add(threading.get_ident())
         if self.delay:
             threading.Event().wait(self.delay)
-        return [Prediction(im.meta.path, probs_for(im.meta.study_uid), self.card.weights_sha256) for im in images]
+        return [
+            Prediction(im.meta.path, probs_for(im.meta.study_uid), self.card.weights_sha256) for im in images
+        ]
 
     def explain(self, image: XRayImage, label: str) -> Heatmap:
         self.threads.add(threading.get_ident())

@@ -58,8 +58,6 @@ class Ranker:
         if not shown:
             return Figures((), 0.0, "", None)
         positives = self._positives(shown, thresholds)
-        if positives:
-            top = positives[0]
-        else:  # closest to its threshold
-            top = max(shown, key=lambda k: shown[k] / max(thresholds[k], 1e-6))
+        # The most over-threshold positive, else the finding closest to its threshold.
+        top = positives[0] if positives else max(shown, key=lambda k: shown[k] / max(thresholds[k], 1e-6))
         return Figures(positives, self._risk(shown, thresholds), top, shown[top])
