@@ -109,27 +109,31 @@ def _fit(state: dict[str, torch.Tensor], in_channels: int, source: str) -> Conve
     """Check ``state`` against CheXDenseNet's keys and shapes; fill missing BN batch counters."""
     weight = state.get("classifier.weight")
     if weight is None or weight.ndim != 2:
-        raise CheckpointError(f"{source}: no classifier weight (found keys like {sorted(state)[:3]})")
+        raise CheckpointError(
+            f"{source}: not a DenseNet-121 of the expected format: no classifier weight "
+            f"(keys look like {_preview(sorted(state), 3)})"
+        )
     num_outputs = int(weight.shape[0])
-    reference = CheXDenseNet(num_outputs, in_channels=in_channels).state_dict()
+    with torch.device("meta"):  # names, shapes and dtypes only: no weight initialisation
+        reference = CheXDenseNet(num_outputs, in_channels=in_channels).state_dict()
     for key, value in reference.items():  # absent in checkpoints saved before torch 0.4.1
         if key.endswith("num_batches_tracked") and key not in state:
-            state[key] = torch.zeros_like(value)
+            state[key] = torch.zeros(value.shape, dtype=value.dtype)
     missing = sorted(set(reference) - set(state))
     unexpected = sorted(set(state) - set(reference))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{source}: does not map onto DenseNet-121 ({in_channels} input channel(s)): "
-            f"{len(missing)} missing key(s) {_preview(missing)}, "
-            f"{len(unexpected)} unexpected key(s) {_preview(unexpected)}"
-        )
     wrong = [
         f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
         for k, v in reference.items()
-        if state[k].shape != v.shape
+        if k in state and state[k].shape != v.shape
     ]
-    if wrong:
-        raise CheckpointError(f"{source}: shape mismatch: {_preview(wrong)}")
+    if missing or unexpected or wrong:
+        problems = [f"{len(missing)} missing key(s) {_preview(missing)}"] if missing else []
+        problems += [f"{len(unexpected)} unexpected key(s) {_preview(unexpected)}"] if unexpected else []
+        problems += [f"shape mismatch {_preview(wrong)}"] if wrong else []
+        raise CheckpointError(
+            f"{source}: does not map onto DenseNet-121 with {in_channels} input channel(s): "
+            + "; ".join(problems)
+        )
     state = {k: state[k].detach().to(reference[k].dtype).contiguous() for k in reference}
     return Converted(state_dict=state, num_outputs=num_outputs, in_channels=in_channels)
 
