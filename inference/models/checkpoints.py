@@ -145,6 +145,10 @@ def _preview(items: Sequence[str], n: int = 6) -> str:
 
 def convert_chexnet(obj: Any, source: str = "checkpoint") -> Converted:
     """arnoweng/CheXNet ``model.pth.tar`` contents -> CheXDenseNet state dict (3 channels)."""
+    if isinstance(obj, torch.nn.Module):
+        raise CheckpointError(
+            f"{source}: a pickled torchxrayvision DenseNet, not CheXNet: use 'model import xrv'"
+        )
     raw = obj.get("state_dict") if isinstance(obj, Mapping) and "state_dict" in obj else obj
     tensors = _tensor_dict(raw)
     if tensors is None:

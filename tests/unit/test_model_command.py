@@ -1,0 +1,174 @@
+"""``cxr-triage model import|info`` through :func:`inference.cli.main`: outputs and exit codes."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from inference import cli
+from inference.models.package import WEIGHTS, read_card
+
+try:  # helpers that recreate the original checkpoint formats
+    from test_checkpoints import ArnowengDenseNet121, DenseNet, arnoweng_checkpoint, save_as_torchxrayvision
+except ImportError:  # tests/unit imported as a package
+    from tests.unit.test_checkpoints import (
+        ArnowengDenseNet121,
+        DenseNet,
+        arnoweng_checkpoint,
+        save_as_torchxrayvision,
+    )
+
+
+@pytest.fixture(autouse=True)
+def only_model_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parse with this command alone, whatever state the other commands are in."""
+    monkeypatch.setattr(cli, "COMMANDS", ("model",))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def checkpoints_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random weights in both original formats (no parity here: see test_checkpoints)."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    torch.manual_seed(0)
+    torch.save(arnoweng_checkpoint(ArnowengDenseNet121(14)), folder / "model.pth.tar")
+    threshs = torch.tensor([0.2] * 14 + [math.nan] * 4)
+    save_as_torchxrayvision(DenseNet(op_threshs=threshs), folder / "xrv-nih.pt")
+    (folder / "garbage.pt").write_bytes(b"\x89PNG not a checkpoint" * 50)
+    return folder
+
+
+def test_info_prints_the_card(random_package: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "model", "info", random_package)
+    assert code == 0, err
+    card = read_card(random_package)
+    for text in ("random-test-model", "0.0.0", "densenet121", "multilabel", "chexnet", "224×224"):
+        assert text in out
+    assert card.weights_sha256 in out and "matches the card" in out
+    assert "Not for diagnostic use." in out
+    assert "high_sensitivity" in out and "youden" in out and "Pleural_Thickening" in out
+    assert "14 outputs, 14 trained" in out
+
+
+def test_info_detects_changed_weights(
+    random_package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = shutil.copytree(random_package, tmp_path / "pkg")
+    with (package / WEIGHTS).open("ab") as f:
+        f.write(b"\0")
+    code, out, _ = run(capsys, "model", "info", package)
+    assert code == 1 and "MISMATCH" in out
+
+
+@pytest.mark.parametrize(
+    "argv", [("info", "{tmp}/absent"), ("import", "xrv", "{tmp}/absent.pt", "{tmp}/pkg")]
+)
+def test_missing_paths_fail_cleanly(
+    argv: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "model", *(a.format(tmp=tmp_path) for a in argv))
+    assert code == 2 and out == ""
+    assert err.startswith("cxr-triage model: error:") and "absent" in err and "Traceback" not in err
+
+
+def test_import_chexnet_then_info(
+    checkpoints_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / "chexnet"
+    code, out, err = run(
+        capsys,
+        "model",
+        "import",
+        "chexnet",
+        checkpoints_dir / "model.pth.tar",
+        dest,
+        "--name",
+        "chexnet",
+        "--version",
+        "2",
+    )
+    assert code == 0, err
+    assert "14 outputs, 14 trained" in out
+    card = read_card(dest)
+    assert (card.name, card.version) == ("chexnet", "2")
+
+    code, out, err = run(capsys, "model", "info", dest)
+    assert code == 0, err
+    assert "No operating points" in out and "re-derive" in out and "ChestX-ray14" in out
+
+
+def test_import_xrv_pickle_then_info(
+    checkpoints_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / "xrv"
+    code, out, err = run(capsys, "model", "import", "xrv", checkpoints_dir / "xrv-nih.pt", dest)
+    assert code == 0, err
+    assert "18 outputs, 14 trained" in out
+    card = read_card(dest)
+    assert card.name == "xrv-xrv-nih" and card.version.startswith("imported-")
+
+    code, out, _ = run(capsys, "model", "info", dest)
+    assert code == 0
+    assert "xrv_op_thresh" in out and "Default operating point  xrv_op_thresh" in out
+    lesion = next(line for line in out.splitlines() if "Lung Lesion" in line and "no" in line.split())
+    assert "0.200" not in lesion  # untrained: no threshold shown
+
+
+def test_import_refuses_to_overwrite(
+    checkpoints_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("model", "import", "xrv", checkpoints_dir / "xrv-nih.pt", tmp_path / "pkg")
+    assert run(capsys, *args)[0] == 0
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "--force" in err
+    code, _, err = run(capsys, *args, "--force", "--labels", ",".join(["Effusion"] * 18))
+    assert code == 2 and "duplicate" in err
+    labels = "Atelectasis,Consolidation" + "," * 16
+    code, out, err = run(capsys, *args, "--force", "--labels", labels, "--op-threshs", ",".join(["0.3"] * 18))
+    assert code == 0, err
+    card = read_card(tmp_path / "pkg")
+    assert card.shown_labels == ("Atelectasis", "Consolidation")
+    assert card.thresholds() == {"Atelectasis": 0.3, "Consolidation": 0.3}
+
+
+@pytest.mark.parametrize("kind", ["chexnet", "xrv"])
+def test_garbage_fails_cleanly(
+    kind: str, checkpoints_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "model", "import", kind, checkpoints_dir / "garbage.pt", tmp_path / "pkg")
+    assert code == 2 and out == ""
+    assert "garbage.pt: not a checkpoint that can be read without running code" in err
+    assert "Traceback" not in err and "weights_only` set to `False" not in err
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_wrong_kind_fails_cleanly(
+    checkpoints_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "model", "import", "chexnet", checkpoints_dir / "xrv-nih.pt", tmp_path / "pkg")
+    assert code == 2 and "use 'model import xrv'" in err
+    code, _, err = run(capsys, "model", "import", "xrv", checkpoints_dir / "model.pth.tar", tmp_path / "pkg")
+    assert code == 2 and "no classifier weight" in err and "densenet121.classifier.0" in err
+
+
+def test_bad_op_threshs(checkpoints_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = (
+        "model",
+        "import",
+        "xrv",
+        checkpoints_dir / "xrv-nih.pt",
+        tmp_path / "pkg",
+        "--op-threshs",
+        "0.1,x",
+    )
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "--op-threshs" in err
