@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from viewer_fakes import FakeService, fake_image, fake_scorer
+from viewer_fakes import FakeService, entry, fake_image, fake_scorer
 
 
 @pytest.fixture(autouse=True)
@@ -24,13 +24,15 @@ def backend(fake_service, tmp_path):
     from viewer.qt.session import Backend
 
     def scan(paths, cancelled):
-        from viewer_fakes import entry
+        """Folder "N" holds N good studies; "mixed" adds an error, a lateral and an unreadable one."""
+        from viewer_fakes import mixed_entries
 
         for p in paths:
-            for i in range(int(p.name)):
+            entries = mixed_entries() if p.name == "mixed" else [entry(i) for i in range(int(p.name))]
+            for e in entries:
                 if cancelled():
                     return
-                yield entry(i)
+                yield e
 
     return Backend(
         scan=scan,
@@ -39,3 +41,25 @@ def backend(fake_service, tmp_path):
         scorer=fake_scorer(fake_image),
         batch_size=4,
     )
+
+
+@pytest.fixture
+def window(qtbot, backend, tmp_path):
+    """A main window on the fake back end, model loaded, export folder set; threads joined after."""
+    from viewer.core.settings import Settings
+    from viewer.qt.main_window import MainWindow
+    from viewer.qt.session import TriageSession
+
+    settings = Settings(path=tmp_path / "settings.json", export_folder=str(tmp_path / "exports"))
+    session = TriageSession(backend)
+    win = MainWindow(session, settings)
+    qtbot.addWidget(win)
+    win.resize(1200, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    with qtbot.waitSignal(session.modelLoaded, timeout=5000):
+        win.load_model(tmp_path / "fake-package")
+    yield win
+    win.close()
+    assert not session.model_thread._thread.is_alive()
+    assert session.io.pool.activeThreadCount() == 0

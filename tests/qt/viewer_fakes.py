@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -134,3 +135,13 @@ def fake_scorer(read: Callable[[Path], XRayImage]):
                 yield StudyResult(im.meta.study_uid, im.meta, Status.SCORED, "", dict(pred.probabilities))
 
     return score
+
+
+def mixed_entries() -> list[ScanEntry]:
+    """Five good studies, one unreadable header, one lateral, one whose pixels fail to decode."""
+    out = [entry(i) for i in range(5)]
+    out.append(entry(90, Status.ERROR, "corrupt DICOM header"))
+    out.append(entry(91, Status.NOT_SCORED, "lateral view", view_position="LL"))
+    bad = entry(92)
+    out.append(ScanEntry(meta=dataclasses.replace(bad.meta, path=Path("/data/bad.dcm"))))
+    return out

@@ -105,6 +105,7 @@ class TriageSession(QObject):
         self._index_token = 0
         self._indexed = 0
         self._job_id = 0
+        self._scoring = False  # until the current job's scoringFinished arrives
         self._job_sha: dict[int, str] = {}
         self._job_total = 0
         self._job_done = 0
@@ -211,6 +212,7 @@ class TriageSession(QObject):
         entries = [e for r in sorted(rows, key=lambda r: r.seq) for e in r.entries]
         self._job_total, self._job_done = len(rows), 0
         self._job_id = self.model_thread.score(entries, len(rows))
+        self._scoring = True
         self._job_sha[self._job_id] = self.info.card.weights_sha256
         self.progressChanged.emit(f"Scoring 0/{len(rows)}", 0, len(rows))
 
@@ -222,7 +224,7 @@ class TriageSession(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._index_worker is not None or self.model_thread.busy_scoring
+        return self._index_worker is not None or self._scoring
 
     @Slot(int, list)
     def _on_batch_started(self, job_id: int, uids: list[str]) -> None:
@@ -255,6 +257,7 @@ class TriageSession(QObject):
         self._flush_results()
         if job_id != self._job_id:
             return
+        self._scoring = False
         self.model.requeue(only_unfinished=True)
         if error:
             self.message.emit(f"Scoring stopped: {error}")
@@ -313,6 +316,8 @@ class TriageSession(QObject):
         cached = self.heatmaps.get(key)
         if cached is not None:
             self.heatmapReady.emit(key, cached)
+            return
+        if key in self._explaining:
             return
         self._explaining = {key}  # the thread keeps only the newest request
         self.model_thread.explain(key, image, label)

@@ -1,0 +1,211 @@
+"""The main window on a fake back end: streaming, navigation, overlay, PHI, thresholds, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from viewer_fakes import LABELS
+
+from viewer.core.settings import Settings
+from viewer.core.worklist import Column, RowState
+from viewer.qt.worklist_model import HIDDEN
+
+
+def open_and_score(qtbot, win, folder: str) -> None:
+    win.open_paths([Path(folder)])
+    qtbot.waitUntil(lambda: not win.session.busy and win.session.model.rowCount() > 0, timeout=10_000)
+    rows = win.session.model.worklist.rows
+    qtbot.waitUntil(
+        lambda: all(r.state not in (RowState.QUEUED, RowState.SCORING) for r in rows), timeout=10_000
+    )
+
+
+def wait_image(qtbot, win) -> None:
+    qtbot.waitUntil(lambda: win.image_view.image() is not None, timeout=5000)
+
+
+def test_studies_stream_in_and_are_ranked(qtbot, window):
+    open_and_score(qtbot, window, "12")
+    model = window.session.model
+    assert model.rowCount() == 12
+    assert [model.row_at(r).rank for r in range(12)] == list(range(1, 13))
+    assert window.worklist.current_uid() is not None  # first study selected as soon as it arrived
+    wait_image(qtbot, window)
+    assert "fake-model" in window.model_label.text() and "cpu" in window.model_label.text()
+
+
+def test_arrow_keys_move_between_studies(qtbot, window):
+    open_and_score(qtbot, window, "6")
+    table = window.worklist.table
+    window.worklist.select_row(0)
+    table.setFocus()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: table.hasFocus(), timeout=2000)
+    first = window.worklist.current_uid()
+    qtbot.keyClick(table, Qt.Key.Key_Down)
+    second = window.worklist.current_uid()
+    assert second != first and second == window.worklist.proxy.uid_at(1)
+    qtbot.keyClick(table, Qt.Key.Key_Up)
+    assert window.worklist.current_uid() == first
+    window.actions_.next_study.trigger()
+    window.actions_.next_study.trigger()
+    assert window.worklist.current_uid() == window.worklist.proxy.uid_at(2)
+
+
+def test_number_keys_select_findings_and_space_marks_reviewed(qtbot, window):
+    open_and_score(qtbot, window, "4")
+    window.worklist.select_row(0)
+    window.activateWindow()
+    window.worklist.table.setFocus()
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_3)
+    assert window.findings.selected_finding() == LABELS[2]
+    uid = window.worklist.current_uid()
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)
+    row = window.session.model.worklist.get(uid)
+    assert row.reviewed
+    assert window.session.model.index_of(uid, Column.STATUS).data() == "reviewed"
+
+
+def test_heatmap_is_computed_on_demand_cached_and_toggled(qtbot, window, fake_service):
+    open_and_score(qtbot, window, "3")
+    window.worklist.select_row(0)
+    wait_image(qtbot, window)
+    window.select_finding(1)
+    qtbot.waitUntil(lambda: window.image_view.heatmap() is not None, timeout=5000)
+    assert window.image_view.heatmap().label == LABELS[1]
+    calls = len(fake_service.explained)
+    # Overlay toggle (H) hides and shows it; the cached heat map is reused.
+    window.actions_.heatmap.trigger()
+    assert not window.image_view.overlay_visible()
+    window.actions_.heatmap.trigger()
+    assert window.image_view.overlay_visible()
+    for index in (0, 1, 0, 1):
+        window.select_finding(index)
+        qtbot.waitUntil(
+            lambda i=index: getattr(window.image_view.heatmap(), "label", "") == LABELS[i], timeout=5000
+        )
+    explained = fake_service.explained
+    assert len(explained) <= calls + 1  # at most finding 0 was new; every repeat came from the cache
+    assert len(set(explained)) == len(explained)  # never the same study and finding twice
+    assert len(fake_service.threads) == 1  # predict and explain ran on one owner thread
+
+
+def test_invert_and_reset_actions(qtbot, window):
+    open_and_score(qtbot, window, "2")
+    wait_image(qtbot, window)
+    window.actions_.invert.trigger()
+    assert window.image_view.inverted()
+    window.image_view.set_window(0.2, 0.1)
+    window.actions_.reset_view.trigger()
+    assert window.image_view.window() == (0.5, 1.0)
+
+
+def test_phi_toggle_hides_ids_in_the_worklist(qtbot, window):
+    open_and_score(qtbot, window, "5")
+    model = window.session.model
+    assert model.index(0, Column.PATIENT).data().startswith("PID")
+    window.actions_.hide_phi.trigger()
+    assert {model.index(r, Column.PATIENT).data() for r in range(5)} == {HIDDEN}
+    assert window.settings.hide_phi
+
+
+def test_threshold_change_reranks_the_worklist_immediately(qtbot, window):
+    open_and_score(qtbot, window, "20")
+    model = window.session.model
+    window.findings.set_thresholds({**dict.fromkeys(LABELS, 0.99), "Effusion": 0.01})
+    top = model.row_at(0)
+    assert top.positives[0] == "Effusion"
+    assert top.probabilities["Effusion"] == max(r.probabilities["Effusion"] for r in model.worklist.rows)
+    assert window.worklist.proxy.uid_at(0) == top.uid
+    # Saved for this model's weights.
+    assert window.settings.thresholds[window.session.info.card.weights_sha256]["Effusion"] == 0.01
+
+
+def test_bad_studies_show_their_reason(qtbot, window):
+    open_and_score(qtbot, window, "mixed")
+    model = window.session.model
+    statuses = {model.row_at(r).uid: model.index(r, Column.STATUS).data() for r in range(model.rowCount())}
+    assert statuses["1.2.90"] == "error: corrupt DICOM header"
+    assert statuses["1.2.91"] == "not scored: lateral view"
+    assert statuses["1.2.92"].startswith("error: corrupt file")
+    window.worklist.select_uid("1.2.90")
+    qtbot.waitUntil(lambda: "corrupt DICOM header" in window.image_view.message(), timeout=3000)
+    window.worklist.select_uid("1.2.92")
+    qtbot.waitUntil(lambda: "corrupt file" in window.image_view.message(), timeout=3000)
+    window.worklist.select_uid("1.2.91")
+    wait_image(qtbot, window)  # a lateral is shown, just not scored
+
+
+def test_filter_combo_and_search(qtbot, window):
+    open_and_score(qtbot, window, "20")
+    panel = window.worklist
+    panel.set_finding_filter("Cardiomegaly")
+    assert 0 < panel.proxy.rowCount() < 20
+    panel.set_finding_filter(None)
+    panel.search.setText("PID00003")
+    assert panel.proxy.rowCount() == 1
+
+
+def exported_pixels(path: Path) -> np.ndarray:
+    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
+    ptr = image.constBits()
+    return (
+        np.frombuffer(ptr, np.uint8)
+        .reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3]
+        .copy()
+    )
+
+
+def test_export_writes_png_and_overlay_changes_pixels(qtbot, window, tmp_path):
+    open_and_score(qtbot, window, "3")
+    window.worklist.select_row(0)
+    wait_image(qtbot, window)
+    window.select_finding(0)
+    qtbot.waitUntil(lambda: window.image_view.heatmap() is not None, timeout=5000)
+    with_overlay = window.export_image()
+    assert with_overlay is not None and with_overlay.is_file()
+    assert str(with_overlay) in window.statusBar().currentMessage()
+    window.actions_.heatmap.trigger()  # overlay off
+    without = window.export_image()
+    h = window.image_view.image().pixels.shape[0]  # the picture; the text band below it differs anyway
+    a, b = exported_pixels(with_overlay)[:h], exported_pixels(without)[:h]
+    assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+def test_export_worklist_writes_csv_and_json(qtbot, window):
+    open_and_score(qtbot, window, "mixed")
+    out = window.export_worklist()
+    assert out is not None
+    csv_path, json_path = out
+    text = csv_path.read_text()
+    assert "corrupt DICOM header" in text and "lateral view" in text
+    assert json_path.is_file()
+
+
+def test_cancel_stops_scoring_and_requeues(qtbot, backend, window, fake_service):
+    fake_service.delay = 0.05
+    window.open_paths([Path("200")])
+    qtbot.waitUntil(lambda: window.session.model_thread.busy_scoring, timeout=5000)
+    qtbot.waitUntil(
+        lambda: any(r.state is RowState.SCORED for r in window.session.model.worklist.rows), timeout=5000
+    )
+    window.cancel_work()
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=5000)
+    states = {r.state for r in window.session.model.worklist.rows}
+    assert RowState.SCORING not in states and RowState.QUEUED in states
+    assert "cancelled" in window.statusBar().currentMessage()
+
+
+def test_settings_persist_between_runs(qtbot, window, backend, tmp_path):
+    window.actions_.hide_phi.trigger()
+    window.findings.set_thresholds({"Effusion": 0.33})
+    window.close()
+    saved = Settings.load(tmp_path / "settings.json")
+    assert saved.hide_phi and saved.window_geometry
+    assert saved.last_model.endswith("fake-package")
+    sha = window.session.info.card.weights_sha256
+    assert saved.thresholds[sha]["Effusion"] == pytest.approx(0.33)

@@ -1,0 +1,72 @@
+"""``cxr-triage gui [PATH...]``: start the desktop viewer.
+
+Composition only: settings, error log, the background session and the main window. Qt is
+imported after the platform check, so a machine without the X11 libraries gets a list of
+packages to install instead of a core dump.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from viewer.qpa_check import platform_problem
+
+EXIT_NO_DISPLAY = 2
+log = logging.getLogger(__name__)
+
+
+def _excepthook(exc_type, exc, tb) -> None:
+    """Log (redacted) and carry on: a failing slot must not take the worklist down with it."""
+    log.error("unhandled error in the GUI", exc_info=(exc_type, exc, tb))
+    sys.__excepthook__(exc_type, exc, tb)
+
+
+def main(paths: list[str] | None = None) -> int:
+    """Open the viewer on ``paths`` (files or folders); returns the process exit code."""
+    problem = platform_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_NO_DISPLAY
+    from viewer.core.errorlog import setup_error_log
+
+    setup_error_log()
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:  # a broken Qt install: say so rather than print a traceback
+        print(f"cxr-triage: cannot import Qt ({exc}). Reinstall PySide6-Essentials.", file=sys.stderr)
+        return EXIT_NO_DISPLAY
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    if app.platformName() == "":
+        print("cxr-triage: Qt started without a platform plugin.", file=sys.stderr)
+        return EXIT_NO_DISPLAY
+    app.setApplicationName("CXR Triage")
+    app.setOrganizationName("cxr-triage")
+    sys.excepthook = _excepthook
+    window = create_window()
+    window.show()
+    if paths:
+        window.open_paths([Path(p) for p in paths])
+    return int(app.exec())
+
+
+def create_window(settings_path: Path | None = None, backend=None, load_model: bool = True):
+    """The main window with its session; loads the last (or the bundled demo) model."""
+    from viewer.app import DEMO_MODEL
+    from viewer.core.settings import Settings
+    from viewer.qt.main_window import MainWindow
+    from viewer.qt.session import Backend, TriageSession
+
+    settings = Settings.load(settings_path)
+    session = TriageSession(backend or Backend())
+    window = MainWindow(session, settings, demo_package=DEMO_MODEL)
+    if load_model:
+        package = Path(settings.last_model) if settings.last_model else DEMO_MODEL
+        if not (package / "card.json").is_file():
+            package = DEMO_MODEL
+        if (package / "card.json").is_file():
+            window.load_model(package)
+        else:
+            window.show_message("No model package found: Model ▸ Load Model Package…", 0)
+    return window

@@ -1,0 +1,123 @@
+"""Every command of the main window as a ``QAction``: one place for text, shortcut and menu."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
+
+StdKey = QKeySequence.StandardKey
+
+
+@dataclass
+class Actions:
+    open_files: QAction
+    open_folder: QAction
+    export_image: QAction
+    export_worklist: QAction
+    set_export_folder: QAction
+    quit: QAction
+    next_study: QAction
+    previous_study: QAction
+    mark_reviewed: QAction
+    heatmap: QAction
+    invert: QAction
+    reset_view: QAction
+    hide_phi: QAction
+    cancel: QAction
+    resume: QAction
+    load_model: QAction
+    import_checkpoint: QAction | None
+    about: QAction
+    findings: list[QAction] = field(default_factory=list)
+    recent_menu: QMenu | None = None
+
+
+def _action(
+    parent: QWidget,
+    text: str,
+    slot: Callable[..., object],
+    shortcut: str | QKeySequence | StdKey | None = None,
+    checkable: bool = False,
+    tip: str = "",
+    context: Qt.ShortcutContext = Qt.ShortcutContext.WindowShortcut,
+) -> QAction:
+    action = QAction(text, parent)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(context)
+    action.setCheckable(checkable)
+    if tip:
+        action.setStatusTip(tip)
+    (action.toggled if checkable else action.triggered).connect(slot)
+    if context == Qt.ShortcutContext.WindowShortcut:
+        parent.addAction(action)  # shortcuts work with the menu bar hidden, too
+    return action
+
+
+def build_actions(w, has_import: bool) -> Actions:
+    """Create the window's actions, wired to methods of ``w`` (a MainWindow)."""
+    local = Qt.ShortcutContext.WidgetWithChildrenShortcut
+    a = Actions(
+        open_files=_action(w, "Open &Files…", w.open_files_dialog, "Ctrl+Shift+O"),
+        open_folder=_action(
+            w, "Open &Folder…", w.open_folder_dialog, StdKey.Open, tip="Index a folder recursively"
+        ),
+        export_image=_action(w, "&Export Annotated Image", w.export_image, "Ctrl+E"),
+        export_worklist=_action(w, "Export &Worklist (CSV + JSON)", w.export_worklist, "Ctrl+Shift+E"),
+        set_export_folder=_action(w, "Set Export F&older…", w.choose_export_folder),
+        quit=_action(w, "&Quit", w.close, StdKey.Quit),
+        # Arrow keys stay local to the worklist and image so that sliders keep theirs.
+        next_study=_action(w, "&Next Study", lambda: w.move_study(1), Qt.Key.Key_Down, context=local),
+        previous_study=_action(w, "&Previous Study", lambda: w.move_study(-1), Qt.Key.Key_Up, context=local),
+        mark_reviewed=_action(w, "Mark &Reviewed", w.toggle_reviewed, Qt.Key.Key_Space),
+        heatmap=_action(w, "&Heat Map Overlay", w.set_overlay_visible, Qt.Key.Key_H, checkable=True),
+        invert=_action(w, "&Invert Grey Scale", w.set_inverted, Qt.Key.Key_I, checkable=True),
+        reset_view=_action(w, "&Reset View", w.reset_view, Qt.Key.Key_R),
+        hide_phi=_action(w, "Hide &Patient Identifiers", w.set_hide_phi, "Ctrl+Shift+P", checkable=True),
+        cancel=_action(w, "&Cancel Indexing/Scoring", w.cancel_work, Qt.Key.Key_Escape),
+        resume=_action(w, "&Score Queued Studies", w.score_queued),
+        load_model=_action(w, "&Load Model Package…", w.load_model_dialog),
+        import_checkpoint=(
+            _action(w, "&Import CheXNet / torchxrayvision Checkpoint…", w.import_checkpoint_dialog)
+            if has_import
+            else None
+        ),
+        about=_action(w, "&About CXR Triage", w.show_about),
+    )
+    for i in range(9):
+        a.findings.append(
+            _action(w, f"Finding {i + 1}", lambda _=False, i=i: w.select_finding(i), str(i + 1))
+        )
+    return a
+
+
+def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -> None:
+    bar = window.menuBar()
+    file = bar.addMenu("&File")
+    file.addActions([a.open_files, a.open_folder])
+    a.recent_menu = file.addMenu("Open &Recent Folder")
+    file.addSeparator()
+    file.addActions([a.export_image, a.export_worklist, a.set_export_folder])
+    file.addSeparator()
+    file.addAction(a.quit)
+    study = bar.addMenu("&Study")
+    study.addActions([a.next_study, a.previous_study, a.mark_reviewed])
+    study.addSeparator()
+    study.addActions([a.cancel, a.resume])
+    view = bar.addMenu("&View")
+    view.addActions([a.heatmap, a.invert, a.reset_view])
+    findings = view.addMenu("Select &Finding")
+    findings.addActions(a.findings)
+    view.addSeparator()
+    view.addAction(a.hide_phi)
+    model = bar.addMenu("&Model")
+    model.addAction(a.load_model)
+    if a.import_checkpoint is not None:
+        model.addAction(a.import_checkpoint)
+    bar.addMenu("&Help").addAction(a.about)
+    for widget in local_widgets:
+        widget.addActions([a.next_study, a.previous_study])

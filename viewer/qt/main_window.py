@@ -1,0 +1,462 @@
+"""The CXR Triage main window: worklist (left), image (centre), findings (right).
+
+Widgets only: all background work is the :class:`TriageSession`'s. This class wires the two,
+keeps the settings, and turns every command into a menu action with a shortcut.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inference.api import Heatmap, XRayImage
+from viewer.core import paths
+from viewer.core.settings import Settings
+from viewer.core.worklist import RowState, StudyRow
+from viewer.core.worklist_export import export_worklist
+from viewer.qt.actions import build_actions, build_menus
+from viewer.qt.export import ExportInfo, export_view
+from viewer.qt.findings_panel import FindingsPanel
+from viewer.qt.image_view import ImageView
+from viewer.qt.model_thread import ModelInfo
+from viewer.qt.session import TriageSession
+from viewer.qt.status_widgets import ProgressWidget, model_text
+from viewer.qt.worklist_panel import WorklistPanel
+
+log = logging.getLogger(__name__)
+TITLE = "CXR Triage"
+DEMO_BANNER = (
+    "DEMO MODEL — trained on a small public sample to show how the viewer works. NOT FOR DIAGNOSTIC USE."
+)
+IMAGE_FILTER = "Radiographs (*.dcm *.DCM *.png *.jpg *.jpeg);;All files (*)"
+
+
+def is_demo(info: ModelInfo, demo_package: Path | None) -> bool:
+    same = demo_package is not None and info.package.resolve() == Path(demo_package).resolve()
+    return same or "demo" in info.card.name.lower()
+
+
+class MainWindow(QMainWindow):
+    """One worklist, one image, one model."""
+
+    def __init__(
+        self,
+        session: TriageSession,
+        settings: Settings,
+        demo_package: Path | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.settings = settings
+        self.demo_package = demo_package
+        self._image_uid: str | None = None
+        self.setWindowTitle(TITLE)
+        self.setAcceptDrops(True)
+        self._build_widgets()
+        self.actions_ = build_actions(
+            self, importlib.util.find_spec("inference.models.checkpoints") is not None
+        )
+        build_menus(self, self.actions_, [self.worklist, self.image_view])
+        assert self.actions_.recent_menu is not None
+        self.actions_.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._save_timer = QTimer(self, singleShot=True, interval=500)
+        self._save_timer.timeout.connect(self._save_settings)
+        self._connect()
+        self._restore()
+
+    # -- construction ---------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.banner = QLabel(DEMO_BANNER, wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.banner.setObjectName("demoBanner")
+        self.banner.setStyleSheet("background:#b71c1c; color:white; font-weight:bold; padding:4px;")
+        self.banner.hide()
+        self.worklist = WorklistPanel(self.session.model)
+        self.image_view = ImageView()
+        self.findings = FindingsPanel()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.worklist)
+        self.splitter.addWidget(self.image_view)
+        self.splitter.addWidget(self.findings)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 5)
+        self.splitter.setStretchFactor(2, 2)
+        self.splitter.setSizes([520, 760, 320])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self.model_label = QLabel(model_text(None))
+        self.progress = ProgressWidget()
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.image_view.set_image(None, "Open a folder of radiographs (Ctrl+O) or drop files here.")
+
+    def _connect(self) -> None:
+        s = self.session
+        s.modelLoaded.connect(self._on_model_loaded)
+        s.modelFailed.connect(self._on_model_failed)
+        s.progressChanged.connect(self.progress.set_progress)
+        s.idle.connect(self.progress.finish)
+        s.message.connect(self.show_message)
+        s.imageReady.connect(self._on_image_ready)
+        s.imageFailed.connect(self._on_image_failed)
+        s.heatmapReady.connect(self._on_heatmap_ready)
+        s.heatmapFailed.connect(self._on_heatmap_failed)
+        s.taskFinished.connect(self._on_task_finished)
+        s.model.reranked.connect(self._refresh_current)
+        self.worklist.proxy.rowsInserted.connect(self._select_first_if_none)
+        self.progress.cancelRequested.connect(self.cancel_work)
+        self.worklist.currentStudyChanged.connect(self._on_study_changed)
+        self.findings.thresholdsChanged.connect(self._on_thresholds_changed)
+        self.findings.findingSelected.connect(self._on_finding_selected)
+        self.image_view.overlayVisibleChanged.connect(self.actions_.heatmap.setChecked)
+        self.image_view.invertedChanged.connect(self.actions_.invert.setChecked)
+
+    def _restore(self) -> None:
+        st = self.settings
+        if st.window_geometry:
+            self.restoreGeometry(QByteArray(base64.b64decode(st.window_geometry)))
+        else:
+            self.resize(1600, 900)
+        if st.window_state:
+            self.restoreState(QByteArray(base64.b64decode(st.window_state)))
+        self.actions_.hide_phi.setChecked(st.hide_phi)
+        self.session.model.set_hide_phi(st.hide_phi)
+        self.actions_.heatmap.setChecked(self.image_view.overlay_visible())
+
+    # -- opening --------------------------------------------------------------------------------
+    def open_paths(self, paths: list[Path], replace: bool = True) -> None:
+        paths = [Path(p) for p in paths]
+        if not paths:
+            return
+        for p in paths:
+            if p.is_dir():
+                self.settings.add_recent(p)
+        self._schedule_save()
+        self._image_uid = None
+        self.image_view.set_image(None, "Indexing…")
+        self.findings.set_probabilities(None)
+        self.session.open_paths(paths, replace=replace)
+
+    def open_folder_dialog(self) -> None:
+        start = self.settings.recent_folders[0] if self.settings.recent_folders else str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open folder of radiographs", start)
+        if folder:
+            self.open_paths([Path(folder)])
+
+    def open_files_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open radiographs", str(Path.home()), IMAGE_FILTER)
+        if files:
+            self.open_paths([Path(f) for f in files])
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.actions_.recent_menu
+        assert menu is not None
+        menu.clear()
+        for folder in self.settings.recent_folders:
+            menu.addAction(folder, lambda f=folder: self.open_paths([Path(f)]))
+        if not self.settings.recent_folders:
+            menu.addAction("(none)").setEnabled(False)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths, replace=False)
+
+    # -- model ----------------------------------------------------------------------------------
+    def load_model(self, package: Path) -> None:
+        self.show_message(f"Loading model from {Path(package).name}…")
+        self.session.load_model(Path(package))
+
+    def load_model_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Load model package (card.json + model.safetensors)")
+        if folder:
+            self.load_model(Path(folder))
+
+    def import_checkpoint_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import checkpoint", str(Path.home()), "Checkpoints (*.pth *.tar *.pt *.pkl);;All files (*)"
+        )
+        if not path:
+            return
+        kind, ok = QInputDialog.getItem(
+            self, "Checkpoint kind", "Which convention?", ["chexnet", "xrv"], 0, False
+        )
+        if not ok:
+            return
+        stem = Path(path).name.split(".")[0]
+        dest = paths.data_dir() / "models" / f"{kind}-{stem}-{datetime.now():%Y%m%d%H%M%S}"
+
+        def work(_service: object) -> Path:
+            from inference.models.checkpoints import import_checkpoint
+
+            import_checkpoint(kind, Path(path), dest)
+            return dest
+
+        self.session.run_on_model_thread(("import", dest), work)
+
+    def _on_task_finished(self, key: object, result: object, error: str) -> None:
+        self.progress.finish()
+        if isinstance(key, tuple) and key[0] == "import":
+            if error:
+                self.show_message(f"Import failed: {error}")
+                QMessageBox.warning(self, "Import failed", error)
+            else:
+                self.load_model(Path(str(result)))
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.model_label.setText(model_text(info))
+        self.banner.setVisible(is_demo(info, self.demo_package))
+        self.banner.setToolTip(info.card.intended_use)
+        self.settings.last_model = str(info.package)
+        thresholds = self.settings.thresholds_for(info.card)
+        self.findings.set_card(info.card)
+        self.findings.set_thresholds(thresholds)
+        self.session.model.set_thresholds(self.findings.thresholds())
+        self.worklist.set_findings(info.card.shown_labels)
+        self._schedule_save()
+        self.show_message(f"Loaded {info.card.name} {info.card.version} on {info.device}")
+        self._refresh_current()
+
+    def _on_model_failed(self, reason: str) -> None:
+        self.show_message(f"Model not loaded: {reason}")
+        self.progress.finish()
+
+    # -- study display --------------------------------------------------------------------------
+    def current_row(self) -> StudyRow | None:
+        uid = self.worklist.current_uid()
+        return None if uid is None else self.session.model.worklist.get(uid)
+
+    def move_study(self, delta: int) -> None:
+        self.worklist.move(delta)
+
+    def _on_study_changed(self, uid: str | None) -> None:
+        self._image_uid = None
+        row = self.current_row()
+        if row is None:
+            self.image_view.set_image(None, "")
+            self.findings.set_probabilities(None)
+            return
+        self._show_probabilities(row)
+        if row.state is RowState.ERROR:
+            self.image_view.set_image(None, f"Cannot show this study.\n{row.reason}")
+            return
+        self.image_view.set_image(None, "Loading…")
+        self.session.request_image(row.uid)
+
+    def _show_probabilities(self, row: StudyRow) -> None:
+        scored = row.state is RowState.SCORED
+        self.findings.set_probabilities(row.probabilities if scored else None)
+        if scored and self.findings.selected_finding() is None and row.top_finding:
+            self.select_finding_named(row.top_finding)
+
+    def _select_first_if_none(self) -> None:
+        if self.worklist.current_uid() is None:
+            self.worklist.select_row(0)  # the first study shows as soon as it is read
+
+    def _refresh_current(self) -> None:
+        """Scores or thresholds changed: update the findings of the shown study (image stays)."""
+        row = self.current_row()
+        if row is None:
+            return
+        self._show_probabilities(row)
+        if row.uid == self._image_uid and self.image_view.heatmap() is None:
+            self._request_heatmap()
+
+    def _on_image_ready(self, uid: str, image: XRayImage) -> None:
+        if uid != self.worklist.current_uid():
+            return
+        self._image_uid = uid
+        self.image_view.set_image(image)
+        row = self.current_row()
+        if row is not None and row.state is RowState.NOT_SCORED:
+            self.show_message(f"Not scored: {row.reason}")
+        self._request_heatmap()
+
+    def _on_image_failed(self, uid: str, reason: str) -> None:
+        if uid == self.worklist.current_uid():
+            self.image_view.set_image(None, f"Cannot show this study.\n{reason}")
+
+    # -- findings and heat maps -----------------------------------------------------------------
+    def select_finding(self, index: int) -> None:
+        self.findings.select_finding(index)
+
+    def select_finding_named(self, name: str) -> None:
+        card = self.findings.card()
+        if card is not None and name in card.shown_labels:
+            self.findings.select_finding(card.shown_labels.index(name))
+
+    def _on_finding_selected(self, _name: str) -> None:
+        self.image_view.set_heatmap(None)
+        self._request_heatmap()
+
+    def _request_heatmap(self) -> None:
+        finding = self.findings.selected_finding()
+        uid = self._image_uid
+        if uid is None or finding is None or not self.image_view.overlay_visible():
+            return
+        current = self.image_view.heatmap()
+        if current is not None and current.label == finding:
+            return
+        self.session.request_heatmap(uid, finding)
+
+    def _on_heatmap_ready(self, key: object, heatmap: Heatmap) -> None:
+        if key == self.session.heatmap_key(self._image_uid or "", self.findings.selected_finding() or ""):
+            self.image_view.set_heatmap(heatmap)
+
+    def _on_heatmap_failed(self, _key: object, reason: str) -> None:
+        self.show_message(f"Grad-CAM unavailable: {reason}")
+
+    def _on_thresholds_changed(self, thresholds: dict) -> None:
+        self.session.model.set_thresholds(thresholds)
+        if self.session.info is not None:
+            self.settings.store_thresholds(self.session.info.card, thresholds)
+            self._schedule_save()
+
+    # -- view commands --------------------------------------------------------------------------
+    def set_overlay_visible(self, visible: bool) -> None:
+        self.image_view.set_overlay_visible(visible)
+        if visible:
+            self._request_heatmap()
+
+    def set_inverted(self, inverted: bool) -> None:
+        self.image_view.set_inverted(inverted)
+
+    def reset_view(self) -> None:
+        self.image_view.reset_view()
+
+    def set_hide_phi(self, hide: bool) -> None:
+        self.session.model.set_hide_phi(hide)
+        self.worklist.proxy.refilter()
+        self.settings.hide_phi = hide
+        self._schedule_save()
+
+    def toggle_reviewed(self) -> None:
+        row = self.current_row()
+        if row is not None:
+            self.session.model.set_reviewed(row.uid, not row.reviewed)
+            self.show_message("Marked reviewed" if row.reviewed else "Review mark removed")
+
+    def cancel_work(self) -> None:
+        if self.session.busy:
+            self.session.cancel()
+            self.show_message("Cancelling…")
+
+    def score_queued(self) -> None:
+        self.session.score_queued()
+
+    # -- export ---------------------------------------------------------------------------------
+    def export_folder(self, ask: bool = True) -> Path | None:
+        """The configured export folder; asks once (and remembers) when none is set."""
+        if self.settings.export_folder:
+            return Path(self.settings.export_folder)
+        return self.choose_export_folder() if ask else None
+
+    def choose_export_folder(self) -> Path | None:
+        folder = QFileDialog.getExistingDirectory(self, "Export folder", str(Path.home()))
+        if not folder:
+            return None
+        self.settings.export_folder = folder
+        self._schedule_save()
+        return Path(folder)
+
+    def export_image(self) -> Path | None:
+        row = self.current_row()
+        info = self.session.info
+        if row is None or self.image_view.image() is None or self._image_uid != row.uid:
+            self.show_message("Nothing to export: select a study with an image")
+            return None
+        folder = self.export_folder()
+        if folder is None:
+            return None
+        finding = self.findings.selected_finding()
+        heatmap = self.image_view.heatmap()
+        export_info = ExportInfo(
+            finding=finding,
+            probability=row.probabilities.get(finding) if finding else None,
+            threshold=self.findings.thresholds().get(finding) if finding else None,
+            model_name=f"{info.card.name} {info.card.version}" if info else "no model",
+            weights_sha256=info.card.weights_sha256 if info else "",
+            patient_id=None if self.settings.hide_phi or not row.meta.patient_id else row.meta.patient_id,
+            timestamp=datetime.now().isoformat(sep=" ", timespec="seconds"),
+            cam_method=heatmap.method if heatmap is not None else None,
+        )
+        try:
+            path = export_view(self.image_view, export_info, folder)
+        except (OSError, ValueError) as exc:
+            log.warning("export failed: %s", exc)
+            self.show_message(f"Export failed: {exc}")
+            return None
+        self.show_message(f"Exported image to {path}")
+        return path
+
+    def export_worklist(self) -> tuple[Path, Path] | None:
+        folder = self.export_folder()
+        if folder is None:
+            return None
+        wl = self.session.model.worklist
+        info = self.session.info
+        try:
+            out = export_worklist(
+                wl.ranked_rows(), info.card if info else None, wl.thresholds, folder, self.settings.hide_phi
+            )
+        except OSError as exc:
+            self.show_message(f"Export failed: {exc}")
+            return None
+        self.show_message(f"Exported worklist to {out[0]} and {out[1].name}")
+        return out
+
+    # -- misc -----------------------------------------------------------------------------------
+    def show_message(self, text: str, timeout_ms: int = 10_000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def show_about(self) -> None:
+        info = self.session.info
+        card = info.card if info else None
+        body = f"<b>{TITLE}</b><br>Offline chest-radiograph triage.<br><br>"
+        if card is not None:
+            body += f"Model: {card.name} {card.version}<br>Intended use: {card.intended_use}<br>"
+        QMessageBox.about(self, f"About {TITLE}", body)
+
+    def _schedule_save(self) -> None:
+        self._save_timer.start()
+
+    def _save_settings(self) -> None:
+        st = self.settings
+        st.window_geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
+        st.window_state = base64.b64encode(bytes(self.saveState().data())).decode("ascii")
+        try:
+            st.save()
+        except OSError as exc:
+            log.warning("settings not saved: %s", exc)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        self._save_timer.stop()
+        self._save_settings()
+        self.session.close()
+        super().closeEvent(event)

@@ -1,0 +1,124 @@
+"""The worklist pane: finding filter, text search and the sortable study table."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer.core.worklist import Column
+from viewer.qt.worklist_model import UID_ROLE, WorklistModel, WorklistProxy
+
+ALL_FINDINGS = "All studies"
+
+
+class WorklistPanel(QWidget):
+    """Shows a :class:`WorklistModel` through a filtering proxy; reports the current study."""
+
+    currentStudyChanged = Signal(object)  # noqa: N815  uid or None
+
+    def __init__(self, model: WorklistModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.proxy = WorklistProxy(self)
+        self.proxy.setSourceModel(model)
+        self.filter_combo = QComboBox(toolTip="Show only studies positive for a finding")
+        self.filter_combo.setAccessibleName("Finding filter")
+        self.filter_combo.addItem(ALL_FINDINGS, None)
+        self.filter_combo.currentIndexChanged.connect(
+            lambda i: self.proxy.set_finding_filter(self.filter_combo.itemData(i))
+        )
+        self.search = QLineEdit(placeholderText="Search ID, accession, finding…", clearButtonEnabled=True)
+        self.search.setAccessibleName("Search worklist")
+        self.search.textChanged.connect(self.proxy.set_text_filter)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(int(Column.RANK), Qt.SortOrder.AscendingOrder)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # no per-row sizing
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionsMovable(True)
+        for col, width in {Column.RANK: 44, Column.FLAG: 54, Column.DATE: 84, Column.VIEW: 44}.items():
+            self.table.setColumnWidth(int(col), width)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
+        self.proxy.layoutChanged.connect(self._keep_current_visible)
+        top = QHBoxLayout()
+        top.addWidget(self.filter_combo)
+        top.addWidget(self.search, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        self._current: str | None = None
+
+    def set_findings(self, labels: tuple[str, ...]) -> None:
+        """Offer one filter entry per shown finding of the loaded model."""
+        keep = self.filter_combo.currentData()
+        self.filter_combo.blockSignals(True)
+        self.filter_combo.clear()
+        self.filter_combo.addItem(ALL_FINDINGS, None)
+        for name in labels:
+            self.filter_combo.addItem(f"Positive for {name.replace('_', ' ')}", name)
+        i = self.filter_combo.findData(keep) if keep in labels else 0
+        self.filter_combo.setCurrentIndex(max(i, 0))
+        self.filter_combo.blockSignals(False)
+        self.proxy.set_finding_filter(self.filter_combo.currentData())
+
+    def set_finding_filter(self, finding: str | None) -> None:
+        i = self.filter_combo.findData(finding)
+        self.filter_combo.setCurrentIndex(max(i, 0))
+
+    def current_uid(self) -> str | None:
+        return self._current
+
+    def select_uid(self, uid: str) -> bool:
+        row = self.proxy.row_of(uid)
+        if row < 0:
+            return False
+        self._select_proxy_row(row)
+        return True
+
+    def select_row(self, row: int) -> None:
+        if 0 <= row < self.proxy.rowCount():
+            self._select_proxy_row(row)
+
+    def move(self, delta: int) -> None:
+        """Next (+1) or previous (-1) study in the shown order; selects the first if none."""
+        count = self.proxy.rowCount()
+        if count == 0:
+            return
+        current = self.table.selectionModel().currentIndex()
+        row = current.row() + delta if current.isValid() else 0
+        self._select_proxy_row(min(max(row, 0), count - 1))
+
+    def _select_proxy_row(self, row: int) -> None:
+        index = self.proxy.index(row, 0)
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.table.selectionModel().setCurrentIndex(index, flags)
+        self.table.scrollTo(index)
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        uid = current.data(UID_ROLE) if current.isValid() else None
+        if uid != self._current:
+            self._current = uid
+            self.currentStudyChanged.emit(uid)
+
+    def _keep_current_visible(self) -> None:
+        current = self.table.selectionModel().currentIndex()
+        if current.isValid():
+            self.table.scrollTo(current, QAbstractItemView.ScrollHint.EnsureVisible)
