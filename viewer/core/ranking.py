@@ -1,9 +1,11 @@
 """Per-study triage figures under a set of thresholds, for the worklist.
 
-The rule is the triage engine's (:func:`inference.triage.positive_findings` and
-:func:`inference.triage.risk_score`) whenever that module can be imported; the local fallback
-follows the same rule so the viewer keeps working while the engine is absent. Figures are
-computed per row and cached, so a new result costs one row, not a re-rank of 10,000.
+The rule is the triage engine's (:mod:`inference.triage`: positive findings by ratio to threshold,
+risk = largest ratio; positives first, then studies that could not be scored, then negatives by
+top probability; ties by acquisition time, then UID). Its functions are used when importable, with
+a local fallback of the same rule. Figures are computed per row and cached, so a new result costs
+one row plus a C-level sort, not a re-rank of 10,000 in Python; a test checks the order against
+:func:`inference.triage.rank`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def _fallback_positives(probs: Probs, thresholds: Thresholds) -> tuple[str, ...]
     return tuple(k for _, k in sorted(hits, key=lambda x: (-x[0], x[1])))
 
 
-def _fallback_risk(probs: Probs, thresholds: Thresholds) -> float:
+def _fallback_risk(probs: Probs, thresholds: Thresholds) -> float:  # same rule as the engine
     ratios = [p / max(thresholds[k], 1e-6) for k, p in probs.items() if k in thresholds]
     return max(ratios, default=0.0)
 
@@ -58,6 +60,25 @@ class Ranker:
         if not shown:
             return Figures((), 0.0, "", None)
         positives = self._positives(shown, thresholds)
-        # The most over-threshold positive, else the finding closest to its threshold.
-        top = positives[0] if positives else max(shown, key=lambda k: shown[k] / max(thresholds[k], 1e-6))
+        # The most over-threshold positive, else the most probable finding.
+        top = positives[0] if positives else max(shown, key=lambda k: (shown[k], k))
         return Figures(positives, self._risk(shown, thresholds), top, shown[top])
+
+
+def acquired(study_date: str, study_time: str) -> tuple[int, str]:
+    """Tie-breaker: dated studies oldest first, undated after them."""
+    stamp = (study_date + study_time).strip()
+    return (0, stamp) if stamp else (1, "")
+
+
+def order_key(
+    scored: bool, figures: Figures, study_date: str, study_time: str, uid: str
+) -> tuple[int, float, int, str, str]:
+    """Reading order: positives by risk, then unscorable studies, then negatives by top probability."""
+    if scored and figures.positives:
+        head = (0, -figures.risk)
+    elif scored:
+        head = (2, -(figures.top_probability or 0.0))
+    else:
+        head = (1, 0.0)
+    return (*head, *acquired(study_date, study_time), uid)

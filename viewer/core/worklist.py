@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.api import ImageMeta, ScanEntry, Status, StudyResult
-from viewer.core.ranking import Ranker
+from viewer.core.ranking import Figures, Ranker, order_key
 
 
 class RowState(enum.StrEnum):
@@ -98,6 +98,14 @@ class StudyRow:
             self.state, Status.NOT_SCORED
         )
         return StudyResult(self.uid, self.meta, status, self.reason, dict(self.probabilities))
+
+
+_FINISHED = (RowState.SCORED, RowState.NOT_SCORED, RowState.ERROR)
+
+
+def _reading_order(row: StudyRow) -> tuple:
+    figures = Figures(row.positives, row.risk, row.top_finding, row.top_probability)
+    return order_key(row.state is RowState.SCORED, figures, row.meta.study_date, row.meta.study_time, row.uid)
 
 
 def study_key(meta: ImageMeta) -> str:
@@ -235,8 +243,8 @@ class Worklist:
     def rerank(self, changed: Iterable[StudyRow] | None = None) -> None:
         """Refresh the figures of ``changed`` rows (all rows when None), then every rank.
 
-        Rank 1 is the highest risk; then not-scored and error studies in arrival order; queued
-        and scoring studies have no rank yet.
+        Ranks follow :func:`viewer.core.ranking.order_key` (the triage engine's reading order);
+        queued and scoring studies have no rank yet.
         """
         for row in self.rows if changed is None else changed:
             if row.state is RowState.SCORED:
@@ -246,9 +254,8 @@ class Worklist:
                 )  # fmt: skip
             else:
                 row.positives, row.risk, row.top_finding, row.top_probability = (), 0.0, "", None
-        order = {RowState.SCORED: 0, RowState.NOT_SCORED: 1, RowState.ERROR: 2}
-        finished = [r for r in self.rows if r.state in order]
-        finished.sort(key=lambda r: (order[r.state], -r.risk, r.seq))
+        finished = [r for r in self.rows if r.state in _FINISHED]
+        finished.sort(key=_reading_order)
         for row in self.rows:
             row.rank = None
         for i, row in enumerate(finished, start=1):

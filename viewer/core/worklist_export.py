@@ -1,49 +1,54 @@
-"""Worklist export (CSV + JSON) from the viewer, with the reader's review marks.
+"""Worklist export (CSV + JSON) from the viewer.
 
-Columns follow the headless ``triage`` command's worklist where they overlap; patient identifiers
-are left out when the viewer hides them.
+Same columns as the headless ``triage`` command (:mod:`inference.worklist_export`) plus the
+reader's ``reviewed`` mark; patient identifiers and file paths are blanked while the viewer hides
+them, and file names carry a time stamp so that exports never overwrite each other.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from inference.api import ModelCard
-from viewer.core.worklist import StudyRow
+from inference.worklist_export import FIXED_COLUMNS
+from viewer.core.worklist import RowState, StudyRow
 
-FIELDS = (
-    "rank", "study_uid", "patient_id", "accession", "study_date", "view_position", "status", "reason",
-    "top_finding", "top_probability", "positive_findings", "risk_score", "reviewed", "path",
-)  # fmt: skip
+_STATUS = {RowState.SCORED: "scored", RowState.ERROR: "error", RowState.NOT_SCORED: "not_scored"}
+PHI_COLUMNS = ("file", "study_uid", "patient_id", "accession")
 
 
-def row_record(row: StudyRow, hide_phi: bool) -> dict[str, object]:
-    return {
-        "rank": row.rank if row.rank is not None else "",
-        "study_uid": "" if hide_phi else row.uid,
-        "patient_id": "" if hide_phi else row.meta.patient_id,
-        "accession": "" if hide_phi else row.meta.accession,
-        "study_date": row.meta.study_date,
-        "view_position": row.meta.view_position,
-        "status": row.state.value,
-        "reason": row.reason,
+def row_record(row: StudyRow, labels: Sequence[str], hide_phi: bool) -> dict[str, object]:
+    meta = row.meta
+    record: dict[str, object] = {
+        "rank": row.rank,
+        "file": str(meta.path),
+        "study_uid": row.uid,
+        "patient_id": meta.patient_id,
+        "accession": meta.accession,
+        "study_date": meta.study_date,
+        "view": meta.view_position,
+        "status": _STATUS.get(row.state, row.state.value),
+        "error": row.reason,
         "top_finding": row.top_finding,
-        "top_probability": "" if row.top_probability is None else round(row.top_probability, 4),
-        "positive_findings": ";".join(row.positives),
-        "risk_score": round(row.risk, 4),
-        "reviewed": row.reviewed,
-        "path": "" if hide_phi else str(row.meta.path),
+        "top_probability": None if row.top_probability is None else round(row.top_probability, 6),
+        "positive_findings": "|".join(row.positives),
+        "risk_score": round(row.risk, 6) if row.probabilities else None,
     }
+    if hide_phi:
+        record |= dict.fromkeys(PHI_COLUMNS, "")
+    record |= {k: (round(row.probabilities[k], 6) if k in row.probabilities else None) for k in labels}
+    record["reviewed"] = row.reviewed
+    return record
 
 
 def export_worklist(
     rows: Sequence[StudyRow],
     card: ModelCard | None,
-    thresholds: dict[str, float],
+    thresholds: Mapping[str, float],
     folder: Path,
     hide_phi: bool,
     stamp: str | None = None,
@@ -52,16 +57,23 @@ def export_worklist(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = stamp or datetime.now().strftime("%Y%m%d-%H%M%S")
-    records = [row_record(r, hide_phi) for r in rows]
+    labels = card.shown_labels if card else ()
+    records = [row_record(r, labels, hide_phi) for r in rows]
     csv_path = folder / f"worklist-{stamp}.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer = csv.DictWriter(f, fieldnames=[*FIXED_COLUMNS, *labels, "reviewed"])
         writer.writeheader()
-        writer.writerows(records)
-    json_path = folder / f"worklist-{stamp}.json"
-    model = (
-        {"name": card.name, "version": card.version, "weights_sha256": card.weights_sha256} if card else None
-    )
-    payload = {"model": model, "thresholds": thresholds, "studies": records}
-    json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
+    json_path = csv_path.with_suffix(".json")
+    document = {
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": {"name": card.name, "version": card.version, "weights_sha256": card.weights_sha256}
+        if card
+        else None,
+        "thresholds": dict(thresholds),
+        "notice": "Not for diagnostic use.",
+        "patient_identifiers": "hidden" if hide_phi else "included",
+        "studies": records,
+    }
+    json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return csv_path, json_path
