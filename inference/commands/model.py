@@ -76,8 +76,9 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+def _fmt(value: float | None, spec: str = ".4g") -> str:
+    """Thresholds keep 4 significant digits (xrv's can be 0.00044); em dash when absent."""
+    return "—" if value is None else format(value, spec)
 
 
 def print_card(card: ModelCard, weights_status: str, out: TextIO) -> None:
@@ -121,7 +122,9 @@ def print_card(card: ModelCard, weights_status: str, out: TextIO) -> None:
         )
         counts = f"{lab.n_positive}/{lab.n_negative}" if lab.n_positive or lab.n_negative else "—"
         flag = "yes" if lab.trained else "no"
-        print(f"  {i:>2}  {lab.name:<{lw}}  {flag:<7}  {ops}  {_fmt(lab.auroc):>6}  {counts}", file=out)
+        print(
+            f"  {i:>2}  {lab.name:<{lw}}  {flag:<7}  {ops}  {_fmt(lab.auroc, '.3f'):>6}  {counts}", file=out
+        )
     if not points:
         print("  No operating points on this card: every label falls back to 0.5.", file=out)
 

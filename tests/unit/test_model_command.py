@@ -120,7 +120,8 @@ def test_import_xrv_pickle_then_info(
     assert code == 0
     assert "xrv_op_thresh" in out and "Default operating point  xrv_op_thresh" in out
     lesion = next(line for line in out.splitlines() if "Lung Lesion" in line and "no" in line.split())
-    assert "0.200" not in lesion  # untrained: no threshold shown
+    assert "0.2" not in lesion and "—" in lesion  # untrained: no threshold shown
+    assert "0.2" in next(line for line in out.splitlines() if "Atelectasis" in line)
 
 
 def test_import_refuses_to_overwrite(
