@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Where one worklist row stands; the strings are written to CSV/JSON as they are."""
 
     SCORED = "scored"
@@ -23,14 +23,14 @@ class Status(str, enum.Enum):
     NOT_SCORED = "not_scored"  # readable but outside what the model was trained on (lateral, not chest)
 
 
-class Preprocessing(str, enum.Enum):
+class Preprocessing(enum.StrEnum):
     """The two input conventions of DOMAIN.md; a model card names exactly one."""
 
     CHEXNET = "chexnet"  # 8-bit gray -> RGB, resize 256, crop 224, ImageNet mean/std
     XRV = "xrv"  # 1 channel in [-1024, 1024], centre crop to square, resize 224
 
 
-class Task(str, enum.Enum):
+class Task(enum.StrEnum):
     MULTILABEL = "multilabel"  # independent findings: sigmoid per label
     MULTICLASS = "multiclass"  # mutually exclusive classes: softmax
 
@@ -83,7 +83,9 @@ class XRayImage:
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 2 or self.pixels.dtype != np.float32:
-            raise ValueError(f"XRayImage needs 2-D float32 pixels, got {self.pixels.dtype} {self.pixels.shape}")
+            raise ValueError(
+                f"XRayImage needs 2-D float32 pixels, got {self.pixels.dtype} {self.pixels.shape}"
+            )
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,7 @@ class ModelCard:
     def thresholds(self, operating_point: str | None = None) -> dict[str, float]:
         """Per shown label, the threshold of ``operating_point`` (card default if None; 0.5 if absent)."""
         point = operating_point or self.default_operating_point
-        return {
-            lab.name: float(lab.operating_points.get(point, 0.5)) for lab in self.labels if lab.trained
-        }
+        return {lab.name: float(lab.operating_points.get(point, 0.5)) for lab in self.labels if lab.trained}
 
 
 @dataclass(frozen=True)

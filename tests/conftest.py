@@ -30,7 +30,9 @@ def random_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
         task=Task.MULTILABEL,
         preprocessing=Preprocessing.CHEXNET,
         labels=tuple(
-            LabelCard(name, operating_points={"high_sensitivity": 0.3, "youden": 0.5, "high_specificity": 0.7})
+            LabelCard(
+                name, operating_points={"high_sensitivity": 0.3, "youden": 0.5, "high_specificity": 0.7}
+            )
             for name in CHESTXRAY14
         ),
         weights_sha256="",

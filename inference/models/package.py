@@ -60,7 +60,10 @@ def card_from_dict(data: dict[str, Any]) -> ModelCard:
     rest = {k: v for k, v in data.items() if k in fields and k not in ("labels", "task", "preprocessing")}
     rest["training_data"] = tuple(rest.get("training_data", ()))
     return ModelCard(
-        labels=tuple(labels), task=Task(data["task"]), preprocessing=Preprocessing(data["preprocessing"]), **rest
+        labels=tuple(labels),
+        task=Task(data["task"]),
+        preprocessing=Preprocessing(data["preprocessing"]),
+        **rest,
     )
 
 
@@ -90,7 +93,9 @@ def load_package(package: Path) -> tuple[ModelCard, CheXDenseNet]:
         raise PackageError(f"{package}: no {WEIGHTS}")
     actual = sha256_of(weights)
     if actual != card.weights_sha256:
-        raise PackageError(f"{weights}: sha256 {actual[:12]}… does not match the card's {card.weights_sha256[:12]}…")
+        raise PackageError(
+            f"{weights}: sha256 {actual[:12]}… does not match the card's {card.weights_sha256[:12]}…"
+        )
     model = build_model(card)
     state = {k: v.float() for k, v in load_file(str(weights)).items()}
     model.load_state_dict(state)
@@ -103,7 +108,9 @@ def save_package(
     """Write weights and card; returns the card with the weights' sha256 filled in."""
     package = Path(package)
     package.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items() if v.is_floating_point()}
+    state = {
+        k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items() if v.is_floating_point()
+    }
     state |= {k: v.detach().contiguous() for k, v in model.state_dict().items() if not v.is_floating_point()}
     save_file(state, str(package / WEIGHTS))
     card = dataclasses.replace(card, weights_sha256=sha256_of(package / WEIGHTS))

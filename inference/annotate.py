@@ -1,0 +1,73 @@
+"""Burned-in annotated PNGs for headless triage: image, heatmap, findings, model, disclaimer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inference.api import Heatmap, ModelCard, RankedStudy, XRayImage
+
+MAX_SIDE = 1024
+HEAT_FLOOR = 0.2  # the coolest fifth of the map is left transparent so anatomy stays visible
+OPACITY = 0.45
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+DISCLAIMER = "NOT FOR DIAGNOSTIC USE"
+
+
+def render(
+    image: XRayImage,
+    heatmap: Heatmap | None,
+    study: RankedStudy,
+    card: ModelCard,
+    thresholds: Mapping[str, float],
+) -> np.ndarray:
+    """BGR uint8: the image (heatmap blended where it is warm) above a text panel."""
+    scale = min(1.0, MAX_SIDE / max(image.pixels.shape))
+    size = (round(image.pixels.shape[1] * scale), round(image.pixels.shape[0] * scale))
+    gray = cv2.resize(image.pixels, size, interpolation=cv2.INTER_AREA)
+    canvas = cv2.cvtColor(np.clip(gray * 255, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    if heatmap is not None:
+        heat = cv2.resize(heatmap.values, size, interpolation=cv2.INTER_LINEAR)
+        colour = cv2.applyColorMap(np.clip(heat * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+        alpha = (OPACITY * np.clip((heat - HEAT_FLOOR) / (1 - HEAT_FLOOR), 0, 1))[..., None]
+        canvas = (canvas * (1 - alpha) + colour * alpha).astype(np.uint8)
+    return np.vstack([canvas, _panel(canvas.shape[1], heatmap, study, card, thresholds)])
+
+
+def _panel(
+    width: int, heatmap: Heatmap | None, study: RankedStudy, card: ModelCard, thresholds: Mapping[str, float]
+) -> np.ndarray:
+    probs = study.result.probabilities
+    lines = [
+        (f"Heatmap: {heatmap.label} ({heatmap.method})" if heatmap else "Heatmap: none", (255, 255, 255)),
+        *(
+            (
+                f"{name}: p={probs[name]:.3f}  threshold={thresholds[name]:.3f}"
+                + ("  POSITIVE" if name in study.positive_findings else ""),
+                (80, 180, 255) if name in study.positive_findings else (220, 220, 220),
+            )
+            for name in card.shown_labels
+            if name in probs
+        ),
+        (f"Model: {card.name} {card.version}  weights sha256 {card.weights_sha256[:12]}", (220, 220, 220)),
+        (DISCLAIMER, (0, 200, 255)),
+    ]
+    font_scale = max(0.4, width / 1400)
+    step = int(30 * font_scale) + 6
+    panel = np.full((step * len(lines) + 10, width, 3), 24, np.uint8)
+    for i, (text, colour) in enumerate(lines):
+        cv2.putText(panel, text, (8, step * (i + 1)), FONT, font_scale, colour, 1, cv2.LINE_AA)
+    return panel
+
+
+def write_png(bgr: np.ndarray, path: Path) -> Path:
+    """Encode in memory and write bytes, so non-ASCII paths work everywhere."""
+    ok, encoded = cv2.imencode(".png", bgr)
+    if not ok:
+        raise OSError(f"could not encode {path.name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encoded.tobytes())
+    return path

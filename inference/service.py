@@ -1,0 +1,144 @@
+"""The model service: one loaded package on one device, answering in numpy and dataclasses.
+
+This is the only object the viewer and the CLI use to run a model. It is not thread-safe: keep it
+owned by a single worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inference import preprocess
+from inference.api import Heatmap, ModelCard, Prediction, Preprocessing, Task, XRayImage
+from inference.device import reduced_precision_candidate, select_device
+from inference.explain import grad_cam
+from inference.models.densenet import CheXDenseNet
+from inference.models.package import load_package
+
+log = logging.getLogger(__name__)
+
+PARITY_TOLERANCE = 0.02  # max |p_reduced - p_fp32| on the first batch before reduced precision is used
+TTA_MODES = ("none", "tencrop")
+
+
+class ModelService:
+    """Batched prediction and Grad-CAM for one model package."""
+
+    def __init__(self, card: ModelCard, model: CheXDenseNet, device: str = "auto", tta: str = "none") -> None:
+        if tta not in TTA_MODES:
+            raise ValueError(f"unknown TTA mode {tta!r}; choose one of {', '.join(TTA_MODES)}")
+        if tta == "tencrop" and card.preprocessing is not Preprocessing.CHEXNET:
+            raise ValueError("ten-crop TTA belongs to the CheXNet preprocessing convention")
+        self._card = card
+        self._device = select_device(device)
+        self._model = model.to(self._device).to(memory_format=torch.channels_last).eval()
+        self._tta = tta
+        self._shown = [i for i, lab in enumerate(card.labels) if lab.trained]
+        self._reduced = reduced_precision_candidate(self._device)
+        self._dtype: torch.dtype | None = None  # decided by the parity check on the first batch
+
+    @property
+    def card(self) -> ModelCard:
+        return self._card
+
+    @property
+    def device(self) -> str:
+        return self._device.type
+
+    @property
+    def precision(self) -> str:
+        return {None: "fp32 (pending parity check)", torch.float32: "fp32", torch.bfloat16: "bf16"}[
+            self._dtype
+        ]
+
+    def _inputs(self, image: XRayImage) -> np.ndarray:
+        if self._tta == "tencrop":
+            return preprocess.chexnet_tencrop(image.pixels, self._card.input_size)
+        return preprocess.prepare(image.pixels, self._card.preprocessing, self._card.input_size)[None]
+
+    def _scores(self, logits: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        return logits.softmax(dim=1) if self._card.task is Task.MULTICLASS else logits.sigmoid()
+
+    def _forward(self, batch: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        reduced = dtype != torch.float32
+        autocast = torch.autocast(self._device.type, dtype=dtype) if reduced else contextlib.nullcontext()
+        with torch.inference_mode(), autocast:
+            return self._scores(self._model(batch))
+
+    def _decide_precision(self, batch: torch.Tensor, fp32_scores: torch.Tensor) -> None:
+        self._dtype = torch.float32
+        if self._reduced is None:
+            return
+        gap = (self._forward(batch, self._reduced) - fp32_scores).abs().max().item()
+        if gap <= PARITY_TOLERANCE:
+            self._dtype = self._reduced
+        log.info("reduced-precision parity gap %.4f -> using %s", gap, self.precision)
+
+    def predict(self, images: Sequence[XRayImage]) -> list[Prediction]:
+        """Scores of each image for the card's shown labels, one forward pass for the whole batch."""
+        if not images:
+            return []
+        crops = [self._inputs(image) for image in images]
+        batch = torch.from_numpy(np.concatenate(crops)).to(self._device)
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        if self._dtype is None:
+            scores = self._forward(batch, torch.float32)
+            self._decide_precision(batch, scores)
+        else:
+            scores = self._forward(batch, self._dtype)
+        per_image = scores.reshape(len(images), -1, scores.shape[1]).mean(dim=1).cpu().numpy()
+        labels = self._card.labels
+        return [
+            Prediction(
+                path=image.meta.path,
+                probabilities={labels[i].name: float(row[i]) for i in self._shown},
+                weights_sha256=self._card.weights_sha256,
+            )
+            for image, row in zip(images, per_image, strict=True)
+        ]
+
+    def explain(self, image: XRayImage, label: str) -> Heatmap:
+        """Grad-CAM of ``label`` for ``image`` (always fp32), resized to the image."""
+        index = [lab.name for lab in self._card.labels].index(label)
+        inputs = preprocess.prepare(image.pixels, self._card.preprocessing, self._card.input_size)
+        cam, logit = grad_cam(self._model, torch.from_numpy(inputs[None]).to(self._device), index)
+        probability = float(self._scores(logit[None])[0, index])
+        values = _cam_to_image(cam, image.pixels.shape, self._card)
+        return Heatmap(label=label, values=values, probability=probability)
+
+
+def _cam_to_image(cam: np.ndarray, shape: tuple[int, ...], card: ModelCard) -> np.ndarray:
+    """Place the network-input CAM back over the full image, undoing the centre crop."""
+    import cv2
+
+    h, w = shape
+    size = card.input_size
+    if card.preprocessing is Preprocessing.XRV:
+        side = min(h, w)  # centre square, resized to input
+        square = cv2.resize(cam, (side, side), interpolation=cv2.INTER_LINEAR)
+        out = np.zeros((h, w), np.float32)
+        top, left = (h - side) // 2, (w - side) // 2
+        out[top : top + side, left : left + side] = square
+        return out
+    short = round(size * 256 / 224)  # chexnet: shorter side -> short, then centre crop `size`
+    scale = min(h, w) / short
+    rh, rw = (short, round(w / scale)) if h <= w else (round(h / scale), short)
+    resized = np.zeros((rh, rw), np.float32)
+    top, left = (rh - size) // 2, (rw - size) // 2
+    resized[top : top + size, left : left + size] = cv2.resize(
+        cam, (size, size), interpolation=cv2.INTER_LINEAR
+    )
+    return cv2.resize(resized, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def load_service(package: Path, device: str = "auto", tta: str = "none") -> ModelService:
+    """Load a model package (weights checked against the card's sha256) onto a device."""
+    card, model = load_package(Path(package))
+    return ModelService(card, model, device=device, tta=tta)

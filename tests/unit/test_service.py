@@ -1,0 +1,112 @@
+"""The model service: batching, shown labels, output transforms, precision check, Grad-CAM."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inference import service as service_module
+from inference.api import ImageMeta, Task, XRayImage
+from inference.explain import grad_cam
+from inference.io import read_image
+from inference.service import ModelService, load_service
+
+SAMPLE = Path(__file__).parents[2] / "resources" / "samples" / "00000001_000.png"
+
+
+@pytest.fixture(scope="module")
+def image() -> XRayImage:
+    return read_image(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def service(random_package: Path) -> ModelService:
+    return load_service(random_package, device="cpu")
+
+
+def test_batch_equals_one_by_one(service: ModelService, image: XRayImage):
+    flipped = XRayImage(np.ascontiguousarray(image.pixels[::-1]), ImageMeta(Path("flipped.png"), "f"))
+    together = service.predict([image, flipped])
+    alone = service.predict([flipped])
+    assert [p.path for p in together] == [image.meta.path, Path("flipped.png")]
+    for name, p in alone[0].probabilities.items():
+        assert together[1].probabilities[name] == pytest.approx(p, abs=1e-5)
+    assert together[0].probabilities != together[1].probabilities
+
+
+def test_only_trained_labels_are_reported(random_package: Path, image: XRayImage):
+    svc = load_service(random_package, device="cpu")
+    labels = tuple(dataclasses.replace(lab, trained=lab.name != "Hernia") for lab in svc.card.labels)
+    card = dataclasses.replace(svc.card, labels=labels)
+    partial = ModelService(card, svc._model, device="cpu")
+    assert "Hernia" not in partial.predict([image])[0].probabilities
+    assert len(partial.predict([image])[0].probabilities) == 13
+
+
+def test_multiclass_cards_get_softmax(random_package: Path, image: XRayImage):
+    svc = load_service(random_package, device="cpu")
+    multiclass = ModelService(dataclasses.replace(svc.card, task=Task.MULTICLASS), svc._model, device="cpu")
+    assert sum(multiclass.predict([image])[0].probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert sum(svc.predict([image])[0].probabilities.values()) > 2  # independent sigmoids
+
+
+def test_tencrop_averages_ten_crops(random_package: Path, image: XRayImage):
+    plain = load_service(random_package, device="cpu").predict([image])[0].probabilities
+    tta = load_service(random_package, device="cpu", tta="tencrop").predict([image])[0].probabilities
+    assert tta.keys() == plain.keys()
+    assert any(abs(tta[k] - plain[k]) > 1e-4 for k in plain)
+
+
+def test_reduced_precision_only_after_parity(monkeypatch, random_package: Path, image: XRayImage):
+    monkeypatch.setattr(service_module, "reduced_precision_candidate", lambda device: torch.bfloat16)
+    svc = load_service(random_package, device="cpu")
+    assert svc.precision.startswith("fp32 (pending")
+    svc.predict([image])
+    assert svc.precision == "bf16"  # bf16 on a random DenseNet stays well within 0.02
+    monkeypatch.setattr(service_module, "PARITY_TOLERANCE", 0.0)
+    strict = load_service(random_package, device="cpu")
+    strict.predict([image])
+    assert strict.precision == "fp32"
+
+
+def test_no_reduced_precision_on_a_cpu_without_bf16(monkeypatch, random_package: Path, image: XRayImage):
+    monkeypatch.setattr(service_module, "reduced_precision_candidate", lambda device: None)
+    svc = load_service(random_package, device="cpu")
+    svc.predict([image])
+    assert svc.precision == "fp32"
+
+
+def test_heatmap_covers_the_image_and_leaves_no_hooks(service: ModelService, image: XRayImage):
+    heatmap = service.explain(image, "Pneumonia")
+    assert heatmap.values.shape == image.pixels.shape and heatmap.values.dtype == np.float32
+    assert heatmap.values.min() >= 0.0 and heatmap.values.max() == pytest.approx(1.0, abs=0.01)
+    assert heatmap.probability == pytest.approx(
+        service.predict([image])[0].probabilities["Pneumonia"], abs=1e-5
+    )
+    model = service._model
+    assert not any(m._forward_hooks or m._backward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def test_grad_cam_matches_a_hand_written_grad_cam(service: ModelService):
+    model = service._model
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    features = model.forward_features(x).detach().requires_grad_(True)
+    model.forward_head(features)[0, 6].backward()
+    weights = features.grad.mean(dim=(2, 3), keepdim=True)
+    expected = torch.relu((weights * features).sum(dim=1, keepdim=True))
+    expected = torch.nn.functional.interpolate(
+        expected, size=(224, 224), mode="bilinear", align_corners=False
+    )
+    expected = (expected / expected.max())[0, 0].detach().numpy()
+    cam, logits = grad_cam(model, x, 6)
+    assert np.abs(cam - expected).max() < 1e-4
+    assert logits.shape == (14,)
+
+
+def test_unknown_device_is_refused(random_package: Path):
+    with pytest.raises(ValueError, match="unknown device"):
+        load_service(random_package, device="tpu")
