@@ -77,6 +77,7 @@ class _Job:
 class ModelThreadSignals(QObject):
     loaded = Signal(object)  # ModelInfo
     loadFailed = Signal(str)  # noqa: N815 (Qt signal naming)
+    infoChanged = Signal(object)  # noqa: N815  ModelInfo, e.g. once the precision is settled
     scoringStarted = Signal(int, int)  # noqa: N815  job id, studies
     batchStarted = Signal(int, list)  # noqa: N815  job id, study uids being predicted
     scored = Signal(int, object)  # job id, StudyResult
@@ -207,8 +208,18 @@ class ModelThread:
             self.signals.loadFailed.emit(f"{type(exc).__name__}: {exc}")
             return
         self._service = service
-        info = ModelInfo(package, service.card, str(service.device), str(service.precision))
-        self.signals.loaded.emit(info)
+        self._info = ModelInfo(package, service.card, str(service.device), str(service.precision))
+        self.signals.loaded.emit(self._info)
+
+    def _check_info(self) -> None:
+        """The service may settle device or precision on its first batch; tell the GUI."""
+        info = getattr(self, "_info", None)
+        if info is None or self._service is None:
+            return
+        device, precision = str(self._service.device), str(self._service.precision)
+        if (device, precision) != (info.device, info.precision):
+            self._info = dataclasses.replace(info, device=device, precision=precision)
+            self.signals.infoChanged.emit(self._info)
 
     def _do_task(self, key: object, func: Callable[[Any], Any]) -> None:
         try:
@@ -256,6 +267,7 @@ class ModelThread:
             return
         job.done += 1
         self.signals.scored.emit(job.id, result)
+        self._check_info()
 
     def _finish(self, job: _Job, cancelled: bool, error: str = "") -> None:
         close = getattr(job.gen, "close", None)

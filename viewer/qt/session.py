@@ -83,6 +83,7 @@ class TriageSession(QObject):
 
     modelLoaded = Signal(object)  # noqa: N815  ModelInfo
     modelFailed = Signal(str)  # noqa: N815
+    modelInfoChanged = Signal(object)  # noqa: N815  ModelInfo (same weights, settled precision)
     progressChanged = Signal(str, int, int)  # noqa: N815  label, done, total (0: indeterminate)
     idle = Signal()
     message = Signal(str)
@@ -118,6 +119,7 @@ class TriageSession(QObject):
         sig = self.model_thread.signals
         sig.loaded.connect(self._on_loaded)
         sig.loadFailed.connect(self._on_load_failed)
+        sig.infoChanged.connect(self._on_info_changed)
         sig.batchStarted.connect(self._on_batch_started)
         sig.scored.connect(self._on_scored)
         sig.scoringFinished.connect(self._on_scoring_finished)
@@ -141,6 +143,12 @@ class TriageSession(QObject):
         self.modelLoaded.emit(info)
         self.score_queued()
         self._maybe_idle()
+
+    @Slot(object)
+    def _on_info_changed(self, info: ModelInfo) -> None:
+        if self.info is not None and info.card.weights_sha256 == self.info.card.weights_sha256:
+            self.info = info
+            self.modelInfoChanged.emit(info)
 
     @Slot(str)
     def _on_load_failed(self, reason: str) -> None:
