@@ -53,7 +53,11 @@ class WorklistPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionsMovable(True)
-        for col, width in {Column.RANK: 44, Column.FLAG: 54, Column.DATE: 84, Column.VIEW: 44}.items():
+        widths = {
+            Column.RANK: 42, Column.FLAG: 54, Column.PATIENT: 96, Column.ACCESSION: 84, Column.DATE: 80,
+            Column.VIEW: 40, Column.FINDING: 104, Column.PROBABILITY: 46, Column.POSITIVES: 66,
+        }  # fmt: skip
+        for col, width in widths.items():  # fixed widths: sizing to contents would read all 10,000 rows
             self.table.setColumnWidth(int(col), width)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
         self.proxy.layoutChanged.connect(self._keep_current_visible)
