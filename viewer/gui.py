@@ -48,7 +48,9 @@ def main(paths: list[str] | None = None) -> int:
     window.show()
     if paths:
         window.open_paths([Path(p) for p in paths])
-    return int(app.exec())
+    code = int(app.exec())
+    window.close()  # saves settings and joins the worker threads (a no-op if already closed)
+    return code
 
 
 def create_window(settings_path: Path | None = None, backend=None, load_model: bool = True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -209,3 +211,78 @@ def test_settings_persist_between_runs(qtbot, window, backend, tmp_path):
     assert saved.last_model.endswith("fake-package")
     sha = window.session.info.card.weights_sha256
     assert saved.thresholds[sha]["Effusion"] == pytest.approx(0.33)
+
+
+def test_shortcut_keys_toggle_overlay_and_inversion(qtbot, window):
+    open_and_score(qtbot, window, "2")
+    wait_image(qtbot, window)
+    window.activateWindow()
+    window.worklist.table.setFocus()
+    qtbot.waitUntil(window.worklist.table.hasFocus, timeout=2000)
+    overlay = window.image_view.overlay_visible()
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_H)
+    assert window.image_view.overlay_visible() is not overlay
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_I)
+    assert window.image_view.inverted()
+    # Letters typed into the search box are text, not shortcuts.
+    window.worklist.search.setFocus()
+    qtbot.keyClicks(window.worklist.search, "hi")
+    assert window.worklist.search.text() == "hi" and window.image_view.inverted()
+
+
+def test_dropping_files_adds_them_and_folders_become_recent(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    folder = tmp_path / "3"
+    folder.mkdir()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.session.model.rowCount() == 3, timeout=5000)
+    assert window.settings.recent_folders[0] == str(folder)
+    window._fill_recent_menu()
+    assert [a.text() for a in window.actions_.recent_menu.actions()] == [str(folder)]
+
+
+def test_demo_banner_shows_for_the_demo_model(qtbot, window, fake_service, tmp_path):
+    from viewer_fakes import make_card
+
+    assert window.banner.isHidden()
+    fake_service.card = make_card(sha="d" * 64, name="cxr-demo-densenet121")
+    with qtbot.waitSignal(window.session.modelLoaded, timeout=5000):
+        window.load_model(tmp_path / "demo")
+    assert window.banner.isVisible() and "NOT FOR DIAGNOSTIC USE" in window.banner.text()
+
+
+def test_gui_main_runs_and_cleans_up(qtbot, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    import viewer.gui as gui
+
+    created = []
+    real_create = gui.create_window
+    monkeypatch.setattr(
+        gui, "create_window", lambda: created.append(real_create(load_model=False)) or created[-1]
+    )
+    monkeypatch.setattr(QApplication, "exec", lambda self=None: 0)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # main() installs its own; restore it after
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        assert gui.main([str(tmp_path)]) == 0
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+            handler.close()
+    window = created[0]
+    assert not window.session.model_thread._thread.is_alive()
+    assert (tmp_path / "cxr-home" / "settings.json").is_file()
+    assert (tmp_path / "cxr-home" / "logs").is_dir()
