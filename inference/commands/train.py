@@ -1,0 +1,169 @@
+"""``cxr-triage train``: train or fine-tune a DenseNet-121 model package."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from inference.train.transfer import STRATEGIES
+
+
+def _class_map(items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    return dict(item.split("=", 1) if "=" in item else (item, "") for item in items)
+
+
+def _labels(text: str | None) -> tuple[str, ...] | None:
+    return tuple(s.strip() for s in text.split(",") if s.strip()) if text else None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train or fine-tune a model package",
+        description="Datasets: an NIH-style CSV (image, '|'-separated findings, patient_id, view) for "
+        "multi-label, or a folder of class folders for mutually exclusive classes. Splits are "
+        "patient-disjoint and seeded.",
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="[SOURCE=]PATH",
+        help="CSV or class-folder dataset (repeatable)",
+    )
+    p.add_argument("--out", type=Path, required=True, help="model package folder to write")
+    p.add_argument("--work", type=Path, help="checkpoints and logs (default: runs/<out name>)")
+    p.add_argument("--init", type=Path, help="start from this model package (default: from scratch)")
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        help="scratch (default without --init), head (frozen backbone), "
+        "finetune (default with --init), gradual (head, then last blocks)",
+    )
+    p.add_argument("--head-epochs", type=int, default=1, help="gradual: head-only epochs before unfreezing")
+    p.add_argument(
+        "--class-map",
+        action="append",
+        metavar="FOLDER=FINDING",
+        help="use class folders as multi-label findings ('NORMAL=' for none)",
+    )
+    p.add_argument("--task", choices=("auto", "multilabel", "multiclass"), default="auto")
+    p.add_argument(
+        "--labels",
+        help="comma-separated output labels (default: findings with >= --min-label-count positives)",
+    )
+    p.add_argument("--min-label-count", type=int, default=50)
+    p.add_argument(
+        "--select-labels", help="comma-separated labels whose validation AUROC selects the best epoch"
+    )
+    p.add_argument(
+        "--min-positives", type=int, default=10, help="validation and test positives needed to show a label"
+    )
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument(
+        "--epoch-size", type=int, default=0, help="images per epoch (default: training split size)"
+    )
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 1e-4 when fine-tuning)"
+    )
+    p.add_argument("--backbone-lr-scale", type=float, help="backbone lr multiplier (default 1; gradual 0.1)")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--warmup", type=float, default=0.05, help="warm-up fraction of all steps (then cosine)")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--test-fraction", type=float, default=0.15)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--balance",
+        choices=("sampler", "weighted", "none"),
+        default="sampler",
+        help="class imbalance: balanced sampling (per source, per class) or weighted loss",
+    )
+    p.add_argument(
+        "--balance-views", action="store_true", help="sampler: also balance PA/AP views within each class"
+    )
+    p.add_argument(
+        "--hflip", action="store_true", help="random horizontal flips (off: the heart is on the left)"
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        type=Path,
+        default=[],
+        help="file or folder whose images' patients are left out",
+    )
+    p.add_argument(
+        "--amp",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="bfloat16 autocast (auto: only if the CPU has native bf16)",
+    )
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --work")
+    p.add_argument("--max-images", type=int, default=0, help="per dataset, for quick trials")
+    p.add_argument("--fp16", action="store_true", help="store fp16 weights if probabilities move < 0.005")
+    p.add_argument("--name", default="")
+    p.add_argument("--version", default="0.1.0")
+    p.add_argument("--description", default="")
+    p.add_argument(
+        "--training-data", action="append", default=[], help="a data source line for the card (repeatable)"
+    )
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop before an epoch that would pass this")
+    p.add_argument("--recipe", default="", help="the command to record in the card (default: this one)")
+    p.set_defaults(func=run)
+
+
+def _command_line() -> str:
+    argv = sys.argv[1:]
+    rest = argv[argv.index("train") + 1 :] if "train" in argv else argv
+    return "cxr-triage train " + shlex.join(rest)
+
+
+def config_from_args(args: argparse.Namespace):
+    from inference.train.config import TrainConfig
+
+    strategy = args.strategy or ("finetune" if args.init else "scratch")
+    lr = args.lr if args.lr is not None else (1e-3 if strategy in ("scratch", "head") else 1e-4)
+    scale = (
+        args.backbone_lr_scale
+        if args.backbone_lr_scale is not None
+        else (0.1 if strategy == "gradual" else 1.0)
+    )
+    return TrainConfig(
+        data=args.data, out=args.out, work=args.work or Path("runs") / args.out.name,
+        class_map=_class_map(args.class_map), task=args.task, labels=_labels(args.labels),
+        min_label_count=args.min_label_count, init=args.init, strategy=strategy, head_epochs=args.head_epochs,
+        epochs=args.epochs, epoch_size=args.epoch_size, batch_size=args.batch_size, lr=lr,
+        backbone_lr_scale=scale,
+        weight_decay=args.weight_decay, warmup=args.warmup, label_smoothing=args.label_smoothing,
+        input_size=args.input_size, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+        seed=args.seed,
+        balance=args.balance, balance_views=args.balance_views, hflip=args.hflip,
+        select_labels=_labels(args.select_labels), min_positives=args.min_positives, exclude=args.exclude,
+        amp=args.amp, threads=args.threads, resume=args.resume, max_images=args.max_images, fp16=args.fp16,
+        name=args.name, version=args.version, description=args.description,
+        training_data=tuple(args.training_data), n_boot=args.n_boot,
+        max_minutes=args.max_minutes, recipe=args.recipe or _command_line(),
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.train.run import train
+
+    card = train(config_from_args(args))
+    print(f"{args.out}: {', '.join(card.shown_labels) or 'no label had enough validation positives to show'}")
+    return 0
+
+
+if __name__ == "__main__":  # ``python -m inference.commands.train train ...`` == ``cxr-triage train ...``
+    parser = argparse.ArgumentParser(prog="cxr-triage")
+    register(parser.add_subparsers(dest="command", required=True))
+    parsed = parser.parse_args()
+    sys.exit(parsed.func(parsed))

@@ -1,0 +1,1 @@
+"""Training and transfer learning for CheXNet-convention DenseNet-121 packages."""
