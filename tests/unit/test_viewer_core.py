@@ -133,3 +133,17 @@ def test_export_hides_phi_when_asked(tmp_path):
     assert all(s["file"] == "" and s["study_uid"] == "" and s["patient_id"] == "" for s in doc["studies"])
     header = csv_path.read_text().splitlines()[0].split(",")
     assert header[:3] == ["rank", "file", "study_uid"] and header[-1] == "reviewed"
+
+
+def test_lru_cache_caps_count_and_bytes():
+    from viewer.core.cache import LruCache
+
+    cache: LruCache[bytes] = LruCache(3, len, max_weight=10)
+    for key, value in [("a", b"1234"), ("b", b"1234"), ("c", b"12")]:
+        cache.put(key, value)
+    assert "a" in cache and len(cache) == 3
+    cache.get("a")  # a is now the most recent
+    cache.put("d", b"1234")  # 14 bytes > 10: the least recent (b) goes
+    assert "b" not in cache and "a" in cache and "d" in cache
+    cache.put("huge", b"x" * 100)  # the newest always stays
+    assert len(cache) == 1 and "huge" in cache

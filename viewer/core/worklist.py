@@ -189,11 +189,12 @@ class Worklist:
 
     @staticmethod
     def _initial_state(row: StudyRow) -> None:
-        if row.state not in (RowState.QUEUED, RowState.ERROR, RowState.NOT_SCORED):
-            return
+        """State from the study's files; a finished study that gains a file is scored again."""
+        if row.state is RowState.SCORING:
+            return  # the in-flight result lands; the new file is picked up by a later re-score
         eligible = [e for e in row.entries if e.status is Status.SCORED]
         if eligible:
-            row.state, row.reason, row.meta = RowState.QUEUED, "", eligible[0].meta
+            row.state, row.reason, row.meta, row.probabilities = RowState.QUEUED, "", eligible[0].meta, {}
         else:
             first = row.entries[0]
             row.state, row.reason = _STATE_OF[first.status], first.reason

@@ -298,6 +298,9 @@ class MainWindow(QMainWindow):
         if row is not None and row.state is RowState.NOT_SCORED:
             self.show_message(f"Not scored: {row.reason}")
         self._request_heatmap()
+        following = self.worklist.proxy.uid_at(self.worklist.proxy.row_of(uid) + 1)
+        if following is not None:
+            self.session.prefetch_image(following)  # ↓ then shows the next film at once
 
     def _on_image_failed(self, uid: str, reason: str) -> None:
         if uid == self.worklist.current_uid():
@@ -324,7 +327,8 @@ class MainWindow(QMainWindow):
         current = self.image_view.heatmap()
         if current is not None and current.label == finding:
             return
-        self.session.request_heatmap(uid, finding)
+        if self.session.request_heatmap(uid, finding):
+            self.show_message(f"Computing Grad-CAM for {finding.replace('_', ' ')}…", 3000)
 
     def _on_heatmap_ready(self, key: object, heatmap: Heatmap) -> None:
         if key == self.session.heatmap_key(self._image_uid or "", self.findings.selected_finding() or ""):

@@ -25,6 +25,7 @@ from viewer.qt.workers import FunctionWorker, GeneratorWorker, WorkerPool
 from viewer.qt.worklist_model import WorklistModel
 
 log = logging.getLogger(__name__)
+CACHE_BYTES = 256 * 1024 * 1024  # per cache (images, heat maps)
 
 
 def _default_scan(paths: Sequence[Path], cancelled: Callable[[], bool]) -> Iterator[ScanEntry]:
@@ -100,8 +101,9 @@ class TriageSession(QObject):
         self.info: ModelInfo | None = None
         self.io = WorkerPool(max_threads=2)
         self.model_thread = ModelThread(self.backend.loader, self.backend.scorer, self.backend.batch_size)
-        self.images: LruCache[XRayImage] = LruCache(8)
-        self.heatmaps: LruCache[Heatmap] = LruCache(48)
+        # Full-resolution float32 arrays are big (a 2,500² film is 25 MB): cap by bytes, not count.
+        self.images: LruCache[XRayImage] = LruCache(16, lambda im: im.pixels.nbytes, CACHE_BYTES)
+        self.heatmaps: LruCache[Heatmap] = LruCache(64, lambda hm: hm.values.nbytes, CACHE_BYTES)
         self._index_worker: _IndexWorker | None = None
         self._index_token = 0
         self._indexed = 0
@@ -280,6 +282,12 @@ class TriageSession(QObject):
             self.idle.emit()
 
     # -- images and heat maps ---------------------------------------------------------------------
+    def prefetch_image(self, uid: str) -> None:
+        """Decode a study the reader is likely to open next, if it is not cached already."""
+        row = self.model.worklist.get(uid)
+        if row is not None and row.state is not RowState.ERROR and uid not in self.images:
+            self.request_image(uid)
+
     def request_image(self, uid: str) -> None:
         """Read the study's representative image off the GUI thread; answers with imageReady/Failed."""
         row = self.model.worklist.get(uid)
@@ -314,21 +322,24 @@ class TriageSession(QObject):
     def heatmap_key(self, uid: str, label: str) -> tuple[str, str, str] | None:
         return None if self.info is None else (uid, label, self.info.card.weights_sha256)
 
-    def request_heatmap(self, uid: str, label: str) -> None:
-        """Grad-CAM of ``label`` for the study's image, from the cache or the model thread."""
+    def request_heatmap(self, uid: str, label: str) -> bool:
+        """Grad-CAM of ``label`` for the study's image, from the cache or the model thread.
+
+        Returns True when it has to be computed (the answer comes later as heatmapReady).
+        """
         key = self.heatmap_key(uid, label)
         image = self.images.get(uid)
         row = self.model.worklist.get(uid)
         if key is None or image is None or row is None or row.state is not RowState.SCORED:
-            return
+            return False
         cached = self.heatmaps.get(key)
         if cached is not None:
             self.heatmapReady.emit(key, cached)
-            return
-        if key in self._explaining:
-            return
-        self._explaining = {key}  # the thread keeps only the newest request
-        self.model_thread.explain(key, image, label)
+            return False
+        if key not in self._explaining:
+            self._explaining = {key}  # the thread keeps only the newest request
+            self.model_thread.explain(key, image, label)
+        return True
 
     def explaining(self, key: object) -> bool:
         return key in self._explaining

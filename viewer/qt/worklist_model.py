@@ -94,8 +94,8 @@ class WorklistModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column is Column.STATUS or row.state in (RowState.ERROR, RowState.NOT_SCORED):
                 return row.status_text
-            if column is Column.POSITIVES and row.positives:
-                return ", ".join(p.replace("_", " ") for p in row.positives)
+            if column in (Column.POSITIVES, Column.FLAG) and row.positives:
+                return "Positive for " + ", ".join(p.replace("_", " ") for p in row.positives)
             return None
         if role == Qt.ItemDataRole.ForegroundRole:
             if column is Column.FLAG or (row.flagged and column is Column.FINDING):
@@ -137,7 +137,8 @@ class WorklistModel(QAbstractTableModel):
     def add_entries(self, entries: Sequence[ScanEntry]) -> list[str]:
         """Add scanned files; returns the uids of new studies."""
         new, changed = self.worklist.add_entries(entries, place=False)
-        self._emit_rows_changed(changed)
+        if changed:
+            self._rerank_and_sort(changed)
         if new:
             start = len(self.worklist.rows)
             self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)

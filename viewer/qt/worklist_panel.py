@@ -40,6 +40,7 @@ class WorklistPanel(QWidget):
         self.search.setAccessibleName("Search worklist")
         self.search.textChanged.connect(self.proxy.set_text_filter)
         self.table = QTableView()
+        self.table.setAccessibleName("Worklist")
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
