@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from viewer_fakes import FakeService, entry, fake_image, fake_scorer
 
@@ -12,6 +15,19 @@ def isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "cxr-home"
     monkeypatch.setenv("CXR_TRIAGE_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_model_threads_left():
+    """Like napari's fixtures: a test that leaves a model-owner thread running fails."""
+    yield
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        alive = [t for t in threading.enumerate() if t.name == "cxr-model-owner" and t.is_alive()]
+        if not alive:
+            return
+        time.sleep(0.02)
+    pytest.fail(f"{len(alive)} model-owner thread(s) still running after the test")
 
 
 @pytest.fixture
