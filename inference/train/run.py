@@ -158,6 +158,7 @@ def train(cfg: TrainConfig) -> ModelCard:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        schedule.total = steps  # the configured length; the time budget below may shorten it again
         start, best_score, best_epoch = state["epoch"] + 1, state["best_score"], state["best_epoch"]
         history = list(state["history"])
         log(f"resumed after epoch {start} (best {best_score:.4f} at epoch {best_epoch + 1})")

@@ -1,0 +1,54 @@
+"""``cxr-triage evaluate`` writes metrics, a Markdown report and ROC/threshold PNGs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from inference.cli import main
+from inference.evaluation.analysis import extremes, label_report
+
+FIX = Path(__file__).parent.parent / "fixtures" / "train"
+
+
+def test_extremes_and_sweep_on_a_hand_case():
+    y = np.array([1, 1, 0, 1, 0, 0], float)
+    p = np.array([0.9, 0.8, 0.7, 0.3, 0.2, 0.1])
+    e = extremes(y, p, 2)
+    assert e == {"n": 2, "top_positive_rate": 1.0, "bottom_negative_rate": 1.0}
+    assert extremes(y, p, 3)["top_positive_rate"] == round(2 / 3, 4)
+    r = label_report(y, p, {"youden": 0.8}, n_extremes=2, n_boot=50)
+    sweep = {row["threshold"]: row for row in r["sweep"]}
+    assert (sweep[0.5]["tp"], sweep[0.5]["fp"], sweep[0.2]["tp"], sweep[0.2]["fp"]) == (2, 1, 3, 2)
+    assert r["operating_points"]["youden"]["sensitivity"] == round(2 / 3, 4)
+    assert label_report(np.ones(3), p[:3], {}) is None
+
+
+def small_copy(package: Path, tmp_path: Path) -> Path:
+    """The random package at a 64 px input (same weights and hash): a quick forward on 2 cores."""
+    small = tmp_path / "small"
+    shutil.copytree(package, small)
+    card = json.loads((small / "card.json").read_text())
+    (small / "card.json").write_text(json.dumps(card | {"input_size": 64}))
+    return small
+
+
+def test_evaluate_writes_report_and_plots(random_package, tmp_path):
+    out = tmp_path / "eval"
+    rc = main(["evaluate", str(small_copy(random_package, tmp_path)), f"nih={FIX / 'nih' / 'labels.csv'}", "--out", str(out),
+               "--n-boot", "50", "--extremes", "2"])  # fmt: skip
+    assert rc == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_images"] == 8 and set(metrics["labels"]) == {"Pneumonia", "Infiltration"}
+    pn = metrics["labels"]["Pneumonia"]
+    assert pn["n_positive"] == 4 and pn["n_negative"] == 4 and pn["ci95"][0] <= pn["auroc"] <= pn["ci95"][1]
+    assert set(pn["operating_points"]) == {"high_sensitivity", "youden", "high_specificity"}
+    assert {"nih/PA", "nih/AP"} <= set(metrics["by_stratum"])
+    report = (out / "report.md").read_text()
+    assert "## Pneumonia" in report and "Threshold sweep" in report and "Extremes" in report
+    for name in ("roc_Pneumonia.png", "thresholds_Pneumonia.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"({name})" in report
+    assert len((out / "predictions.csv").read_text().splitlines()) == 9

@@ -1,0 +1,49 @@
+"""An interrupted run resumes at the next epoch with the optimizer state it had."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inference.models.package import load_package
+from inference.train import run as run_module
+from inference.train.checkpoint import LAST, load_checkpoint
+from inference.train.config import TrainConfig
+
+FIX = Path(__file__).parent.parent / "fixtures" / "train"
+
+
+def _config(tmp_path: Path, **kw) -> TrainConfig:
+    return TrainConfig(
+        data=[f"kermany={FIX / 'kermany'}"], out=tmp_path / "pkg", work=tmp_path / "work", input_size=32,
+        epochs=2, batch_size=4, val_fraction=0.34, test_fraction=0.0, min_positives=1, threads=1, n_boot=50, **kw,
+    )  # fmt: skip
+
+
+def test_resume_after_interruption(tmp_path, monkeypatch):
+    real_save = run_module.save_checkpoint
+    calls = []
+
+    def save_then_crash(*args, **kw):
+        real_save(*args, **kw)
+        calls.append(kw["epoch"])
+        raise KeyboardInterrupt  # the power goes off right after epoch 1 is saved
+
+    monkeypatch.setattr(run_module, "save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        run_module.train(_config(tmp_path))
+    first = load_checkpoint(tmp_path / "work" / LAST)
+    assert first["epoch"] == 0 and len(first["history"]) == 1
+    steps_one_epoch = first["optimizer"]["state"][0]["step"]
+
+    monkeypatch.setattr(run_module, "save_checkpoint", real_save)
+    card = run_module.train(_config(tmp_path, resume=True))
+    state = load_checkpoint(tmp_path / "work" / LAST)
+    assert state["epoch"] == 1 and [h["epoch"] for h in state["history"]] == [1, 2]
+    assert state["optimizer"]["state"][0]["step"] == 2 * steps_one_epoch  # Adam moments carried over
+    assert state["scheduler"]["last_epoch"] == 2 * int(steps_one_epoch)
+    assert "resumed after epoch 1" in (tmp_path / "work" / "train.log").read_text()
+    assert card.task.value == "multiclass" and [lab.name for lab in card.labels] == ["NORMAL", "PNEUMONIA"]
+    loaded, _ = load_package(tmp_path / "pkg")
+    assert loaded.weights_sha256 == card.weights_sha256
