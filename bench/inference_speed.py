@@ -1,0 +1,109 @@
+"""Naive vs product inference on the same real images, side by side in one run.
+
+    .venv/bin/python bench/inference_speed.py [--model DIR] [--images N] [--rounds R]
+
+naive   : for each image: read, CheXNet preprocessing, eager fp32 forward at batch 1.
+product : ``inference.triage.score_studies`` with the model service (batched, channels-last,
+          read-ahead thread, bf16 only where the hardware has it and parity holds).
+Rounds alternate between the two so that machine noise hits both alike; medians are printed,
+with the ratio, and Grad-CAM seconds per finding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from inference.api import Status
+from inference.bundled import DEMO_MODEL, SAMPLES
+from inference.io import read_image, scan
+from inference.preprocess import prepare
+from inference.service import load_service
+from inference.triage import score_studies
+
+
+def naive(paths: list[Path], model: torch.nn.Module, card) -> None:
+    with torch.no_grad():
+        for path in paths:
+            x = torch.from_numpy(prepare(read_image(path).pixels, card.preprocessing, card.input_size)[None])
+            model(x).sigmoid()
+
+
+def product(entries, service, batch_size: int) -> None:
+    for _ in score_studies(entries, service, batch_size=batch_size):
+        pass
+
+
+def random_package(folder: Path) -> Path:
+    from inference.api import LabelCard, ModelCard, Preprocessing, Task
+    from inference.labels import CHESTXRAY14
+    from inference.models.package import build_model, save_package
+
+    card = ModelCard("random", "0", "densenet121", Task.MULTILABEL, Preprocessing.CHEXNET,
+                     tuple(LabelCard(n) for n in CHESTXRAY14), "")  # fmt: skip
+    save_package(folder, card, build_model(card))
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", type=Path, default=DEMO_MODEL if (DEMO_MODEL / "card.json").is_file() else None
+    )
+    parser.add_argument("--images", type=int, default=32, help="images per round (samples repeated)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--cam-findings", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        package = args.model or random_package(Path(tmp))
+        service = load_service(package)
+        eligible = [e for e in scan([SAMPLES]) if e.status is Status.SCORED]
+        # Distinct study UIDs so that every copy is its own study, as in a real worklist.
+        entries = [
+            type(e)(meta=type(e.meta)(**{**e.meta.__dict__, "study_uid": f"{e.meta.study_uid}#{i}"}))
+            for i, e in ((i, eligible[i % len(eligible)]) for i in range(args.images))
+        ]
+        paths = [e.meta.path for e in entries]
+        from inference.models.package import load_package
+
+        card, eager = load_package(package)  # a separate fp32, contiguous-layout copy for the naive path
+        naive(paths[:2], eager, card)  # warm-up both
+        product(entries[:2], service, args.batch_size)
+        times: dict[str, list[float]] = {"naive": [], "product": []}
+        for _ in range(args.rounds):
+            for name, run in (("naive", lambda: naive(paths, eager, card)),
+                              ("product", lambda: product(entries, service, args.batch_size))):  # fmt: skip
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
+        image = read_image(paths[0])
+        labels = list(service.card.shown_labels)[: args.cam_findings]
+        service.explain(image, labels[0])
+        cam = []
+        for label in labels:
+            start = time.perf_counter()
+            service.explain(image, label)
+            cam.append(time.perf_counter() - start)
+
+    naive_ips = args.images / statistics.median(times["naive"])
+    product_ips = args.images / statistics.median(times["product"])
+    print(f"model: {service.card.name} {service.card.version}  device: {service.device}  "
+          f"precision: {service.precision}  torch threads: {torch.get_num_threads()}")  # fmt: skip
+    print(f"images per round: {args.images} (real sample studies, repeated), rounds: {args.rounds}")
+    print(f"naive   (eager fp32, batch 1)          : {naive_ips:6.2f} images/s")
+    print(f"product (batch {args.batch_size}, channels-last, read-ahead): {product_ips:6.2f} images/s")
+    print(f"ratio product/naive                    : {product_ips / naive_ips:6.2f}x")
+    print(f"Grad-CAM per finding (median of {len(cam)})    : {statistics.median(cam):6.3f} s")
+
+
+if __name__ == "__main__":
+    main()
