@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="model package (default: the bundled demo)")
     parser.add_argument("--samples", type=Path, default=None, help="folder (default: the samples)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot.png")
-    parser.add_argument("--size", default="1600x900", help="window size WxH")
+    parser.add_argument("--size", default="1920x1080", help="window size WxH")
     args = parser.parse_args(argv)
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ["CXR_TRIAGE_HOME"] = tempfile.mkdtemp(prefix="cxr-screenshot-")

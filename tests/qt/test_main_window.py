@@ -14,7 +14,7 @@ from viewer_fakes import LABELS
 
 from viewer.core.settings import Settings
 from viewer.core.worklist import Column, RowState
-from viewer.qt.worklist_model import HIDDEN
+from viewer.qt.worklist_model import HIDDEN, UID_ROLE
 
 
 def open_and_score(qtbot, win, folder: str) -> None:
@@ -38,6 +38,17 @@ def test_studies_stream_in_and_are_ranked(qtbot, window):
     assert window.worklist.current_uid() is not None  # first study selected as soon as it arrived
     wait_image(qtbot, window)
     assert "fake-model" in window.model_label.text() and "cpu" in window.model_label.text()
+
+
+def test_opening_again_replaces_the_worklist_and_shows_its_first_study(qtbot, window):
+    open_and_score(qtbot, window, "4")
+    first = window.worklist.current_uid()
+    assert first is not None
+    open_and_score(qtbot, window, "mixed")
+    assert window.session.model.rowCount() == 8
+    current = window.worklist.table.selectionModel().currentIndex
+    qtbot.waitUntil(lambda: current().isValid(), timeout=3000)
+    assert current().data(UID_ROLE) == window.worklist.current_uid()
 
 
 def test_arrow_keys_move_between_studies(qtbot, window):

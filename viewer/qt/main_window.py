@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 5)
         self.splitter.setStretchFactor(2, 2)
-        self.splitter.setSizes([700, 760, 360])
+        self.splitter.setSizes([720, 760, max(440, self.findings.sizeHint().width())])
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -154,10 +154,9 @@ class MainWindow(QMainWindow):
             if p.is_dir():
                 self.settings.add_recent(p)
         self._schedule_save()
-        self._image_uid = None
-        self.image_view.set_image(None, "Indexing…")
-        self.findings.set_probabilities(None)
         self.session.open_paths(paths, replace=replace)
+        if replace:
+            self.image_view.set_image(None, "Indexing…")
 
     def open_folder_dialog(self) -> None:
         start = self.settings.recent_folders[0] if self.settings.recent_folders else str(Path.home())

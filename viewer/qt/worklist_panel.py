@@ -62,6 +62,7 @@ class WorklistPanel(QWidget):
             self.table.setColumnWidth(int(col), width)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
         self.proxy.layoutChanged.connect(self._keep_current_visible)
+        self.proxy.modelReset.connect(self._on_reset)
         top = QHBoxLayout()
         top.addWidget(self.filter_combo)
         top.addWidget(self.search, 1)
@@ -122,6 +123,11 @@ class WorklistPanel(QWidget):
         if uid != self._current:
             self._current = uid
             self.currentStudyChanged.emit(uid)
+
+    def _on_reset(self) -> None:
+        if self._current is not None:
+            self._current = None
+            self.currentStudyChanged.emit(None)
 
     def _keep_current_visible(self) -> None:
         current = self.table.selectionModel().currentIndex()
