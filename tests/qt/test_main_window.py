@@ -297,3 +297,27 @@ def test_gui_main_runs_and_cleans_up(qtbot, monkeypatch, tmp_path):
     assert not window.session.model_thread._thread.is_alive()
     assert (tmp_path / "cxr-home" / "settings.json").is_file()
     assert (tmp_path / "cxr-home" / "logs").is_dir()
+
+
+def test_model_menu_loads_a_package_and_imports_a_checkpoint(qtbot, window, monkeypatch, tmp_path):
+    import types
+
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    assert window.actions_.import_checkpoint is not None  # the import module exists in this checkout
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "other"))
+    with qtbot.waitSignal(window.session.modelLoaded, timeout=5000) as loaded:
+        window.actions_.load_model.trigger()
+    assert loaded.args[0].package == tmp_path / "other"
+
+    calls = []
+    fake = types.ModuleType("inference.models.checkpoints")
+    fake.import_checkpoint = lambda kind, path, dest: calls.append((kind, path, dest))
+    monkeypatch.setitem(sys.modules, "inference.models.checkpoints", fake)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "model.pth.tar"), ""))
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("chexnet", True))
+    with qtbot.waitSignal(window.session.modelLoaded, timeout=5000) as loaded:
+        window.actions_.import_checkpoint.trigger()
+    kind, path, dest = calls[0]
+    assert kind == "chexnet" and path == tmp_path / "model.pth.tar"
+    assert loaded.args[0].package == dest and str(dest).startswith(str(tmp_path / "cxr-home" / "models"))
