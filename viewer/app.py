@@ -1,16 +1,15 @@
 """Composition root of ``cxr-triage``: headless commands go to :mod:`inference.cli`;
-no arguments (or ``gui``) opens the desktop viewer. Qt is imported only on that path."""
+no arguments (or ``gui [PATH...]``) opens the desktop viewer, on the bundled sample studies when
+no path is given. Qt is imported only on that path."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
+from inference.bundled import DEMO_MODEL, SAMPLES
 from inference.cli import COMMANDS
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLES = REPO / "resources" / "samples"
-DEMO_MODEL = REPO / "models" / "cxr-demo-densenet121"
+__all__ = ["DEMO_MODEL", "SAMPLES", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,4 +20,5 @@ def main(argv: list[str] | None = None) -> int:
         return cli_main(args)
     from viewer.gui import main as gui_main
 
-    return gui_main(args[1:] if args and args[0] == "gui" else args)
+    paths = args[1:] if args and args[0] == "gui" else args
+    return gui_main(paths or [str(SAMPLES)])
