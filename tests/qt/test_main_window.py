@@ -121,8 +121,12 @@ def test_phi_toggle_hides_ids_in_the_worklist(qtbot, window):
     open_and_score(qtbot, window, "5")
     model = window.session.model
     assert model.index(0, Column.PATIENT).data().startswith("PID")
+    window.worklist.select_row(0)
+    patient = window.current_row().meta.patient_id
+    assert patient in window.caption.text()
     window.actions_.hide_phi.trigger()
     assert {model.index(r, Column.PATIENT).data() for r in range(5)} == {HIDDEN}
+    assert patient not in window.caption.text() and ".dcm" not in window.caption.text()
     assert window.settings.hide_phi
 
 
@@ -150,7 +154,8 @@ def test_bad_studies_show_their_reason(qtbot, window):
     window.worklist.select_uid("1.2.92")
     qtbot.waitUntil(lambda: "corrupt file" in window.image_view.message(), timeout=3000)
     window.worklist.select_uid("1.2.91")
-    wait_image(qtbot, window)  # a lateral is shown, just not scored
+    wait_image(qtbot, window)  # a lateral is shown, just not scored, and the caption says why
+    assert "not scored: lateral view" in window.caption.text()
 
 
 def test_filter_combo_and_search(qtbot, window):

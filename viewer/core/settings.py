@@ -30,6 +30,7 @@ class Settings:
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # sha256 -> label -> t
     window_geometry: str = ""  # base64, written by the Qt layer
     window_state: str = ""
+    splitter_state: str = ""
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:

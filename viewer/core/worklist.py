@@ -302,3 +302,16 @@ class Worklist:
 
 def paths_of(row: StudyRow) -> list[Path]:
     return [e.meta.path for e in row.entries]
+
+
+def study_caption(row: StudyRow, hide_phi: bool) -> str:
+    """One line above the image: rank, view, date, patient (unless hidden), file, and why not scored."""
+    meta = row.meta
+    parts = [f"#{row.rank}" if row.rank is not None else row.state.value]
+    parts += [p for p in (meta.view_position, meta.study_date) if p]
+    if not hide_phi:
+        parts += [f"Patient {meta.patient_id}"] if meta.patient_id else []
+        parts.append(meta.path.name)
+    if row.state in (RowState.ERROR, RowState.NOT_SCORED) and row.reason:
+        parts.append(f"{row.state.value}: {row.reason}")
+    return "  ·  ".join(parts)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from inference.api import Heatmap, XRayImage
 from viewer.core import paths
 from viewer.core.settings import Settings
-from viewer.core.worklist import RowState, StudyRow
+from viewer.core.worklist import RowState, StudyRow, study_caption
 from viewer.core.worklist_export import export_worklist
 from viewer.qt.actions import build_actions, build_menus
 from viewer.qt.export import ExportInfo, export_view
@@ -89,10 +89,18 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.worklist = WorklistPanel(self.session.model)
         self.image_view = ImageView()
+        self.caption = QLabel(" ", objectName="studyCaption")
+        self.caption.setStyleSheet("padding: 2px 4px;")
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(0)
+        centre_layout.addWidget(self.caption)
+        centre_layout.addWidget(self.image_view, 1)
         self.findings = FindingsPanel()
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.worklist)
-        self.splitter.addWidget(self.image_view)
+        self.splitter.addWidget(centre)
         self.splitter.addWidget(self.findings)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 5)
@@ -141,6 +149,8 @@ class MainWindow(QMainWindow):
             self.resize(1600, 900)
         if st.window_state:
             self.restoreState(QByteArray(base64.b64decode(st.window_state)))
+        if st.splitter_state:
+            self.splitter.restoreState(QByteArray(base64.b64decode(st.splitter_state)))
         self.actions_.hide_phi.setChecked(st.hide_phi)
         self.session.model.set_hide_phi(st.hide_phi)
         self.actions_.heatmap.setChecked(self.image_view.overlay_visible())
@@ -261,6 +271,7 @@ class MainWindow(QMainWindow):
         if row is None:
             self.image_view.set_image(None, "")
             self.findings.set_probabilities(None)
+            self.caption.setText(" ")
             return
         self._show_probabilities(row)
         if row.state is RowState.ERROR:
@@ -270,6 +281,7 @@ class MainWindow(QMainWindow):
         self.session.request_image(row.uid)
 
     def _show_probabilities(self, row: StudyRow) -> None:
+        self.caption.setText(study_caption(row, self.settings.hide_phi))
         scored = row.state is RowState.SCORED
         self.findings.set_probabilities(row.probabilities if scored else None)
         if scored and self.findings.selected_finding() is None and row.top_finding:
@@ -358,6 +370,9 @@ class MainWindow(QMainWindow):
         self.session.model.set_hide_phi(hide)
         self.worklist.proxy.refilter()
         self.settings.hide_phi = hide
+        row = self.current_row()
+        if row is not None:
+            self.caption.setText(study_caption(row, hide))
         self._schedule_save()
 
     def toggle_reviewed(self) -> None:
@@ -454,6 +469,7 @@ class MainWindow(QMainWindow):
         st = self.settings
         st.window_geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
         st.window_state = base64.b64encode(bytes(self.saveState().data())).decode("ascii")
+        st.splitter_state = base64.b64encode(bytes(self.splitter.saveState().data())).decode("ascii")
         try:
             st.save()
         except OSError as exc:
