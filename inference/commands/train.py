@@ -118,12 +118,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop before an epoch that would pass this")
     p.add_argument("--recipe", default="", help="the command to record in the card (default: this one)")
     p.set_defaults(func=run)
+    _ACTIONS[:] = p._actions
 
 
-def _command_line() -> str:
-    argv = sys.argv[1:]
-    rest = argv[argv.index("train") + 1 :] if "train" in argv else argv
-    return "cxr-triage train " + shlex.join(rest)
+_ACTIONS: list[argparse.Action] = []
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run: every option that differs from its default."""
+    parts = ["cxr-triage", "train"]
+    for action in _ACTIONS:
+        if not action.option_strings or action.dest in ("help", "recipe"):
+            continue
+        value = getattr(args, action.dest, None)
+        if value == action.default or value is None:
+            continue
+        flag = action.option_strings[-1]
+        if isinstance(action, argparse._StoreTrueAction):
+            parts.append(flag)
+        elif isinstance(value, list):
+            for v in value:
+                parts += [flag, str(v)]
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts)
 
 
 def config_from_args(args: argparse.Namespace):
@@ -150,7 +168,7 @@ def config_from_args(args: argparse.Namespace):
         amp=args.amp, threads=args.threads, resume=args.resume, max_images=args.max_images, fp16=args.fp16,
         name=args.name, version=args.version, description=args.description,
         training_data=tuple(args.training_data), n_boot=args.n_boot,
-        max_minutes=args.max_minutes, recipe=args.recipe or _command_line(),
+        max_minutes=args.max_minutes, recipe=args.recipe or _command_line(args),
     )  # fmt: skip
 
 
