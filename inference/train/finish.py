@@ -11,6 +11,7 @@ import torch
 from inference.api import ModelCard, Preprocessing, Task
 from inference.models.package import load_package, save_package
 from inference.train.card import grouped_metrics, label_cards
+from inference.train.card_md import render
 from inference.train.config import TrainConfig
 from inference.train.datasets import Sample
 from inference.train.loop import predict
@@ -97,5 +98,6 @@ def finish(
     )  # fmt: skip
     (work / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     log(json.dumps(metrics.get("held_out_test", {}), indent=1))
+    (Path(cfg.out) / "card.md").write_text(render(card), encoding="utf-8")
     log(f"wrote {cfg.out} (weights sha256 {card.weights_sha256[:12]}…)")
     return card

@@ -12,7 +12,7 @@ PY="${PYTHON:-.venv/bin/python}"
 # One thread by default: on a shared 2-core machine two OpenMP threads were 4x slower (spin-waits).
 THREADS="${THREADS:-1}"
 export OMP_WAIT_POLICY=PASSIVE
-exec "$PY" -m inference.commands.train train \
+"$PY" -m inference.commands.train train \
   --data "nih=$DATA/nih-pneumonia-subset/labels.csv" \
   --data "kermany=$DATA/kermany-pediatric-224/train" \
   --class-map NORMAL= --class-map PNEUMONIA=Pneumonia \
@@ -30,3 +30,14 @@ exec "$PY" -m inference.commands.train train \
   --training-data "Kermany pediatric chest X-ray (5,216 images, Guangzhou Women and Children's Medical Center): CC BY 4.0. Kermany et al., Cell 2018, doi:10.1016/j.cell.2018.02.010." \
   --out models/cxr-demo-densenet121 --work runs/cxr-demo-densenet121 \
   "${@:2}"
+# Reference figures and the retrain command into the card, card.md; then the held-out test split
+# evaluated again through the product's own inference path (read_image -> service), report + PNGs.
+"$PY" -m inference.train.publish models/cxr-demo-densenet121 \
+  --recipe "models/cxr-demo-densenet121/retrain.sh $DATA" \
+  --reference "CheXNet (Rajpurkar et al. 2017), ChestX-ray14 official test split, mean over 14 findings=0.841" \
+  --reference "Kermany et al. 2018, pediatric pneumonia vs normal, their test set, ImageNet-pretrained=0.968"
+"$PY" -m inference.cli evaluate models/cxr-demo-densenet121 \
+  "nih=$DATA/nih-pneumonia-subset/labels.csv" "kermany=$DATA/kermany-pediatric-224/train" \
+  --class-map NORMAL= --class-map PNEUMONIA=Pneumonia \
+  --split-file runs/cxr-demo-densenet121/split.json --split test \
+  --out models/cxr-demo-densenet121/evaluation

@@ -1,0 +1,87 @@
+"""A model card as Markdown, from card.json: what it is for, data, recipe, figures."""
+
+from __future__ import annotations
+
+from inference.api import ModelCard
+
+
+def _ci(m: dict) -> str:
+    lo, hi = m.get("ci95", [None, None])
+    return f"{m['auroc']:.3f} ({lo:.3f}–{hi:.3f})" if lo is not None else f"{m['auroc']:.3f}"
+
+
+def _table(groups: dict, title: str) -> list[str]:
+    lines = [
+        f"### {title}",
+        "",
+        "| stratum | label | AUROC (95% CI) | positives | negatives | sens / spec at Youden |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g, per in groups.items():
+        for label, m in per.items():
+            y = m.get("at_validation_operating_points", {}).get("youden")
+            ss = (
+                f"{y['sensitivity']:.2f} / {y['specificity']:.2f}"
+                if y and y["sensitivity"] is not None
+                else ""
+            )
+            lines.append(f"| {g} | {label} | {_ci(m)} | {m['n_positive']} | {m['n_negative']} | {ss} |")
+    return lines + [""]
+
+
+def render(card: ModelCard) -> str:
+    m = dict(card.metrics)
+    lines = [
+        f"# {card.name} {card.version}",
+        "",
+        card.description,
+        "",
+        f"**Intended use:** {card.intended_use}",
+        "",
+    ]
+    lines += [
+        f"- Architecture: {card.architecture}, task {card.task.value}, "
+        f"preprocessing {card.preprocessing.value} "
+        f"at {card.input_size} px",
+        f"- Weights sha256: `{card.weights_sha256}`",
+        f"- Shown labels: {', '.join(card.shown_labels)}",
+    ]
+    hidden = [lab.name for lab in card.labels if not lab.trained]
+    if hidden:
+        lines.append(
+            f"- Trained but not shown (too few validation/test positives to measure): {', '.join(hidden)}"
+        )
+    if "shown_label_rule" in m:
+        lines.append(f"- Rule for showing a label: {m['shown_label_rule']}")
+    lines += ["", "## Training data", ""] + [f"- {t}" for t in card.training_data]
+    lines += ["", "## Recipe", "", "```", card.recipe, "```", ""]
+    if "selection" in m:
+        lines += [
+            f"Model selection: {m['selection']} (best epoch {m.get('best_epoch')} of {m.get('epochs')}; "
+            f"{m.get('seconds_per_epoch')} s per epoch). Split sizes: {m.get('split')}.",
+            "",
+        ]
+    lines += [
+        "## Validation (operating points are chosen here)",
+        "",
+        "| label | AUROC | positives | negatives | high-sensitivity | Youden | high-specificity |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for lab in card.labels:
+        if lab.trained:
+            ops = lab.operating_points
+            lines.append(
+                f"| {lab.name} | {lab.auroc:.3f} | {lab.n_positive} | {lab.n_negative} | "
+                f"{ops.get('high_sensitivity', 0):.3f} | {ops.get('youden', 0):.3f} | "
+                f"{ops.get('high_specificity', 0):.3f} |"
+            )
+    lines.append("")
+    if "held_out_test" in m:
+        lines += ["## Held-out test (patient-disjoint, never used for model selection)", ""]
+        lines += _table(m["held_out_test"], "Per source and label")
+    if "held_out_test_by_view" in m:
+        lines += _table(m["held_out_test_by_view"], "By view (the AP/PA shortcut check)")
+    if "published_reference" in m:
+        lines += ["## Published reference figures (other data, other splits: context, not a comparison)", ""]
+        lines += [f"- {k}: AUROC {v:.3f}" for k, v in m["published_reference"].items()] + [""]
+    return "\n".join(lines) + "\n"

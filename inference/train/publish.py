@@ -1,0 +1,42 @@
+"""Finish a package for shipping: published reference figures, the retrain command, card.md.
+
+``python -m inference.train.publish PACKAGE [--recipe TEXT] [--reference NAME=AUROC ...]``
+Only card.json and card.md change; the weights (and so their sha256) do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from inference.models.package import CARD, card_to_dict, read_card
+from inference.train.card_md import render
+
+
+def publish(package: Path, recipe: str = "", references: dict[str, float] | None = None) -> None:
+    package = Path(package)
+    card = read_card(package)
+    data = card_to_dict(card)
+    if references:
+        data["metrics"] = dict(data["metrics"]) | {"published_reference": references}
+    if recipe:
+        data["recipe"] = recipe if not card.recipe else f"{recipe}\n(which runs: {card.recipe})"
+    (package / CARD).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (package / "card.md").write_text(render(read_card(package)), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m inference.train.publish")
+    p.add_argument("package", type=Path)
+    p.add_argument("--recipe", default="")
+    p.add_argument("--reference", action="append", default=[], metavar="NAME=AUROC")
+    args = p.parse_args(argv)
+    refs = {k: float(v) for k, v in (r.rsplit("=", 1) for r in args.reference)}
+    publish(args.package, args.recipe, refs or None)
+    print(f"wrote {args.package / 'card.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
