@@ -27,6 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--extremes", type=int, default=20, help="N of the highest/lowest-scored analysis")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--max-images", type=int, default=0, help="per dataset, for quick checks")
+    p.add_argument(
+        "--calibrated-out",
+        type=Path,
+        help="also write a package with the same weights whose operating points and threshold curve come "
+        "from this dataset (a site's own validation data; thresholds do not transfer across sites)",
+    )
     p.set_defaults(func=run)
 
 
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         metrics = evaluate(args.package, samples, args.out, device=args.device, n_extremes=args.extremes,
-                           n_boot=args.n_boot)  # fmt: skip
+                           n_boot=args.n_boot, calibrated_out=args.calibrated_out)  # fmt: skip
     except PackageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

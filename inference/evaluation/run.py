@@ -57,6 +57,7 @@ def evaluate(
     n_extremes: int = 20,
     n_boot: int = 1000,
     progress: Callable[[str], None] | None = None,
+    calibrated_out: Path | None = None,
 ) -> dict[str, object]:
     """Score ``samples`` with the package through the product's service; write report.md,
     metrics.json, predictions.csv and ROC/threshold PNGs under ``out``. Returns the metrics."""
@@ -101,4 +102,9 @@ def evaluate(
     }
     report = markdown(f"Evaluation of {card.name}", summary, results, groups, scored.skipped, figures)
     (out / "report.md").write_text(report, encoding="utf-8")
+    if calibrated_out is not None:
+        from inference.evaluation.calibrate import recalibrated_card, write_calibrated
+
+        sources = ", ".join(sorted({s.source for s in scored.samples}))
+        write_calibrated(package, recalibrated_card(card, scored, sources), calibrated_out)
     return metrics

@@ -10,6 +10,7 @@ import numpy as np
 
 from inference.cli import main
 from inference.evaluation.analysis import extremes, label_report
+from inference.models.package import load_package
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"
 
@@ -38,8 +39,9 @@ def small_copy(package: Path, tmp_path: Path) -> Path:
 
 def test_evaluate_writes_report_and_plots(random_package, tmp_path):
     out = tmp_path / "eval"
-    rc = main(["evaluate", str(small_copy(random_package, tmp_path)), f"nih={FIX / 'nih' / 'labels.csv'}", "--out", str(out),
-               "--n-boot", "50", "--extremes", "2"])  # fmt: skip
+    package = small_copy(random_package, tmp_path)
+    rc = main(["evaluate", str(package), f"nih={FIX / 'nih' / 'labels.csv'}", "--out", str(out),
+               "--n-boot", "50", "--extremes", "2", "--calibrated-out", str(tmp_path / "site")])  # fmt: skip
     assert rc == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_images"] == 8 and set(metrics["labels"]) == {"Pneumonia", "Infiltration"}
@@ -52,3 +54,6 @@ def test_evaluate_writes_report_and_plots(random_package, tmp_path):
     for name in ("roc_Pneumonia.png", "thresholds_Pneumonia.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"({name})" in report
     assert len((out / "predictions.csv").read_text().splitlines()) == 9
+    site_card, _ = load_package(tmp_path / "site")  # same weights, thresholds from this data
+    assert site_card.label("Pneumonia").auroc == pn["auroc"] and site_card.label("Pneumonia").n_positive == 4
+    assert "operating_points_from" in site_card.metrics
