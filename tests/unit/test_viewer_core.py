@@ -49,9 +49,9 @@ def filled(
     return wl
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_worklist_order_matches_the_triage_engine(seed):
-    results = random_results(300, seed)
+@pytest.mark.parametrize(("seed", "n"), [(0, 100), (1, 100), (2, 900)])  # 900: the numpy path
+def test_worklist_order_matches_the_triage_engine(seed, n):
+    results = random_results(n, seed)
     thresholds = {"Atelectasis": 0.3, "Effusion": 0.6, "Pneumothorax": 0.15}
     wl = filled(results, thresholds)
     expected = rank(results, thresholds)
@@ -61,6 +61,24 @@ def test_worklist_order_matches_the_triage_engine(seed):
         assert row.positives == item.positive_findings
         if row.state is RowState.SCORED:
             assert row.top_finding == item.top_finding
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_bulk_figures_match_the_engine(seed):
+    from inference.triage import positive_findings, risk_score
+    from viewer.core.bulk_ranking import bulk_figures
+
+    rng = random.Random(seed)
+    thresholds = {k: rng.choice([0.0, 0.2, 0.5, 0.5, 0.9]) for k in LABELS}
+    probs = [{k: rng.choice([0.0, 0.2, 0.5, round(rng.random(), 2)]) for k in LABELS} for _ in range(500)]
+    probs += [{}, {"Unknown": 0.9}, {"Effusion": 0.5}]
+    for p, f in zip(probs, bulk_figures(probs, thresholds), strict=True):
+        shown = {k: v for k, v in p.items() if k in thresholds}
+        expected = Ranker().figures(p, thresholds)
+        assert f == expected
+        if shown:
+            assert f.positives == positive_findings(shown, thresholds)
+            assert f.risk == pytest.approx(risk_score(shown, thresholds))
 
 
 def test_a_new_result_recomputes_only_its_row():

@@ -11,14 +11,15 @@ one row plus a C-level sort, not a re-rank of 10,000 in Python; a test checks th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 Probs = Mapping[str, float]
 Thresholds = Mapping[str, float]
 
 
-@dataclass(frozen=True)
-class Figures:
+class Figures(NamedTuple):
+    """A study's triage figures under one set of thresholds (a tuple: cheap to make 10,000 of)."""
+
     positives: tuple[str, ...]  # most over threshold first
     risk: float
     top_finding: str
@@ -72,13 +73,15 @@ def acquired(study_date: str, study_time: str) -> tuple[int, str]:
 
 
 def order_key(
-    scored: bool, figures: Figures, study_date: str, study_time: str, uid: str
+    scored: bool, positive: bool, risk: float, top_probability: float | None, stamp: str, uid: str
 ) -> tuple[int, float, int, str, str]:
-    """Reading order: positives by risk, then unscorable studies, then negatives by top probability."""
-    if scored and figures.positives:
-        head = (0, -figures.risk)
+    """Reading order: positives by risk, then unscorable studies, then negatives by top probability;
+    ties by acquisition (``stamp`` = study date + time; dated oldest first, undated after), then UID."""
+    if scored and positive:
+        head = (0, -risk)
     elif scored:
-        head = (2, -(figures.top_probability or 0.0))
+        head = (2, -(top_probability or 0.0))
     else:
         head = (1, 0.0)
-    return (*head, *acquired(study_date, study_time), uid)
+    stamp = stamp.strip()
+    return (*head, 0 if stamp else 1, stamp, uid)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from inference.api import ImageMeta, ScanEntry, Status, StudyResult
-from viewer.core.ranking import Figures, Ranker, order_key
+from viewer.core.bulk_ranking import bulk_figures
+from viewer.core.ranking import Ranker, order_key
 
 
 class RowState(enum.StrEnum):
@@ -101,11 +102,15 @@ class StudyRow:
 
 
 _FINISHED = (RowState.SCORED, RowState.NOT_SCORED, RowState.ERROR)
+BULK_ROWS = 256  # from this many rows on, figures are computed with numpy in one go
 
 
 def _reading_order(row: StudyRow) -> tuple:
-    figures = Figures(row.positives, row.risk, row.top_finding, row.top_probability)
-    return order_key(row.state is RowState.SCORED, figures, row.meta.study_date, row.meta.study_time, row.uid)
+    meta = row.meta
+    scored = row.state is RowState.SCORED
+    return order_key(
+        scored, bool(row.positives), row.risk, row.top_probability, meta.study_date + meta.study_time, row.uid
+    )
 
 
 def study_key(meta: ImageMeta) -> str:
@@ -247,13 +252,18 @@ class Worklist:
         Ranks follow :func:`viewer.core.ranking.order_key` (the triage engine's reading order);
         queued and scoring studies have no rank yet.
         """
-        for row in self.rows if changed is None else changed:
-            if row.state is RowState.SCORED:
-                f = self._ranker.figures(row.probabilities, self.thresholds)
-                row.positives, row.risk, row.top_finding, row.top_probability = (
-                    f.positives, f.risk, f.top_finding, f.top_probability,
-                )  # fmt: skip
-            else:
+        rows = self.rows if changed is None else list(changed)
+        scored = [r for r in rows if r.state is RowState.SCORED]
+        if len(scored) >= BULK_ROWS:
+            figures = bulk_figures([r.probabilities for r in scored], self.thresholds)
+        else:
+            figures = [self._ranker.figures(r.probabilities, self.thresholds) for r in scored]
+        for row, f in zip(scored, figures, strict=True):
+            row.positives, row.risk, row.top_finding, row.top_probability = (
+                f.positives, f.risk, f.top_finding, f.top_probability,
+            )  # fmt: skip
+        for row in rows:
+            if row.state is not RowState.SCORED:
                 row.positives, row.risk, row.top_finding, row.top_probability = (), 0.0, "", None
         finished = [r for r in self.rows if r.state in _FINISHED]
         finished.sort(key=_reading_order)

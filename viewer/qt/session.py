@@ -248,14 +248,16 @@ class TriageSession(QObject):
         self._pending.append(result)
         if job_id == self._job_id:
             self._job_done += 1
-            done, total = self._job_done, self._job_total
-            self.progressChanged.emit(f"Scoring {done}/{total}", done, total)
         if not self._flush.isActive():
             self._flush.start(self._flush_interval)
 
     def _flush_results(self) -> None:
+        """Apply the results gathered since the last flush: one re-rank, one progress update."""
         if not self._pending:
             return
+        if self._scoring:
+            done, total = self._job_done, self._job_total
+            self.progressChanged.emit(f"Scoring {done}/{total}", done, total)
         batch, self._pending = self._pending, []
         t0 = time.perf_counter()
         self.model.apply_results(batch)
