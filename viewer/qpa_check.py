@@ -42,13 +42,31 @@ def _loadable(soname: str) -> bool:
     return True
 
 
+def display_reachable(display: str) -> bool:
+    """Whether an X server answers on ``display`` (libxcb's own connect, as Qt's plugin does)."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return True  # cannot tell; the library check reports the missing package
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    conn = xcb.xcb_connect(display.encode(), None)
+    try:
+        return conn is not None and xcb.xcb_connection_has_error(conn) == 0
+    finally:
+        if conn is not None:
+            xcb.xcb_disconnect(conn)
+
+
 def missing_packages(loadable=_loadable) -> list[str]:
     """Debian packages whose libraries the xcb plugin needs but the loader cannot find."""
     return [pkg for soname, pkg in XCB_LIBRARIES.items() if not loadable(soname)]
 
 
 def platform_problem(
-    environ: dict[str, str] | None = None, platform: str | None = None, loadable=_loadable
+    environ: dict[str, str] | None = None, platform: str | None = None, loadable=_loadable, reachable=None
 ) -> str:
     """A message explaining why Qt's GUI cannot start here, or '' when it should start."""
     env = os.environ if environ is None else environ
@@ -67,6 +85,12 @@ def platform_problem(
         )
     missing = missing_packages(loadable)
     if not missing:
+        if not (reachable or display_reachable)(env["DISPLAY"]):
+            return (
+                f"cxr-triage: cannot connect to the X display {env['DISPLAY']!r}.\n"
+                "Check that the desktop session is running (and, over SSH, that X forwarding is on),\n"
+                "or set QT_QPA_PLATFORM=offscreen to render without a screen."
+            )
         return ""
     return (
         "cxr-triage: Qt's X11 (xcb) platform plugin cannot load: these system libraries are missing.\n"

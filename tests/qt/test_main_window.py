@@ -326,3 +326,21 @@ def test_model_menu_loads_a_package_and_imports_a_checkpoint(qtbot, window, monk
     kind, path, dest = calls[0]
     assert kind == "chexnet" and path == tmp_path / "model.pth.tar"
     assert loaded.args[0].package == dest and str(dest).startswith(str(tmp_path / "cxr-home" / "models"))
+
+
+def test_every_command_is_in_a_menu_with_its_shortcut(window):
+    from viewer.qt.actions import shortcut_table
+
+    in_menus = set()
+    for menu_action in window.menuBar().actions():
+        for action in menu_action.menu().actions():
+            in_menus.add(action)
+            if action.menu() is not None:
+                in_menus.update(action.menu().actions())
+    a = window.actions_
+    for action in (a.next_study, a.previous_study, a.mark_reviewed, a.heatmap, a.invert, a.reset_view,
+                   a.open_folder, a.export_image, a.export_worklist, a.hide_phi, *a.findings):  # fmt: skip
+        assert action in in_menus, action.text()
+    keys = dict(shortcut_table(a))
+    for key in ("Down", "Up", "Space", "H", "I", "R", "Ctrl+O", "Ctrl+E", "Ctrl+Shift+E"):
+        assert key in keys, key

@@ -20,7 +20,21 @@ def test_missing_xcb_libraries_name_the_debian_packages():
     text = platform_problem({"DISPLAY": ":0"}, "linux", lambda s: s not in missing)
     assert "sudo apt-get install libxcb-cursor0 libxkbcommon-x11-0 libegl1" in text
     assert "libxcb-icccm4" in text  # the full list is shown too
-    assert platform_problem({"DISPLAY": ":0", "QT_QPA_PLATFORM": "xcb"}, "linux", lambda s: True) == ""
+    ok = platform_problem(
+        {"DISPLAY": ":0", "QT_QPA_PLATFORM": "xcb"}, "linux", lambda s: True, lambda d: True
+    )
+    assert ok == ""
+
+
+def test_unreachable_display_is_explained():
+    text = platform_problem({"DISPLAY": ":99"}, "linux", lambda s: True, lambda d: False)
+    assert "':99'" in text and "offscreen" in text
+
+
+def test_real_xcb_connect_to_a_missing_display_fails_cleanly():
+    from viewer.qpa_check import display_reachable
+
+    assert display_reachable(":987") is False
 
 
 def test_no_display_is_explained():

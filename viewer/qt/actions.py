@@ -32,6 +32,7 @@ class Actions:
     load_model: QAction
     import_checkpoint: QAction | None
     about: QAction
+    shortcuts: QAction
     findings: list[QAction] = field(default_factory=list)
     recent_menu: QMenu | None = None
 
@@ -87,6 +88,7 @@ def build_actions(w, has_import: bool) -> Actions:
             else None
         ),
         about=_action(w, "&About CXR Triage", w.show_about),
+        shortcuts=_action(w, "&Keyboard Shortcuts", w.show_shortcuts, StdKey.HelpContents),
     )
     for i in range(9):
         a.findings.append(
@@ -118,6 +120,18 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     model.addAction(a.load_model)
     if a.import_checkpoint is not None:
         model.addAction(a.import_checkpoint)
-    bar.addMenu("&Help").addAction(a.about)
+    help_menu = bar.addMenu("&Help")
+    help_menu.addActions([a.shortcuts, a.about])
     for widget in local_widgets:
         widget.addActions([a.next_study, a.previous_study])
+
+
+def shortcut_table(a: Actions) -> list[tuple[str, str]]:
+    """(keys, command) for every action that has a shortcut; findings 1-9 as one line."""
+    rows = []
+    for action in vars(a).values():
+        if isinstance(action, QAction) and not action.shortcut().isEmpty():
+            text = action.text().replace("&", "")
+            rows.append((action.shortcut().toString(QKeySequence.SequenceFormat.NativeText), text))
+    rows.append(("1 … 9", "Select finding 1 to 9 (in the findings panel's order)"))
+    return rows

@@ -30,7 +30,7 @@ from viewer.core import paths
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
 from viewer.core.worklist_export import export_worklist
-from viewer.qt.actions import build_actions, build_menus
+from viewer.qt.actions import build_actions, build_menus, shortcut_table
 from viewer.qt.export import ExportInfo, export_view
 from viewer.qt.findings_panel import FindingsPanel
 from viewer.qt.image_view import ImageView
@@ -461,6 +461,12 @@ class MainWindow(QMainWindow):
         if card is not None:
             body += f"Model: {card.name} {card.version}<br>Intended use: {card.intended_use}<br>"
         QMessageBox.about(self, f"About {TITLE}", body)
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(
+            f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in shortcut_table(self.actions_)
+        )
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing=4>{rows}</table>")
 
     def _schedule_save(self) -> None:
         self._save_timer.start()
