@@ -29,9 +29,8 @@ from inference.api import Heatmap, XRayImage
 from viewer.core import paths
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
-from viewer.core.worklist_export import export_worklist
 from viewer.qt.actions import build_actions, build_menus, shortcut_table
-from viewer.qt.export import ExportInfo, export_view
+from viewer.qt.export_commands import ExportCommands, image_export_info
 from viewer.qt.findings_panel import FindingsPanel
 from viewer.qt.image_view import ImageView
 from viewer.qt.model_thread import ModelInfo
@@ -76,6 +75,7 @@ class MainWindow(QMainWindow):
         build_menus(self, self.actions_, [self.worklist, self.image_view])
         assert self.actions_.recent_menu is not None
         self.actions_.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.exports = ExportCommands(self, settings, self.show_message, self._schedule_save)
         self._save_timer = QTimer(self, singleShot=True, interval=500)
         self._save_timer.timeout.connect(self._save_settings)
         self._connect()
@@ -390,65 +390,25 @@ class MainWindow(QMainWindow):
         self.session.score_queued()
 
     # -- export ---------------------------------------------------------------------------------
-    def export_folder(self, ask: bool = True) -> Path | None:
-        """The configured export folder; asks once (and remembers) when none is set."""
-        if self.settings.export_folder:
-            return Path(self.settings.export_folder)
-        return self.choose_export_folder() if ask else None
-
     def choose_export_folder(self) -> Path | None:
-        folder = QFileDialog.getExistingDirectory(self, "Export folder", str(Path.home()))
-        if not folder:
-            return None
-        self.settings.export_folder = folder
-        self._schedule_save()
-        return Path(folder)
+        return self.exports.choose_folder()
 
     def export_image(self) -> Path | None:
         row = self.current_row()
-        info = self.session.info
         if row is None or self.image_view.image() is None or self._image_uid != row.uid:
             self.show_message("Nothing to export: select a study with an image")
             return None
-        folder = self.export_folder()
-        if folder is None:
-            return None
+        card = self.session.info.card if self.session.info else None
         finding = self.findings.selected_finding()
-        heatmap = self.image_view.heatmap()
-        export_info = ExportInfo(
-            finding=finding,
-            probability=row.probabilities.get(finding) if finding else None,
-            threshold=self.findings.thresholds().get(finding) if finding else None,
-            model_name=f"{info.card.name} {info.card.version}" if info else "no model",
-            weights_sha256=info.card.weights_sha256 if info else "",
-            patient_id=None if self.settings.hide_phi or not row.meta.patient_id else row.meta.patient_id,
-            timestamp=datetime.now().isoformat(sep=" ", timespec="seconds"),
-            cam_method=heatmap.method if heatmap is not None else None,
+        info = image_export_info(
+            row, finding, self.findings.thresholds(), card, self.image_view.heatmap(), self.settings.hide_phi
         )
-        try:
-            path = export_view(self.image_view, export_info, folder)
-        except (OSError, ValueError) as exc:
-            log.warning("export failed: %s", exc)
-            self.show_message(f"Export failed: {exc}")
-            return None
-        self.show_message(f"Exported image to {path}")
-        return path
+        return self.exports.image(self.image_view, info)
 
     def export_worklist(self) -> tuple[Path, Path] | None:
-        folder = self.export_folder()
-        if folder is None:
-            return None
         wl = self.session.model.worklist
-        info = self.session.info
-        try:
-            out = export_worklist(
-                wl.ranked_rows(), info.card if info else None, wl.thresholds, folder, self.settings.hide_phi
-            )
-        except OSError as exc:
-            self.show_message(f"Export failed: {exc}")
-            return None
-        self.show_message(f"Exported worklist to {out[0]} and {out[1].name}")
-        return out
+        card = self.session.info.card if self.session.info else None
+        return self.exports.worklist(wl.ranked_rows(), card, wl.thresholds)
 
     # -- misc -----------------------------------------------------------------------------------
     def show_message(self, text: str, timeout_ms: int = 10_000) -> None:
