@@ -344,3 +344,14 @@ def test_every_command_is_in_a_menu_with_its_shortcut(window):
     keys = dict(shortcut_table(a))
     for key in ("Down", "Up", "Space", "H", "I", "R", "Ctrl+O", "Ctrl+E", "Ctrl+Shift+E"):
         assert key in keys, key
+
+
+def test_exported_band_carries_patient_id_only_when_shown(qtbot, window):
+    open_and_score(qtbot, window, "2")
+    wait_image(qtbot, window)
+    patient = window.current_row().meta.patient_id
+    shown = QImage(str(window.export_image())).text("Description")
+    assert f"Patient ID: {patient}" in shown and "NOT FOR DIAGNOSTIC USE" in shown
+    window.actions_.hide_phi.trigger()
+    hidden = QImage(str(window.export_image())).text("Description")
+    assert patient not in hidden
