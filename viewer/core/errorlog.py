@@ -43,6 +43,15 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class OwnOrSevereFilter(logging.Filter):
+    """Our own warnings, and only errors from libraries (whose messages may quote header values)."""
+
+    OWN = ("viewer", "inference", "__main__")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or record.name.split(".")[0] in self.OWN
+
+
 def setup_error_log(path: Path | None = None, level: int = logging.WARNING) -> Path:
     """Attach (once) a rotating, redacting file handler to the root logger; returns the log path."""
     path = Path(path) if path is not None else paths.log_path()
@@ -54,6 +63,7 @@ def setup_error_log(path: Path | None = None, level: int = logging.WARNING) -> P
     handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
     handler.set_name(_HANDLER_NAME)
     handler.setLevel(level)
+    handler.addFilter(OwnOrSevereFilter())
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)

@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
 
     # -- opening --------------------------------------------------------------------------------
     def open_paths(self, paths: list[Path], replace: bool = True) -> None:
-        paths = [Path(p) for p in paths]
+        paths = [Path(p).expanduser().absolute() for p in paths]
         if not paths:
             return
         for p in paths:
