@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from viewer_fakes import LABELS, entry, result
 
@@ -195,3 +198,21 @@ def test_proxy_never_sorts_itself():
     proxy.sort(int(Column.PATIENT), Qt.SortOrder.AscendingOrder)
     assert proxy.sortColumn() == -1  # order is the source's; the proxy only filters
     assert isinstance(proxy, QSortFilterProxyModel)
+
+
+def test_hidden_identifiers_also_leave_file_names_out_of_reasons():
+    model = WorklistModel()
+    lateral = entry(7, Status.NOT_SCORED, "DOE_JOHN_2.dcm: lateral view")
+    lateral = type(lateral)(
+        meta=type(lateral.meta)(
+            **{**lateral.meta.__dict__, "path": lateral.meta.path.with_name("DOE_JOHN_2.dcm")}
+        ),
+        status=lateral.status,
+        reason=lateral.reason,
+    )
+    model.add_entries([lateral])
+    status = model.index(0, Column.STATUS)
+    assert "DOE_JOHN" in status.data()
+    model.set_hide_phi(True)
+    assert status.data() == "not scored: image 1: lateral view"
+    assert "DOE" not in status.data(Qt.ItemDataRole.ToolTipRole)

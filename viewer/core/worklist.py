@@ -82,10 +82,23 @@ class StudyRow:
 
     @property
     def status_text(self) -> str:
+        return self.status_for(hide_phi=False)
+
+    def reason_for(self, hide_phi: bool) -> str:
+        """The reason; file names (which may carry patient names) become "image N" when hidden."""
+        if not hide_phi or not self.reason:
+            return self.reason
+        text = self.reason
+        for i, entry in enumerate(self.entries, start=1):
+            text = text.replace(entry.meta.path.name, f"image {i}")
+        return text
+
+    def status_for(self, hide_phi: bool) -> str:
+        reason = self.reason_for(hide_phi)
         if self.state is RowState.ERROR:
-            text = f"error: {self.reason}" if self.reason else "error"
+            text = f"error: {reason}" if reason else "error"
         elif self.state is RowState.NOT_SCORED:
-            text = f"not scored: {self.reason}" if self.reason else "not scored"
+            text = f"not scored: {reason}" if reason else "not scored"
         else:
             text = self.state.value
         if self.reviewed:
@@ -323,5 +336,5 @@ def study_caption(row: StudyRow, hide_phi: bool) -> str:
         parts += [f"Patient {meta.patient_id}"] if meta.patient_id else []
         parts.append(meta.path.name)
     if row.state in (RowState.ERROR, RowState.NOT_SCORED) and row.reason:
-        parts.append(f"{row.state.value}: {row.reason}")
+        parts.append(f"{row.state.value}: {row.reason_for(hide_phi)}")
     return "  ·  ".join(parts)

@@ -32,7 +32,7 @@ def row_record(row: StudyRow, labels: Sequence[str], hide_phi: bool) -> dict[str
         "study_date": meta.study_date,
         "view": meta.view_position,
         "status": _STATUS.get(row.state, row.state.value),
-        "error": row.reason,
+        "error": row.reason_for(hide_phi),
         "top_finding": row.top_finding,
         "top_probability": None if row.top_probability is None else round(row.top_probability, 6),
         "positive_findings": "|".join(row.positives),

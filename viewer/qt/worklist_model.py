@@ -55,7 +55,7 @@ def _display(row: StudyRow, column: Column, hide_phi: bool) -> str:
         case Column.POSITIVES:
             return str(len(row.positives)) if row.state is RowState.SCORED else ""
         case Column.STATUS:
-            return row.status_text
+            return row.status_for(hide_phi)
     return ""
 
 
@@ -93,7 +93,7 @@ class WorklistModel(QAbstractTableModel):
             return _display(row, column, self._hide_phi)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column is Column.STATUS or row.state in (RowState.ERROR, RowState.NOT_SCORED):
-                return row.status_text
+                return row.status_for(self._hide_phi)
             if column in (Column.POSITIVES, Column.FLAG) and row.positives:
                 return "Positive for " + ", ".join(p.replace("_", " ") for p in row.positives)
             return None
@@ -173,7 +173,7 @@ class WorklistModel(QAbstractTableModel):
     def set_hide_phi(self, hide: bool) -> None:
         if hide != self._hide_phi:
             self._hide_phi = hide
-            self._emit_all_changed([Column.PATIENT, Column.ACCESSION])
+            self._emit_all_changed()  # identifiers, and file names inside reasons
 
     def clear(self) -> None:
         self.beginResetModel()
@@ -273,10 +273,10 @@ class WorklistProxy(QSortFilterProxyModel):
             return False
         if self._text:
             meta = row.meta
-            fields = [row.top_finding.replace("_", " "), row.status_text, meta.view_position, meta.path.name]
+            fields = [row.top_finding.replace("_", " "), row.status_for(model.hide_phi), meta.view_position]
             fields += [p.replace("_", " ") for p in row.positives]
             if not model.hide_phi:
-                fields += [meta.patient_id, meta.accession]
+                fields += [meta.patient_id, meta.accession, meta.path.name]
             return any(self._text in f.casefold() for f in fields)
         return True
 
