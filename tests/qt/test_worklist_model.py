@@ -203,14 +203,8 @@ def test_proxy_never_sorts_itself():
 def test_hidden_identifiers_also_leave_file_names_out_of_reasons():
     model = WorklistModel()
     lateral = entry(7, Status.NOT_SCORED, "DOE_JOHN_2.dcm: lateral view")
-    lateral = type(lateral)(
-        meta=type(lateral.meta)(
-            **{**lateral.meta.__dict__, "path": lateral.meta.path.with_name("DOE_JOHN_2.dcm")}
-        ),
-        status=lateral.status,
-        reason=lateral.reason,
-    )
-    model.add_entries([lateral])
+    meta = dataclasses.replace(lateral.meta, path=Path("/data/DOE_JOHN_2.dcm"))
+    model.add_entries([dataclasses.replace(lateral, meta=meta)])
     status = model.index(0, Column.STATUS)
     assert "DOE_JOHN" in status.data()
     model.set_hide_phi(True)
