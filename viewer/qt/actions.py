@@ -126,6 +126,12 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
         widget.addActions([a.next_study, a.previous_study])
 
 
+def build_worklist_menu(table: QWidget, a: Actions) -> None:
+    """Right-click on the worklist: the study commands (the same actions, same shortcuts)."""
+    table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+    table.addActions([a.next_study, a.previous_study, a.mark_reviewed, a.export_image])
+
+
 def shortcut_table(a: Actions) -> list[tuple[str, str]]:
     """(keys, command) for every action that has a shortcut; findings 1-9 as one line."""
     rows = []

@@ -29,7 +29,7 @@ from inference.api import Heatmap, XRayImage
 from viewer.core import paths
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
-from viewer.qt.actions import build_actions, build_menus, shortcut_table
+from viewer.qt.actions import build_actions, build_menus, build_worklist_menu, shortcut_table
 from viewer.qt.export_commands import ExportCommands, image_export_info
 from viewer.qt.findings_panel import FindingsPanel
 from viewer.qt.image_view import ImageView
@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
             self, importlib.util.find_spec("inference.models.checkpoints") is not None
         )
         build_menus(self, self.actions_, [self.worklist, self.image_view])
+        build_worklist_menu(self.worklist.table, self.actions_)
         assert self.actions_.recent_menu is not None
         self.actions_.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.exports = ExportCommands(self, settings, self.show_message, self._schedule_save)
