@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -355,3 +356,24 @@ def test_exported_band_carries_patient_id_only_when_shown(qtbot, window):
     window.actions_.hide_phi.trigger()
     hidden = QImage(str(window.export_image())).text("Description")
     assert patient not in hidden
+
+
+def test_cancel_during_indexing_keeps_rows_and_scores_nothing(qtbot, window, backend):
+    gate = threading.Event()
+    real_scan = backend.scan
+
+    def slow_scan(paths, cancelled):
+        for e in real_scan(paths, cancelled):
+            gate.wait(0.01)
+            yield e
+
+    backend.scan = slow_scan
+    window.open_paths([Path("500")])
+    qtbot.waitUntil(lambda: window.session.model.rowCount() > 0, timeout=5000)
+    window.cancel_work()
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=5000)
+    rows = window.session.model.worklist.rows
+    assert 0 < len(rows) < 500 and all(r.state is RowState.QUEUED for r in rows)
+    assert "Indexing cancelled" in window.statusBar().currentMessage()
+    window.actions_.resume.trigger()  # Study > Score Queued Studies
+    qtbot.waitUntil(lambda: all(r.state is RowState.SCORED for r in rows), timeout=10_000)

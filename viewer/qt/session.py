@@ -202,11 +202,12 @@ class TriageSession(QObject):
         if worker is None or token != worker.token or self._closed:
             return
         self._index_worker = None
-        if worker.abort_requested:
-            self.message.emit("Indexing cancelled")
         studies = len(self.model.worklist)
-        self.message.emit(f"Indexed {self._indexed} files in {studies} studies")
-        self.score_queued()
+        if worker.abort_requested:  # the reader pressed Cancel: keep what was indexed, score nothing
+            self.message.emit(f"Indexing cancelled after {self._indexed} files ({studies} studies)")
+        else:
+            self.message.emit(f"Indexed {self._indexed} files in {studies} studies")
+            self.score_queued()
         self._maybe_idle()
 
     # -- scoring ----------------------------------------------------------------------------------
