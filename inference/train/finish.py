@@ -58,7 +58,7 @@ def finish(
         "selection": "best epoch by validation AUROC: mean over sources of the mean over "
         + (", ".join(cfg.select_labels) if cfg.select_labels else "all labels"),
         "best_epoch": best_epoch + 1,
-        "epochs": cfg.epochs,
+        "epochs": int(history[-1]["epoch"]) if history else 0,
         "seconds_per_epoch": round(float(np.mean([h["epoch_s"] for h in history])), 1) if history else None,
         "shown_label_rule": f">= {cfg.min_positives} positives and negatives in validation and in test",
         "split": {k: int(len(v)) for k, v in split.items()},
