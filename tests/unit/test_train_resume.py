@@ -17,7 +17,8 @@ FIX = Path(__file__).parent.parent / "fixtures" / "train"
 def _config(tmp_path: Path, **kw) -> TrainConfig:
     return TrainConfig(
         data=[f"kermany={FIX / 'kermany'}"], out=tmp_path / "pkg", work=tmp_path / "work", input_size=32,
-        epochs=2, batch_size=4, val_fraction=0.34, test_fraction=0.0, min_positives=1, threads=1, n_boot=50, **kw,
+        epochs=2, batch_size=4, val_fraction=0.34, test_fraction=0.0, min_positives=1, threads=1,
+        n_boot=50, **kw,
     )  # fmt: skip
 
 
