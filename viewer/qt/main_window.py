@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 5)
         self.splitter.setStretchFactor(2, 2)
-        self.splitter.setSizes([720, 760, max(440, self.findings.sizeHint().width())])
+        self.splitter.setSizes([680, 680, max(560, self.findings.sizeHint().width())])
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -345,6 +345,8 @@ class MainWindow(QMainWindow):
     def _on_heatmap_ready(self, key: object, heatmap: Heatmap) -> None:
         if key == self.session.heatmap_key(self._image_uid or "", self.findings.selected_finding() or ""):
             self.image_view.set_heatmap(heatmap)
+            if self.statusBar().currentMessage().startswith("Computing Grad-CAM"):
+                self.statusBar().clearMessage()
 
     def _on_heatmap_failed(self, _key: object, reason: str) -> None:
         self.show_message(f"Grad-CAM unavailable: {reason}")
