@@ -39,7 +39,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from viewer import pyside_compat
     from viewer.app import DEMO_MODEL, SAMPLES
     from viewer.core.worklist import RowState
     from viewer.gui import create_window
@@ -48,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     if not (package / "card.json").is_file():
         print(f"no model package at {package}; pass --model", file=sys.stderr)
         return 1
-    pyside_compat.apply()
     app = QApplication.instance() or QApplication([])
     window = create_window(load_model=False)
     width, height = (int(v) for v in args.size.split("x"))

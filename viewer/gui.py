@@ -34,13 +34,9 @@ def main(paths: list[str] | None = None) -> int:
     setup_error_log()
     try:
         from PySide6.QtWidgets import QApplication
-
-        from viewer import pyside_compat
     except ImportError as exc:  # a broken Qt install: say so rather than print a traceback
         print(f"cxr-triage: cannot import Qt ({exc}). Reinstall PySide6-Essentials.", file=sys.stderr)
         return EXIT_NO_DISPLAY
-    if pyside_compat.apply():
-        log.info("PySide6 reference-count guard applied")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if app.platformName() == "":
         print("cxr-triage: Qt started without a platform plugin.", file=sys.stderr)

@@ -8,10 +8,6 @@ import time
 import pytest
 from viewer_fakes import FakeService, entry, fake_image, fake_scorer
 
-from viewer import pyside_compat
-
-pyside_compat.apply()  # PySide6 6.12.0 on CPython 3.11 would abort a long test session otherwise
-
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):

@@ -1,4 +1,9 @@
-"""The guard against PySide6 6.12.0's missing references to None/True on CPython 3.11."""
+"""The pinned Qt binding keeps Python's reference counts intact.
+
+PySide6 6.12.0 on CPython 3.11 drops a reference to ``None`` on every void Qt call and to ``True``
+on every ``Signal.emit``; after a few thousand calls the interpreter aborts (``none_dealloc``).
+requirements.txt pins a release without the bug; this test fails on one that has it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,6 @@ import subprocess
 import sys
 
 CODE = """
-import sys
-from viewer import pyside_compat
-applied = pyside_compat.apply()
 from PySide6.QtCore import QObject, Signal
 class S(QObject):
     s = Signal()
@@ -16,7 +18,7 @@ o = S()
 for _ in range(200_000):  # far more than None's natural reference count on 3.11
     o.setObjectName("x")
     o.s.emit()
-print("survived", applied)
+print("survived")
 """
 
 
@@ -24,10 +26,3 @@ def test_many_qt_calls_do_not_exhaust_none_or_true():
     out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-500:]
     assert out.stdout.startswith("survived")
-
-
-def test_apply_is_idempotent():
-    from viewer import pyside_compat
-
-    first = pyside_compat.apply()
-    assert pyside_compat.apply() == first
