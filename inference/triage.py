@@ -22,7 +22,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from inference.api import (
-    ImageMeta,
     Prediction,
     RankedStudy,
     ScanEntry,
@@ -65,23 +64,35 @@ def rank(results: Sequence[StudyResult], thresholds: Mapping[str, float]) -> lis
         score = risk_score(probs, thresholds) if result.status is Status.SCORED else 0.0
         top = positives[0] if positives else max(probs, key=lambda k: (probs[k], k), default="")
         top_p = probs.get(top, math.nan) if top else math.nan
-        if positives:
-            key: tuple[float, ...] = (0, -score)
-        elif result.status is Status.SCORED:
-            key = (2, -top_p)
-        else:
-            key = (1, 0.0)
-        placed.append((key + _acquired(result.meta), result.study_uid, result, positives, score, top, top_p))
-    placed.sort(key=lambda row: (row[0], row[1]))
+        meta = result.meta
+        key = reading_order_key(
+            result.status is Status.SCORED, bool(positives), score, top_p, meta.study_date + meta.study_time,
+            result.study_uid,
+        )  # fmt: skip
+        placed.append((key, result, positives, score, top, top_p))
+    placed.sort(key=lambda row: row[0])
     return [
         RankedStudy(rank=i, result=r, positive_findings=pos, risk_score=s, top_finding=top, top_probability=p)
-        for i, (_key, _uid, r, pos, s, top, p) in enumerate(placed, start=1)
+        for i, (_key, r, pos, s, top, p) in enumerate(placed, start=1)
     ]
 
 
-def _acquired(meta: ImageMeta) -> tuple[int, str]:
-    stamp = (meta.study_date + meta.study_time).strip()
-    return (0, stamp) if stamp else (1, "")
+def reading_order_key(
+    scored: bool, positive: bool, risk: float, top_probability: float | None, acquired: str, uid: str
+) -> tuple[int, float, int, str, str]:
+    """Sort key of one study in reading order (the module docstring's rule).
+
+    ``acquired`` is the study date + time (DICOM DA + TM); undated studies go after dated ones.
+    """
+    if scored and positive:
+        head = (0, -risk)
+    elif scored:
+        top = top_probability if top_probability is not None and not math.isnan(top_probability) else 0.0
+        head = (2, -top)
+    else:
+        head = (1, 0.0)
+    stamp = acquired.strip()
+    return (*head, 0 if stamp else 1, stamp, uid)
 
 
 def summarise_study(

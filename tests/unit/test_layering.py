@@ -16,5 +16,7 @@ def test_inference_imports_neither_qt_nor_the_viewer():
         f"import sys\nfor name in {modules!r}:\n    __import__(name)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'viewer')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"

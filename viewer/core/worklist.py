@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from inference.api import ImageMeta, ScanEntry, Status, StudyResult
+from inference.triage import reading_order_key
 from viewer.core.bulk_ranking import bulk_figures
-from viewer.core.ranking import Ranker, order_key
+from viewer.core.ranking import Ranker
 
 
 class RowState(enum.StrEnum):
@@ -121,7 +122,7 @@ BULK_ROWS = 256  # from this many rows on, figures are computed with numpy in on
 def _reading_order(row: StudyRow) -> tuple:
     meta = row.meta
     scored = row.state is RowState.SCORED
-    return order_key(
+    return reading_order_key(
         scored, bool(row.positives), row.risk, row.top_probability, meta.study_date + meta.study_time, row.uid
     )
 
@@ -262,7 +263,7 @@ class Worklist:
     def rerank(self, changed: Iterable[StudyRow] | None = None) -> None:
         """Refresh the figures of ``changed`` rows (all rows when None), then every rank.
 
-        Ranks follow :func:`viewer.core.ranking.order_key` (the triage engine's reading order);
+        Ranks follow :func:`inference.triage.reading_order_key` (the triage engine's reading order);
         queued and scoring studies have no rank yet.
         """
         rows = self.rows if changed is None else list(changed)
