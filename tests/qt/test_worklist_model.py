@@ -127,12 +127,15 @@ def test_threshold_change_reranks_and_reflags():
     assert top.probabilities["Effusion"] == max(r.probabilities["Effusion"] for r in model.worklist.rows)
 
 
-def test_phi_toggle_hides_patient_id_and_accession():
+def test_phi_toggle_hides_patient_id_accession_and_file_name():
     model, _ = scored_model(5)
     assert column(model, Column.PATIENT)[0].startswith("PID")
+    files = column(model, Column.FILE)
+    assert files == [model.row_at(i).meta.path.name for i in range(5)] and all(files)
     model.set_hide_phi(True)
     assert set(column(model, Column.PATIENT)) == {HIDDEN}
     assert set(column(model, Column.ACCESSION)) == {HIDDEN}
+    assert set(column(model, Column.FILE)) == {HIDDEN}
     model.set_hide_phi(False)
     assert column(model, Column.PATIENT)[0].startswith("PID")
 

@@ -30,19 +30,21 @@ class Column(enum.IntEnum):
     RANK = 0
     FLAG = 1
     PATIENT = 2
-    ACCESSION = 3
-    DATE = 4
-    VIEW = 5
-    FINDING = 6
-    PROBABILITY = 7
-    POSITIVES = 8
-    STATUS = 9
+    FILE = 3  # the study's lead image: PNG/JPEG studies have no other name
+    ACCESSION = 4
+    DATE = 5
+    VIEW = 6
+    FINDING = 7
+    PROBABILITY = 8
+    POSITIVES = 9
+    STATUS = 10
 
 
 HEADERS = {
     Column.RANK: "Rank",
     Column.FLAG: "Priority",
     Column.PATIENT: "Patient ID",
+    Column.FILE: "File",
     Column.ACCESSION: "Accession",
     Column.DATE: "Study date",
     Column.VIEW: "View",
@@ -137,6 +139,7 @@ def _sort_key(column: Column) -> Callable[[StudyRow], Any]:
         Column.RANK: lambda r: r.rank if r.rank is not None else unranked,
         Column.FLAG: lambda r: (not r.flagged, r.rank if r.rank is not None else unranked),
         Column.PATIENT: lambda r: r.meta.patient_id.casefold(),
+        Column.FILE: lambda r: r.meta.path.name.casefold(),
         Column.ACCESSION: lambda r: r.meta.accession.casefold(),
         Column.DATE: lambda r: (r.meta.study_date, r.meta.study_time),
         Column.VIEW: lambda r: r.meta.view_position.casefold(),

@@ -93,16 +93,14 @@ class FindingRow(QFrame):
 
     clicked = Signal(str)
 
-    def __init__(self, label: LabelCard, parent: QWidget | None = None) -> None:
+    def __init__(self, label: LabelCard, name_width: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("findingRow")
         self.setStyleSheet(ROW_STYLE)
         self.name = label.name
         self.curve = label.curve
         self.name_label = QLabel(label.name.replace("_", " "))
-        bold = QFont(self.name_label.font())
-        bold.setBold(True)  # positive names are bold: size for that
-        self.name_label.setFixedWidth(QFontMetrics(bold).horizontalAdvance("Enlarged Cardiomediastinum "))
+        self.name_label.setFixedWidth(name_width)
         if label.auroc is not None:
             self.name_label.setToolTip(
                 f"Validation AUROC {label.auroc:.3f} (n+ {label.n_positive}, n− {label.n_negative})"
@@ -201,8 +199,14 @@ class FindingsPanel(QWidget):
             self._rows_box.removeWidget(row)
             row.deleteLater()
         self._card, self._rows, self._selected, self._thresholds = card, {}, None, {}
+        bold = QFont(self.font())
+        bold.setBold(True)  # positive names are bold: size the column for that, for this card's names
+        metrics = QFontMetrics(bold)
+        name_width = max(
+            (metrics.horizontalAdvance(n.replace("_", " ") + "  ") for n in card.shown_labels), default=0
+        )
         for name in card.shown_labels:
-            row = FindingRow(card.label(name))
+            row = FindingRow(card.label(name), name_width)
             row.slider.valueChanged.connect(lambda v, n=name: self._on_slider_moved(n, v))
             row.slider.sliderReleased.connect(self._emit_if_changed)
             row.clicked.connect(self._select)

@@ -41,6 +41,8 @@ def _display(row: StudyRow, column: Column, hide_phi: bool) -> str:
             return FLAG if row.flagged else ""
         case Column.PATIENT:
             return HIDDEN if hide_phi and meta.patient_id else meta.patient_id
+        case Column.FILE:  # file names may carry patient names
+            return HIDDEN if hide_phi else meta.path.name
         case Column.ACCESSION:
             return HIDDEN if hide_phi and meta.accession else meta.accession
         case Column.DATE:
