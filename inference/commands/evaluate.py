@@ -67,3 +67,10 @@ def run(args: argparse.Namespace) -> int:
               f"{r['n_positive']} pos / {r['n_negative']} neg")  # fmt: skip
     print(f"report: {args.out / 'report.md'}")
     return 0
+
+
+if __name__ == "__main__":  # ``python -m inference.commands.evaluate evaluate ...`` = ``cxr-triage evaluate``
+    parser = argparse.ArgumentParser(prog="cxr-triage")
+    register(parser.add_subparsers(dest="command", required=True))
+    parsed = parser.parse_args()
+    sys.exit(parsed.func(parsed))
