@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument(
-        "--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 1e-4 when fine-tuning)"
+        "--lr", type=float, help="peak learning rate (default 1e-4 for finetune, else 1e-3)"
     )
     p.add_argument("--backbone-lr-scale", type=float, help="backbone lr multiplier (default 1; gradual 0.1)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
@@ -148,7 +148,7 @@ def config_from_args(args: argparse.Namespace):
     from inference.train.config import TrainConfig
 
     strategy = args.strategy or ("finetune" if args.init else "scratch")
-    lr = args.lr if args.lr is not None else (1e-3 if strategy in ("scratch", "head") else 1e-4)
+    lr = args.lr if args.lr is not None else (1e-4 if strategy == "finetune" else 1e-3)
     scale = (
         args.backbone_lr_scale
         if args.backbone_lr_scale is not None

@@ -112,3 +112,26 @@ def test_frozen_backbone_is_unchanged_after_a_step():
     opt.step()
     assert all(torch.equal(before[k], v) for k, v in model.features.state_dict().items())
     assert not torch.equal(head, model.classifier.weight)
+
+
+def test_cli_defaults_per_strategy_and_amp_only_with_native_bf16(monkeypatch):
+    import argparse
+
+    from inference.commands import train as train_cmd
+    from inference.train import hardware
+
+    parser = argparse.ArgumentParser()
+    train_cmd.register(parser.add_subparsers())
+
+    def cfg(*extra):
+        return train_cmd.config_from_args(parser.parse_args(["train", "--data", "x", "--out", "o", *extra]))
+
+    assert (cfg().strategy, cfg().lr) == ("scratch", 1e-3)
+    assert (cfg("--init", "p").strategy, cfg("--init", "p").lr) == ("finetune", 1e-4)
+    gradual = cfg("--init", "p", "--strategy", "gradual")
+    assert (gradual.lr, gradual.backbone_lr_scale) == (1e-3, 0.1)
+    assert cfg().hflip is False and "--hflip" in cfg("--hflip").recipe
+    monkeypatch.setattr(hardware, "cpu_has_fast_bf16", lambda: False)
+    assert not hardware.use_amp("auto") and hardware.use_amp("on") and not hardware.use_amp("off")
+    monkeypatch.setattr(hardware, "cpu_has_fast_bf16", lambda: True)
+    assert hardware.use_amp("auto")
