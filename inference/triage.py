@@ -3,9 +3,11 @@
 Ranking rule (documented in the README, relied on by the viewer):
 
 1. Scored studies with at least one positive finding (probability >= its threshold), by
-   **risk score** = the largest probability/threshold ratio over the shown findings, highest first.
-   A ratio compares findings on the reader's own operating points: 0.30 against a threshold of 0.10
-   outranks 0.60 against 0.50.
+   **risk score** = the largest log-odds margin, logit(p) - logit(threshold), over the shown
+   findings, highest first. The margin measures each finding against the reader's own operating
+   point (0.30 against a threshold of 0.05 outranks 0.80 against 0.50), and, unlike a p/threshold
+   ratio, does not blow up for findings whose thresholds sit near zero (0.36 against 0.10 does not
+   outrank 0.97 against 0.55). A finding is positive exactly when its margin is >= 0.
 2. Studies that could not be scored (errors, lateral-only, not chest): their risk is unknown, so
    they go before the studies the model calls negative and are not buried at the end of the list.
 3. Scored studies with no positive finding, by highest probability.
@@ -32,26 +34,29 @@ from inference.api import (
 )
 from inference.io import ReadError, group_by_study, read_image
 
-MIN_THRESHOLD = 1e-6  # a threshold of 0 would make every ratio infinite
+EPSILON = 1e-6  # probabilities and thresholds are clipped to [EPSILON, 1 - EPSILON]: logit stays finite
+
+
+def logit(p: float) -> float:
+    p = min(max(p, EPSILON), 1.0 - EPSILON)
+    return math.log(p / (1.0 - p))
 
 
 def positive_findings(probabilities: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, ...]:
-    """Findings at or above their threshold, most over-threshold (largest ratio) first."""
-    ratios = _ratios(probabilities, thresholds)
+    """Findings at or above their threshold, largest log-odds margin first."""
+    margins = _margins(probabilities, thresholds)
     positive = [name for name, p in probabilities.items() if name in thresholds and p >= thresholds[name]]
-    return tuple(sorted(positive, key=lambda name: (-ratios[name], name)))
+    return tuple(sorted(positive, key=lambda name: (-margins[name], name)))
 
 
 def risk_score(probabilities: Mapping[str, float], thresholds: Mapping[str, float]) -> float:
-    """The largest probability/threshold ratio over thresholded findings (>= 1 means positive)."""
-    return max(_ratios(probabilities, thresholds).values(), default=0.0)
+    """The largest log-odds margin logit(p) - logit(threshold) over thresholded findings (>= 0: positive)."""
+    return max(_margins(probabilities, thresholds).values(), default=-math.inf)
 
 
-def _ratios(probabilities: Mapping[str, float], thresholds: Mapping[str, float]) -> dict[str, float]:
+def _margins(probabilities: Mapping[str, float], thresholds: Mapping[str, float]) -> dict[str, float]:
     return {
-        name: p / max(thresholds[name], MIN_THRESHOLD)
-        for name, p in probabilities.items()
-        if name in thresholds
+        name: logit(p) - logit(thresholds[name]) for name, p in probabilities.items() if name in thresholds
     }
 
 
@@ -61,7 +66,7 @@ def rank(results: Sequence[StudyResult], thresholds: Mapping[str, float]) -> lis
     for result in results:
         probs = {k: v for k, v in result.probabilities.items() if k in thresholds}
         positives = positive_findings(probs, thresholds) if result.status is Status.SCORED else ()
-        score = risk_score(probs, thresholds) if result.status is Status.SCORED else 0.0
+        score = risk_score(probs, thresholds) if result.status is Status.SCORED and probs else 0.0
         top = positives[0] if positives else max(probs, key=lambda k: (probs[k], k), default="")
         top_p = probs.get(top, math.nan) if top else math.nan
         meta = result.meta

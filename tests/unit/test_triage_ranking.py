@@ -22,14 +22,23 @@ def test_positive_findings_are_at_or_above_threshold_most_exceeded_first():
     assert positive_findings({"Pneumonia": 0.5, "Effusion": 0.09}, THRESHOLDS) == ("Pneumonia",)
 
 
-def test_risk_score_is_largest_probability_to_threshold_ratio():
-    assert risk_score({"Pneumonia": 0.6, "Effusion": 0.3}, THRESHOLDS) == pytest.approx(3.0)
+def test_risk_score_is_largest_log_odds_margin():
+    # logit(0.3) - logit(0.1) = 1.350 beats logit(0.6) - logit(0.5) = 0.405
+    assert risk_score({"Pneumonia": 0.6, "Effusion": 0.3}, THRESHOLDS) == pytest.approx(1.3499, abs=1e-4)
+    assert risk_score({"Pneumonia": 0.5}, THRESHOLDS) == pytest.approx(0.0)  # at threshold: margin 0
 
 
-def test_threshold_ratio_outranks_raw_probability():
-    low_threshold_hit = study("a", Pneumonia=0.2, Effusion=0.3)  # ratio 3
-    high_probability = study("b", Pneumonia=0.9, Effusion=0.0)  # ratio 1.8
-    assert [r.result.study_uid for r in rank([high_probability, low_threshold_hit], THRESHOLDS)] == ["a", "b"]
+def test_margin_over_threshold_outranks_raw_probability():
+    thresholds = {"Pneumonia": 0.5, "Effusion": 0.05}
+    low_threshold_hit = study("a", Pneumonia=0.2, Effusion=0.3)  # margin 2.10
+    high_probability = study("b", Pneumonia=0.8, Effusion=0.0)  # margin 1.39
+    assert [r.result.study_uid for r in rank([high_probability, low_threshold_hit], thresholds)] == ["a", "b"]
+
+
+def test_a_near_zero_threshold_does_not_swamp_a_confident_finding():
+    # The demo model's case: Effusion 0.36 over 0.103 (ratio 3.5) vs Pneumonia 0.97 over 0.545 (ratio 1.8).
+    thresholds = {"Pneumonia": 0.545, "Effusion": 0.103}
+    assert positive_findings({"Pneumonia": 0.97, "Effusion": 0.36}, thresholds) == ("Pneumonia", "Effusion")
 
 
 def test_order_is_positives_then_unscored_then_negatives_by_probability():

@@ -2,8 +2,9 @@
 in milliseconds instead of a Python loop per row.
 
 Same rule as :func:`inference.triage.positive_findings` / :func:`~inference.triage.risk_score`
-(ratio = probability / max(threshold, 1e-6); positive at probability >= threshold; positives by
-ratio, then name; top = first positive, else the most probable finding, ties to the larger name).
+(margin = logit(p) - logit(threshold), both clipped to [1e-6, 1 - 1e-6]; positive at probability >=
+threshold; positives by margin, then name; top = first positive, else the most probable finding,
+ties to the larger name).
 A unit test checks it against the engine.
 """
 
@@ -13,9 +14,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from inference.triage import EPSILON
 from viewer.core.ranking import Figures
 
-MIN_THRESHOLD = 1e-6
+
+def _logit(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, EPSILON, 1.0 - EPSILON)
+    return np.log(x / (1.0 - x))
 
 
 def bulk_figures(probs: Sequence[Mapping[str, float]], thresholds: Mapping[str, float]) -> list[Figures]:
@@ -28,14 +33,14 @@ def bulk_figures(probs: Sequence[Mapping[str, float]], thresholds: Mapping[str, 
     p = np.array([[float(row.get(k, nan)) for k in labels] for row in probs], dtype=np.float64)
     t = np.array([float(thresholds[k]) for k in labels], dtype=np.float64)
     present = ~np.isnan(p)
-    ratio = p / np.maximum(t, MIN_THRESHOLD)
+    margin = _logit(p) - _logit(t)
     positive = present & (np.nan_to_num(p, nan=-1.0) >= t)
     any_present = present.any(axis=1)
-    risk = np.where(any_present, np.max(np.where(present, ratio, -np.inf), axis=1), 0.0)
+    risk = np.where(any_present, np.max(np.where(present, margin, -np.inf), axis=1), 0.0)
     top_negative = np.argmax(np.where(present, p, -np.inf), axis=1)
     # Positives most over threshold first, then by name: sort every row's columns at once.
     name_rank = np.argsort(np.argsort(labels))  # ascending-name rank of each column
-    keys = (np.broadcast_to(name_rank, p.shape), np.where(positive, -ratio, np.inf))
+    keys = (np.broadcast_to(name_rank, p.shape), np.where(positive, -margin, np.inf))
     order = np.lexsort(keys, axis=-1)
     hit = np.take_along_axis(positive, order, axis=1)
     none = Figures((), 0.0, "", None)

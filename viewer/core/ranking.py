@@ -1,10 +1,10 @@
 """Per-study triage figures under a set of thresholds, for the worklist.
 
-The rule is the triage engine's (:mod:`inference.triage`: positive findings by ratio to threshold,
-risk = largest ratio; positives first, then studies that could not be scored, then negatives by
-top probability; ties by acquisition time, then UID), computed with its functions. Figures are
-cached per row, so a new result costs one row plus a C-level sort, not a re-rank of 10,000 in
-Python; a test checks the order against :func:`inference.triage.rank`.
+The rule is the triage engine's (:mod:`inference.triage`: positive findings by log-odds margin
+over threshold, risk = largest margin; positives first, then studies that could not be scored,
+then negatives by top probability; ties by acquisition time, then UID), computed with its
+functions. Figures are cached per row, so a new result costs one row plus a C-level sort, not a
+re-rank of 10,000 in Python; a test checks the order against :func:`inference.triage.rank`.
 """
 
 from __future__ import annotations
