@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -116,8 +117,6 @@ class ModelService:
 
 def _cam_to_image(cam: np.ndarray, shape: tuple[int, ...], card: ModelCard) -> np.ndarray:
     """Place the network-input CAM back over the full image, undoing the centre crop."""
-    import cv2
-
     h, w = shape
     size = card.input_size
     if card.preprocessing is Preprocessing.XRV:

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from inference.api import OPERATING_POINTS, RankedStudy, Status, StudyResult
+from inference.api import OPERATING_POINTS, RankedStudy, Status, StudyResult, TriageService
 from inference.bundled import DEMO_MODEL
 from inference.device import DEVICES
 from inference.models.package import PackageError
@@ -74,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if any(r.status is Status.SCORED for r in results) else EXIT_NOTHING_SCORED
 
 
-def _annotate(ranked: list[RankedStudy], service, thresholds: dict[str, float], folder: Path) -> None:
+def _annotate(
+    ranked: list[RankedStudy], service: TriageService, thresholds: dict[str, float], folder: Path
+) -> None:
     from inference.annotate import render, write_png
     from inference.io import ReadError, read_image
 
