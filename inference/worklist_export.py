@@ -50,19 +50,38 @@ def write_worklist(
     ranked: Sequence[RankedStudy], card: ModelCard, thresholds: Mapping[str, float], out_dir: Path
 ) -> tuple[Path, Path]:
     """Write ``worklist.csv`` and ``worklist.json`` into ``out_dir``; returns both paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     rows = worklist_rows(ranked, card)
-    csv_path, json_path = out_dir / "worklist.csv", out_dir / "worklist.json"
+    return write_records(
+        rows, [*FIXED_COLUMNS, *card.shown_labels], card, thresholds, out_dir / "worklist.csv"
+    )
+
+
+def write_records(
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str],
+    card: ModelCard | None,
+    thresholds: Mapping[str, float],
+    csv_path: Path,
+    notes: Mapping[str, object] | None = None,
+) -> tuple[Path, Path]:
+    """Write ``rows`` as ``csv_path`` and, beside it, the same rows in a JSON document that also
+    names the model, the thresholds and the disclaimer (plus ``notes``); returns both paths."""
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
     with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=[*FIXED_COLUMNS, *card.shown_labels])
+        writer = csv.DictWriter(f, fieldnames=list(columns))
         writer.writeheader()
         writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    model = (
+        {"name": card.name, "version": card.version, "weights_sha256": card.weights_sha256} if card else None
+    )
     document = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {"name": card.name, "version": card.version, "weights_sha256": card.weights_sha256},
+        "model": model,
         "thresholds": dict(thresholds),
         "notice": "Not for diagnostic use.",
-        "studies": rows,
+        **(notes or {}),
+        "studies": list(rows),
     }
+    json_path = csv_path.with_suffix(".json")
     json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return csv_path, json_path

@@ -7,14 +7,12 @@ them, and file names carry a time stamp so that exports never overwrite each oth
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from inference.api import ModelCard
-from inference.worklist_export import FIXED_COLUMNS
+from inference.worklist_export import FIXED_COLUMNS, write_records
 from viewer.core.worklist import RowState, StudyRow
 
 _STATUS = {RowState.SCORED: "scored", RowState.ERROR: "error", RowState.NOT_SCORED: "not_scored"}
@@ -54,26 +52,13 @@ def export_worklist(
     stamp: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``worklist-<stamp>.csv`` and ``.json`` into ``folder``; returns both paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = stamp or datetime.now().strftime("%Y%m%d-%H%M%S")
     labels = card.shown_labels if card else ()
-    records = [row_record(r, labels, hide_phi) for r in rows]
-    csv_path = folder / f"worklist-{stamp}.csv"
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=[*FIXED_COLUMNS, *labels, "reviewed"])
-        writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
-    json_path = csv_path.with_suffix(".json")
-    document = {
-        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {"name": card.name, "version": card.version, "weights_sha256": card.weights_sha256}
-        if card
-        else None,
-        "thresholds": dict(thresholds),
-        "notice": "Not for diagnostic use.",
-        "patient_identifiers": "hidden" if hide_phi else "included",
-        "studies": records,
-    }
-    json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    return csv_path, json_path
+    return write_records(
+        [row_record(r, labels, hide_phi) for r in rows],
+        [*FIXED_COLUMNS, *labels, "reviewed"],
+        card,
+        thresholds,
+        Path(folder) / f"worklist-{stamp}.csv",
+        notes={"patient_identifiers": "hidden" if hide_phi else "included"},
+    )
