@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from viewer.app import DEMO_MODEL, SAMPLES
+    from inference.bundled import DEMO_MODEL, SAMPLES
     from viewer.core.worklist import RowState
     from viewer.gui import create_window
 

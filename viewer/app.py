@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import sys
 
-from inference.bundled import DEMO_MODEL, SAMPLES
+from inference.bundled import SAMPLES
 from inference.cli import COMMANDS
-
-__all__ = ["DEMO_MODEL", "SAMPLES", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,7 +55,7 @@ def main(paths: list[str] | None = None) -> int:
 
 def create_window(settings_path: Path | None = None, backend=None, load_model: bool = True):
     """The main window with its session; loads the last (or the bundled demo) model."""
-    from viewer.app import DEMO_MODEL
+    from inference.bundled import DEMO_MODEL
     from viewer.core.settings import Settings
     from viewer.qt.main_window import MainWindow
     from viewer.qt.session import Backend, TriageSession

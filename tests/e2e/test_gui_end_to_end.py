@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
-from viewer.app import DEMO_MODEL, SAMPLES
+from inference.bundled import DEMO_MODEL, SAMPLES
 from viewer.core.worklist import Column, RowState
 
 pytestmark = pytest.mark.slow
