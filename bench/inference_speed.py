@@ -3,7 +3,7 @@
     .venv/bin/python bench/inference_speed.py [--model DIR] [--images N] [--rounds R]
 
 naive   : for each image: read, CheXNet preprocessing, eager fp32 forward at batch 1.
-product : ``inference.triage.score_studies`` with the model service (batched, channels-last,
+product : ``inference.scoring.score_studies`` with the model service (batched, channels-last,
           read-ahead thread, bf16 only where the hardware has it and parity holds).
 Both end to end (decoding included) and model only (the same preprocessed inputs, forward
 passes alone). Rounds alternate so that machine noise hits both alike; medians are printed, with
@@ -25,8 +25,8 @@ from inference.api import Status
 from inference.bundled import DEMO_MODEL, SAMPLES
 from inference.io import read_image, scan
 from inference.preprocess import prepare
+from inference.scoring import score_studies
 from inference.service import load_service
-from inference.triage import score_studies
 
 
 def naive(paths: list[Path], model: torch.nn.Module, card) -> None:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from inference.api import Heatmap, ModelCard, RankedStudy, XRayImage
+from inference.io.marker import mark
 
 MAX_SIDE = 1024
 HEAT_FLOOR = 0.2  # the coolest fifth of the map is left transparent so anatomy stays visible
@@ -25,8 +26,7 @@ def render(
     thresholds: Mapping[str, float],
 ) -> np.ndarray:
     """BGR uint8: the image (heatmap blended where it is warm) above a text panel."""
-    scale = min(1.0, MAX_SIDE / max(image.pixels.shape))
-    size = (round(image.pixels.shape[1] * scale), round(image.pixels.shape[0] * scale))
+    size = _canvas_size(image.pixels.shape)
     gray = cv2.resize(image.pixels, size, interpolation=cv2.INTER_AREA)
     canvas = cv2.cvtColor(np.clip(gray * 255, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
     if heatmap is not None:
@@ -35,6 +35,12 @@ def render(
         alpha = (OPACITY * np.clip((heat - HEAT_FLOOR) / (1 - HEAT_FLOOR), 0, 1))[..., None]
         canvas = (canvas * (1 - alpha) + colour * alpha).astype(np.uint8)
     return np.vstack([canvas, _panel(canvas.shape[1], heatmap, study, card, thresholds)])
+
+
+def _canvas_size(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(width, height) scaled so the longer side is at most ``MAX_SIDE``; never 0 (OpenCV refuses 0)."""
+    scale = min(1.0, MAX_SIDE / max(shape[:2]))
+    return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
 
 
 def _panel(
@@ -64,10 +70,13 @@ def _panel(
 
 
 def write_png(bgr: np.ndarray, path: Path) -> Path:
-    """Encode in memory and write bytes, so non-ASCII paths work everywhere."""
+    """Encode in memory and write bytes, so non-ASCII paths work everywhere.
+
+    The PNG carries the product's mark (:mod:`inference.io.marker`): a later scan of the folder skips it.
+    """
     ok, encoded = cv2.imencode(".png", bgr)
     if not ok:
         raise OSError(f"could not encode {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(encoded.tobytes())
+    path.write_bytes(mark(encoded.tobytes()))
     return path

@@ -89,6 +89,18 @@ class XRayImage:
 
 
 @dataclass(frozen=True)
+class PreparedImage:
+    """An image reduced to network input: what a scoring batch holds instead of full-size pixels.
+
+    ``inputs`` is float32, (N, C, S, S): one crop, or ten for ten-crop TTA.
+    """
+
+    meta: ImageMeta
+    inputs: np.ndarray
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ValidationCurve:
     """Sensitivity and specificity on the card's validation split at ascending thresholds."""
 
@@ -183,6 +195,9 @@ class StudyResult:
     status: Status
     reason: str = ""
     probabilities: Mapping[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # from the readers: colour converted, first frame only, ...
+    arrived: str = ""  # ISO 8601 UTC time the study first reached the store; "" when unknown
+    images: tuple[Path, ...] = ()  # the study's image files, in scan order (reasons name them)
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,7 @@ class RankedStudy:
     risk_score: float
     top_finding: str
     top_probability: float
+    overdue: bool = False  # a negative lifted above the rest for waiting past the maximum wait
 
 
 class TriageService(Protocol):
@@ -209,6 +225,10 @@ class TriageService(Protocol):
     @property
     def precision(self) -> str: ...
 
-    def predict(self, images: Sequence[XRayImage]) -> list[Prediction]: ...
+    def prepare(self, image: XRayImage) -> PreparedImage:
+        """Network input of ``image``; pure, so it may run on any thread (e.g. while a batch scores)."""
+        ...
+
+    def predict(self, images: Sequence[XRayImage | PreparedImage]) -> list[Prediction]: ...
 
     def explain(self, image: XRayImage, label: str) -> Heatmap: ...

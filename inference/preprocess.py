@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from inference.api import Preprocessing
+from inference.io.sanity import MAX_ASPECT
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -24,11 +25,16 @@ def resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def _shorter_side_shape(shape: tuple[int, ...], size: int) -> tuple[int, int]:
-    """torchvision ``Resize(size)``: the shorter side becomes ``size``, aspect kept (truncated)."""
+    """torchvision ``Resize(size)``: the shorter side becomes ``size``, aspect kept (truncated).
+
+    The longer side is capped at ``MAX_ASPECT`` times ``size``: the readers refuse anything more
+    elongated, and without the cap a 1×200000 image would be enlarged to 256×51 million pixels.
+    """
     h, w = shape[:2]
+    cap = int(MAX_ASPECT * size)
     if h <= w:
-        return size, max(size, int(w * size / h))
-    return max(size, int(h * size / w)), size
+        return size, min(cap, max(size, int(w * size / h)))
+    return min(cap, max(size, int(h * size / w))), size
 
 
 def center_crop(img: np.ndarray, size: int) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from inference import preprocess
-from inference.api import Heatmap, ModelCard, Prediction, Preprocessing, Task, XRayImage
+from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, Preprocessing, Task, XRayImage
 from inference.device import reduced_precision_candidate, select_device
 from inference.explain import grad_cam
 from inference.models.densenet import CheXDenseNet
@@ -58,10 +58,13 @@ class ModelService:
             self._dtype
         ]
 
-    def _inputs(self, image: XRayImage) -> np.ndarray:
+    def prepare(self, image: XRayImage) -> PreparedImage:
+        """Network input of ``image`` (ten crops with ten-crop TTA); pure numpy, any thread."""
         if self._tta == "tencrop":
-            return preprocess.chexnet_tencrop(image.pixels, self._card.input_size)
-        return preprocess.prepare(image.pixels, self._card.preprocessing, self._card.input_size)[None]
+            inputs = preprocess.chexnet_tencrop(image.pixels, self._card.input_size)
+        else:
+            inputs = preprocess.prepare(image.pixels, self._card.preprocessing, self._card.input_size)[None]
+        return PreparedImage(meta=image.meta, inputs=inputs, warnings=image.warnings)
 
     def _scores(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
@@ -82,12 +85,12 @@ class ModelService:
             self._dtype = self._reduced
         log.info("reduced-precision parity gap %.4f -> using %s", gap, self.precision)
 
-    def predict(self, images: Sequence[XRayImage]) -> list[Prediction]:
+    def predict(self, images: Sequence[XRayImage | PreparedImage]) -> list[Prediction]:
         """Scores of each image for the card's shown labels, one forward pass for the whole batch."""
         if not images:
             return []
-        crops = [self._inputs(image) for image in images]
-        batch = torch.from_numpy(np.concatenate(crops)).to(self._device)
+        prepared = [im if isinstance(im, PreparedImage) else self.prepare(im) for im in images]
+        batch = torch.from_numpy(np.concatenate([im.inputs for im in prepared])).to(self._device)
         batch = batch.contiguous(memory_format=torch.channels_last)
         if self._dtype is None:
             scores = self._forward(batch, torch.float32)

@@ -1,16 +1,25 @@
-"""From scan entries to a ranked worklist: scoring studies and ordering them by risk.
+"""The reading order of a worklist: triage figures per study and the rule that orders studies by them.
 
-Ranking rule (documented in the README, relied on by the viewer):
+Figures (:func:`figures`, computed for many studies at once with numpy; the CLI and the viewer both
+use it): a finding is **positive** when its probability is >= its threshold; the **risk score** is
+the largest log-odds margin, logit(p) - logit(threshold), over the shown findings. The margin
+measures each finding against the reader's own operating point (0.30 against a threshold of 0.05
+outranks 0.80 against 0.50), and, unlike a p/threshold ratio, does not blow up for findings whose
+thresholds sit near zero (0.36 against 0.10 does not outrank 0.97 against 0.55). A finding is
+positive exactly when its margin is >= 0, except within EPSILON of 0 or 1, where the logit is
+clipped and the probability decides. Positives are listed by margin, largest first, then by name;
+the **top finding** is the first positive, else the most probable finding (ties to the larger name).
 
-1. Scored studies with at least one positive finding (probability >= its threshold), by
-   **risk score** = the largest log-odds margin, logit(p) - logit(threshold), over the shown
-   findings, highest first. The margin measures each finding against the reader's own operating
-   point (0.30 against a threshold of 0.05 outranks 0.80 against 0.50), and, unlike a p/threshold
-   ratio, does not blow up for findings whose thresholds sit near zero (0.36 against 0.10 does not
-   outrank 0.97 against 0.55). A finding is positive exactly when its margin is >= 0.
-2. Studies that could not be scored (errors, lateral-only, not chest): their risk is unknown, so
+Reading order (:func:`reading_order_key`, relied on by the viewer; documented in the README):
+
+1. Scored studies with at least one positive finding, by risk score, highest first.
+2. Overdue studies, longest-waiting first. Only with a maximum wait (off by default): a scored
+   study with no positive finding that arrived more than the maximum wait ago, so that low-risk
+   studies are not starved by a stream of positives (Baltruschat et al., Eur Radiol 2021). A study
+   whose arrival time is unknown is never overdue.
+3. Studies that could not be scored (errors, lateral-only, not chest): their risk is unknown, so
    they go before the studies the model calls negative and are not buried at the end of the list.
-3. Scored studies with no positive finding, by highest probability.
+4. Scored studies with no positive finding, by highest probability.
 
 Ties go to the study that was acquired first (study date and time, oldest first; studies without a
 date after dated ones), then to the study UID, so the order is stable between runs.
@@ -18,177 +27,176 @@ date after dated ones), then to the study UID, so the order is stable between ru
 
 from __future__ import annotations
 
+import enum
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
-from inference.api import (
-    Prediction,
-    RankedStudy,
-    ScanEntry,
-    Status,
-    StudyResult,
-    TriageService,
-    XRayImage,
-)
-from inference.io import ReadError, group_by_study, read_image
+import numpy as np
+
+from inference.api import RankedStudy, Status, StudyResult
 
 EPSILON = 1e-6  # probabilities and thresholds are clipped to [EPSILON, 1 - EPSILON]: logit stays finite
 
 
-def logit(p: float) -> float:
-    p = min(max(p, EPSILON), 1.0 - EPSILON)
-    return math.log(p / (1.0 - p))
+class Figures(NamedTuple):
+    """A study's triage figures under one set of thresholds (a tuple: cheap to make 10,000 of)."""
+
+    positives: tuple[str, ...]  # most over threshold first, then by name
+    risk: float  # largest log-odds margin; 0.0 when no shown finding was scored
+    top_finding: str  # "" when no shown finding was scored
+    top_probability: float | None  # None when no shown finding was scored
 
 
-def positive_findings(probabilities: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, ...]:
-    """Findings at or above their threshold, largest log-odds margin first."""
-    margins = _margins(probabilities, thresholds)
-    positive = [name for name, p in probabilities.items() if name in thresholds and p >= thresholds[name]]
-    return tuple(sorted(positive, key=lambda name: (-margins[name], name)))
+NO_FIGURES = Figures((), 0.0, "", None)
 
 
-def risk_score(probabilities: Mapping[str, float], thresholds: Mapping[str, float]) -> float:
-    """The largest log-odds margin logit(p) - logit(threshold) over thresholded findings (>= 0: positive)."""
-    return max(_margins(probabilities, thresholds).values(), default=-math.inf)
+class Tier(enum.IntEnum):
+    """The groups of the reading order, read from the top."""
+
+    POSITIVE = 0
+    OVERDUE = 1
+    NOT_SCORED = 2
+    NEGATIVE = 3
 
 
-def _margins(probabilities: Mapping[str, float], thresholds: Mapping[str, float]) -> dict[str, float]:
-    return {
-        name: logit(p) - logit(thresholds[name]) for name, p in probabilities.items() if name in thresholds
-    }
-
-
-def rank(results: Sequence[StudyResult], thresholds: Mapping[str, float]) -> list[RankedStudy]:
-    """The worklist in reading order under ``thresholds`` (see the module docstring)."""
-    placed = []
-    for result in results:
-        probs = {k: v for k, v in result.probabilities.items() if k in thresholds}
-        positives = positive_findings(probs, thresholds) if result.status is Status.SCORED else ()
-        score = risk_score(probs, thresholds) if result.status is Status.SCORED and probs else 0.0
-        top = positives[0] if positives else max(probs, key=lambda k: (probs[k], k), default="")
-        top_p = probs.get(top, math.nan) if top else math.nan
-        meta = result.meta
-        key = reading_order_key(
-            result.status is Status.SCORED, bool(positives), score, top_p, meta.study_date + meta.study_time,
-            result.study_uid,
-        )  # fmt: skip
-        placed.append((key, result, positives, score, top, top_p))
-    placed.sort(key=lambda row: row[0])
+def figures(probabilities: Sequence[Mapping[str, float]], thresholds: Mapping[str, float]) -> list[Figures]:
+    """The figures of each study's probabilities under ``thresholds``; findings without one are ignored."""
+    # Columns by name, descending, so that argmax's first hit is the larger name on ties.
+    labels = sorted(thresholds, reverse=True)
+    if not probabilities or not labels:
+        return [NO_FIGURES] * len(probabilities)
+    p = _matrix(probabilities, labels)
+    t = np.array([thresholds[k] for k in labels], dtype=np.float64)
+    present = ~np.isnan(p)
+    margin = _logit(p) - _logit(t)
+    positive = present & (p >= t)
+    risk = np.max(np.where(present, margin, -np.inf), axis=1)
+    # Each row's columns: positives by margin, then by ascending name (descending column index).
+    by_name = np.broadcast_to(-np.arange(len(labels)), p.shape)
+    order = np.lexsort((by_name, np.where(positive, -margin, np.inf)), axis=-1)
+    count = positive.sum(axis=1)
+    most_probable = np.argmax(np.where(present, p, -np.inf), axis=1)
+    top = np.where(count > 0, order[:, 0], most_probable)
+    top_p = np.take_along_axis(p, top[:, None], axis=1)[:, 0]
+    rows = zip(
+        present.any(axis=1).tolist(), order.tolist(), count.tolist(), risk.tolist(), top.tolist(),
+        top_p.tolist(), strict=True,
+    )  # fmt: skip
     return [
-        RankedStudy(rank=i, result=r, positive_findings=pos, risk_score=s, top_finding=top, top_probability=p)
-        for i, (_key, r, pos, s, top, p) in enumerate(placed, start=1)
+        Figures(tuple([labels[j] for j in cols[:n]]), r, labels[j_top], p_top) if any_shown else NO_FIGURES
+        for any_shown, cols, n, r, j_top, p_top in rows
     ]
 
 
+def _matrix(probabilities: Sequence[Mapping[str, float]], labels: Sequence[str]) -> np.ndarray:
+    """Rows x labels, NaN where a study has no probability for a label."""
+    missing = [math.nan] * len(labels)
+    return np.array([list(map(row.get, labels, missing)) for row in probabilities], dtype=np.float64)
+
+
+def _logit(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, EPSILON, 1.0 - EPSILON)
+    return np.log(x / (1.0 - x))
+
+
+def seconds_overdue(arrived: str, max_wait: timedelta | None, now: datetime) -> float | None:
+    """Seconds a study that ``arrived`` (ISO 8601, UTC when no offset) has waited beyond ``max_wait``.
+
+    None when the rule is off, the arrival is unknown or unreadable, or the wait is not over yet.
+    """
+    arrival = _utc(arrived)
+    if max_wait is None or arrival is None:
+        return None
+    excess = (_as_utc(now) - arrival - max_wait).total_seconds()
+    return excess if excess > 0 else None
+
+
+def _utc(text: str) -> datetime | None:
+    try:
+        return _as_utc(datetime.fromisoformat(text.strip()))
+    except ValueError:
+        return None
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def rank(
+    results: Sequence[StudyResult],
+    thresholds: Mapping[str, float],
+    *,
+    max_wait: timedelta | None = None,
+    now: datetime | None = None,
+) -> list[RankedStudy]:
+    """The worklist in reading order under ``thresholds`` (see the module docstring).
+
+    With ``max_wait``, negatives that arrived longer than that before ``now`` (default: the current
+    time) are overdue.
+    """
+    if max_wait is not None and max_wait < timedelta(0):
+        raise ValueError(f"the maximum wait cannot be negative (got {max_wait})")
+    clock = now or datetime.now(UTC)
+    shown = [r.probabilities if r.status is Status.SCORED else {} for r in results]
+    placed = []
+    for result, f in zip(results, figures(shown, thresholds), strict=True):
+        scored, positive = result.status is Status.SCORED, bool(f.positives)
+        overdue_by = seconds_overdue(result.arrived, max_wait, clock)
+        meta = result.meta
+        key = reading_order_key(
+            scored, positive, f.risk, f.top_probability, meta.study_date + meta.study_time, result.study_uid,
+            overdue_by=overdue_by,
+        )  # fmt: skip
+        placed.append((key, result, f, tier(scored, positive, overdue_by is not None) is Tier.OVERDUE))
+    placed.sort(key=lambda row: row[0])
+    return [
+        RankedStudy(
+            rank=i,
+            result=r,
+            positive_findings=f.positives,
+            risk_score=f.risk,
+            top_finding=f.top_finding,
+            top_probability=math.nan if f.top_probability is None else f.top_probability,
+            overdue=overdue,
+        )
+        for i, (_key, r, f, overdue) in enumerate(placed, start=1)
+    ]
+
+
+def tier(scored: bool, positive: bool, overdue: bool) -> Tier:
+    """The reading-order group of a study; ``overdue`` (past the maximum wait) only lifts negatives."""
+    if not scored:
+        return Tier.NOT_SCORED
+    if positive:
+        return Tier.POSITIVE
+    return Tier.OVERDUE if overdue else Tier.NEGATIVE
+
+
 def reading_order_key(
-    scored: bool, positive: bool, risk: float, top_probability: float | None, acquired: str, uid: str
+    scored: bool,
+    positive: bool,
+    risk: float,
+    top_probability: float | None,
+    acquired: str,
+    uid: str,
+    *,
+    overdue_by: float | None = None,
 ) -> tuple[int, float, int, str, str]:
     """Sort key of one study in reading order (the module docstring's rule).
 
     ``acquired`` is the study date + time (DICOM DA + TM); undated studies go after dated ones.
+    ``overdue_by`` is :func:`seconds_overdue`'s seconds past the maximum wait, None when not overdue.
     """
-    if scored and positive:
-        head = (0, -risk)
-    elif scored:
-        top = top_probability if top_probability is not None and not math.isnan(top_probability) else 0.0
-        head = (2, -top)
+    group = tier(scored, positive, overdue_by is not None)
+    if group is Tier.POSITIVE:
+        order = -risk
+    elif group is Tier.OVERDUE:
+        order = -(overdue_by or 0.0)
+    elif group is Tier.NEGATIVE:
+        order = -(top_probability if top_probability is not None and not math.isnan(top_probability) else 0.0)
     else:
-        head = (1, 0.0)
+        order = 0.0
     stamp = acquired.strip()
-    return (*head, 0 if stamp else 1, stamp, uid)
-
-
-def summarise_study(
-    study_uid: str,
-    entries: Sequence[ScanEntry],
-    predictions: Mapping[Path, Prediction],
-    errors: Mapping[Path, str],
-) -> StudyResult:
-    """One worklist row from a study's images: per-finding maximum over its scored images."""
-    scored = [e for e in entries if e.meta.path in predictions]
-    skipped = [(e, errors.get(e.meta.path) or e.reason) for e in entries if e.meta.path not in predictions]
-    if not scored:
-        failed = [(e, why) for e, why in skipped if e.status is Status.ERROR or e.meta.path in errors]
-        status = Status.ERROR if failed else Status.NOT_SCORED
-        chosen = failed or skipped
-        reason = "; ".join(_describe(e, why, len(entries)) for e, why in chosen)
-        return StudyResult(study_uid=study_uid, meta=chosen[0][0].meta, status=status, reason=reason)
-    names = predictions[scored[0].meta.path].probabilities.keys()
-    probabilities = {n: max(predictions[e.meta.path].probabilities[n] for e in scored) for n in names}
-    lead = max(scored, key=lambda e: max(predictions[e.meta.path].probabilities.values(), default=0.0))
-    reason = "; ".join(_describe(e, why, len(entries)) for e, why in skipped)
-    return StudyResult(
-        study_uid=study_uid, meta=lead.meta, status=Status.SCORED, reason=reason, probabilities=probabilities
-    )
-
-
-def _describe(entry: ScanEntry, why: str, images_in_study: int) -> str:
-    return f"{entry.meta.path.name}: {why}" if images_in_study > 1 else why
-
-
-def score_studies(
-    entries: Iterable[ScanEntry],
-    service: TriageService,
-    batch_size: int = 8,
-    cancelled: Callable[[], bool] | None = None,
-) -> Iterator[StudyResult]:
-    """Read, score and summarise studies, yielding each as soon as all its images are done.
-
-    Images are decoded one batch ahead on a reader thread while the model scores the current
-    batch. A file that cannot be decoded becomes an error for its study; the run goes on.
-    """
-    studies = group_by_study(entries)
-    pending: list[tuple[str, list[ScanEntry]]] = []
-    batch: list[XRayImage] = []
-    predictions: dict[Path, Prediction] = {}
-    errors: dict[Path, str] = {}
-
-    def flush() -> Iterator[StudyResult]:
-        predictions.update((p.path, p) for p in service.predict(batch))
-        batch.clear()
-        for uid, members in pending:
-            yield summarise_study(uid, members, predictions, errors)
-        pending.clear()
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxr-reader") as reader:
-        for uid, members, images in _read_ahead(studies, reader, batch_size):
-            if cancelled is not None and cancelled():
-                return
-            for path, outcome in images:
-                if isinstance(outcome, XRayImage):
-                    batch.append(outcome)
-                else:
-                    errors[path] = outcome
-            pending.append((uid, members))
-            if len(batch) >= batch_size:
-                yield from flush()
-        yield from flush()
-
-
-def _read_ahead(
-    studies: Mapping[str, list[ScanEntry]], reader: ThreadPoolExecutor, depth: int
-) -> Iterator[tuple[str, list[ScanEntry], list[tuple[Path, XRayImage | str]]]]:
-    """Each study with its decoded eligible images; decoding runs ``depth`` images ahead."""
-    queue: list[tuple[str, list[ScanEntry], list[tuple[Path, Future[XRayImage | str]]]]] = []
-    queued = 0
-    for uid, members in studies.items():
-        futures = [
-            (e.meta.path, reader.submit(_read, e.meta.path)) for e in members if e.status is Status.SCORED
-        ]
-        queue.append((uid, members, futures))
-        queued += len(futures)
-        while queue and queued > depth:
-            head_uid, head_members, head_futures = queue.pop(0)
-            queued -= len(head_futures)
-            yield head_uid, head_members, [(p, f.result()) for p, f in head_futures]
-    for uid, members, futures in queue:
-        yield uid, members, [(p, f.result()) for p, f in futures]
-
-
-def _read(path: Path) -> XRayImage | str:
-    try:
-        return read_image(path)
-    except ReadError as exc:
-        return str(exc)
+    return (group, order, 0 if stamp else 1, stamp, uid)

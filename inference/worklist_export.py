@@ -1,4 +1,9 @@
-"""The ranked worklist as CSV and JSON: the stable interface other tools read."""
+"""The ranked worklist as CSV and JSON: the stable interface other tools read.
+
+One record builder serves ``triage``, ``worklist`` and the viewer's export. Text is written as
+valid UTF-8 (non-UTF-8 bytes of file names become ``\\xNN``); CSV cells that a spreadsheet would
+run as formulas are neutralised (CSV only: JSON keeps the values as they are).
+"""
 
 from __future__ import annotations
 
@@ -6,40 +11,73 @@ import csv
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from inference.api import ModelCard, RankedStudy
+from inference.deidentify import neutral_names, opaque_id
+from inference.store import Review
+from inference.text import csv_cell, printable
 
 FIXED_COLUMNS = (
     "rank", "file", "study_uid", "patient_id", "accession", "study_date", "view", "status", "error",
-    "top_finding", "top_probability", "positive_findings", "risk_score",
+    "warnings", "top_finding", "top_probability", "positive_findings", "risk_score", "overdue",
 )  # fmt: skip
+REVIEW_COLUMNS = ("review", "reviewed_by", "reviewed_at")
+PARTIAL_NOTE = "# partial worklist: the run was interrupted before every study was scored"
 
 
-def worklist_rows(ranked: Sequence[RankedStudy], card: ModelCard) -> list[dict[str, object]]:
-    """One flat row per study; finding columns are named exactly by their labels."""
-    rows = []
-    for item in ranked:
-        meta, result = item.result.meta, item.result
-        row: dict[str, object] = {
-            "rank": item.rank,
-            "file": str(meta.path),
-            "study_uid": result.study_uid,
-            "patient_id": meta.patient_id,
-            "accession": meta.accession,
-            "study_date": meta.study_date,
-            "view": meta.view_position,
-            "status": result.status.value,
-            "error": result.reason,
-            "top_finding": item.top_finding,
-            "top_probability": _number(item.top_probability),
-            "positive_findings": "|".join(item.positive_findings),
-            "risk_score": _number(item.risk_score) if result.probabilities else None,
-        }
-        row |= {label: _number(result.probabilities.get(label)) for label in card.shown_labels}
-        rows.append(row)
-    return rows
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run adds to the JSON document: image counts and whether it finished."""
+
+    scored: int = 0
+    reused: int = 0
+    errors: int = 0
+    partial: bool = False
+
+
+def columns(card: ModelCard | None) -> list[str]:
+    """The worklist's columns: fixed ones, one per shown finding (named by its label), the review."""
+    return [*FIXED_COLUMNS, *(card.shown_labels if card else ()), *REVIEW_COLUMNS]
+
+
+def study_record(
+    item: RankedStudy, labels: Sequence[str], review: Review | None = None, deidentify: bool = False
+) -> dict[str, object]:
+    """One flat row for a ranked study. With ``deidentify``, files and UIDs become opaque ids,
+    patient ID and accession are left empty and reasons name images "image N"."""
+    result, meta = item.result, item.result.meta
+    files = result.images or (meta.path,)
+
+    def text(value: str) -> str:
+        return printable(neutral_names(value, files) if deidentify else value)
+
+    record: dict[str, object] = {
+        "rank": item.rank,
+        "file": opaque_id(meta.path, "image") if deidentify else printable(str(meta.path)),
+        "study_uid": opaque_id(result.study_uid, "study") if deidentify else printable(result.study_uid),
+        "patient_id": "" if deidentify else printable(meta.patient_id),
+        "accession": "" if deidentify else printable(meta.accession),
+        "study_date": meta.study_date,
+        "view": meta.view_position,
+        "status": result.status.value,
+        "error": text(result.reason),
+        "warnings": text("; ".join(result.warnings)),
+        "top_finding": item.top_finding,
+        "top_probability": _number(item.top_probability),
+        "positive_findings": "|".join(item.positive_findings),
+        "risk_score": _number(item.risk_score) if result.probabilities else None,
+        "overdue": item.overdue,
+    }
+    record |= {label: _number(result.probabilities.get(label)) for label in labels}
+    record |= {
+        "review": review.outcome if review else "",
+        "reviewed_by": review.user if review else "",
+        "reviewed_at": review.time if review else "",
+    }
+    return record
 
 
 def _number(value: float | None) -> float | None:
@@ -47,30 +85,57 @@ def _number(value: float | None) -> float | None:
 
 
 def write_worklist(
-    ranked: Sequence[RankedStudy], card: ModelCard, thresholds: Mapping[str, float], out_dir: Path
+    ranked: Sequence[RankedStudy],
+    card: ModelCard,
+    thresholds: Mapping[str, float],
+    out_dir: Path,
+    *,
+    reviews: Mapping[str, Review] | None = None,
+    deidentify: bool = False,
+    run: RunSummary | None = None,
 ) -> tuple[Path, Path]:
     """Write ``worklist.csv`` and ``worklist.json`` into ``out_dir``; returns both paths."""
-    rows = worklist_rows(ranked, card)
+    reviews = reviews or {}
+    rows = [
+        study_record(item, card.shown_labels, reviews.get(item.result.study_uid), deidentify)
+        for item in ranked
+    ]
+    notes: dict[str, object] = {"patient_identifiers": "removed" if deidentify else "included"}
+    if run is not None:
+        notes["run"] = {"scored": run.scored, "reused": run.reused, "errors": run.errors}
+        notes["partial"] = run.partial
     return write_records(
-        rows, [*FIXED_COLUMNS, *card.shown_labels], card, thresholds, out_dir / "worklist.csv"
+        rows,
+        columns(card),
+        card,
+        thresholds,
+        out_dir / "worklist.csv",
+        notes,
+        partial=bool(run and run.partial),
     )
 
 
 def write_records(
     rows: Sequence[Mapping[str, object]],
-    columns: Sequence[str],
+    header: Sequence[str],
     card: ModelCard | None,
     thresholds: Mapping[str, float],
     csv_path: Path,
     notes: Mapping[str, object] | None = None,
+    partial: bool = False,
 ) -> tuple[Path, Path]:
     """Write ``rows`` as ``csv_path`` and, beside it, the same rows in a JSON document that also
-    names the model, the thresholds and the disclaimer (plus ``notes``); returns both paths."""
+    names the model, the thresholds and the disclaimer (plus ``notes``); returns both paths.
+
+    A ``partial`` worklist's CSV starts with a ``#`` comment line saying so.
+    """
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns))
+        if partial:
+            f.write(PARTIAL_NOTE + "\n")
+        writer = csv.DictWriter(f, fieldnames=list(header))
         writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+        writer.writerows({k: "" if v is None else csv_cell(v) for k, v in row.items()} for row in rows)
     model = (
         {"name": card.name, "version": card.version, "weights_sha256": card.weights_sha256} if card else None
     )
@@ -83,5 +148,5 @@ def write_records(
         "studies": list(rows),
     }
     json_path = csv_path.with_suffix(".json")
-    json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    json_path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return csv_path, json_path

@@ -13,6 +13,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test's default study store is a fresh file of this session, never the user's own."""
+    path = tmp_path_factory.mktemp("store") / "studies.sqlite"
+    os.environ["CXR_TRIAGE_DB"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def random_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised CheXNet-convention model package (no trained model is needed)."""

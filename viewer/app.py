@@ -1,22 +1,29 @@
-"""Composition root of ``cxr-triage``: headless commands go to :mod:`inference.cli`;
-no arguments (or ``gui [PATH...]``) opens the desktop viewer, on the bundled sample studies when
-no path is given. Qt is imported only on that path."""
+"""Composition root of ``cxr-triage``: the headless commands of :mod:`inference.cli` plus ``gui``,
+which opens the desktop viewer (also what no arguments do), on the bundled sample studies when no
+path is given. Qt and the viewer are imported only when ``gui`` runs."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from inference.bundled import SAMPLES
-from inference.cli import COMMANDS
+from inference.cli import main as cli_main
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cxr-triage`` console script; returns the exit code."""
     args = sys.argv[1:] if argv is None else argv
-    if args and (args[0] in COMMANDS or args[0].startswith("-")):
-        from inference.cli import main as cli_main
+    return cli_main(args or ["gui"], extra={"gui": register_gui})
 
-        return cli_main(args)
+
+def register_gui(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gui", help="open the desktop viewer (also what `cxr-triage` alone does)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the bundled samples)")
+    p.set_defaults(func=run_gui)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    from inference.bundled import SAMPLES
     from viewer.gui import main as gui_main
 
-    paths = args[1:] if args and args[0] == "gui" else args
-    return gui_main(paths or [str(SAMPLES)])
+    return gui_main(args.paths or [str(SAMPLES)])

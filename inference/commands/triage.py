@@ -1,22 +1,36 @@
-"""``cxr-triage triage PATH...``: score studies headlessly, write the ranked worklist (+ annotated PNGs)."""
+"""``cxr-triage triage PATH...``: record studies in the store, score what it lacks, write the worklist."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import queue
 import re
 import sys
 from pathlib import Path
 
-from inference.api import OPERATING_POINTS, RankedStudy, Status, StudyResult, TriageService
+from inference.api import OPERATING_POINTS, ModelCard, RankedStudy, Status, StudyResult
 from inference.bundled import DEMO_MODEL
+from inference.commands.common import (
+    add_db_argument,
+    check_output_folder,
+    fail,
+    minutes,
+    open_store,
+    positive_int,
+)
 from inference.device import DEVICES
-from inference.models.package import PackageError
+from inference.engine import Engine, Event, ScoringFinished, ScoringJob, StudyScored
 from inference.progress import ProgressBar
+from inference.scoring import RunCounts
 from inference.service import TTA_MODES
+from inference.store import Store, StoreError
+from inference.text import terminal_safe
 
 EXIT_NOTHING_SCORED = 1
-EXIT_MISUSE = 2
 EXIT_INTERRUPTED = 130
+STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batch in flight to be committed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,66 +44,164 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--operating-point", choices=OPERATING_POINTS, default=None, help="default: the card's")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--tta", choices=TTA_MODES, default="none")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="outputs name files and studies by opaque ids and leave out patient ID and accession",
+    )
+    p.add_argument(
+        "--max-wait",
+        type=minutes,
+        default=None,
+        metavar="MINUTES",
+        help="negative studies waiting longer than this move above the unscored and other negatives",
+    )
+    add_db_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.io import scan
-    from inference.service import load_service
-    from inference.triage import rank, score_studies
-    from inference.worklist_export import write_worklist
-
-    try:
-        service = load_service(args.model, device=args.device, tta=args.tta)
-    except (PackageError, ValueError) as exc:
-        print(f"cxr-triage: cannot load model: {exc}", file=sys.stderr)
-        return EXIT_MISUSE
-    card = service.card
-    thresholds = card.thresholds(args.operating_point)
-    missing = [p for p in args.paths if not p.exists()]
+    problem = check_output_folder(args.out)
+    if problem:
+        return fail(problem)
+    present = [p for p in args.paths if os.path.lexists(p)]
+    missing = [p for p in args.paths if p not in present]
     if missing:
-        print(f"cxr-triage: not found: {', '.join(map(str, missing))}", file=sys.stderr)
-    entries = list(scan([p for p in args.paths if p.exists()]))
-    studies = len({e.meta.study_uid for e in entries})
-    print(f"Model {card.name} {card.version} on {service.device}; {studies} studies in {len(entries)} files.")
-    results: list[StudyResult] = []
-    progress = ProgressBar(studies, "Scoring")
-    interrupted = False
+        print(f"cxr-triage: not found: {', '.join(terminal_safe(str(p)) for p in missing)}", file=sys.stderr)
+    if not present:
+        return fail("none of the given paths exist")
     try:
-        for result in score_studies(entries, service, batch_size=args.batch_size):
-            results.append(result)
-            progress.advance(result.meta.path.name)
-    except KeyboardInterrupt:
-        interrupted = True
-    progress.close()
-    ranked = rank(results, thresholds)
-    csv_path, _ = write_worklist(ranked, card, thresholds, args.out)
-    if args.annotate:
-        _annotate(ranked, service, thresholds, args.out / "annotated")
-    _print_worklist(ranked)
-    print(f"Worklist: {csv_path} (+ worklist.json){' — interrupted, partial' if interrupted else ''}")
+        store = open_store(args.db)
+    except StoreError as exc:
+        return fail(str(exc))
+    with store:
+        return _triage(args, present, store)
+
+
+def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:
+    from inference.io import scan
+    from inference.models.package import PackageError
+    from inference.service import load_service
+    from inference.triage import rank
+    from inference.worklist_export import RunSummary, write_worklist
+
+    events: queue.Queue[Event] = queue.Queue()
+    engine = Engine(
+        events.put,
+        loader=lambda package, device: load_service(package, device=device, tta=args.tta),
+        store=store,
+        batch_size=args.batch_size,
+    )
+    try:
+        try:
+            info = engine.load(args.model, args.device).result()
+        except (PackageError, ValueError, OSError) as exc:
+            return fail(f"cannot load model: {exc}")
+        card = info.card
+        point = args.operating_point or card.default_operating_point
+        try:
+            thresholds = card.thresholds(point)
+        except (KeyError, ValueError) as exc:
+            return fail(f"the model card has no operating point {point!r} ({exc})")
+        entries = list(scan(paths, exclude=[args.out]))
+        studies = len({e.meta.study_uid for e in entries})
+        print(
+            f"Model {card.name} {card.version} on {info.device}; {studies} studies in {len(entries)} files."
+        )
+        results, counts, interrupted = _collect(engine, engine.score(entries, studies), events, studies)
+        ranked = rank(results, thresholds, max_wait=args.max_wait)
+        summary = RunSummary(counts.scored, counts.reused, counts.errors, partial=interrupted)
+        csv_path, _ = write_worklist(
+            ranked,
+            card,
+            thresholds,
+            args.out,
+            reviews=store.reviews(),
+            deidentify=args.deidentify,
+            run=summary,
+        )
+        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
+        if args.annotate and not interrupted:
+            _annotate(ranked, engine, card, thresholds, args.out / "annotated", args.deidentify)
+        _print_worklist(ranked, args.deidentify)
+        tail = " — interrupted, partial" if interrupted else ""
+        print(
+            f"Worklist: {terminal_safe(str(csv_path))} (+ worklist.json); images scored {counts.scored}, "
+            f"reused {counts.reused}, errors {counts.errors}{tail}"
+        )
+    finally:
+        engine.shutdown()
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if any(r.status is Status.SCORED for r in results) else EXIT_NOTHING_SCORED
 
 
+def _collect(
+    engine: Engine, job: ScoringJob, events: queue.Queue[Event], studies: int
+) -> tuple[list[StudyResult], RunCounts, bool]:
+    """Results of ``job`` as they arrive; Ctrl+C cancels it and keeps what was scored."""
+    results: list[StudyResult] = []
+    progress = ProgressBar(studies, "Scoring")
+    interrupted = False
+    try:
+        _drain(events, job, results, progress, timeout=None)
+    except KeyboardInterrupt:
+        interrupted = True
+        job.cancel()
+        print("\nInterrupted: finishing the batch in flight; Ctrl+C again to stop now.", file=sys.stderr)
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl+C: stop waiting, keep what arrived
+            _drain(events, job, results, progress, timeout=STOP_WAIT_S)
+    progress.close()
+    return results, job.counts, interrupted
+
+
+def _drain(
+    events: queue.Queue[Event], job: ScoringJob, results: list[StudyResult], progress: ProgressBar,
+    timeout: float | None,
+) -> None:  # fmt: skip
+    """Take events until ``job`` finishes (or ``timeout`` seconds pass without one)."""
+    while True:
+        try:
+            event = events.get(timeout=timeout if timeout is not None else 0.5)
+        except queue.Empty:
+            if timeout is not None:
+                return
+            continue
+        if isinstance(event, StudyScored) and event.job == job.id:
+            results.append(event.result)
+            progress.advance(terminal_safe(event.result.meta.path.name))
+        elif isinstance(event, ScoringFinished) and event.job == job.id:
+            if event.error:
+                print(f"cxr-triage: scoring stopped: {terminal_safe(event.error)}", file=sys.stderr)
+            return
+
+
 def _annotate(
-    ranked: list[RankedStudy], service: TriageService, thresholds: dict[str, float], folder: Path
+    ranked: list[RankedStudy],
+    engine: Engine,
+    card: ModelCard,
+    thresholds: dict[str, float],
+    folder: Path,
+    deidentify: bool,
 ) -> None:
     from inference.annotate import render, write_png
+    from inference.deidentify import opaque_id
     from inference.io import ReadError, read_image
 
     scored = [s for s in ranked if s.result.status is Status.SCORED]
     progress = ProgressBar(len(scored), "Heatmaps")
     for study in scored:
+        path = study.result.meta.path
+        stem = opaque_id(path, "image") if deidentify else _safe(path.stem)
+        name = f"{study.rank:04d}_{stem}.png"
         try:
-            image = read_image(study.result.meta.path)
-        except ReadError:
-            continue  # it was readable moments ago; the worklist row already stands
-        heatmap = service.explain(image, study.top_finding) if study.top_finding else None
-        name = f"{study.rank:04d}_{_safe(study.result.meta.path.stem)}.png"
-        write_png(render(image, heatmap, study, service.card, thresholds), folder / name)
+            image = read_image(path)
+            heatmap = engine.explain(image, study.top_finding).result() if study.top_finding else None
+            write_png(render(image, heatmap, study, card, thresholds), folder / name)
+        except (ReadError, OSError, RuntimeError, ValueError) as exc:
+            reason = terminal_safe(str(exc))
+            print(f"cxr-triage: no annotated image for rank {study.rank}: {reason}", file=sys.stderr)
         progress.advance(name)
     progress.close()
 
@@ -98,12 +210,18 @@ def _safe(stem: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:60]
 
 
-def _print_worklist(ranked: list[RankedStudy]) -> None:
+def _print_worklist(ranked: list[RankedStudy], deidentify: bool) -> None:
+    from inference.deidentify import neutral_names, opaque_id
+
     print(f"{'rank':>4}  {'status':<10}  {'top finding':<22}  {'p':>5}  positive  file")
     for s in ranked:
-        p = f"{s.top_probability:.2f}" if s.result.probabilities else "  -  "
-        detail = "|".join(s.positive_findings) if s.result.status is Status.SCORED else s.result.reason
+        result = s.result
+        p = f"{s.top_probability:.2f}" if result.probabilities else "  -  "
+        detail = "|".join(s.positive_findings) if result.status is Status.SCORED else result.reason
+        name = result.meta.path.name
+        if deidentify:
+            detail, name = neutral_names(detail, result.images), opaque_id(result.meta.path, "image")
         print(
-            f"{s.rank:>4}  {s.result.status.value:<10}  {s.top_finding:<22}  {p:>5}  {detail[:60]:<8}  "
-            f"{s.result.meta.path.name}"
+            f"{s.rank:>4}  {result.status.value:<10}  {s.top_finding:<22}  {p:>5}  "
+            f"{terminal_safe(detail)[:60]:<8}  {terminal_safe(name)}"
         )

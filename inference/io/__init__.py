@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from inference.api import XRayImage
-from inference.io.detect import Kind, classify, may_be_raw_dicom
+from inference.io.detect import Kind, classify, may_be_raw_dicom, not_a_file
 from inference.io.dicom import read_dicom
-from inference.io.errors import ReadError
+from inference.io.errors import ReadError, short
 from inference.io.raster import read_raster
 from inference.io.scan import group_by_study, read_header, scan
 
@@ -19,20 +19,28 @@ __all__ = ["ReadError", "group_by_study", "read_header", "read_image", "scan"]
 
 
 def read_image(path: Path | str) -> XRayImage:
-    """Decode one DICOM/PNG/JPEG file. Raises :class:`ReadError` only, with a user-facing reason."""
-    path = Path(path)
-    if not path.is_file():
-        raise ReadError("file not found")
+    """Decode one DICOM/PNG/JPEG file. Raises :class:`ReadError` only, with a user-facing reason.
+
+    Whatever goes wrong inside (a decoder's exception, running out of memory) becomes a ReadError:
+    the scoring pipeline relies on this to turn any bad file into an error row and go on.
+    """
     try:
-        kind = classify(path)
-        if kind is Kind.DICOM or (kind is None and may_be_raw_dicom(path)):
-            return read_dicom(path)
-        if kind in (Kind.PNG, Kind.JPEG):
-            return read_raster(path)
+        return _read(Path(path))
     except ReadError:
         raise
     except MemoryError as exc:
         raise ReadError("not enough memory to decode the image") from exc
     except Exception as exc:  # last line of defence: no traceback reaches the user
-        raise ReadError(f"unexpected error while reading ({type(exc).__name__}: {exc})") from exc
+        raise ReadError(f"unexpected error while reading ({type(exc).__name__}: {short(exc)})") from exc
+
+
+def _read(path: Path) -> XRayImage:
+    problem = not_a_file(path)
+    if problem is not None:
+        raise ReadError(problem)
+    kind = classify(path)
+    if kind is Kind.DICOM or (kind is None and may_be_raw_dicom(path)):
+        return read_dicom(path)
+    if kind in (Kind.PNG, Kind.JPEG):
+        return read_raster(path)
     raise ReadError("not a DICOM, PNG or JPEG file")

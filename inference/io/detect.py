@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import os
+import stat
 from pathlib import Path
 
 
@@ -29,6 +31,28 @@ def kind_from_suffix(path: Path) -> Kind | None:
     if suffix in JPEG_SUFFIXES:
         return Kind.JPEG
     return None
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be opened as an image file, or None for a regular file.
+
+    Decided from ``os.stat`` alone: a named pipe must never be opened (reading it blocks).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL in the name
+        return "file not found"
+    except OSError as exc:
+        return f"cannot open file: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    return "a device, not a file"
 
 
 def has_dicom_preamble(head: bytes) -> bool:

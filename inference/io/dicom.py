@@ -9,16 +9,20 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileDataset
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from inference.api import ImageMeta, XRayImage
 from inference.io.detect import has_dicom_preamble
 from inference.io.display import to_display
-from inference.io.errors import ReadError
+from inference.io.errors import ReadError, short
+from inference.io.quiet import decoder_messages, notes_from
+from inference.io.sanity import check_pixel_data_size, check_pixels, check_size, check_stored_length
 
 # Objects that hold no image at all: skipped by a folder scan, refused by the readers.
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 NON_IMAGE_MODALITIES = frozenset({"SR", "PR", "KO", "DOC", "REG", "SEG", "RTSTRUCT", "RTPLAN", "FID", "AU"})
+# Elements larger than this are read from the file only when used: the pixel data, after the size checks.
+DEFER_SIZE = "1 MB"
 
 
 def open_dataset(path: Path, *, pixels: bool, force: bool | None = None) -> FileDataset:
@@ -30,13 +34,15 @@ def open_dataset(path: Path, *, pixels: bool, force: bool | None = None) -> File
                 force = not has_dicom_preamble(fh.read(132))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, stop_before_pixels=not pixels, force=force)
+            ds = pydicom.dcmread(
+                path, stop_before_pixels=not pixels, force=force, defer_size=DEFER_SIZE if pixels else None
+            )
     except ReadError:
         raise
     except OSError as exc:
         raise ReadError(f"cannot open file: {exc.strerror or exc}") from exc
     except Exception as exc:  # pydicom raises many types on malformed input
-        raise ReadError(f"not a readable DICOM file ({_short(exc)})") from exc
+        raise ReadError(f"not a readable DICOM file ({short(exc)})") from exc
     if force and not _looks_like_image_dicom(ds):
         raise ReadError("not a DICOM file (no DICOM preamble and no image attributes)")
     if "TransferSyntaxUID" not in ds.file_meta:
@@ -55,12 +61,24 @@ def _set_syntax_from_encoding(ds: FileDataset) -> None:
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
 
 
-def is_non_image(ds: Dataset) -> bool:
-    """True for DICOMDIR, structured reports, presentation states and similar non-image objects."""
+def non_image(ds: Dataset) -> str:
+    """Why ``ds`` holds no image (DICOMDIR, structured report, presentation state ...), or ""."""
     sop_class = _get(getattr(ds, "file_meta", None) or Dataset(), "MediaStorageSOPClassUID")
     if sop_class == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
-        return True
-    return _get(ds, "Modality").upper() in NON_IMAGE_MODALITIES
+        return "not an image (a DICOMDIR, the index of a DICOM folder)"
+    modality = _get(ds, "Modality").upper()
+    if modality in NON_IMAGE_MODALITIES:
+        return f"not an image (a DICOM {modality} object: report, presentation state or similar)"
+    return ""
+
+
+def check_header_size(ds: Dataset) -> None:
+    """Refuse, from the header alone, an image too small, too large or too elongated to decode."""
+    rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
+    if not rows or not columns:
+        raise ReadError("the DICOM header gives no image size (Rows, Columns)")
+    check_size(columns, rows)
+    check_pixel_data_size(_declared_bytes(ds))
 
 
 def meta_from_dataset(path: Path, ds: Dataset) -> ImageMeta:
@@ -101,23 +119,22 @@ def read_dicom_header(path: Path) -> tuple[ImageMeta, Dataset]:
 def read_dicom(path: Path) -> XRayImage:
     """Decode the first frame to display-ready [0, 1] float32 pixels. Raises :class:`ReadError` only."""
     ds = open_dataset(path, pixels=True)
-    if is_non_image(ds):
-        raise ReadError(f"not an image (DICOM {_get(ds, 'Modality') or 'directory'} object)")
+    reason = non_image(ds)
+    if reason:
+        raise ReadError(reason)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise ReadError("the DICOM file has no pixel data")
+    check_header_size(ds)
+    _check_native_length(ds)
     meta = meta_from_dataset(path, ds)
     notes: list[str] = []
     frames = _int(ds, "NumberOfFrames") or 1
     if frames > 1:
         notes.append(f"multi-frame DICOM ({frames} frames): only the first frame is shown and scored")
-    arr = _decode_first_frame(ds, frames)
-    try:
-        pixels, display_notes = to_display(arr, ds)
-    except ReadError:
-        raise
-    except Exception as exc:
-        raise ReadError(f"cannot apply the DICOM grey-scale transforms ({_short(exc)})") from exc
-    return XRayImage(pixels=pixels, meta=meta, warnings=tuple(notes + display_notes))
+    arr = _decode_first_frame(ds, frames, notes)
+    pixels = _display_pixels(arr, ds, notes)
+    check_pixels(pixels)
+    return XRayImage(pixels=pixels, meta=meta, warnings=tuple(notes))
 
 
 def file_study_key(path: Path) -> str:
@@ -125,21 +142,58 @@ def file_study_key(path: Path) -> str:
     return f"file:{Path(path).resolve()}"
 
 
-def _decode_first_frame(ds: Dataset, frames: int) -> np.ndarray:
+def _declared_bytes(ds: Dataset) -> int:
+    """Bytes of all frames, uncompressed, as the header's size attributes describe them."""
+    values = _int(ds, "Rows") * _int(ds, "Columns") * (_int(ds, "SamplesPerPixel") or 1)
+    values *= _int(ds, "NumberOfFrames") or 1
+    bits = _int(ds, "BitsAllocated") or 8
+    return (values + 7) // 8 if bits == 1 else values * ((bits + 7) // 8)
+
+
+def _check_native_length(ds: Dataset) -> None:
+    """Uncompressed pixel data must be as long as the header says (compressed: the decoder checks)."""
+    syntax = _syntax(ds)
+    if syntax is None or syntax.is_compressed or "PixelData" not in ds:
+        return
+    stored = ds.get_item("PixelData")
+    length = stored.length if hasattr(stored, "length") else len(stored.value)
+    check_stored_length(length, _declared_bytes(ds))
+
+
+def _syntax(ds: Dataset) -> UID | None:
     file_meta = getattr(ds, "file_meta", None)
-    syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    return file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+
+
+def _decode_first_frame(ds: Dataset, frames: int, notes: list[str]) -> np.ndarray:
+    syntax = _syntax(ds)
     syntax_name = getattr(syntax, "name", str(syntax or "unknown transfer syntax"))
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), decoder_messages() as messages:
             warnings.simplefilter("ignore")
             if frames > 1:
                 ds.pixel_array_options(index=0)
             arr = ds.pixel_array
     except Exception as exc:
-        raise ReadError(f"cannot decode the pixel data ({syntax_name}): {_short(exc)}") from exc
+        raise ReadError(f"cannot decode the pixel data ({syntax_name}): {short(exc)}") from exc
+    notes.extend(notes_from(messages))
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise ReadError(f"unexpected pixel array shape {arr.shape}")
     return arr
+
+
+def _display_pixels(arr: np.ndarray, ds: Dataset, notes: list[str]) -> np.ndarray:
+    """The grey-scale transforms; numpy's overflow warnings stay quiet (non-numbers are refused later)."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            pixels, display_notes = to_display(arr, ds)
+    except ReadError:
+        raise
+    except Exception as exc:
+        raise ReadError(f"cannot apply the DICOM grey-scale transforms ({short(exc)})") from exc
+    notes.extend(display_notes)
+    return pixels
 
 
 def _looks_like_image_dicom(ds: Dataset) -> bool:
@@ -189,8 +243,3 @@ def _view_position(ds: Dataset) -> str:
         return str(item.get("CodeMeaning", "")).strip().upper()
     except Exception:
         return ""
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."

@@ -34,12 +34,12 @@ def to_display(arr: np.ndarray, ds: Dataset) -> tuple[np.ndarray, list[str]]:
     notes: list[str] = []
     values = apply_modality_lut(arr, ds)
     voi, low, high = _apply_voi(values, ds, notes)
-    out = _scale(voi, low, high, notes)
+    out = _scale(voi, low, high)
     if voi is not values and _saturated(out):
         # A window that clips (almost) the whole image to one grey shows nothing; real files do this
         # when the header's window was written for other pixel values (e.g. an offset added on export).
         notes.append("the header's window lies outside the pixel values; contrast stretched to min-max")
-        out = _scale(values, float(np.min(values)), float(np.max(values)), notes)
+        out = _scale(values, float(np.min(values)), float(np.max(values)))
 
     shape = str(ds.get("PresentationLUTShape", "")).strip().upper()
     if photometric == "MONOCHROME2" and shape == "INVERSE":
@@ -74,9 +74,8 @@ def _apply_voi(values: np.ndarray, ds: Dataset, notes: list[str]) -> tuple[np.nd
     return values, min(low, high), max(low, high)
 
 
-def _scale(values: np.ndarray, low: float, high: float, notes: list[str]) -> np.ndarray:
-    if high == low:
-        notes.append("the image is uniform (one grey value)")
+def _scale(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    if high == low:  # one grey value: refused as blank by the sanity checks
         return np.zeros(values.shape, dtype=np.float32)
     out = (np.asarray(values, dtype=np.float64) - low) / (high - low)
     return np.clip(out, 0.0, 1.0).astype(np.float32)

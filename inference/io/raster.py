@@ -11,6 +11,8 @@ import numpy as np
 from inference.api import ImageMeta, XRayImage
 from inference.io.detect import JPEG_MAGIC, PNG_MAGIC
 from inference.io.errors import ReadError
+from inference.io.quiet import decoder_messages, notes_from
+from inference.io.sanity import check_pixels, check_size
 
 _JPEG_EOI = b"\xff\xd9"
 
@@ -22,22 +24,29 @@ def raster_meta(path: Path, rows: int = 0, columns: int = 0) -> ImageMeta:
 
 
 def read_raster_header(path: Path) -> ImageMeta:
-    """Check the signature and read the size without decoding pixels. Raises :class:`ReadError`."""
+    """Check the signature and the size without decoding pixels. Raises :class:`ReadError`."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
             head = fh.read(64 * 1024)
     except OSError as exc:
         raise ReadError(f"cannot open file: {exc.strerror or exc}") from exc
+    rows, columns = _checked_size(head)
+    return raster_meta(path, rows, columns)
+
+
+def _checked_size(head: bytes) -> tuple[int, int]:
+    """Rows and columns from a PNG's IHDR or a JPEG's frame header, within the sanity limits."""
     if head.startswith(PNG_MAGIC):
         if len(head) < 24 or head[12:16] != b"IHDR":
             raise ReadError("corrupt PNG file (no IHDR header)")
         columns, rows = struct.unpack(">II", head[16:24])
-        return raster_meta(path, rows, columns)
-    if head.startswith(JPEG_MAGIC):
+    elif head.startswith(JPEG_MAGIC):
         rows, columns = _jpeg_size(head)
-        return raster_meta(path, rows, columns)
-    raise ReadError("not a PNG or JPEG image (unrecognised file signature)")
+    else:
+        raise ReadError("not a PNG or JPEG image (unrecognised file signature)")
+    check_size(columns, rows)
+    return rows, columns
 
 
 def read_raster(path: Path) -> XRayImage:
@@ -47,19 +56,11 @@ def read_raster(path: Path) -> XRayImage:
         data = path.read_bytes()  # bytes + imdecode: works with non-ASCII paths on every OS
     except OSError as exc:
         raise ReadError(f"cannot open file: {exc.strerror or exc}") from exc
+    _checked_size(data)
     if data.startswith(JPEG_MAGIC) and _JPEG_EOI not in data[-4096:]:
         raise ReadError("truncated JPEG file (no end-of-image marker)")
-    if not data.startswith((PNG_MAGIC, JPEG_MAGIC)):
-        raise ReadError("not a PNG or JPEG image (unrecognised file signature)")
-    buf = np.frombuffer(data, dtype=np.uint8)
-    try:
-        img = cv2.imdecode(buf, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
-    except cv2.error as exc:
-        raise ReadError(f"corrupt image file ({str(exc).strip().splitlines()[-1]})") from exc
-    if img is None or img.size == 0:
-        raise ReadError("corrupt or truncated image file (the decoder returned nothing)")
     notes: list[str] = []
-    img = _to_gray(img, notes)
+    img = _to_gray(_decode(data, notes), notes)
     if img.dtype == np.uint8:
         scale = 255.0
     elif img.dtype == np.uint16:
@@ -69,8 +70,23 @@ def read_raster(path: Path) -> XRayImage:
     else:
         raise ReadError(f"unsupported pixel type {img.dtype}")
     pixels = (img.astype(np.float32) / np.float32(scale)).astype(np.float32)
+    check_pixels(pixels)
     meta = raster_meta(path, rows=int(pixels.shape[0]), columns=int(pixels.shape[1]))
     return XRayImage(pixels=np.ascontiguousarray(pixels), meta=meta, warnings=tuple(notes))
+
+
+def _decode(data: bytes, notes: list[str]) -> np.ndarray:
+    """OpenCV's decode, its libpng/libjpeg messages kept off stderr (those that matter become notes)."""
+    try:
+        with decoder_messages() as messages:
+            img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    except cv2.error as exc:
+        raise ReadError(f"corrupt image file ({str(exc).strip().splitlines()[-1]})") from exc
+    if img is None or img.size == 0:
+        detail = f": {messages[-1]}" if messages else ""
+        raise ReadError(f"corrupt or truncated image file (the decoder returned nothing{detail})")
+    notes.extend(notes_from(messages))
+    return img
 
 
 def _to_gray(img: np.ndarray, notes: list[str]) -> np.ndarray:

@@ -24,7 +24,7 @@ import torch
 
 from inference.api import LabelCard, ModelCard, Preprocessing, Task
 from inference.labels import CHESTXRAY14, XRV_DEFAULT, canonical
-from inference.models.densenet import CheXDenseNet
+from inference.models.densenet import CheXDenseNet, preview, reference_state, state_problems
 from inference.models.package import CARD, WEIGHTS, save_package, sha256_of
 from inference.models.safe_unpickle import load_restricted
 
@@ -32,12 +32,18 @@ KINDS = ("chexnet", "xrv")
 XRV_OP = "xrv_op_thresh"
 
 # torchvision densenet `_load_state_dict`: "denselayer1.norm.1.weight" -> "denselayer1.norm1.weight".
+# torch 0.4.1 also saved BatchNorm counters under the old names ("norm.1.num_batches_tracked").
 _OLD_DENSELAYER = re.compile(
-    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\."
+    r"((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
 )
 
 # arnoweng's head is Sequential(Linear, Sigmoid); we keep the Linear and apply the sigmoid at inference.
 _CHEXNET_HEAD = {"classifier.0.weight": "classifier.weight", "classifier.0.bias": "classifier.bias"}
+
+# Outputs without a published threshold get this one, explicitly, under the card's default point.
+UNCALIBRATED = "uncalibrated"
+FALLBACK_THRESHOLD = 0.5
 
 _THRESHOLD_NOTE = (
     "Thresholds are not transferable across sites: re-derive operating points on local validation "
@@ -63,12 +69,30 @@ class Converted:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def _torch_error_detail(exc: BaseException) -> str:
-    """The useful line of a ``weights_only`` failure, without torch's advice to disable it."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    skip = ("Weights only load failed", "Check the documentation", "Please file an issue")
-    useful = [ln for ln in lines if not ln.startswith(skip)]
-    return " ".join(useful) or type(exc).__name__
+_ACCEPTED = (
+    "for safety CXR Triage only loads tensors and plain containers (CheXNet state dicts, "
+    "torchxrayvision DenseNet checkpoints)"
+)
+# torch's weights_only unpickler names the first global it refuses.
+_UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+) was not an allowed global")
+
+
+def _refusal(path: Path, exc: BaseException) -> str:
+    """Why ``path`` is refused, without torch's advice (which includes loading with weights_only off)."""
+    text = str(exc)
+    match = _UNSAFE_GLOBAL.search(text)
+    if match:
+        name = match.group(1)
+        module = name.rpartition(".")[0] or "builtins"
+        return (
+            f"{path} is a pickle that needs code from module {module!r} ({name}) to load; {_ACCEPTED}. "
+            "Re-save the weights as a state dict (torch.save(model.state_dict(), 'weights.pth')) where "
+            "that code is installed, then import that file."
+        )
+    text = text.split("WeightsUnpickler error:")[-1].split("Check the documentation")[0]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "weights_only" not in ln]
+    reason = " ".join(lines) or type(exc).__name__
+    return f"{path}: not a checkpoint that can be read without running code ({reason}); {_ACCEPTED}."
 
 
 def read_checkpoint(path: Path) -> Any:
@@ -79,11 +103,7 @@ def read_checkpoint(path: Path) -> Any:
     try:
         return load_restricted(path)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... on bad files
-        raise CheckpointError(
-            f"{path}: not a checkpoint that can be read without running code "
-            f"({_torch_error_detail(exc)}). Only tensors, state dicts and torchxrayvision DenseNet "
-            "objects are accepted."
-        ) from exc
+        raise CheckpointError(_refusal(path, exc)) from exc
 
 
 def _tensor_dict(obj: Any) -> dict[str, torch.Tensor] | None:
@@ -111,36 +131,21 @@ def _fit(state: dict[str, torch.Tensor], in_channels: int, source: str) -> Conve
     if weight is None or weight.ndim != 2:
         raise CheckpointError(
             f"{source}: not a DenseNet-121 of the expected format: no classifier weight "
-            f"(keys look like {_preview(sorted(state), 3)})"
+            f"(keys look like {preview(sorted(state), 3)})"
         )
     num_outputs = int(weight.shape[0])
-    with torch.device("meta"):  # names, shapes and dtypes only: no weight initialisation
-        reference = CheXDenseNet(num_outputs, in_channels=in_channels).state_dict()
+    reference = reference_state(num_outputs, in_channels)
     for key, value in reference.items():  # absent in checkpoints saved before torch 0.4.1
         if key.endswith("num_batches_tracked") and key not in state:
             state[key] = torch.zeros(value.shape, dtype=value.dtype)
-    missing = sorted(set(reference) - set(state))
-    unexpected = sorted(set(state) - set(reference))
-    wrong = [
-        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
-        for k, v in reference.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    if missing or unexpected or wrong:
-        problems = [f"{len(missing)} missing key(s) {_preview(missing)}"] if missing else []
-        problems += [f"{len(unexpected)} unexpected key(s) {_preview(unexpected)}"] if unexpected else []
-        problems += [f"shape mismatch {_preview(wrong)}"] if wrong else []
+    problems = state_problems(state, reference)
+    if problems:
         raise CheckpointError(
             f"{source}: does not map onto DenseNet-121 with {in_channels} input channel(s): "
             + "; ".join(problems)
         )
     state = {k: state[k].detach().to(reference[k].dtype).contiguous() for k in reference}
     return Converted(state_dict=state, num_outputs=num_outputs, in_channels=in_channels)
-
-
-def _preview(items: Sequence[str], n: int = 6) -> str:
-    shown = ", ".join(items[:n])
-    return f"[{shown}{', …' if len(items) > n else ''}]"
 
 
 def convert_chexnet(obj: Any, source: str = "checkpoint") -> Converted:
@@ -208,13 +213,20 @@ def convert_xrv(obj: Any, source: str = "checkpoint") -> Converted:
 
 
 def chexnet_labels(num_outputs: int, names: Sequence[str] | None = None) -> tuple[LabelCard, ...]:
-    """ChestX-ray14 labels, all trained; no operating points (CheXNet published none)."""
+    """ChestX-ray14 labels, all trained, at the uncalibrated 0.5 (CheXNet published no operating points)."""
     names = tuple(names) if names else CHESTXRAY14
     if len(names) != num_outputs:
         raise CheckpointError(f"checkpoint has {num_outputs} outputs but {len(names)} label names were given")
     if not all(names) or len(set(names)) != len(names):
         raise CheckpointError(f"label names must be non-empty and distinct: {list(names)}")
-    return tuple(LabelCard(canonical(n)) for n in names)
+    fallback = {UNCALIBRATED: FALLBACK_THRESHOLD}
+    return tuple(LabelCard(canonical(n), operating_points=fallback) for n in names)
+
+
+def xrv_default_point(op_threshs: Sequence[float] | None) -> str:
+    """xrv's own thresholds when the checkpoint has any, else the uncalibrated 0.5."""
+    has_any = op_threshs is not None and any(math.isfinite(t) for t in op_threshs)
+    return XRV_OP if has_any else UNCALIBRATED
 
 
 def xrv_labels(
@@ -224,7 +236,8 @@ def xrv_labels(
 
     Outputs named "" by torchxrayvision were not trained: they keep the default-pathology name of
     their position (or ``output_<i>``) with ``trained=False``. ``op_threshs`` are thresholds on
-    ``sigmoid(logit)`` (xrv ``op_norm`` compares them with the sigmoid output).
+    ``sigmoid(logit)`` (xrv ``op_norm`` compares them with the sigmoid output); a trained output
+    without one gets 0.5 under the default point, and the notes name it.
     """
     notes: list[str] = []
     if pathologies is None:
@@ -243,8 +256,10 @@ def xrv_labels(
     if op_threshs is not None and len(op_threshs) != num_outputs:
         raise CheckpointError(f"checkpoint has {num_outputs} outputs but {len(op_threshs)} op_threshs")
 
+    default = xrv_default_point(op_threshs)
     trained_names = {canonical(p) for p in pathologies if p}
     labels: list[LabelCard] = []
+    no_op: list[str] = []
     for i, raw in enumerate(pathologies):
         if raw:
             name, trained = canonical(raw), True
@@ -256,6 +271,9 @@ def xrv_labels(
         thresh = op_threshs[i] if op_threshs is not None else math.nan
         if trained and math.isfinite(thresh):
             points = {XRV_OP: thresh, "youden": thresh}
+        elif trained:
+            points = {default: FALLBACK_THRESHOLD}
+            no_op.append(name)
         labels.append(LabelCard(name, trained=trained, operating_points=points))
     names = [lab.name for lab in labels]
     if len(set(names)) != len(names):
@@ -263,11 +281,15 @@ def xrv_labels(
     untrained = [lab.name for lab in labels if not lab.trained]
     if untrained:
         notes.append(f"Untrained outputs (hidden): {', '.join(untrained)}.")
-    no_op = [lab.name for lab in labels if lab.trained and XRV_OP not in lab.operating_points]
-    if op_threshs is None:
-        notes.append("No op_threshs in the checkpoint: thresholds fall back to 0.5.")
+    if default == UNCALIBRATED:
+        notes.append(
+            f"No op_threshs in the checkpoint: every trained output's threshold is {FALLBACK_THRESHOLD} "
+            f"(operating point '{UNCALIBRATED}')."
+        )
     elif no_op:
-        notes.append(f"No op_thresh for: {', '.join(no_op)} (0.5 fallback).")
+        notes.append(
+            f"No op_thresh for: {', '.join(no_op)} (their '{XRV_OP}' is {FALLBACK_THRESHOLD}, uncalibrated)."
+        )
     return tuple(labels), notes
 
 
@@ -305,8 +327,8 @@ def build_card(
         description = (
             "CheXNet (arnoweng/CheXNet re-implementation of Rajpurkar et al. 2017), DenseNet-121, "
             "ChestX-ray14 labels, sigmoid outputs; the reference used ten-crop averaging. "
-            "No operating points were published: every label falls back to 0.5, which is not a "
-            f"calibrated cut-off. {_THRESHOLD_NOTE}"
+            f"No operating points were published: every label's default point '{UNCALIBRATED}' is "
+            f"{FALLBACK_THRESHOLD}, which is not a calibrated cut-off. {_THRESHOLD_NOTE}"
         )
         return ModelCard(
             name=name,
@@ -317,6 +339,7 @@ def build_card(
             labels=cards,
             weights_sha256="",
             input_size=224,
+            default_operating_point=UNCALIBRATED,
             description=description,
             training_data=tuple(training_data) or ("ChestX-ray14 (NIH Clinical Center)",),
             recipe=recipe,
@@ -332,7 +355,6 @@ def build_card(
         f"'{XRV_OP}' (also stored as 'youden') is xrv's op_threshs in probability space, derived on "
         f"xrv's own validation data. {_THRESHOLD_NOTE} " + " ".join(notes)
     )
-    has_op = any(XRV_OP in lab.operating_points for lab in cards)
     return ModelCard(
         name=name,
         version=version,
@@ -342,7 +364,7 @@ def build_card(
         labels=cards,
         weights_sha256="",
         input_size=224,
-        default_operating_point=XRV_OP if has_op else "youden",
+        default_operating_point=xrv_default_point(threshs),
         description=description.strip(),
         training_data=tuple(training_data),
         recipe=recipe,

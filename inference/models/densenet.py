@@ -7,6 +7,8 @@ an in-place ReLU there breaks backward hooks on ``norm5`` (pytorch-grad-cam #147
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,3 +46,31 @@ class CheXDenseNet(nn.Module):
     def cam_layer(self) -> nn.Module:
         """The layer Grad-CAM attributes to: the last feature map (7x7 at 224 input)."""
         return self.features.norm5
+
+
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def reference_state(num_outputs: int, in_channels: int) -> dict[str, torch.Tensor]:
+    """Names, shapes and dtypes of :class:`CheXDenseNet`'s state dict, on the meta device (no memory)."""
+    with torch.device("meta"):
+        return CheXDenseNet(num_outputs, in_channels=in_channels).state_dict()
+
+
+def state_problems(state: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor]) -> list[str]:
+    """Why ``state`` cannot be loaded where ``reference`` is expected: keys, shapes, dtypes."""
+    missing = sorted(set(reference) - set(state))
+    unexpected = sorted(set(state) - set(reference))
+    present = [(k, state[k], v) for k, v in reference.items() if k in state]
+    wrong = [f"{k} {tuple(s.shape)} != {tuple(r.shape)}" for k, s, r in present if s.shape != r.shape]
+    dtypes = [f"{k} {s.dtype}" for k, s, r in present if s.dtype not in _FLOATS and s.dtype != r.dtype]
+    problems = [f"{len(missing)} missing key(s) {preview(missing)}"] if missing else []
+    problems += [f"{len(unexpected)} unexpected key(s) {preview(unexpected)}"] if unexpected else []
+    problems += [f"shape mismatch {preview(wrong)}"] if wrong else []
+    problems += [f"unsupported dtype {preview(dtypes)}"] if dtypes else []
+    return problems
+
+
+def preview(items: Sequence[str], n: int = 6) -> str:
+    shown = ", ".join(items[:n])
+    return f"[{shown}{', …' if len(items) > n else ''}]"

@@ -1,7 +1,9 @@
 """A model package is a folder: ``model.safetensors`` + ``card.json``.
 
-Loading never unpickles: weights are safetensors, the card is JSON, and the weights' sha256 is
-checked against the card before the model is built.
+Loading never unpickles: weights are safetensors, the card is JSON. The card is checked field by
+field (:func:`inference.models.card.parse_card`), then the weights against it: their sha256, that
+they parse, and that their tensors fit the network the card describes. Writing a package applies
+the same checks before anything is written.
 """
 
 from __future__ import annotations
@@ -9,21 +11,33 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as serialize
 
-from inference.api import LabelCard, ModelCard, Preprocessing, Task, ValidationCurve
-from inference.models.densenet import CheXDenseNet
+from inference.api import ModelCard, Preprocessing
+from inference.models.card import CARD, PackageError, card_to_dict, invalid, parse_card
+from inference.models.densenet import CheXDenseNet, reference_state, state_problems
+
+__all__ = [
+    "CARD",
+    "WEIGHTS",
+    "PackageError",
+    "build_model",
+    "card_to_dict",
+    "load_package",
+    "read_card",
+    "read_weights",
+    "save_package",
+    "sha256_of",
+]
 
 WEIGHTS = "model.safetensors"
-CARD = "card.json"
-
-
-class PackageError(Exception):
-    """A model package is missing, incomplete, or its weights do not match its card."""
+INPUT_CHANNELS = {Preprocessing.CHEXNET: 3, Preprocessing.XRV: 1}
 
 
 def sha256_of(path: Path) -> str:
@@ -34,85 +48,107 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def card_to_dict(card: ModelCard) -> dict[str, Any]:
-    out = dataclasses.asdict(card)
-    out["task"] = card.task.value
-    out["preprocessing"] = card.preprocessing.value
-    return out
-
-
-def card_from_dict(data: dict[str, Any]) -> ModelCard:
-    labels = []
-    for lab in data["labels"]:
-        curve = lab.get("curve")
-        labels.append(
-            LabelCard(
-                name=lab["name"],
-                trained=bool(lab.get("trained", True)),
-                operating_points={k: float(v) for k, v in lab.get("operating_points", {}).items()},
-                auroc=lab.get("auroc"),
-                n_positive=int(lab.get("n_positive", 0)),
-                n_negative=int(lab.get("n_negative", 0)),
-                curve=ValidationCurve(**{k: tuple(v) for k, v in curve.items()}) if curve else None,
-            )
-        )
-    fields = {f.name for f in dataclasses.fields(ModelCard)}
-    rest = {k: v for k, v in data.items() if k in fields and k not in ("labels", "task", "preprocessing")}
-    rest["training_data"] = tuple(rest.get("training_data", ()))
-    return ModelCard(
-        labels=tuple(labels),
-        task=Task(data["task"]),
-        preprocessing=Preprocessing(data["preprocessing"]),
-        **rest,
-    )
-
-
 def read_card(package: Path) -> ModelCard:
-    path = Path(package) / CARD
+    """The package's card, checked field by field; :class:`PackageError` names every problem."""
+    package = Path(package)
+    path = package / CARD
     if not path.is_file():
         raise PackageError(f"{package} is not a model package: no {CARD}")
     try:
-        return card_from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PackageError(f"{path}: invalid card ({exc})") from exc
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise invalid(package, [f"{CARD} is nested too deeply to be a model card"]) from None
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not JSON
+        raise invalid(package, [f"{CARD} cannot be read as JSON ({exc})"]) from exc
+    return parse_card(data, package)
+
+
+def _fit_problems(card: ModelCard, state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Why ``state`` does not fit the network ``card`` describes (output count, input channels, tensors)."""
+    expected = INPUT_CHANNELS[card.preprocessing]
+    head, stem = state.get("classifier.weight"), state.get("features.conv0.weight")
+    outputs = int(head.shape[0]) if head is not None and head.ndim == 2 else len(card.labels)
+    channels = int(stem.shape[1]) if stem is not None and stem.ndim == 4 else expected
+    problems = []
+    if outputs != len(card.labels):
+        problems.append(
+            f"{CARD}: {len(card.labels)} labels but {WEIGHTS} has {outputs} outputs (classifier out_features)"
+        )
+    if channels != expected:
+        problems.append(
+            f"{CARD}: preprocessing {card.preprocessing.value!r} needs {expected}-channel weights, but "
+            f"{WEIGHTS}'s first convolution (features.conv0) takes {channels} channel(s)"
+        )
+    tensors = state_problems(state, reference_state(outputs, channels))
+    return problems + ([f"{WEIGHTS}: weights cannot be loaded: " + "; ".join(tensors)] if tensors else [])
+
+
+def read_weights(package: Path, card: ModelCard) -> dict[str, torch.Tensor]:
+    """The package's weights, after checking their sha256 against ``card`` and their tensors against
+    the network it describes."""
+    package = Path(package)
+    weights = package / WEIGHTS
+    if not weights.is_file():
+        raise invalid(package, [f"no {WEIGHTS}"])
+    try:
+        actual, expected = sha256_of(weights), card.weights_sha256
+    except OSError as exc:
+        raise invalid(package, [f"{WEIGHTS} cannot be read ({exc})"]) from exc
+    if actual != expected:
+        raise invalid(
+            package, [f"{WEIGHTS}: sha256 {actual[:12]}… does not match the card's {expected[:12]}…"]
+        )
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise invalid(package, [f"{WEIGHTS}: weights cannot be loaded: {exc}"]) from exc
+    problems = _fit_problems(card, state)
+    if problems:
+        raise invalid(package, problems)
+    return state
 
 
 def build_model(card: ModelCard) -> CheXDenseNet:
-    if card.architecture != "densenet121":
-        raise PackageError(f"unsupported architecture {card.architecture!r}")
-    channels = 1 if card.preprocessing is Preprocessing.XRV else 3
-    return CheXDenseNet(len(card.labels), in_channels=channels)
+    return CheXDenseNet(len(card.labels), in_channels=INPUT_CHANNELS[card.preprocessing])
 
 
 def load_package(package: Path) -> tuple[ModelCard, CheXDenseNet]:
-    """Card and model in eval mode, after checking the weights against the card's sha256."""
+    """Card and model in eval mode, after checking the card and the weights (see the module doc)."""
     package = Path(package)
     card = read_card(package)
-    weights = package / WEIGHTS
-    if not weights.is_file():
-        raise PackageError(f"{package}: no {WEIGHTS}")
-    actual = sha256_of(weights)
-    if actual != card.weights_sha256:
-        raise PackageError(
-            f"{weights}: sha256 {actual[:12]}… does not match the card's {card.weights_sha256[:12]}…"
-        )
+    state = read_weights(package, card)
     model = build_model(card)
-    state = {k: v.float() for k, v in load_file(str(weights)).items()}
-    model.load_state_dict(state)
+    model.load_state_dict(state)  # copies, so fp16 weights become the model's fp32
     return card, model.eval()
+
+
+def _card_text(card: ModelCard, package: Path) -> str:
+    """``card.json``'s text, refused (:class:`PackageError`) where reading it back would be."""
+    data = card_to_dict(card)
+    parse_card(json.loads(json.dumps(data)), package)
+    try:
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    except ValueError as exc:  # NaN or infinity in a free-form field (metrics): not JSON
+        raise invalid(package, [f"{CARD} cannot be written: {exc}"]) from exc
 
 
 def save_package(
     package: Path, card: ModelCard, model: torch.nn.Module, dtype: torch.dtype = torch.float32
 ) -> ModelCard:
-    """Write weights and card; returns the card with the weights' sha256 filled in."""
+    """Write weights and card; returns the card with the weights' sha256 filled in.
+
+    Nothing is written when the card is invalid or does not fit the model.
+    """
     package = Path(package)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    problems = _fit_problems(card, state)
+    if problems:
+        raise invalid(package, problems)
+    blob = serialize(state)
+    card = dataclasses.replace(card, weights_sha256=hashlib.sha256(blob).hexdigest())
+    text = _card_text(card, package)
     package.mkdir(parents=True, exist_ok=True)
-    state = {
-        k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items() if v.is_floating_point()
-    }
-    state |= {k: v.detach().contiguous() for k, v in model.state_dict().items() if not v.is_floating_point()}
-    save_file(state, str(package / WEIGHTS))
-    card = dataclasses.replace(card, weights_sha256=sha256_of(package / WEIGHTS))
-    (package / CARD).write_text(json.dumps(card_to_dict(card), indent=2) + "\n", encoding="utf-8")
+    (package / WEIGHTS).write_bytes(blob)
+    (package / CARD).write_text(text, encoding="utf-8")
     return card

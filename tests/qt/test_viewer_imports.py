@@ -12,7 +12,6 @@ VIEWER_MODULES = [
     "viewer.core.settings",
     "viewer.core.errorlog",
     "viewer.core.worklist_export",
-    "viewer.core.ranking",
     "viewer.qt.main_window",
     "viewer.qt.session",
     "viewer.qt.model_thread",

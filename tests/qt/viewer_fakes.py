@@ -16,6 +16,7 @@ from inference.api import (
     LabelCard,
     ModelCard,
     Prediction,
+    PreparedImage,
     Preprocessing,
     ScanEntry,
     Status,
@@ -75,7 +76,10 @@ class FakeService:
         self.threads: set[int] = set()
         self.explained: list[tuple[str, str]] = []
 
-    def predict(self, images: Sequence[XRayImage]) -> list[Prediction]:
+    def prepare(self, image: XRayImage) -> PreparedImage:
+        return PreparedImage(image.meta, np.zeros((1, 1, 4, 4), np.float32), image.warnings)
+
+    def predict(self, images: Sequence[XRayImage | PreparedImage]) -> list[Prediction]:
         self.threads.add(threading.get_ident())
         if self.delay:
             threading.Event().wait(self.delay)
@@ -107,7 +111,7 @@ def fake_scorer(read: Callable[[Path], XRayImage]):
     """A score_studies look-alike: groups by study, predicts in batches, yields per study."""
 
     def score(
-        entries: Sequence[ScanEntry], service, batch_size: int = 8, cancelled=None
+        entries: Sequence[ScanEntry], service, batch_size: int = 8, cancelled=None, store=None, counts=None
     ) -> Iterator[StudyResult]:
         groups: dict[str, list[ScanEntry]] = {}
         for e in entries:

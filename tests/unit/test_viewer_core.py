@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from inference.api import ImageMeta, LabelCard, ModelCard, Preprocessing, ScanEntry, Status, StudyResult, Task
-from inference.triage import rank
+from inference.triage import Figures, rank
+from viewer.core import worklist
 from viewer.core.errorlog import RedactingFilter, path_token, redact, setup_error_log
-from viewer.core.ranking import Ranker
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, Worklist
 from viewer.core.worklist_export import export_worklist
@@ -38,10 +39,8 @@ def random_results(n: int, seed: int = 0) -> list[StudyResult]:
     return out
 
 
-def filled(
-    results: list[StudyResult], thresholds: dict[str, float], ranker: Ranker | None = None
-) -> Worklist:
-    wl = Worklist(ranker)
+def filled(results: list[StudyResult], thresholds: dict[str, float]) -> Worklist:
+    wl = Worklist()
     wl.add_entries(ScanEntry(r.meta) for r in results)
     wl.thresholds = thresholds
     wl.rerank(wl.apply_results(results))
@@ -49,7 +48,7 @@ def filled(
     return wl
 
 
-@pytest.mark.parametrize(("seed", "n"), [(0, 100), (1, 100), (2, 900)])  # 900: the numpy path
+@pytest.mark.parametrize(("seed", "n"), [(0, 100), (1, 100), (2, 900)])
 def test_worklist_order_matches_the_triage_engine(seed, n):
     results = random_results(n, seed)
     thresholds = {"Atelectasis": 0.3, "Effusion": 0.6, "Pneumothorax": 0.15}
@@ -63,35 +62,31 @@ def test_worklist_order_matches_the_triage_engine(seed, n):
             assert row.top_finding == item.top_finding
 
 
-@pytest.mark.parametrize("seed", [3, 4])
-def test_bulk_figures_match_the_engine(seed):
-    from inference.triage import positive_findings, risk_score
-    from viewer.core.bulk_ranking import bulk_figures
+def test_a_new_result_recomputes_only_its_row(monkeypatch):
+    rows_computed: list[int] = []
+    engine = worklist.figures
 
-    rng = random.Random(seed)
-    thresholds = {k: rng.choice([0.0, 0.2, 0.5, 0.5, 0.9]) for k in LABELS}
-    probs = [{k: rng.choice([0.0, 0.2, 0.5, round(rng.random(), 2)]) for k in LABELS} for _ in range(500)]
-    probs += [{}, {"Unknown": 0.9}, {"Effusion": 0.5}]
-    for p, f in zip(probs, bulk_figures(probs, thresholds), strict=True):
-        shown = {k: v for k, v in p.items() if k in thresholds}
-        expected = Ranker().figures(p, thresholds)
-        assert f == expected
-        if shown:
-            assert f.positives == positive_findings(shown, thresholds)
-            assert f.risk == pytest.approx(risk_score(shown, thresholds))
+    def counting(
+        probabilities: Sequence[Mapping[str, float]], thresholds: Mapping[str, float]
+    ) -> list[Figures]:
+        rows_computed.append(len(probabilities))
+        return engine(probabilities, thresholds)
 
-
-def test_a_new_result_recomputes_only_its_row():
-    calls = []
-    base = Ranker()
-    counting = Ranker()
-    counting.figures = lambda p, t: calls.append(1) or base.figures(p, t)  # type: ignore[method-assign]
     results = random_results(50)
-    wl = filled(results[:-1], dict.fromkeys(LABELS, 0.5), counting)
-    calls.clear()
+    wl = filled(results[:-1], dict.fromkeys(LABELS, 0.5))
+    monkeypatch.setattr(worklist, "figures", counting)
     wl.add_entries([ScanEntry(results[-1].meta)])
     wl.rerank(wl.apply_results(results[-1:]))
-    assert len(calls) <= 1
+    assert rows_computed == [1]
+
+
+def test_rows_that_are_not_scored_have_no_figures():
+    meta = ImageMeta(path=Path("/x/err.dcm"), study_uid="err")
+    failed = StudyResult("err", meta, Status.ERROR, "truncated", {"Effusion": 0.9})  # stale scores
+    wl = filled([failed], dict.fromkeys(LABELS, 0.5))
+    row = wl.rows[0]
+    assert (row.positives, row.risk, row.top_finding, row.top_probability) == ((), 0.0, "", None)
+    assert row.rank == 1
 
 
 def test_settings_round_trip_and_thresholds_per_weights(tmp_path):

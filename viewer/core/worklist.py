@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.api import ImageMeta, ScanEntry, Status, StudyResult
-from inference.triage import reading_order_key
-from viewer.core.bulk_ranking import bulk_figures
-from viewer.core.ranking import Ranker
+from inference.triage import figures, reading_order_key
 
 
 class RowState(enum.StrEnum):
@@ -118,14 +116,15 @@ class StudyRow:
 
 
 _FINISHED = (RowState.SCORED, RowState.NOT_SCORED, RowState.ERROR)
-BULK_ROWS = 256  # from this many rows on, figures are computed with numpy in one go
 
 
 def _reading_order(row: StudyRow) -> tuple:
     meta = row.meta
+    acquired = meta.study_date + meta.study_time
     scored = row.state is RowState.SCORED
+    # Rows carry no arrival time yet, so none is overdue.
     return reading_order_key(
-        scored, bool(row.positives), row.risk, row.top_probability, meta.study_date + meta.study_time, row.uid
+        scored, bool(row.positives), row.risk, row.top_probability, acquired, row.uid, overdue_by=None
     )
 
 
@@ -154,12 +153,11 @@ def _sort_key(column: Column) -> Callable[[StudyRow], Any]:
 class Worklist:
     """Rows in display order, their ranking under ``thresholds``, and the current sort."""
 
-    def __init__(self, ranker: Ranker | None = None) -> None:
+    def __init__(self) -> None:
         self.rows: list[StudyRow] = []
         self.thresholds: dict[str, float] = {}
         self.sort_column: Column = Column.RANK
         self.descending = False
-        self._ranker = ranker or Ranker()
         self._row_of: dict[str, StudyRow] = {}
         self._next_seq = 0
 
@@ -270,18 +268,9 @@ class Worklist:
         queued and scoring studies have no rank yet.
         """
         rows = self.rows if changed is None else list(changed)
-        scored = [r for r in rows if r.state is RowState.SCORED]
-        if len(scored) >= BULK_ROWS:
-            figures = bulk_figures([r.probabilities for r in scored], self.thresholds)
-        else:
-            figures = [self._ranker.figures(r.probabilities, self.thresholds) for r in scored]
-        for row, f in zip(scored, figures, strict=True):
-            row.positives, row.risk, row.top_finding, row.top_probability = (
-                f.positives, f.risk, f.top_finding, f.top_probability,
-            )  # fmt: skip
-        for row in rows:
-            if row.state is not RowState.SCORED:
-                row.positives, row.risk, row.top_finding, row.top_probability = (), 0.0, "", None
+        shown = [r.probabilities if r.state is RowState.SCORED else {} for r in rows]
+        for row, f in zip(rows, figures(shown, self.thresholds), strict=True):
+            row.positives, row.risk, row.top_finding, row.top_probability = f
         finished = [r for r in self.rows if r.state in _FINISHED]
         finished.sort(key=_reading_order)
         for row in self.rows:

@@ -1,0 +1,87 @@
+"""Arguments and checks that several commands share: the store, the output folder, counts."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from inference.store import Store, StoreError, store_path
+
+EXIT_MISUSE = 2
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="study store (default: $CXR_TRIAGE_DB, else studies.sqlite in the user's data folder)",
+    )
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def minutes(text: str) -> timedelta:
+    """argparse type: a non-negative number of minutes."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected minutes, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of minutes >= 0, got {text}")
+    return timedelta(minutes=value)
+
+
+def fail(message: str) -> int:
+    """Print a one-line error and return the misuse exit code."""
+    print(f"cxr-triage: {message}", file=sys.stderr)
+    return EXIT_MISUSE
+
+
+def open_store(explicit: Path | None) -> Store:
+    """The store of ``--db`` (or the default); raises :class:`StoreError` with a plain message."""
+    return Store(store_path(explicit))
+
+
+def check_output_folder(folder: Path) -> str:
+    """Why ``folder`` cannot take the worklist files ("" when it can): checked before any work."""
+    if folder.exists() and not folder.is_dir():
+        return f"--out {folder} exists and is not a folder"
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        return f"--out {folder}: no folder above it can be created in"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"--out {folder} is not writable ({exc.strerror or exc})"
+    if not os.access(folder, os.W_OK):
+        return f"--out {folder} is not writable"
+    return ""
+
+
+__all__ = [
+    "EXIT_MISUSE",
+    "StoreError",
+    "add_db_argument",
+    "check_output_folder",
+    "fail",
+    "minutes",
+    "open_store",
+    "positive_int",
+]

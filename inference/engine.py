@@ -1,0 +1,371 @@
+"""The reading engine: one thread owns the model; loading, scoring and Grad-CAM all run on it, in turn.
+
+The model service is not thread-safe, so every call on it happens on this thread. Work waits in a
+priority queue: model loads first, then tasks (e.g. a checkpoint import), then the pending Grad-CAM
+request (the reader is waiting for it), then one study of the current scoring job, so a heat map
+never waits for a whole folder to score. Callers get futures; a listener gets events (dataclasses
+and copied arrays) from the owner thread. The command line, the viewer (through a thin Qt adapter)
+and batch or PACS code all use this one engine. Qt-free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, ScanEntry, StudyResult, XRayImage
+from inference.scoring import RunCounts
+from inference.store import Store
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[Path, str], Any]  # (package, device) -> service
+Scorer = Callable[..., Iterator[StudyResult]]  # score_studies(entries, service, batch_size=, cancelled=, ...)
+
+
+def default_loader(package: Path, device: str) -> Any:
+    from inference.service import load_service  # imports torch: only ever on the owner thread
+
+    return load_service(package, device=device)
+
+
+def default_scorer(entries: Sequence[ScanEntry], service: Any, **kwargs: Any) -> Iterator[StudyResult]:
+    from inference.scoring import score_studies
+
+    return score_studies(entries, service, **kwargs)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a caller may hold of a loaded model: plain data, never the service itself."""
+
+    package: Path
+    card: ModelCard
+    device: str
+    precision: str
+
+
+# -- events, delivered to the listener on the owner thread ------------------------------------------
+@dataclass(frozen=True)
+class ModelLoaded:
+    info: ModelInfo
+
+
+@dataclass(frozen=True)
+class ModelFailed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class InfoChanged:
+    """Same weights; device or precision settled (e.g. after the first batch's parity check)."""
+
+    info: ModelInfo
+
+
+@dataclass(frozen=True)
+class ScoringStarted:
+    job: int
+    studies: int
+
+
+@dataclass(frozen=True)
+class BatchStarted:
+    job: int
+    study_uids: list[str]
+
+
+@dataclass(frozen=True)
+class StudyScored:
+    job: int
+    result: StudyResult
+
+
+@dataclass(frozen=True)
+class ScoringFinished:
+    job: int
+    cancelled: bool
+    error: str  # "" when none
+    counts: RunCounts
+
+
+Event = ModelLoaded | ModelFailed | InfoChanged | ScoringStarted | BatchStarted | StudyScored | ScoringFinished
+Listener = Callable[[Event], None]
+
+
+class _Observed:
+    """Wraps the service to announce which studies a ``predict`` batch covers."""
+
+    def __init__(self, service: Any, announce: Callable[[list[str]], None]) -> None:
+        self._service, self._announce = service, announce
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
+
+    def predict(self, images: Sequence[XRayImage | PreparedImage]) -> list[Prediction]:
+        self._announce(sorted({img.meta.study_uid or str(img.meta.path) for img in images}))
+        result: list[Prediction] = self._service.predict(images)
+        return result
+
+
+@dataclass
+class ScoringJob:
+    """One scoring run: ``done`` resolves to its :class:`RunCounts` when it ends (cancelled or not)."""
+
+    id: int
+    entries: list[ScanEntry]
+    studies: int
+    done: Future[RunCounts] = dataclasses.field(default_factory=Future)
+    counts: RunCounts = dataclasses.field(default_factory=RunCounts)
+    _cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
+    _results: Iterator[StudyResult] | None = None
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+
+class Engine:
+    """Owns the model service on one long-lived thread; every public method may be called from any thread."""
+
+    def __init__(
+        self,
+        listener: Listener | None = None,
+        *,
+        loader: Loader | None = None,
+        scorer: Scorer | None = None,
+        store: Store | None = None,
+        batch_size: int = 8,
+    ) -> None:
+        self._listener = listener or (lambda event: None)
+        self._loader = loader or default_loader
+        self._scorer = scorer or default_scorer
+        self.store = store
+        self._batch_size = batch_size
+        self._cond = threading.Condition()
+        self._loads: list[tuple[Path, str, Future[ModelInfo]]] = []
+        self._tasks: list[tuple[Callable[[Any], Any], Future[Any]]] = []
+        self._explain: tuple[XRayImage, str, Future[Heatmap]] | None = None
+        self._job: ScoringJob | None = None
+        self._retired: list[ScoringJob] = []  # replaced or cancelled jobs still to close and report
+        self._next_id = 0
+        self._stopping = False
+        self._service: Any = None
+        self.info: ModelInfo | None = None
+        self.owner_ident: int | None = None
+        self._thread = threading.Thread(target=self._loop, name="cxr-model-owner", daemon=True)
+        self._thread.start()
+
+    # -- callers' API ------------------------------------------------------------------------------
+    def load(self, package: Path, device: str = "auto") -> Future[ModelInfo]:
+        future: Future[ModelInfo] = Future()
+        with self._cond:
+            self._loads.append((Path(package), device, future))
+            self._cond.notify()
+        return future
+
+    def score(self, entries: Sequence[ScanEntry], studies: int) -> ScoringJob:
+        """Start scoring ``entries`` (cancelling any running job)."""
+        with self._cond:
+            self._cancel_job_locked()
+            self._next_id += 1
+            job = ScoringJob(self._next_id, list(entries), studies)
+            self._job = job
+            self._cond.notify()
+            return job
+
+    def cancel_scoring(self) -> None:
+        with self._cond:
+            self._cancel_job_locked()
+            self._cond.notify()
+
+    def explain(self, image: XRayImage, label: str) -> Future[Heatmap]:
+        """Grad-CAM of ``label`` on ``image``; a request not yet started is replaced (and cancelled)."""
+        pixels = np.array(image.pixels, copy=True)  # the caller keeps its own array
+        future: Future[Heatmap] = Future()
+        with self._cond:
+            if self._explain is not None:
+                self._explain[2].cancel()
+            self._explain = (dataclasses.replace(image, pixels=pixels), label, future)
+            self._cond.notify()
+        return future
+
+    def run_task(self, func: Callable[[Any], Any]) -> Future[Any]:
+        """Run ``func(service)`` on the owner thread (e.g. a checkpoint import)."""
+        future: Future[Any] = Future()
+        with self._cond:
+            self._tasks.append((func, future))
+            self._cond.notify()
+        return future
+
+    @property
+    def busy_scoring(self) -> bool:
+        with self._cond:
+            return self._job is not None
+
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """Cancel everything queued, let the current step finish, and join the thread."""
+        with self._cond:
+            self._stopping = True
+            self._cancel_job_locked()
+            for *_, future in self._loads:
+                future.cancel()
+            for _, future in self._tasks:
+                future.cancel()
+            if self._explain is not None:
+                self._explain[2].cancel()
+            self._loads.clear()
+            self._tasks.clear()
+            self._explain = None
+            self._cond.notify()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- owner thread ------------------------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        try:
+            self._listener(event)
+        except Exception:  # a listener's bug must not stop the model
+            log.exception("engine listener failed on %s", type(event).__name__)
+
+    def _cancel_job_locked(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self._retired.append(self._job)
+            self._job = None
+
+    def _next_action(self) -> Callable[[], None] | None:
+        """Under the lock: the highest-priority piece of work, or None to stop."""
+        while not (
+            self._stopping or self._retired or self._loads or self._tasks or self._explain or self._job
+        ):
+            self._cond.wait()
+        if self._stopping:
+            return None
+        if self._retired:
+            return functools.partial(self._finish, self._retired.pop(0))
+        if self._loads:
+            return functools.partial(self._do_load, *self._loads.pop(0))
+        if self._tasks:
+            return functools.partial(self._do_task, *self._tasks.pop(0))
+        if self._explain:
+            request, self._explain = self._explain, None
+            return functools.partial(self._do_explain, *request)
+        return self._step_job
+
+    def _loop(self) -> None:
+        self.owner_ident = threading.get_ident()
+        while True:
+            with self._cond:
+                action = self._next_action()
+            if action is None:
+                break
+            try:
+                action()
+            except Exception:  # the owner thread must survive anything a model does
+                log.exception("model thread step failed")
+        for job in self._retired:
+            self._finish(job)
+
+    def _do_load(self, package: Path, device: str, future: Future[ModelInfo]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            service = self._loader(package, device)
+        except Exception as exc:
+            log.warning("model load failed: %s", exc)
+            reason = f"{type(exc).__name__}: {exc}"
+            future.set_exception(exc)
+            self._emit(ModelFailed(reason))
+            return
+        self._service = service
+        self.info = ModelInfo(package, service.card, str(service.device), str(service.precision))
+        future.set_result(self.info)
+        self._emit(ModelLoaded(self.info))
+
+    def _check_info(self) -> None:
+        """The service may settle device or precision on its first batch; tell the listener."""
+        if self.info is None or self._service is None:
+            return
+        device, precision = str(self._service.device), str(self._service.precision)
+        if (device, precision) != (self.info.device, self.info.precision):
+            self.info = dataclasses.replace(self.info, device=device, precision=precision)
+            self._emit(InfoChanged(self.info))
+
+    def _do_task(self, func: Callable[[Any], Any], future: Future[Any]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(func(self._service))
+        except Exception as exc:
+            future.set_exception(exc)
+
+    def _do_explain(self, image: XRayImage, label: str, future: Future[Heatmap]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        if self._service is None:
+            future.set_exception(RuntimeError("no model loaded"))
+            return
+        try:
+            heatmap = self._service.explain(image, label)
+        except Exception as exc:
+            log.warning("Grad-CAM failed: %s", exc)
+            future.set_exception(exc)
+            return
+        values = np.array(heatmap.values, dtype=np.float32, copy=True)
+        future.set_result(Heatmap(heatmap.label, values, heatmap.probability, heatmap.method))
+
+    def _step_job(self) -> None:
+        with self._cond:
+            job = self._job
+        if job is None:
+            return
+        if job._results is None:
+            if self._service is None:
+                self._finish(job, error="no model loaded")
+                return
+            service = _Observed(self._service, lambda uids: self._emit(BatchStarted(job.id, uids)))
+            job._results = iter(
+                self._scorer(
+                    job.entries, service, batch_size=self._batch_size, cancelled=job._cancel.is_set,
+                    store=self.store, counts=job.counts,
+                )
+            )  # fmt: skip
+            self._emit(ScoringStarted(job.id, job.studies))
+        try:
+            result = next(job._results)
+        except StopIteration:
+            self._finish(job)
+            return
+        except Exception as exc:
+            log.warning("scoring failed: %s", exc)
+            self._finish(job, error=f"{type(exc).__name__}: {exc}")
+            return
+        self._emit(StudyScored(job.id, result))
+        self._check_info()
+
+    def _finish(self, job: ScoringJob, error: str = "") -> None:
+        close = getattr(job._results, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                log.exception("closing the scoring generator failed")
+        with self._cond:
+            if self._job is job:
+                self._job = None
+        if not job.done.done():
+            job.done.set_result(job.counts)
+        self._emit(ScoringFinished(job.id, job.cancelled, error, job.counts))

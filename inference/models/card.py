@@ -1,0 +1,265 @@
+"""``card.json``: the JSON form of a :class:`ModelCard`, checked field by field.
+
+:func:`parse_card` is the one place that decides whether a card is valid: reading a package
+(``load_package``, ``model info``) and writing one (``save_package``, so ``model import`` and
+``train``) all go through it. It names every problem at once, one line each, with the field
+and the value found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import reprlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from inference.api import LabelCard, ModelCard, Preprocessing, Task, ValidationCurve
+
+CARD = "card.json"
+ARCHITECTURES = ("densenet121",)
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 2048  # DenseNet-121 downsamples by 32; larger is not a radiograph model
+
+_SHOW = reprlib.Repr()  # a card may hold anything: show values shortened
+_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother = 2, 60, 60
+
+Check = Callable[[Any], bool]
+Checker = Callable[[Any], list[str]]  # a field's value -> what is wrong with it, each "<key suffix> must ..."
+Spec = dict[str, tuple[Checker, bool]]  # field -> (its checker, required)
+
+
+class PackageError(Exception):
+    """A model package is missing, incomplete or invalid, or its weights do not fit its card."""
+
+
+def invalid(package: Path, problems: list[str]) -> PackageError:
+    """One error for all of a package's problems, one line per problem."""
+    if len(problems) == 1:
+        return PackageError(f"{package}: {problems[0]}")
+    lines = "\n".join(f"  {p}" for p in problems)
+    return PackageError(f"{package}: {len(problems)} problems:\n{lines}")
+
+
+def card_to_dict(card: ModelCard) -> dict[str, Any]:
+    out = dataclasses.asdict(card)
+    out["task"] = card.task.value
+    out["preprocessing"] = card.preprocessing.value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_probability(value: Any) -> bool:
+    return _is_number(value) and 0 <= value <= 1
+
+
+def _is_object(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_list_of(check: Check, non_empty: bool = False) -> Check:
+    return lambda value: isinstance(value, list) and (bool(value) or not non_empty) and all(map(check, value))
+
+
+def _one_of(choices: tuple[str, ...]) -> Check:
+    return lambda value: isinstance(value, str) and value in choices
+
+
+def _choices(choices: tuple[str, ...]) -> str:
+    return ("one of " if len(choices) > 1 else "") + ", ".join(repr(c) for c in choices)
+
+
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _must(check: Check, expected: str) -> Checker:
+    return lambda value: [] if check(value) else [f" must be {expected} (got {_SHOW.repr(value)})"]
+
+
+def _operating_points(value: Any) -> list[str]:
+    if not _is_object(value):
+        return [f" must be an object of names to thresholds (got {_SHOW.repr(value)})"]
+    return [
+        f"[{name!r}] must be a threshold from 0 to 1 (got {_SHOW.repr(threshold)})"
+        for name, threshold in value.items()
+        if not (_is_text(name) and _is_probability(threshold))
+    ]
+
+
+_CURVE = ("thresholds", "sensitivity", "specificity")
+
+
+def _curve(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not (_is_object(value) and set(value) == set(_CURVE)):
+        return [f" must be null or an object of {', '.join(_CURVE)} (got {_SHOW.repr(value)})"]
+    columns = _is_list_of(_is_probability, non_empty=True)
+    problems = [
+        f".{key} must be a non-empty list of numbers from 0 to 1 (got {_SHOW.repr(value[key])})"
+        for key in _CURVE
+        if not columns(value[key])
+    ]
+    lengths = [len(value[key]) for key in _CURVE]
+    thresholds = value["thresholds"]
+    if not problems and len(set(lengths)) > 1:
+        problems.append(f" lists must be equally long (got {', '.join(map(str, lengths))})")
+    if not problems and any(a > b for a, b in zip(thresholds, thresholds[1:], strict=False)):
+        problems.append(f".thresholds must be ascending (got {_SHOW.repr(thresholds)})")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------- fields
+
+_TASKS = tuple(t.value for t in Task)
+_PREPROCESSINGS = tuple(p.value for p in Preprocessing)
+
+
+def _required(cls: type) -> set[str]:
+    """The dataclass fields without a default: a card must state them."""
+    none = dataclasses.MISSING
+    return {f.name for f in dataclasses.fields(cls) if f.default is none and f.default_factory is none}
+
+
+def _spec(cls: type, checkers: dict[str, Checker]) -> Spec:
+    required = _required(cls)
+    return {name: (checker, name in required) for name, checker in checkers.items()}
+
+
+_NON_EMPTY = _must(_is_text, "a non-empty string")
+_COUNT = _must(lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+_TEXT = _must(_is_str, "a string")
+
+_CARD_FIELDS = _spec(
+    ModelCard,
+    {
+        "name": _NON_EMPTY,
+        "version": _NON_EMPTY,
+        "architecture": _must(_one_of(ARCHITECTURES), _choices(ARCHITECTURES)),
+        "task": _must(_one_of(_TASKS), _choices(_TASKS)),
+        "preprocessing": _must(_one_of(_PREPROCESSINGS), _choices(_PREPROCESSINGS)),
+        "labels": _must(lambda v: isinstance(v, list) and bool(v), "a non-empty list, one entry per output"),
+        "weights_sha256": _must(_is_sha256, "a sha256: 64 lowercase hexadecimal digits"),
+        "input_size": _must(lambda v: _is_int(v) and v > 0, "a positive integer"),
+        "default_operating_point": _NON_EMPTY,
+        "description": _TEXT,
+        "intended_use": _TEXT,
+        "training_data": _must(_is_list_of(_is_str), "a list of strings"),
+        "metrics": _must(_is_object, "a JSON object"),
+        "recipe": _TEXT,
+    },
+)
+_LABEL_FIELDS = _spec(
+    LabelCard,
+    {
+        "name": _NON_EMPTY,
+        "trained": _must(_is_bool, "true or false"),
+        "operating_points": _operating_points,
+        "auroc": _must(lambda v: v is None or _is_probability(v), "null or a number from 0 to 1"),
+        "n_positive": _COUNT,
+        "n_negative": _COUNT,
+        "curve": _curve,
+    },
+)
+
+
+def _fields(data: Mapping[str, Any], spec: Spec, where: str, problems: list[str]) -> dict[str, Any]:
+    """The valid fields of ``data`` named in ``spec``; one problem per invalid or missing required one."""
+    out: dict[str, Any] = {}
+    for key, (check, required) in spec.items():
+        if key not in data:
+            problems += [f"{where}{key} is missing"] if required else []
+            continue
+        found = check(data[key])
+        problems += [f"{where}{key}{problem}" for problem in found]
+        if not found:
+            out[key] = data[key]
+    return out
+
+
+def _label(index: int, data: Any, problems: list[str]) -> LabelCard | None:
+    """One entry of ``labels``, or None with its problems noted."""
+    if not _is_object(data):
+        problems.append(f"{CARD}: labels[{index}] must be an object with a name (got {_SHOW.repr(data)})")
+        return None
+    name = data.get("name")
+    where = f"{CARD}: labels[{index}]" + (f" ({name})" if _is_text(name) else "") + ": "
+    before = len(problems)
+    fields = _fields(data, _LABEL_FIELDS, where, problems)
+    if len(problems) > before:
+        return None
+    curve, auroc = fields.pop("curve", None), fields.pop("auroc", None)
+    points = {k: float(v) for k, v in fields.pop("operating_points", {}).items()}
+    return LabelCard(
+        **fields,
+        operating_points=points,
+        auroc=None if auroc is None else float(auroc),
+        curve=ValidationCurve(**{k: tuple(map(float, v)) for k, v in curve.items()}) if curve else None,
+    )
+
+
+def _consistency(fields: dict[str, Any], labels: list[LabelCard]) -> list[str]:
+    """Rules across fields: input size range, distinct label names, the default point on every label."""
+    problems = []
+    size = fields.get("input_size")
+    if size is not None and not MIN_INPUT_SIZE <= size <= MAX_INPUT_SIZE:
+        problems.append(f"{CARD}: input_size must be from {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE} (got {size})")
+    names = [lab.name for lab in labels]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        problems.append(f"{CARD}: labels: each name must appear once (repeated: {', '.join(duplicates)})")
+    point = fields.get("default_operating_point")  # absent here when invalid: already reported
+    lacking = [lab.name for lab in labels if lab.trained and point not in lab.operating_points]
+    if point and lacking:
+        problems.append(
+            f"{CARD}: default_operating_point {point!r} is missing from the operating points of "
+            f"trained label(s) {', '.join(lacking)}: every trained label needs a threshold there"
+        )
+    return problems
+
+
+def parse_card(data: object, package: Path) -> ModelCard:
+    """``card.json`` contents -> :class:`ModelCard`; a :class:`PackageError` names every problem."""
+    if not isinstance(data, dict):
+        raise invalid(package, [f"{CARD} must hold a JSON object (got {type(data).__name__})"])
+    problems: list[str] = []
+    fields = _fields(data, _CARD_FIELDS, f"{CARD}: ", problems)
+    if "default_operating_point" not in data:
+        fields["default_operating_point"] = ModelCard.default_operating_point
+    labels = [_label(i, entry, problems) for i, entry in enumerate(fields.pop("labels", []))]
+    valid_labels = [lab for lab in labels if lab is not None]
+    problems += _consistency(fields, valid_labels)
+    if problems:
+        raise invalid(package, problems)
+    task, preprocessing = Task(fields.pop("task")), Preprocessing(fields.pop("preprocessing"))
+    training_data = tuple(fields.pop("training_data", ()))
+    return ModelCard(
+        **fields,
+        labels=tuple(valid_labels),
+        task=task,
+        preprocessing=preprocessing,
+        training_data=training_data,
+    )

@@ -1,0 +1,23 @@
+"""The study store (SQLite): images, results per weights, reviews and the audit trail."""
+
+from inference.store.db import (
+    REVIEW_OUTCOMES,
+    AuditEvent,
+    ImageResult,
+    Review,
+    Store,
+    StoredImage,
+    StoreError,
+)
+from inference.store.location import store_path
+
+__all__ = [
+    "REVIEW_OUTCOMES",
+    "AuditEvent",
+    "ImageResult",
+    "Review",
+    "Store",
+    "StoreError",
+    "StoredImage",
+    "store_path",
+]

@@ -1,0 +1,386 @@
+"""The study store: one SQLite file that remembers images, results, reviews and the audit trail.
+
+Results are keyed by (image, weights sha256), so a result is reused exactly when the same image is
+scored by the same weights. Ranks are never stored: they depend on the thresholds of the moment.
+The file is opened in WAL mode with foreign keys on; every write is one short ``BEGIN IMMEDIATE``
+transaction, and a writer that finds the file busy waits (busy timeout) and retries, so the viewer
+and a command-line run can write the same store at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from inference.api import ImageMeta, ScanEntry, Status
+from inference.store.identity import image_uid
+from inference.store.schema import MIGRATIONS, VERSION
+from inference.store.user import current_user, now_iso
+from inference.text import printable
+
+BUSY_TIMEOUT_S = 30.0  # sqlite waits this long for a lock before "database is locked"
+LOCK_RETRIES = 5  # then the whole transaction is retried this many times, with a short back-off
+REVIEW_OUTCOMES = ("accepted", "rejected", "reviewed")
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used (unreadable file, newer schema, ...): a plain message."""
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """One image's outcome under one set of weights: its probabilities, or why it could not be read."""
+
+    image_uid: str
+    status: Status  # SCORED or ERROR
+    probabilities: Mapping[str, float] = field(default_factory=dict)
+    reason: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image as the store knows it: its identity, its study's arrival time and its scan row."""
+
+    image_uid: str
+    entry: ScanEntry
+    arrived: str
+
+
+@dataclass(frozen=True)
+class Review:
+    study_uid: str
+    outcome: str  # one of REVIEW_OUTCOMES
+    note: str
+    user: str
+    time: str
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    time: str
+    user: str
+    action: str
+    study_uid: str
+    weights_sha256: str
+    detail: Mapping[str, Any]
+
+
+_META_COLUMNS = (
+    "patient_id", "patient_name", "accession", "study_date", "study_time", "modality", "view_position",
+    "body_part", "photometric", "rows", "columns", "window_center", "window_width",
+)  # fmt: skip
+
+
+class Store:
+    """A connection to one store file; safe to share between threads (calls are serialised)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the study store {self.path}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ------------------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        try:
+            current = self.version
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a CXR Triage study store ({exc})") from exc
+        if current > VERSION:
+            raise StoreError(
+                f"the study store {self.path} was written by a newer CXR Triage (schema {current}; "
+                f"this version reads up to {VERSION}); update CXR Triage or use another --db"
+            )
+        for number in range(current + 1, VERSION + 1):
+            self._write(lambda db, n=number: _apply_migration(db, n))
+
+    # -- transactions ------------------------------------------------------------------------------
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one immediate transaction; a busy file is waited for, then retried."""
+        for attempt in range(LOCK_RETRIES + 1):
+            try:
+                with self._lock, self._transaction() as db:
+                    return work(db)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or attempt == LOCK_RETRIES:
+                    raise StoreError(f"the study store {self.path} could not be written: {exc}") from exc
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+            cursor.row_factory = sqlite3.Row
+            return cursor.fetchall()
+
+    # -- images ------------------------------------------------------------------------------------
+    def record(self, entries: Sequence[ScanEntry], source: str = "file") -> list[str]:
+        """Record scanned images (and their studies) as arriving now; returns their image UIDs.
+
+        An image seen before keeps its arrival time; its path and header facts are refreshed.
+        """
+        uids = [image_uid(e.meta) for e in entries]
+        stamp = now_iso()
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO studies (study_uid, arrived) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [(e.meta.study_uid, stamp) for e in entries],
+            )
+            columns = ", ".join(_META_COLUMNS)
+            marks = ", ".join("?" * len(_META_COLUMNS))
+            updates = ", ".join(
+                f"{c} = excluded.{c}"
+                for c in ("study_uid", "path", "scan_status", "scan_reason", *_META_COLUMNS)
+            )
+            db.executemany(
+                f"INSERT INTO images (image_uid, study_uid, source, path, arrived, scan_status, scan_reason, "
+                f"{columns}) VALUES (?, ?, ?, ?, ?, ?, ?, {marks}) "
+                f"ON CONFLICT (image_uid) DO UPDATE SET {updates}",
+                [
+                    (uid, e.meta.study_uid, source, os.fsencode(e.meta.path), stamp, e.status.value,
+                     printable(e.reason), *(_meta_value(e.meta, c) for c in _META_COLUMNS))
+                    for uid, e in zip(uids, entries, strict=True)
+                ],
+            )  # fmt: skip
+
+        self._write(work)
+        return uids
+
+    def images(
+        self, study_uids: Iterable[str] | None = None, include_archived: bool = False
+    ) -> list[StoredImage]:
+        """Every recorded image (of ``study_uids`` when given), in arrival order."""
+        sql = "SELECT i.*, s.arrived AS study_arrived FROM images i JOIN studies s USING (study_uid)" + (
+            "" if include_archived else " WHERE s.archived = 0"
+        )
+        rows = self._read(sql + " ORDER BY s.arrived, i.rowid")
+        if study_uids is not None:
+            wanted = set(study_uids)
+            rows = [r for r in rows if r["study_uid"] in wanted]
+        return [StoredImage(r["image_uid"], _entry(r), r["study_arrived"]) for r in rows]
+
+    # -- results -----------------------------------------------------------------------------------
+    def results(self, weights_sha256: str, image_uids: Iterable[str] | None = None) -> dict[str, ImageResult]:
+        """Stored results of ``weights_sha256``, by image UID (only ``image_uids`` when given)."""
+        rows = self._read(
+            "SELECT image_uid, status, reason, probabilities, warnings FROM results WHERE weights_sha256 = ?",
+            (weights_sha256,),
+        )
+        wanted = None if image_uids is None else set(image_uids)
+        return {
+            r["image_uid"]: ImageResult(
+                r["image_uid"],
+                Status(r["status"]),
+                json.loads(r["probabilities"]),
+                r["reason"],
+                tuple(json.loads(r["warnings"])),
+            )  # fmt: skip
+            for r in rows
+            if wanted is None or r["image_uid"] in wanted
+        }
+
+    def save_results(
+        self,
+        results: Sequence[ImageResult],
+        weights_sha256: str,
+        *,
+        preprocessing: str = "",
+        precision: str = "",
+        device: str = "",
+    ) -> None:
+        """Commit one batch of results (and one ``scored`` audit event per study) in one transaction."""
+        stamp = now_iso()
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT OR REPLACE INTO results (image_uid, weights_sha256, status, reason, probabilities,"
+                " warnings, preprocessing, precision, device, scored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (r.image_uid, weights_sha256, r.status.value, printable(r.reason),
+                     json.dumps({k: float(v) for k, v in r.probabilities.items()}, allow_nan=False),
+                     json.dumps([printable(w) for w in r.warnings]), preprocessing, precision, device, stamp)
+                    for r in results
+                ],
+            )  # fmt: skip
+            marks = ", ".join("?" * len(results))
+            studies = db.execute(
+                f"SELECT DISTINCT study_uid FROM images WHERE image_uid IN ({marks})",
+                [r.image_uid for r in results],
+            ).fetchall()
+            _insert_audit(
+                db, [("scored", uid, weights_sha256, {"precision": precision}) for (uid,) in studies]
+            )
+
+        if results:
+            self._write(work)
+
+    # -- studies -----------------------------------------------------------------------------------
+    def archive(self, study_uids: Iterable[str], archived: bool = True) -> int:
+        """Leave studies out of the worklist (or bring them back); returns how many changed."""
+        uids = list(study_uids)
+
+        def work(db: sqlite3.Connection) -> int:
+            changed = 0
+            for uid in uids:
+                changed += db.execute(
+                    "UPDATE studies SET archived = ? WHERE study_uid = ? AND archived != ?",
+                    (int(archived), uid, int(archived)),
+                ).rowcount
+            _insert_audit(db, [("archived" if archived else "unarchived", uid, "", {}) for uid in uids])
+            return changed
+
+        return self._write(work)
+
+    def archive_older_than(self, arrived_before: str) -> int:
+        """Archive every study that arrived before the ISO time ``arrived_before``."""
+        rows = self._read(
+            "SELECT study_uid FROM studies WHERE archived = 0 AND arrived < ?", (arrived_before,)
+        )
+        return self.archive(r["study_uid"] for r in rows)
+
+    # -- reviews -----------------------------------------------------------------------------------
+    def set_review(self, study_uid: str, outcome: str, note: str = "") -> Review:
+        """Record the reader's outcome for a study (replacing an earlier one) and audit it."""
+        if outcome not in REVIEW_OUTCOMES:
+            raise ValueError(
+                f"unknown review outcome {outcome!r}; choose one of {', '.join(REVIEW_OUTCOMES)}"
+            )
+        review = Review(study_uid, outcome, printable(note), current_user(), now_iso())
+
+        def work(db: sqlite3.Connection) -> None:
+            if db.execute("SELECT 1 FROM studies WHERE study_uid = ?", (study_uid,)).fetchone() is None:
+                raise KeyError(study_uid)
+            db.execute(
+                "INSERT OR REPLACE INTO reviews (study_uid, outcome, note, user, time)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (study_uid, outcome, review.note, review.user, review.time),
+            )
+            _insert_audit(db, [(outcome, study_uid, "", {"note": review.note} if note else {})])
+
+        self._write(work)
+        return review
+
+    def clear_review(self, study_uid: str) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM reviews WHERE study_uid = ?", (study_uid,))
+            _insert_audit(db, [("review-cleared", study_uid, "", {})])
+
+        self._write(work)
+
+    def reviews(self) -> dict[str, Review]:
+        return {
+            r["study_uid"]: Review(r["study_uid"], r["outcome"], r["note"], r["user"], r["time"])
+            for r in self._read("SELECT * FROM reviews")
+        }
+
+    def arrivals(self) -> dict[str, str]:
+        """When each study first arrived (ISO 8601 UTC), by study UID."""
+        return {r["study_uid"]: r["arrived"] for r in self._read("SELECT study_uid, arrived FROM studies")}
+
+    def has_study(self, study_uid: str) -> bool:
+        return bool(self._read("SELECT 1 FROM studies WHERE study_uid = ?", (study_uid,)))
+
+    # -- audit -------------------------------------------------------------------------------------
+    def log(self, action: str, study_uid: str = "", weights_sha256: str = "", **detail: Any) -> None:
+        """Append one event to the audit trail. ``detail`` must never hold a patient name."""
+        self._write(lambda db: _insert_audit(db, [(action, study_uid, weights_sha256, detail)]))
+
+    def audit(self) -> list[AuditEvent]:
+        """The audit trail, oldest first."""
+        return [
+            AuditEvent(r["time"], r["user"], r["action"], r["study_uid"], r["weights_sha256"],
+                       json.loads(r["detail"]))
+            for r in self._read("SELECT * FROM audit ORDER BY id")
+        ]  # fmt: skip
+
+
+def _apply_migration(db: sqlite3.Connection, number: int) -> None:
+    for statement in _statements(MIGRATIONS[number - 1]):
+        db.execute(statement)
+    db.execute(f"PRAGMA user_version = {number}")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (``executescript`` would commit our transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete statement in migration: {buffer.strip()[:60]}")
+
+
+def _insert_audit(db: sqlite3.Connection, events: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> None:
+    user, stamp = current_user(), now_iso()
+    db.executemany(
+        "INSERT INTO audit (time, user, action, study_uid, weights_sha256, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        [(stamp, user, action, study, weights, json.dumps(dict(detail), default=str))
+         for action, study, weights, detail in events],
+    )  # fmt: skip
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _meta_value(meta: ImageMeta, column: str) -> Any:
+    value = getattr(meta, column)
+    return printable(value) if isinstance(value, str) else value
+
+
+def _entry(row: sqlite3.Row) -> ScanEntry:
+    meta = ImageMeta(
+        path=Path(os.fsdecode(row["path"])),
+        study_uid=row["study_uid"],
+        sop_uid=row["image_uid"],
+        **{c: row[c] for c in _META_COLUMNS},
+    )
+    return ScanEntry(meta=meta, status=Status(row["scan_status"]), reason=row["scan_reason"])

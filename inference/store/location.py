@@ -1,0 +1,29 @@
+"""Where the study store lives: ``--db``, else ``$CXR_TRIAGE_DB``, else the user's data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "cxr-triage"
+HOME_ENV = "CXR_TRIAGE_HOME"  # portable installs and tests point the whole data folder elsewhere
+DB_ENV = "CXR_TRIAGE_DB"
+STORE_FILE = "studies.sqlite"
+
+
+def data_dir() -> Path:
+    """The user's data folder for CXR Triage (settings, logs, imported models, the store)."""
+    override = os.environ.get(HOME_ENV)
+    if override:
+        return Path(override)
+    return platformdirs.user_data_path(APP_NAME, appauthor=False)
+
+
+def store_path(explicit: Path | str | None = None) -> Path:
+    """The store file to use: ``explicit`` (``--db``), else ``$CXR_TRIAGE_DB``, else the data folder's."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(DB_ENV)
+    return Path(env) if env else data_dir() / STORE_FILE

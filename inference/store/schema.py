@@ -1,0 +1,76 @@
+"""The store's schema as forward migrations: migration N takes a store from version N-1 to N.
+
+``PRAGMA user_version`` holds the version. Append a migration to change the schema; never edit one
+that has shipped: stores in the field were built with it.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: images, their studies, results per weights, reviews, the append-only audit trail.
+    """
+    CREATE TABLE studies (
+        study_uid   TEXT PRIMARY KEY,
+        arrived     TEXT NOT NULL,              -- ISO 8601 UTC, first time any image of it was recorded
+        archived    INTEGER NOT NULL DEFAULT 0  -- 1: kept, but left out of the worklist
+    );
+    CREATE TABLE images (
+        image_uid      TEXT PRIMARY KEY,        -- SOP Instance UID, or derived from the file's content
+        study_uid      TEXT NOT NULL REFERENCES studies(study_uid) ON DELETE CASCADE,
+        source         TEXT NOT NULL,           -- where it came from: 'file', later a PACS
+        path           BLOB NOT NULL,           -- os.fsencode(path): any file name, losslessly
+        arrived        TEXT NOT NULL,
+        scan_status    TEXT NOT NULL,           -- 'scored' (eligible), 'not_scored' or 'error'
+        scan_reason    TEXT NOT NULL DEFAULT '',
+        patient_id     TEXT NOT NULL DEFAULT '',
+        patient_name   TEXT NOT NULL DEFAULT '',  -- for display only: never in the audit or logs
+        accession      TEXT NOT NULL DEFAULT '',
+        study_date     TEXT NOT NULL DEFAULT '',
+        study_time     TEXT NOT NULL DEFAULT '',
+        modality       TEXT NOT NULL DEFAULT '',
+        view_position  TEXT NOT NULL DEFAULT '',
+        body_part      TEXT NOT NULL DEFAULT '',
+        photometric    TEXT NOT NULL DEFAULT '',
+        rows           INTEGER NOT NULL DEFAULT 0,
+        columns        INTEGER NOT NULL DEFAULT 0,
+        window_center  REAL,
+        window_width   REAL
+    );
+    CREATE INDEX images_by_study ON images(study_uid);
+    CREATE TABLE results (
+        image_uid      TEXT NOT NULL REFERENCES images(image_uid) ON DELETE CASCADE,
+        weights_sha256 TEXT NOT NULL,
+        status         TEXT NOT NULL,           -- 'scored' or 'error' (the image could not be read)
+        reason         TEXT NOT NULL DEFAULT '',
+        probabilities  TEXT NOT NULL DEFAULT '{}',  -- JSON: every output of the network
+        warnings       TEXT NOT NULL DEFAULT '[]',  -- JSON list: the readers' warnings
+        preprocessing  TEXT NOT NULL DEFAULT '',
+        precision      TEXT NOT NULL DEFAULT '',
+        device         TEXT NOT NULL DEFAULT '',
+        scored_at      TEXT NOT NULL,
+        PRIMARY KEY (image_uid, weights_sha256)
+    ) WITHOUT ROWID;
+    CREATE TABLE reviews (
+        study_uid  TEXT PRIMARY KEY REFERENCES studies(study_uid) ON DELETE CASCADE,
+        outcome    TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected', 'reviewed')),
+        note       TEXT NOT NULL DEFAULT '',
+        user       TEXT NOT NULL,
+        time       TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        time           TEXT NOT NULL,
+        user           TEXT NOT NULL,
+        action         TEXT NOT NULL,
+        study_uid      TEXT NOT NULL DEFAULT '',
+        weights_sha256 TEXT NOT NULL DEFAULT '',
+        detail         TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    """,
+)
+
+VERSION = len(MIGRATIONS)

@@ -1,0 +1,89 @@
+"""``cxr-triage`` dispatch: ``gui`` is a real command, typos are misuse, Ctrl+C ends quietly."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+import viewer.gui
+from inference.bundled import SAMPLES
+from inference.cli import COMMANDS, EXIT_INTERRUPTED
+from viewer import app
+
+PROBE = """
+import json, sys
+{prelude}
+from viewer.app import main
+try:
+    code = main({argv!r})
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted({{name.split(".")[0] for name in sys.modules}} & {{"PySide6", "torch"}})
+print(json.dumps({{"code": code, "heavy": heavy}}))
+"""
+
+
+def run_app(argv: list[str], prelude: str = "") -> tuple[int, list[str], str, str]:
+    """``viewer.app.main(argv)`` in a fresh interpreter: exit code, heavy modules loaded, stdout, stderr."""
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(argv=argv, prelude=prelude)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    *printed, last = out.stdout.splitlines()
+    result = json.loads(last)
+    return result["code"], result["heavy"], "\n".join(printed), out.stderr
+
+
+def test_a_mistyped_command_is_misuse_listing_the_commands_without_starting_qt() -> None:
+    code, heavy, _, err = run_app(["tirage", "x"])
+    assert code == 2
+    assert "invalid choice: 'tirage'" in err
+    assert all(f"'{name}'" in err for name in (*COMMANDS, "gui"))
+    assert "PySide6" not in heavy
+
+
+def test_help_lists_gui_without_starting_qt() -> None:
+    code, heavy, out, _ = run_app(["--help"])
+    assert code == 0
+    assert any(line.split()[:1] == ["gui"] for line in out.splitlines())
+    assert "PySide6" not in heavy
+
+
+def test_no_arguments_open_the_viewer_on_the_samples_without_torch_or_qt() -> None:
+    prelude = "import viewer.gui\nviewer.gui.main = lambda paths: print(json.dumps(paths)) or 0"
+    code, heavy, out, _ = run_app([], prelude)
+    assert code == 0
+    assert json.loads(out) == [str(SAMPLES)]
+    assert heavy == []  # the window starts before the model thread imports torch
+
+
+@pytest.mark.parametrize(
+    ("argv", "paths"), [([], [str(SAMPLES)]), (["gui"], [str(SAMPLES)]), (["gui", "a", "b"], ["a", "b"])]
+)
+def test_gui_entry_gets_the_paths(monkeypatch: pytest.MonkeyPatch, argv: list[str], paths: list[str]) -> None:
+    opened: list[list[str]] = []
+    monkeypatch.setattr(viewer.gui, "main", lambda p: opened.append(p) or 0)
+    assert app.main(argv) == 0
+    assert opened == [paths]
+
+
+def test_ctrl_c_while_importing_a_command_exits_130_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(name: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    try:
+        code = app.main(["triage", "x"])
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped main")
+    assert code == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "cxr-triage: interrupted.\n"
