@@ -98,7 +98,9 @@ class ScoringFinished:
     counts: RunCounts
 
 
-Event = ModelLoaded | ModelFailed | InfoChanged | ScoringStarted | BatchStarted | StudyScored | ScoringFinished
+Event = (
+    ModelLoaded | ModelFailed | InfoChanged | ScoringStarted | BatchStarted | StudyScored | ScoringFinished
+)
 Listener = Callable[[Event], None]
 
 

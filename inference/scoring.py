@@ -231,3 +231,38 @@ def _prepare(path: Path, service: TriageService) -> PreparedImage | str:
     except Exception as exc:  # a reader must never end the run: any surprise is this image's error
         log.warning("unexpected failure reading an image: %s", type(exc).__name__)
         return f"cannot read this image ({type(exc).__name__}: {exc})"
+
+
+def stored_studies(
+    store: Store, weights_sha256: str, study_uids: Iterable[str] | None = None
+) -> list[StudyResult]:
+    """Every study in the store (``study_uids`` only, when given) as the worklist shows it under
+    ``weights_sha256``, without scoring: images without a result for these weights leave their study
+    out (it is still to be scored) unless none of its images can be scored at all."""
+    images = store.images(study_uids)
+    results = store.results(weights_sha256)
+    by_study: dict[str, _Study] = {}
+    for image in images:
+        study = by_study.setdefault(
+            image.entry.meta.study_uid, _Study(image.entry.meta.study_uid, [], [], arrived=image.arrived)
+        )
+        study.members.append(image.entry)
+        if image.entry.status is not Status.SCORED:
+            continue
+        if image.image_uid in results:
+            _keep(study, image.entry.meta.path, results[image.image_uid], weights_sha256)
+        else:
+            study.todo.append((image.entry, image.image_uid))
+    return [study.result() for study in by_study.values() if not study.todo]
+
+
+def unscored_entries(store: Store, weights_sha256: str) -> list[ScanEntry]:
+    """The scan rows of every study that still has an image without a result for these weights."""
+    results = store.results(weights_sha256)
+    images = store.images()
+    waiting = {
+        i.entry.meta.study_uid
+        for i in images
+        if i.entry.status is Status.SCORED and i.image_uid not in results
+    }
+    return [i.entry for i in images if i.entry.meta.study_uid in waiting]

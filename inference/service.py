@@ -26,12 +26,20 @@ log = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 0.02  # max |p_reduced - p_fp32| on the first batch before reduced precision is used
 TTA_MODES = ("none", "tencrop")
+PRECISIONS = ("auto", "fp32")  # auto: bf16 where the hardware has it and parity holds; fp32: always
 
 
 class ModelService:
     """Batched prediction and Grad-CAM for one model package."""
 
-    def __init__(self, card: ModelCard, model: CheXDenseNet, device: str = "auto", tta: str = "none") -> None:
+    def __init__(
+        self,
+        card: ModelCard,
+        model: CheXDenseNet,
+        device: str = "auto",
+        tta: str = "none",
+        precision: str = "auto",
+    ) -> None:
         if tta not in TTA_MODES:
             raise ValueError(f"unknown TTA mode {tta!r}; choose one of {', '.join(TTA_MODES)}")
         if tta == "tencrop" and card.preprocessing is not Preprocessing.CHEXNET:
@@ -41,7 +49,9 @@ class ModelService:
         self._model = model.to(self._device).to(memory_format=torch.channels_last).eval()
         self._tta = tta
         self._shown = [i for i, lab in enumerate(card.labels) if lab.trained]
-        self._reduced = reduced_precision_candidate(self._device)
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        self._reduced = reduced_precision_candidate(self._device) if precision == "auto" else None
         self._dtype: torch.dtype | None = None  # decided by the parity check on the first batch
 
     @property
@@ -140,7 +150,9 @@ def _cam_to_image(cam: np.ndarray, shape: tuple[int, ...], card: ModelCard) -> n
     return cv2.resize(resized, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def load_service(package: Path, device: str = "auto", tta: str = "none") -> ModelService:
+def load_service(
+    package: Path, device: str = "auto", tta: str = "none", precision: str = "auto"
+) -> ModelService:
     """Load a model package (weights checked against the card's sha256) onto a device."""
     card, model = load_package(Path(package))
-    return ModelService(card, model, device=device, tta=tta)
+    return ModelService(card, model, device=device, tta=tta, precision=precision)

@@ -1,6 +1,6 @@
-"""``cxr-triage gui [PATH...]``: start the desktop viewer.
+"""``cxr-triage gui [PATH...] [--db FILE]``: start the desktop viewer.
 
-Composition only: settings, error log, the background session and the main window. Qt is
+Composition only: settings, error log, the study store, the background session and the main window. Qt is
 imported after the platform check, so a machine without the X11 libraries gets a list of
 packages to install instead of a core dump.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from viewer.qpa_check import platform_problem
 
 EXIT_NO_DISPLAY = 2
+EXIT_NO_STORE = 1
 log = logging.getLogger(__name__)
 
 
@@ -23,8 +24,9 @@ def _excepthook(exc_type, exc, tb) -> None:
     sys.__excepthook__(exc_type, exc, tb)
 
 
-def main(paths: list[str] | None = None) -> int:
-    """Open the viewer on ``paths`` (files or folders); returns the process exit code."""
+def main(paths: list[str] | None = None, db: Path | None = None) -> int:
+    """Open the viewer on the study store ``db`` (default: the user's) and ``paths`` (files or
+    folders); returns the process exit code."""
     problem = platform_problem()
     if problem:
         print(problem, file=sys.stderr)
@@ -44,7 +46,13 @@ def main(paths: list[str] | None = None) -> int:
     app.setApplicationName("CXR Triage")
     app.setOrganizationName("cxr-triage")
     sys.excepthook = _excepthook
-    window = create_window()
+    from inference.store import StoreError
+
+    try:
+        window = create_window(db=db)
+    except StoreError as exc:
+        _show_error(f"CXR Triage cannot open its study store.\n\n{exc}")
+        return EXIT_NO_STORE
     window.show()
     if paths:
         window.open_paths([Path(p) for p in paths])
@@ -53,15 +61,29 @@ def main(paths: list[str] | None = None) -> int:
     return code
 
 
-def create_window(settings_path: Path | None = None, backend=None, load_model: bool = True):
-    """The main window with its session; loads the last (or the bundled demo) model."""
+def _show_error(text: str) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    print(f"cxr-triage: {text}", file=sys.stderr)
+    QMessageBox.critical(None, "CXR Triage", text)
+
+
+def create_window(
+    settings_path: Path | None = None, backend=None, load_model: bool = True, db: Path | None = None
+):
+    """The main window with its session on the study store ``db`` (see
+    :func:`inference.store.store_path`); loads the last (or the bundled demo) model.
+
+    Raises :class:`inference.store.StoreError` when the store cannot be opened.
+    """
     from inference.bundled import DEMO_MODEL
+    from inference.store import Store, store_path
     from viewer.core.settings import Settings
     from viewer.qt.main_window import MainWindow
     from viewer.qt.session import Backend, TriageSession
 
     settings = Settings.load(settings_path)
-    session = TriageSession(backend or Backend())
+    session = TriageSession(backend or Backend(), store=Store(store_path(db)))
     window = MainWindow(session, settings, demo_package=DEMO_MODEL)
     if load_model:
         package = Path(settings.last_model) if settings.last_model else DEMO_MODEL

@@ -24,7 +24,7 @@ from inference.device import DEVICES
 from inference.engine import Engine, Event, ScoringFinished, ScoringJob, StudyScored
 from inference.progress import ProgressBar
 from inference.scoring import RunCounts
-from inference.service import TTA_MODES
+from inference.service import PRECISIONS, TTA_MODES
 from inference.store import Store, StoreError
 from inference.text import terminal_safe
 
@@ -44,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--operating-point", choices=OPERATING_POINTS, default=None, help="default: the card's")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--tta", choices=TTA_MODES, default="none")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto: bf16 where the hardware has it and it agrees with fp32 within 0.02; fp32: reproducible",
+    )
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument(
         "--deidentify",
@@ -89,7 +95,7 @@ def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:
     events: queue.Queue[Event] = queue.Queue()
     engine = Engine(
         events.put,
-        loader=lambda package, device: load_service(package, device=device, tta=args.tta),
+        loader=lambda package, device: load_service(package, device, args.tta, args.precision),
         store=store,
         batch_size=args.batch_size,
     )

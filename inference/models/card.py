@@ -221,24 +221,31 @@ def _label(index: int, data: Any, problems: list[str]) -> LabelCard | None:
     )
 
 
-def _consistency(fields: dict[str, Any], labels: list[LabelCard]) -> list[str]:
-    """Rules across fields: input size range, distinct label names, the default point on every label."""
-    problems = []
+def _size_problems(fields: dict[str, Any]) -> list[str]:
     size = fields.get("input_size")
-    if size is not None and not MIN_INPUT_SIZE <= size <= MAX_INPUT_SIZE:
-        problems.append(f"{CARD}: input_size must be from {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE} (got {size})")
+    if size is None or MIN_INPUT_SIZE <= size <= MAX_INPUT_SIZE:
+        return []
+    return [f"{CARD}: input_size must be from {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE} (got {size})"]
+
+
+def _duplicate_problems(labels: list[LabelCard]) -> list[str]:
     names = [lab.name for lab in labels]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        problems.append(f"{CARD}: labels: each name must appear once (repeated: {', '.join(duplicates)})")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    return (
+        [f"{CARD}: labels: each name must appear once (repeated: {', '.join(repeated)})"] if repeated else []
+    )
+
+
+def _default_point_problems(fields: dict[str, Any], labels: list[LabelCard]) -> list[str]:
+    """Every trained label has a threshold at the default point: no silent 0.5."""
     point = fields.get("default_operating_point")  # absent here when invalid: already reported
     lacking = [lab.name for lab in labels if lab.trained and point not in lab.operating_points]
-    if point and lacking:
-        problems.append(
-            f"{CARD}: default_operating_point {point!r} is missing from the operating points of "
-            f"trained label(s) {', '.join(lacking)}: every trained label needs a threshold there"
-        )
-    return problems
+    if not (point and lacking):
+        return []
+    return [
+        f"{CARD}: default_operating_point {point!r} is missing from the operating points of "
+        f"trained label(s) {', '.join(lacking)}: every trained label needs a threshold there"
+    ]
 
 
 def parse_card(data: object, package: Path) -> ModelCard:
@@ -251,7 +258,8 @@ def parse_card(data: object, package: Path) -> ModelCard:
         fields["default_operating_point"] = ModelCard.default_operating_point
     labels = [_label(i, entry, problems) for i, entry in enumerate(fields.pop("labels", []))]
     valid_labels = [lab for lab in labels if lab is not None]
-    problems += _consistency(fields, valid_labels)
+    problems += _size_problems(fields) + _duplicate_problems(valid_labels)
+    problems += _default_point_problems(fields, valid_labels)
     if problems:
         raise invalid(package, problems)
     task, preprocessing = Task(fields.pop("task")), Preprocessing(fields.pop("preprocessing"))

@@ -76,8 +76,8 @@ def _fit_problems(card: ModelCard, state: Mapping[str, torch.Tensor]) -> list[st
         )
     if channels != expected:
         problems.append(
-            f"{CARD}: preprocessing {card.preprocessing.value!r} needs {expected}-channel weights, but "
-            f"{WEIGHTS}'s first convolution (features.conv0) takes {channels} channel(s)"
+            f"{CARD}: preprocessing {card.preprocessing.value!r} needs {expected}-channel weights, but the "
+            f"first convolution of {WEIGHTS} (features.conv0) takes {channels} channel(s)"
         )
     tensors = state_problems(state, reference_state(outputs, channels))
     return problems + ([f"{WEIGHTS}: weights cannot be loaded: " + "; ".join(tensors)] if tensors else [])

@@ -94,8 +94,10 @@ class Store:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.OperationalError) as exc:
             raise StoreError(f"cannot open the study store {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a CXR Triage study store ({exc})") from exc
         self._lock = threading.RLock()
         self._migrate()
 

@@ -31,7 +31,7 @@ from inference import preprocess
 from inference.api import ModelCard, Preprocessing
 from inference.labels import CHESTXRAY14, XRV_DEFAULT
 from inference.models import checkpoints
-from inference.models.checkpoints import XRV_OP, CheckpointError, import_checkpoint
+from inference.models.checkpoints import UNCALIBRATED, XRV_OP, CheckpointError, import_checkpoint
 from inference.models.package import load_package, read_card
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,13 +60,16 @@ def old_torchvision_key(key: str) -> str:
     return re.sub(r"(denselayer\d+\.(?:norm|relu|conv))([12])\.", r"\1.\2.", key)
 
 
-def arnoweng_checkpoint(model: ArnowengDenseNet121) -> dict:
-    """What ``model.pth.tar`` holds: DataParallel ``module.`` prefix, old names, no BN counters."""
-    state = OrderedDict(
-        (old_torchvision_key(f"module.{k}"), v.clone())
-        for k, v in model.state_dict().items()
-        if not k.endswith("num_batches_tracked")
-    )
+def arnoweng_checkpoint(model: ArnowengDenseNet121, counters: bool = False) -> dict:
+    """What ``model.pth.tar`` holds: DataParallel ``module.`` prefix, old names, and BatchNorm
+    counters only when saved by torch 0.4.1 / torchvision 0.2.1 (``norm.1.num_batches_tracked``)."""
+    state = OrderedDict()
+    for key, value in model.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            if not counters:
+                continue
+            value = torch.tensor(1000)  # batches seen in training
+        state[old_torchvision_key(f"module.{key}")] = value.clone()
     return {"epoch": 1, "arch": "densenet121", "state_dict": state, "best_loss": 0.1}
 
 
@@ -350,7 +353,8 @@ def test_old_key_names_are_renamed() -> None:
 def test_chexnet_card(chexnet_package: Path, chexnet_checkpoint: Path) -> None:
     card = read_card(chexnet_package)
     assert [lab.name for lab in card.labels] == list(CHESTXRAY14)
-    assert all(lab.trained and not lab.operating_points for lab in card.labels)
+    assert all(lab.trained and lab.operating_points == {UNCALIBRATED: 0.5} for lab in card.labels)
+    assert card.default_operating_point == UNCALIBRATED  # stated on the card, not a silent fallback
     assert card.preprocessing is Preprocessing.CHEXNET and card.input_size == 224
     assert "re-derive" in card.description
     assert checkpoints.sha256_of(chexnet_checkpoint) in card.recipe
@@ -371,6 +375,21 @@ def test_chexnet_end_to_end_parity(chexnet_outputs: dict[str, np.ndarray]) -> No
     A resize filter other than PIL's bilinear (e.g. cv2 INTER_AREA) measured max |dp| 0.069 here.
     """
     assert np.abs(chexnet_outputs["ours"] - chexnet_outputs["original"]).max() < PARITY
+
+
+def test_chexnet_saved_by_torch_041_parity(
+    arnoweng_model: ArnowengDenseNet121, chexnet_outputs: dict[str, np.ndarray], tmp_path: Path
+) -> None:
+    """torch 0.4.1 wrote BatchNorm counters under the old names too: they import like the rest."""
+    checkpoint = arnoweng_checkpoint(arnoweng_model, counters=True)
+    counter = "module.densenet121.features.denseblock1.denselayer1.norm.1.num_batches_tracked"
+    assert counter in checkpoint["state_dict"]
+    torch.save(checkpoint, tmp_path / "model.pth.tar")
+    import_checkpoint("chexnet", tmp_path / "model.pth.tar", tmp_path / "pkg")
+    card, model = load_package(tmp_path / "pkg")
+    assert int(model.features.denseblock1.denselayer1.norm1.num_batches_tracked) == 1000  # mapped
+    (ours,) = our_probabilities(model, [our_input(card)])
+    assert np.abs(ours - chexnet_outputs["original"]).max() < PARITY
 
 
 def test_tencrop_is_the_reference_crop_set() -> None:
@@ -474,9 +493,27 @@ def test_pickled_code_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     torch.save({"state_dict": {"x": torch.zeros(1)}, "payload": _Payload(marker)}, tmp_path / "evil.pt")
     for kind in checkpoints.KINDS:
-        with pytest.raises(CheckpointError, match="without running code"):
+        with pytest.raises(CheckpointError, match="needs code from module 'builtins'"):
             import_checkpoint(kind, tmp_path / "evil.pt", tmp_path / kind)
     assert not marker.exists()
+
+
+class TrainerState:
+    """Any class of the code that wrote a checkpoint: unpickling it would need that code."""
+
+
+def test_pickle_that_needs_code_says_what_is_accepted(tmp_path: Path) -> None:
+    torch.save({"state_dict": {"x": torch.zeros(1)}, "trainer": TrainerState()}, tmp_path / "model.pth.tar")
+    with pytest.raises(CheckpointError) as caught:
+        import_checkpoint("chexnet", tmp_path / "model.pth.tar", tmp_path / "pkg")
+    message = str(caught.value)
+    module = TrainerState.__module__
+    assert f"model.pth.tar is a pickle that needs code from module '{module}'" in message
+    assert (
+        "only loads tensors and plain containers" in message
+        and "Re-save the weights as a state dict" in message
+    )
+    assert "weights_only" not in message and "add_safe_globals" not in message
 
 
 def test_garbage_and_missing_files(tmp_path: Path) -> None:
@@ -496,8 +533,11 @@ def test_xrv_labels_rules() -> None:
     labels, notes = checkpoints.xrv_labels(3, ["Pleural Effusion", "", "Mass"], [0.2, math.nan, math.nan])
     assert [lab.name for lab in labels] == ["Effusion", "output_1", "Mass"]  # canonical names
     assert [lab.trained for lab in labels] == [True, False, True]
-    assert labels[0].operating_points == {XRV_OP: 0.2, "youden": 0.2} and not labels[2].operating_points
+    assert labels[0].operating_points == {XRV_OP: 0.2, "youden": 0.2}
+    assert labels[2].operating_points == {XRV_OP: 0.5} and not labels[1].operating_points
     assert any("Mass" in note for note in notes)
+    labels, notes = checkpoints.xrv_labels(2, ["Effusion", ""], None)
+    assert labels[0].operating_points == {UNCALIBRATED: 0.5} and any(UNCALIBRATED in note for note in notes)
     with pytest.raises(CheckpointError, match="duplicate"):
         checkpoints.xrv_labels(2, ["Effusion", "Pleural Effusion"], None)
     with pytest.raises(CheckpointError, match="--labels"):

@@ -16,7 +16,8 @@ from viewer import app
 
 PROBE = """
 import json, sys
-{prelude}
+import viewer.gui
+viewer.gui.main = lambda paths: print("GUI", json.dumps(paths)) or 0  # stands in for the window
 from viewer.app import main
 try:
     code = main({argv!r})
@@ -27,23 +28,19 @@ print(json.dumps({{"code": code, "heavy": heavy}}))
 """
 
 
-def run_app(argv: list[str], prelude: str = "") -> tuple[int, list[str], str, str]:
-    """``viewer.app.main(argv)`` in a fresh interpreter: exit code, heavy modules loaded, stdout, stderr."""
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE.format(argv=argv, prelude=prelude)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+def run_app(argv: list[str]) -> tuple[int, list[str], str, str]:
+    """``viewer.app.main(argv)`` in a fresh interpreter, the window stubbed out: exit code, heavy
+    modules loaded, stdout, stderr."""
+    command = [sys.executable, "-c", PROBE.format(argv=argv)]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
     *printed, last = out.stdout.splitlines()
     result = json.loads(last)
     return result["code"], result["heavy"], "\n".join(printed), out.stderr
 
 
 def test_a_mistyped_command_is_misuse_listing_the_commands_without_starting_qt() -> None:
-    code, heavy, _, err = run_app(["tirage", "x"])
-    assert code == 2
+    code, heavy, out, err = run_app(["tirage", "x"])
+    assert (code, out) == (2, "")
     assert "invalid choice: 'tirage'" in err
     assert all(f"'{name}'" in err for name in (*COMMANDS, "gui"))
     assert "PySide6" not in heavy
@@ -57,10 +54,9 @@ def test_help_lists_gui_without_starting_qt() -> None:
 
 
 def test_no_arguments_open_the_viewer_on_the_samples_without_torch_or_qt() -> None:
-    prelude = "import viewer.gui\nviewer.gui.main = lambda paths: print(json.dumps(paths)) or 0"
-    code, heavy, out, _ = run_app([], prelude)
+    code, heavy, out, _ = run_app([])
     assert code == 0
-    assert json.loads(out) == [str(SAMPLES)]
+    assert out == f"GUI {json.dumps([str(SAMPLES)])}"
     assert heavy == []  # the window starts before the model thread imports torch
 
 

@@ -4,6 +4,7 @@ quiet decoders, and the odd shapes preprocessing and annotation must survive. Ev
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -62,7 +63,9 @@ def _encode(path: Path, img: np.ndarray) -> Path:
 
 
 def _radiograph() -> np.ndarray:
-    return cv2.imread(str(NIH_PNG), cv2.IMREAD_UNCHANGED)
+    img = cv2.imread(str(NIH_PNG), cv2.IMREAD_UNCHANGED)
+    assert img is not None
+    return img
 
 
 def _dicom(path: Path, **attributes: object) -> Path:
@@ -87,7 +90,9 @@ def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(("width", "height"), [(200000, 1), (1, 200000)])
-def test_one_pixel_line_is_refused_before_decoding(tmp_path: Path, no_decoding: None, width: int, height: int):
+def test_one_pixel_line_is_refused_before_decoding(
+    tmp_path: Path, no_decoding: None, width: int, height: int
+) -> None:
     path = _zero_png(tmp_path / "line.png", width, height)
     assert path.stat().st_size < 1000
     with pytest.raises(ReadError, match=f"image is {width}×{height} pixels"):
@@ -123,11 +128,13 @@ def test_huge_jpeg_frame_header_is_refused_before_decoding(tmp_path: Path, no_de
         ({"Rows": 4000, "Columns": 900}, "sides more than 4 to 1 apart"),
     ],
 )
-def test_dicom_size_is_checked_from_the_header(tmp_path: Path, attributes: dict[str, int], reason: str) -> None:
+def test_dicom_size_is_checked_from_the_header(
+    tmp_path: Path, attributes: dict[str, int], reason: str
+) -> None:
     path = _dicom(tmp_path / "big.dcm", **attributes)
     entry = read_header(path)
     assert entry.status is Status.ERROR and reason in entry.reason
-    with pytest.raises(ReadError, match=reason.replace("(", "\\(").replace(")", "\\)")):
+    with pytest.raises(ReadError, match=re.escape(reason)):
         read_image(path)
 
 
@@ -156,8 +163,8 @@ def test_failing_stat_is_a_read_error(tmp_path: Path, monkeypatch: pytest.Monkey
     target = str(tmp_path / "locked.png")
     real_stat = os.stat
 
-    def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
-        if os.fspath(path) == target:  # type: ignore[arg-type]
+    def stat(path: str | os.PathLike[str], *args: object, **kwargs: object) -> os.stat_result:
+        if os.fspath(path) == target:
             raise PermissionError(13, "Permission denied", target)
         return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
 
@@ -215,11 +222,12 @@ def test_dark_but_real_sixteen_bit_png_is_kept(tmp_path: Path) -> None:
     assert read_image(path).warnings
 
 
-@pytest.mark.parametrize(
-    "path",
-    sorted(p for p in [*SAMPLES.iterdir(), *TRAIN.rglob("*")] if p.suffix in {".png", ".jpg", ".jpeg", ".dcm"}),
-    ids=lambda p: p.name,
+REAL_IMAGES = sorted(
+    p for p in [*SAMPLES.iterdir(), *TRAIN.rglob("*")] if p.suffix in {".png", ".jpg", ".jpeg", ".dcm"}
 )
+
+
+@pytest.mark.parametrize("path", REAL_IMAGES, ids=lambda p: p.name)
 def test_every_real_sample_passes_the_checks(path: Path) -> None:
     assert read_image(path).pixels.size
 
@@ -235,7 +243,7 @@ def test_chexnet_resize_caps_the_long_side() -> None:
 
 @pytest.mark.parametrize("convention", list(Preprocessing))
 def test_preprocessing_a_one_pixel_line(convention: Preprocessing) -> None:
-    line = np.linspace(0, 1, 20000, dtype=np.float32)[None]
+    line = np.linspace(0, 1, 2000, dtype=np.float32)[None]
     assert preprocess.prepare(line, convention, 224).shape[-2:] == (224, 224)
 
 

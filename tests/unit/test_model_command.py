@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import shutil
 from pathlib import Path
@@ -53,7 +55,7 @@ def test_info_prints_the_card(random_package: Path, capsys: pytest.CaptureFixtur
     card = read_card(random_package)
     for text in ("random-test-model", "0.0.0", "densenet121", "multilabel", "chexnet", "224×224"):
         assert text in out
-    assert card.weights_sha256 in out and "matches the card" in out
+    assert card.weights_sha256 in out and "matches the card and loads" in out
     assert "Not for diagnostic use." in out
     assert "high_sensitivity" in out and "youden" in out and "Pleural_Thickening" in out
     assert "14 outputs, 14 trained" in out
@@ -65,8 +67,9 @@ def test_info_detects_changed_weights(
     package = shutil.copytree(random_package, tmp_path / "pkg")
     with (package / WEIGHTS).open("ab") as f:
         f.write(b"\0")
-    code, out, _ = run(capsys, "model", "info", package)
-    assert code == 1 and "MISMATCH" in out
+    code, out, err = run(capsys, "model", "info", package)
+    assert code == 1 and "CANNOT BE LOADED" in out
+    assert "model.safetensors: sha256" in err and "does not match the card's" in err
 
 
 @pytest.mark.parametrize(
@@ -103,7 +106,8 @@ def test_import_chexnet_then_info(
 
     code, out, err = run(capsys, "model", "info", dest)
     assert code == 0, err
-    assert "No operating points" in out and "re-derive" in out and "ChestX-ray14" in out
+    assert "Default operating point  uncalibrated" in out and "re-derive" in out and "ChestX-ray14" in out
+    assert "matches the card and loads" in out
 
 
 def test_import_xrv_pickle_then_info(
@@ -173,3 +177,53 @@ def test_bad_op_threshs(checkpoints_dir: Path, tmp_path: Path, capsys: pytest.Ca
     )
     code, _, err = run(capsys, *argv)
     assert code == 2 and "--op-threshs" in err
+
+
+def test_info_refuses_an_invalid_card(
+    random_package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = shutil.copytree(random_package, tmp_path / "pkg")
+    card = json.loads((package / "card.json").read_text())
+    card["input_size"], card["labels"][0] = 0, "Atelectasis"
+    (package / "card.json").write_text(json.dumps(card))
+    code, out, err = run(capsys, "model", "info", package)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.startswith(f"cxr-triage model: error: {package}: 2 problems:\n")
+    assert "card.json: input_size must be a positive integer (got 0)" in err
+    assert "card.json: labels[0] must be an object with a name (got 'Atelectasis')" in err
+
+
+def test_info_says_when_weights_cannot_be_loaded(
+    random_package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sha256 matches the card, but the file is not safetensors: not "matches"."""
+    package = shutil.copytree(random_package, tmp_path / "pkg")
+    (package / WEIGHTS).write_bytes(b"garbage" * 100)
+    card = json.loads((package / "card.json").read_text())
+    card["weights_sha256"] = hashlib.sha256((package / WEIGHTS).read_bytes()).hexdigest()
+    (package / "card.json").write_text(json.dumps(card))
+    code, out, err = run(capsys, "model", "info", package)
+    assert code == 1 and "CANNOT BE LOADED" in out and "matches" not in out
+    assert "model.safetensors: weights cannot be loaded" in err and "Traceback" not in err
+
+
+def test_import_refuses_thresholds_outside_0_1(
+    checkpoints_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    threshs = ",".join(["1.5"] + ["0.2"] * 17)
+    argv = (
+        "model",
+        "import",
+        "xrv",
+        checkpoints_dir / "xrv-nih.pt",
+        tmp_path / "pkg",
+        "--op-threshs",
+        threshs,
+    )
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert (
+        "labels[0] (Atelectasis): operating_points['xrv_op_thresh'] must be a threshold from 0 to 1 (got 1.5)"
+        in err
+    )
+    assert not (tmp_path / "pkg").exists()

@@ -25,7 +25,7 @@ def image() -> XRayImage:
 
 @pytest.fixture(scope="module")
 def service(random_package: Path) -> ModelService:
-    return load_service(random_package, device="cpu")
+    return load_service(random_package, device="cpu", precision="fp32")  # exact comparisons below
 
 
 def test_batch_equals_one_by_one(service: ModelService, image: XRayImage):
@@ -110,3 +110,12 @@ def test_grad_cam_matches_a_hand_written_grad_cam(service: ModelService):
 def test_unknown_device_is_refused(random_package: Path):
     with pytest.raises(ValueError, match="unknown device"):
         load_service(random_package, device="tpu")
+
+
+def test_fp32_precision_is_kept_even_where_bf16_would_pass(
+    monkeypatch, random_package: Path, image: XRayImage
+):
+    monkeypatch.setattr(service_module, "reduced_precision_candidate", lambda device: torch.bfloat16)
+    svc = load_service(random_package, device="cpu", precision="fp32")
+    svc.predict([image])
+    assert svc.precision == "fp32"

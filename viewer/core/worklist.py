@@ -6,14 +6,17 @@ one batched notification per call (never one per row).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from inference.api import ImageMeta, ScanEntry, Status, StudyResult
-from inference.triage import figures, reading_order_key
+from inference.api import ImageMeta, RankedStudy, ScanEntry, Status, StudyResult
+from inference.deidentify import neutral_names
+from inference.store import Review
+from inference.triage import NO_FIGURES, Figures, figures, reading_order_key
 
 
 class RowState(enum.StrEnum):
@@ -36,6 +39,7 @@ class Column(enum.IntEnum):
     PROBABILITY = 8
     POSITIVES = 9
     STATUS = 10
+    REVIEW = 11
 
 
 HEADERS = {
@@ -50,6 +54,7 @@ HEADERS = {
     Column.PROBABILITY: "Prob.",
     Column.POSITIVES: "Positives",
     Column.STATUS: "Status",
+    Column.REVIEW: "Review",
 }
 
 _STATE_OF = {
@@ -61,21 +66,55 @@ _STATE_OF = {
 
 @dataclass(eq=False)
 class StudyRow:
-    """One study in the worklist. ``seq`` is arrival order, the final tie-breaker of every sort."""
+    """One study in the worklist: its scan rows, the result it shows with that result's figures under
+    the current thresholds, and the reader's review. ``seq`` is arrival order, the final tie-breaker."""
 
     uid: str
-    meta: ImageMeta
     seq: int
     entries: list[ScanEntry] = field(default_factory=list)
-    state: RowState = RowState.QUEUED
-    reason: str = ""
-    probabilities: dict[str, float] = field(default_factory=dict)
-    reviewed: bool = False
+    result: StudyResult | None = None  # None while queued or scoring
+    scoring: bool = False
+    figures: Figures = NO_FIGURES
+    review: Review | None = None
     rank: int | None = None
-    positives: tuple[str, ...] = ()
-    risk: float = 0.0
-    top_finding: str = ""
-    top_probability: float | None = None
+
+    @property
+    def state(self) -> RowState:
+        if self.result is not None:
+            return _STATE_OF[self.result.status]
+        return RowState.SCORING if self.scoring else RowState.QUEUED
+
+    @property
+    def meta(self) -> ImageMeta:
+        """The header facts shown: the result's lead image, else the first scorable file's."""
+        if self.result is not None:
+            return self.result.meta
+        return next((e.meta for e in self.entries if e.status is Status.SCORED), self.entries[0].meta)
+
+    @property
+    def reason(self) -> str:
+        return self.result.reason if self.result is not None else ""
+
+    @property
+    def probabilities(self) -> Mapping[str, float]:
+        scored = self.result is not None and self.result.status is Status.SCORED
+        return self.result.probabilities if scored and self.result is not None else {}
+
+    @property
+    def positives(self) -> tuple[str, ...]:
+        return self.figures.positives
+
+    @property
+    def risk(self) -> float:
+        return self.figures.risk
+
+    @property
+    def top_finding(self) -> str:
+        return self.figures.top_finding
+
+    @property
+    def top_probability(self) -> float | None:
+        return self.figures.top_probability
 
     @property
     def flagged(self) -> bool:
@@ -87,32 +126,31 @@ class StudyRow:
 
     def reason_for(self, hide_phi: bool) -> str:
         """The reason; file names (which may carry patient names) become "image N" when hidden."""
-        if not hide_phi or not self.reason:
+        if not hide_phi or not self.reason or self.result is None:
             return self.reason
-        text = self.reason
-        for i, entry in enumerate(self.entries, start=1):
-            text = text.replace(entry.meta.path.name, f"image {i}")
-        return text
+        return neutral_names(self.reason, self.result.images or [e.meta.path for e in self.entries])
 
     def status_for(self, hide_phi: bool) -> str:
         reason = self.reason_for(hide_phi)
         if self.state is RowState.ERROR:
-            text = f"error: {reason}" if reason else "error"
-        elif self.state is RowState.NOT_SCORED:
-            text = f"not scored: {reason}" if reason else "not scored"
-        else:
-            text = self.state.value
-        if self.reviewed:
-            return "reviewed" if self.state is RowState.SCORED else f"{text} · reviewed"
-        return text
+            return f"error: {reason}" if reason else "error"
+        if self.state is RowState.NOT_SCORED:
+            return f"not scored: {reason}" if reason else "not scored"
+        return self.state.value
 
-    def result(self) -> StudyResult | None:
-        if self.state in (RowState.QUEUED, RowState.SCORING):
+    def review_text(self) -> str:
+        """The review column: the outcome, with a mark when a note goes with it."""
+        if self.review is None:
+            return ""
+        return f"{self.review.outcome} ✎" if self.review.note else self.review.outcome
+
+    def ranked(self) -> RankedStudy | None:
+        """The row as the triage engine's ranked study (what exports are built from); None if unranked."""
+        if self.result is None or self.rank is None:
             return None
-        status = {RowState.SCORED: Status.SCORED, RowState.ERROR: Status.ERROR}.get(
-            self.state, Status.NOT_SCORED
-        )
-        return StudyResult(self.uid, self.meta, status, self.reason, dict(self.probabilities))
+        f = self.figures
+        top = math.nan if f.top_probability is None else f.top_probability
+        return RankedStudy(self.rank, self.result, f.positives, f.risk, f.top_finding, top)
 
 
 _FINISHED = (RowState.SCORED, RowState.NOT_SCORED, RowState.ERROR)
@@ -122,14 +160,26 @@ def _reading_order(row: StudyRow) -> tuple:
     meta = row.meta
     acquired = meta.study_date + meta.study_time
     scored = row.state is RowState.SCORED
-    # Rows carry no arrival time yet, so none is overdue.
+    # The viewer has no maximum wait, so no row is overdue.
     return reading_order_key(
         scored, bool(row.positives), row.risk, row.top_probability, acquired, row.uid, overdue_by=None
     )
 
 
-def study_key(meta: ImageMeta) -> str:
-    return meta.study_uid or str(meta.path)
+def _scan_result(row: StudyRow) -> StudyResult | None:
+    """A study none of whose files can be scored is finished at scan time: its first file says why."""
+    if any(e.status is Status.SCORED for e in row.entries):
+        return None
+    first = row.entries[0]
+    images = tuple(e.meta.path for e in row.entries)
+    return StudyResult(row.uid, first.meta, first.status, first.reason, images=images)
+
+
+def _result_entries(result: StudyResult) -> list[ScanEntry]:
+    """Scan rows standing for a stored result's files (so that scanning them again changes nothing)."""
+    status = Status.SCORED if result.status is Status.SCORED else result.status
+    paths = result.images or (result.meta.path,)
+    return [ScanEntry(dataclasses.replace(result.meta, path=p), status) for p in paths]
 
 
 def _sort_key(column: Column) -> Callable[[StudyRow], Any]:
@@ -146,6 +196,7 @@ def _sort_key(column: Column) -> Callable[[StudyRow], Any]:
         Column.PROBABILITY: lambda r: -1.0 if r.top_probability is None else r.top_probability,
         Column.POSITIVES: lambda r: len(r.positives),
         Column.STATUS: lambda r: r.status_text,
+        Column.REVIEW: lambda r: r.review_text(),
     }
     return keys[column]
 
@@ -177,6 +228,23 @@ class Worklist:
         self._row_of.clear()
 
     # -- mutations ---------------------------------------------------------------------------------
+    def load(
+        self, results: Iterable[StudyResult], queued: Iterable[ScanEntry], reviews: Mapping[str, Review]
+    ) -> None:
+        """Replace every row at once: finished ``results``, studies of ``queued`` scan rows still to
+        score, and their ``reviews``; then rank and sort (a view resets around this call)."""
+        self.clear()
+        for result in results:
+            row = StudyRow(result.study_uid, self._next_seq, _result_entries(result), result)
+            self._next_seq += 1
+            self._row_of[row.uid] = row
+            self.rows.append(row)
+        self.add_entries(queued)
+        for row in self.rows:
+            row.review = reviews.get(row.uid)
+        self.rerank()
+        self.rows[:] = self.sorted_order()
+
     def add_entries(
         self, entries: Iterable[ScanEntry], place: bool = True
     ) -> tuple[list[StudyRow], list[StudyRow]]:
@@ -184,22 +252,25 @@ class Worklist:
 
         With ``place=False`` new rows are known but not yet in :attr:`rows`: a view layer appends
         them with :meth:`place` between its begin/end insert notifications, then calls
-        :meth:`resort` once.
+        :meth:`resort` once. A file the worklist already holds changes nothing.
         """
         new: list[StudyRow] = []
         changed: dict[str, StudyRow] = {}
         for entry in entries:
-            uid = study_key(entry.meta)
+            uid = entry.meta.study_uid
             row = self._row_of.get(uid)
             if row is None:
-                row = StudyRow(uid=uid, meta=entry.meta, seq=self._next_seq)
+                row = StudyRow(uid=uid, seq=self._next_seq)
                 self._next_seq += 1
                 self._row_of[uid] = row
                 new.append(row)
+            elif any(e.meta.path == entry.meta.path for e in row.entries):
+                continue
             elif row not in new:
                 changed[uid] = row
             row.entries.append(entry)
-            self._initial_state(row)
+            if not row.scoring:  # an in-flight result lands; the new file is picked up by a later re-score
+                row.result = _scan_result(row)
         if place:
             self.place(new)
         return new, list(changed.values())
@@ -207,24 +278,21 @@ class Worklist:
     def place(self, rows: Sequence[StudyRow]) -> None:
         self.rows.extend(rows)
 
-    @staticmethod
-    def _initial_state(row: StudyRow) -> None:
-        """State from the study's files; a finished study that gains a file is scored again."""
-        if row.state is RowState.SCORING:
-            return  # the in-flight result lands; the new file is picked up by a later re-score
-        eligible = [e for e in row.entries if e.status is Status.SCORED]
-        if eligible:
-            row.state, row.reason, row.meta, row.probabilities = RowState.QUEUED, "", eligible[0].meta, {}
-        else:
-            first = row.entries[0]
-            row.state, row.reason = _STATE_OF[first.status], first.reason
+    def remove(self, uids: Iterable[str]) -> list[StudyRow]:
+        """Drop studies (e.g. archived ones); returns the rows removed."""
+        gone = [row for uid in uids if (row := self._row_of.pop(uid, None)) is not None]
+        if gone:
+            dropped = {id(r) for r in gone}
+            self.rows[:] = [r for r in self.rows if id(r) not in dropped]
+            self.rerank([])
+        return gone
 
     def set_scoring(self, uids: Iterable[str]) -> list[StudyRow]:
         out = []
         for uid in uids:
             row = self._row_of.get(uid)
             if row is not None and row.state is RowState.QUEUED:
-                row.state = RowState.SCORING
+                row.scoring = True
                 out.append(row)
         return out
 
@@ -232,8 +300,9 @@ class Worklist:
         """Back to queued: unfinished rows after a cancel, or every scorable row for a new model."""
         out = []
         for row in self.rows:
-            if row.state is RowState.SCORING or (not only_unfinished and row.state is RowState.SCORED):
-                row.state, row.probabilities, row.reason = RowState.QUEUED, {}, ""
+            rescore = not only_unfinished and row.state is RowState.SCORED
+            if row.scoring or rescore:
+                row.scoring, row.result = False, _scan_result(row)
                 out.append(row)
         return out
 
@@ -243,17 +312,14 @@ class Worklist:
             row = self._row_of.get(res.study_uid)
             if row is None:
                 continue
-            row.state = _STATE_OF[res.status]
-            row.reason = res.reason
-            row.meta = res.meta
-            row.probabilities = dict(res.probabilities)
+            row.result, row.scoring = res, False
             out.append(row)
         return out
 
-    def set_reviewed(self, uid: str, reviewed: bool) -> StudyRow | None:
+    def set_review(self, uid: str, review: Review | None) -> StudyRow | None:
         row = self._row_of.get(uid)
         if row is not None:
-            row.reviewed = reviewed
+            row.review = review
         return row
 
     def set_thresholds(self, thresholds: Mapping[str, float]) -> None:
@@ -268,9 +334,9 @@ class Worklist:
         queued and scoring studies have no rank yet.
         """
         rows = self.rows if changed is None else list(changed)
-        shown = [r.probabilities if r.state is RowState.SCORED else {} for r in rows]
-        for row, f in zip(rows, figures(shown, self.thresholds), strict=True):
-            row.positives, row.risk, row.top_finding, row.top_probability = f
+        if rows:
+            for row, f in zip(rows, figures([r.probabilities for r in rows], self.thresholds), strict=True):
+                row.figures = f
         finished = [r for r in self.rows if r.state in _FINISHED]
         finished.sort(key=_reading_order)
         for row in self.rows:
@@ -314,10 +380,6 @@ class Worklist:
 
     def uids(self) -> Sequence[str]:
         return [r.uid for r in self.rows]
-
-
-def paths_of(row: StudyRow) -> list[Path]:
-    return [e.meta.path for e in row.entries]
 
 
 def study_caption(row: StudyRow, hide_phi: bool) -> str:

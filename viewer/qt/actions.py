@@ -23,6 +23,12 @@ class Actions:
     next_study: QAction
     previous_study: QAction
     mark_reviewed: QAction
+    accept: QAction
+    reject: QAction
+    review_note: QAction
+    clear_review: QAction
+    archive_selected: QAction
+    archive_older: QAction
     heatmap: QAction
     invert: QAction
     reset_view: QAction
@@ -75,6 +81,14 @@ def build_actions(w, has_import: bool) -> Actions:
         next_study=_action(w, "&Next Study", lambda: w.move_study(1), Qt.Key.Key_Down, context=local),
         previous_study=_action(w, "&Previous Study", lambda: w.move_study(-1), Qt.Key.Key_Up, context=local),
         mark_reviewed=_action(w, "Mark &Reviewed", w.toggle_reviewed, Qt.Key.Key_Space),
+        accept=_action(w, "&Accept", lambda: w.review_current("accepted"), Qt.Key.Key_A),
+        reject=_action(w, "Re&ject", lambda: w.review_current("rejected"), Qt.Key.Key_X),
+        review_note=_action(w, "Review &Note…", w.review_note_dialog, Qt.Key.Key_N),
+        clear_review=_action(w, "C&lear Review", w.clear_review, Qt.Key.Key_Backspace),
+        archive_selected=_action(
+            w, "Arc&hive Selected Studies", w.archive_selected, tip="Take the studies off the worklist"
+        ),
+        archive_older=_action(w, "Archive Studies &Older Than…", w.archive_older_dialog),
         heatmap=_action(w, "&Heat Map Overlay", w.set_overlay_visible, Qt.Key.Key_H, checkable=True),
         invert=_action(w, "&Invert Grey Scale", w.set_inverted, Qt.Key.Key_I, checkable=True),
         reset_view=_action(w, "&Reset View", w.reset_view, Qt.Key.Key_R),
@@ -107,7 +121,11 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     file.addSeparator()
     file.addAction(a.quit)
     study = bar.addMenu("&Study")
-    study.addActions([a.next_study, a.previous_study, a.mark_reviewed])
+    study.addActions([a.next_study, a.previous_study])
+    study.addSeparator()
+    study.addActions([a.mark_reviewed, a.accept, a.reject, a.review_note, a.clear_review])
+    study.addSeparator()
+    study.addActions([a.archive_selected, a.archive_older])
     study.addSeparator()
     study.addActions([a.cancel, a.resume])
     view = bar.addMenu("&View")
@@ -129,7 +147,8 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
 def build_worklist_menu(table: QWidget, a: Actions) -> None:
     """Right-click on the worklist: the study commands (the same actions, same shortcuts)."""
     table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-    table.addActions([a.next_study, a.previous_study, a.mark_reviewed, a.export_image])
+    table.addActions([a.next_study, a.previous_study, a.mark_reviewed, a.accept, a.reject, a.review_note,
+                      a.clear_review, a.export_image, a.archive_selected])  # fmt: skip
 
 
 def shortcut_table(a: Actions) -> list[tuple[str, str]]:

@@ -1,43 +1,20 @@
-"""Ctrl+E and Ctrl+Shift+E: where exports go, and what the annotated image says."""
+"""Ctrl+E and Ctrl+Shift+E: where exports go, and telling the reader where they went."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from inference.api import Heatmap, ModelCard
+from inference.api import Heatmap, ModelCard, RankedStudy, XRayImage
+from viewer.core.image_export import export_annotated
 from viewer.core.settings import Settings
 from viewer.core.worklist import StudyRow
 from viewer.core.worklist_export import export_worklist
-from viewer.qt.export import ExportInfo, export_view
-from viewer.qt.image_view import ImageView
 
 log = logging.getLogger(__name__)
-
-
-def image_export_info(
-    row: StudyRow,
-    finding: str | None,
-    thresholds: Mapping[str, float],
-    card: ModelCard | None,
-    heatmap: Heatmap | None,
-    hide_phi: bool,
-) -> ExportInfo:
-    """The provenance band of one exported image; no patient ID while identifiers are hidden."""
-    return ExportInfo(
-        finding=finding,
-        probability=row.probabilities.get(finding) if finding else None,
-        threshold=thresholds.get(finding) if finding else None,
-        model_name=f"{card.name} {card.version}" if card else "no model",
-        weights_sha256=card.weights_sha256 if card else "",
-        patient_id=None if hide_phi or not row.meta.patient_id else row.meta.patient_id,
-        timestamp=datetime.now().isoformat(sep=" ", timespec="seconds"),
-        cam_method=heatmap.method if heatmap is not None else None,
-    )
 
 
 class ExportCommands:
@@ -65,13 +42,20 @@ class ExportCommands:
         self._changed()
         return Path(folder)
 
-    def image(self, view: ImageView, info: ExportInfo) -> Path | None:
-        """The image as shown, with its band; says in the status bar where it went."""
+    def image(
+        self,
+        image: XRayImage,
+        heatmap: Heatmap | None,
+        study: RankedStudy,
+        card: ModelCard,
+        thresholds: Mapping[str, float],
+    ) -> Path | None:
+        """The annotated image; says in the status bar where it went."""
         folder = self.folder()
         if folder is None:
             return None
         try:
-            path = export_view(view, info, folder)
+            path = export_annotated(image, heatmap, study, card, thresholds, folder)
         except (OSError, ValueError) as exc:
             log.warning("export failed: %s", exc)
             self._say(f"Export failed: {exc}")

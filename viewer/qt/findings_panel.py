@@ -3,6 +3,9 @@
 One row per shown label of a :class:`~inference.api.ModelCard`: name, a probability bar with the
 threshold marked, a threshold slider, and the sensitivity/specificity the card's validation curve
 predicts at that threshold. An operating-point selector sets every threshold at once.
+
+The panel does not own the thresholds: it shows the worklist's (:meth:`FindingsPanel.show_thresholds`)
+and reports the reader's edits (``thresholdsEdited``, once per slider release or operating point).
 """
 
 from __future__ import annotations
@@ -159,7 +162,7 @@ def performance_text(curve, threshold: float) -> str:
 class FindingsPanel(QWidget):
     """Probabilities and thresholds of every shown finding of one model card."""
 
-    thresholdsChanged = Signal(dict)
+    thresholdsEdited = Signal(dict)  # noqa: N815  every shown threshold, after the reader's edit
     findingSelected = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -229,11 +232,17 @@ class FindingsPanel(QWidget):
         for name, row in self._rows.items():
             row.refresh(self._probabilities.get(name), self._thresholds[name])
 
-    def thresholds(self) -> dict[str, float]:
+    def shown_thresholds(self) -> dict[str, float]:
         return dict(self._thresholds)
 
-    def set_thresholds(self, thresholds: Mapping[str, float]) -> None:
-        """Set some or all thresholds (unknown names ignored); emits thresholdsChanged once if changed."""
+    def show_thresholds(self, thresholds: Mapping[str, float]) -> None:
+        """Display the owner's thresholds (unknown names ignored); emits nothing."""
+        self._apply(thresholds)
+        self._emitted = dict(self._thresholds)
+        self._sync_combo()
+
+    def edit_thresholds(self, thresholds: Mapping[str, float]) -> None:
+        """Change some thresholds as the reader would; emits thresholdsEdited once if anything changed."""
         self._apply(thresholds)
         self._sync_combo()
         self._emit_if_changed()
@@ -287,7 +296,7 @@ class FindingsPanel(QWidget):
     def _emit_if_changed(self) -> None:
         if self._thresholds != self._emitted:
             self._emitted = dict(self._thresholds)
-            self.thresholdsChanged.emit(dict(self._thresholds))
+            self.thresholdsEdited.emit(dict(self._thresholds))
 
     # -- selection --------------------------------------------------------------------------
     def selected_finding(self) -> str | None:

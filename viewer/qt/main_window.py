@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
@@ -30,7 +30,7 @@ from viewer.core import paths
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
 from viewer.qt.actions import build_actions, build_menus, build_worklist_menu, shortcut_table
-from viewer.qt.export_commands import ExportCommands, image_export_info
+from viewer.qt.export_commands import ExportCommands
 from viewer.qt.findings_panel import FindingsPanel
 from viewer.qt.image_view import ImageView
 from viewer.qt.model_thread import ModelInfo
@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         self.worklist.proxy.rowsInserted.connect(self._select_first_if_none)
         self.progress.cancelRequested.connect(self.cancel_work)
         self.worklist.currentStudyChanged.connect(self._on_study_changed)
-        self.findings.thresholdsChanged.connect(self._on_thresholds_changed)
+        self.findings.thresholdsEdited.connect(self._on_thresholds_edited)
         self.findings.findingSelected.connect(self._on_finding_selected)
         self.image_view.overlayVisibleChanged.connect(self.actions_.heatmap.setChecked)
         self.image_view.invertedChanged.connect(self.actions_.invert.setChecked)
@@ -166,7 +166,7 @@ class MainWindow(QMainWindow):
                 self.settings.add_recent(p)
         self._schedule_save()
         self.session.open_paths(paths, replace=replace)
-        if replace:
+        if replace and self.session.replaces_on_open:
             self.image_view.set_image(None, "Indexing…")
 
     def open_folder_dialog(self) -> None:
@@ -245,10 +245,9 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(is_demo(info, self.demo_package))
         self.banner.setToolTip(info.card.intended_use)
         self.settings.last_model = str(info.package)
-        thresholds = self.settings.thresholds_for(info.card)
         self.findings.set_card(info.card)
-        self.findings.set_thresholds(thresholds)
-        self.session.model.set_thresholds(self.findings.thresholds())
+        self.session.model.set_thresholds(self.settings.thresholds_for(info.card))
+        self.findings.show_thresholds(self.session.model.worklist.thresholds)
         self.worklist.set_findings(info.card.shown_labels)
         self._schedule_save()
         self.show_message(f"Loaded {info.card.name} {info.card.version} on {info.device}")
@@ -306,6 +305,7 @@ class MainWindow(QMainWindow):
             return
         self._image_uid = uid
         self.image_view.set_image(image)
+        self.session.audit("opened", uid)
         row = self.current_row()
         if row is not None and row.state is RowState.NOT_SCORED:
             self.show_message(f"Not scored: {row.reason}")
@@ -345,16 +345,20 @@ class MainWindow(QMainWindow):
     def _on_heatmap_ready(self, key: object, heatmap: Heatmap) -> None:
         if key == self.session.heatmap_key(self._image_uid or "", self.findings.selected_finding() or ""):
             self.image_view.set_heatmap(heatmap)
+            self.session.audit("heatmap-viewed", self._image_uid or "", label=heatmap.label)
             if self.statusBar().currentMessage().startswith("Computing Grad-CAM"):
                 self.statusBar().clearMessage()
 
     def _on_heatmap_failed(self, _key: object, reason: str) -> None:
         self.show_message(f"Grad-CAM unavailable: {reason}")
 
-    def _on_thresholds_changed(self, thresholds: dict) -> None:
-        self.session.model.set_thresholds(thresholds)
+    def _on_thresholds_edited(self, thresholds: dict) -> None:
+        """The reader moved a threshold: the worklist takes it, the panel shows it, settings keep it."""
+        self.session.set_thresholds(thresholds)
+        current = self.session.model.worklist.thresholds
+        self.findings.show_thresholds(current)
         if self.session.info is not None:
-            self.settings.store_thresholds(self.session.info.card, thresholds)
+            self.settings.store_thresholds(self.session.info.card, current)
             self._schedule_save()
 
     # -- view commands --------------------------------------------------------------------------
@@ -378,11 +382,67 @@ class MainWindow(QMainWindow):
             self.caption.setText(study_caption(row, hide))
         self._schedule_save()
 
+    # -- reviews and archive --------------------------------------------------------------------
     def toggle_reviewed(self) -> None:
+        """Space: mark the study reviewed, or take a plain "reviewed" mark off again."""
         row = self.current_row()
-        if row is not None:
-            self.session.model.set_reviewed(row.uid, not row.reviewed)
-            self.show_message("Marked reviewed" if row.reviewed else "Review mark removed")
+        if row is not None and row.review is not None and row.review.outcome == "reviewed":
+            self.clear_review()
+        else:
+            self.review_current("reviewed")
+
+    def review_current(self, outcome: str) -> None:
+        """Record ``outcome`` for the current study, keeping any note it has."""
+        row = self.current_row()
+        if row is None:
+            return
+        note = row.review.note if row.review is not None else ""
+        if self.session.set_review(row.uid, outcome, note) is not None:
+            self.show_message(f"Marked {outcome}")
+
+    def review_note_dialog(self) -> None:
+        row = self.current_row()
+        if row is None:
+            return
+        review = row.review
+        text, ok = QInputDialog.getMultiLineText(
+            self, "Review note", "Note on this study (no patient names):", review.note if review else ""
+        )
+        if ok:
+            outcome = review.outcome if review is not None else "reviewed"
+            if self.session.set_review(row.uid, outcome, text.strip()) is not None:
+                self.show_message("Review note saved")
+
+    def clear_review(self) -> None:
+        row = self.current_row()
+        if row is not None and row.review is not None:
+            self.session.clear_review(row.uid)
+            self.show_message("Review mark removed")
+
+    def archive_selected(self) -> None:
+        uids = self.worklist.selected_uids()
+        if not self._can_archive() or not uids:
+            return
+        question = f"Take {len(uids)} selected studies off the worklist (they stay in the store)?"
+        answer = QMessageBox.question(self, "Archive studies", question)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.show_message(f"Archived {self.session.archive(uids)} studies")
+
+    def archive_older_dialog(self) -> None:
+        if not self._can_archive():
+            return
+        days, ok = QInputDialog.getInt(
+            self, "Archive old studies", "Archive studies that arrived more than this many days ago:",
+            30, 0, 36_500,
+        )  # fmt: skip
+        if ok:
+            before = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+            self.show_message(f"Archived {self.session.archive_older_than(before)} studies")
+
+    def _can_archive(self) -> bool:
+        if self.session.store is None:
+            self.show_message("No study store is open: nothing to archive")
+        return self.session.store is not None
 
     def cancel_work(self) -> None:
         if self.session.busy:
@@ -397,21 +457,28 @@ class MainWindow(QMainWindow):
         return self.exports.choose_folder()
 
     def export_image(self) -> Path | None:
+        """Ctrl+E: the study's image with its heat map (when shown) and findings burned in."""
         row = self.current_row()
-        if row is None or self.image_view.image() is None or self._image_uid != row.uid:
-            self.show_message("Nothing to export: select a study with an image")
-            return None
+        image = self.image_view.image()
+        item = row.ranked() if row is not None else None
         card = self.session.info.card if self.session.info else None
-        finding = self.findings.selected_finding()
-        info = image_export_info(
-            row, finding, self.findings.thresholds(), card, self.image_view.heatmap(), self.settings.hide_phi
-        )
-        return self.exports.image(self.image_view, info)
+        if row is None or image is None or self._image_uid != row.uid or item is None or card is None:
+            self.show_message("Nothing to export: select a ranked study with an image")
+            return None
+        heatmap = self.image_view.heatmap() if self.image_view.overlay_visible() else None
+        path = self.exports.image(image, heatmap, item, card, self.session.model.worklist.thresholds)
+        if path is not None:
+            self.session.audit("exported", row.uid, kind="image", file=path.name)
+        return path
 
     def export_worklist(self) -> tuple[Path, Path] | None:
         wl = self.session.model.worklist
         card = self.session.info.card if self.session.info else None
-        return self.exports.worklist(wl.ranked_rows(), card, wl.thresholds)
+        out = self.exports.worklist(wl.ranked_rows(), card, wl.thresholds)
+        if out is not None:
+            hidden = self.settings.hide_phi
+            self.session.audit("exported", kind="worklist", file=out[0].name, deidentified=hidden)
+        return out
 
     # -- misc -----------------------------------------------------------------------------------
     def show_message(self, text: str, timeout_ms: int = 10_000) -> None:

@@ -109,7 +109,8 @@ class ModelThread:
         if future.cancelled():
             return
         error = future.exception()
-        self.signals.taskFinished.emit(key, None if error else future.result(), _reason(error) if error else "")
+        result = None if error else future.result()
+        self.signals.taskFinished.emit(key, result, _reason(error) if error else "")
 
     @property
     def busy_scoring(self) -> bool:

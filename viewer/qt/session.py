@@ -3,20 +3,27 @@
 Widgets talk to a :class:`TriageSession` and listen to its signals; it never touches a widget.
 Indexing and reading run on a small I/O pool, the model on :class:`ModelThread`. Scored results
 are coalesced and applied to the worklist a few times a second.
+
+With a study store the worklist is the store's: loading a model shows every study the store holds
+(results reused for these weights, the rest queued for scoring), opening files adds to it, and
+reviews, archiving and the reader's actions are written to it (the audit trail).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from inference.api import Heatmap, ScanEntry, Status, StudyResult, XRayImage
+from inference.api import Heatmap, ScanEntry, StudyResult, XRayImage
+from inference.scoring import stored_studies, unscored_entries
+from inference.store import Review, Store, StoreError
+from inference.store.user import current_user, now_iso
 from viewer.core.batching import batched_by_time
 from viewer.core.cache import LruCache
 from viewer.core.worklist import RowState
@@ -26,6 +33,7 @@ from viewer.qt.worklist_model import WorklistModel
 
 log = logging.getLogger(__name__)
 CACHE_BYTES = 256 * 1024 * 1024  # per cache (images, heat maps)
+T = TypeVar("T")
 
 
 def _default_scan(paths: Sequence[Path], cancelled: Callable[[], bool]) -> Iterator[ScanEntry]:
@@ -53,18 +61,39 @@ class Backend:
 
 
 def _index(
-    token: int, scan, paths: Sequence[Path], cancelled: Callable[[], bool]
+    token: int, scan, paths: Sequence[Path], store: Store | None, cancelled: Callable[[], bool]
 ) -> Iterator[tuple[int, list[ScanEntry]]]:
     for batch in batched_by_time(scan(paths, cancelled)):
+        if store is not None:
+            store.record(batch)  # the files are in the store from now on, scored or not
         yield token, batch
 
 
 class _IndexWorker(GeneratorWorker):
     """Returns its token whether it ran out or was cancelled, so stale scans can be told apart."""
 
-    def __init__(self, token: int, scan, paths: Sequence[Path]) -> None:
-        super().__init__(_index, token, scan, paths, pass_cancelled=True)
+    def __init__(self, token: int, scan, paths: Sequence[Path], store: Store | None) -> None:
+        super().__init__(_index, token, scan, paths, store, pass_cancelled=True)
         self.token = token
+
+
+@dataclass(frozen=True)
+class StoredRows:
+    """What the store holds for one set of weights: finished studies, files still to score, reviews."""
+
+    weights_sha256: str
+    results: list[StudyResult]
+    queued: list[ScanEntry]
+    reviews: dict[str, Review]
+
+
+def _stored_rows(store: Store, weights_sha256: str) -> StoredRows:
+    return StoredRows(
+        weights_sha256,
+        stored_studies(store, weights_sha256),
+        unscored_entries(store, weights_sha256),
+        store.reviews(),
+    )
 
     def work(self) -> int:
         super().work()
@@ -94,13 +123,19 @@ class TriageSession(QObject):
     heatmapFailed = Signal(object, str)  # noqa: N815
     taskFinished = Signal(object, object, str)  # noqa: N815
 
-    def __init__(self, backend: Backend | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self, backend: Backend | None = None, store: Store | None = None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.backend = backend or Backend()
+        self.store = store  # closed with the session
         self.model = WorklistModel(parent=self)
         self.info: ModelInfo | None = None
         self.io = WorkerPool(max_threads=2)
-        self.model_thread = ModelThread(self.backend.loader, self.backend.scorer, self.backend.batch_size)
+        self.model_thread = ModelThread(
+            self.backend.loader, self.backend.scorer, self.backend.batch_size, store=store
+        )
+        self._reload_worker: FunctionWorker | None = None
         # Full-resolution float32 arrays are big (a 2,500² film is 25 MB): cap by bytes, not count.
         self.images: LruCache[XRayImage] = LruCache(16, lambda im: im.pixels.nbytes, CACHE_BYTES)
         self.heatmaps: LruCache[Heatmap] = LruCache(64, lambda hm: hm.values.nbytes, CACHE_BYTES)
@@ -141,16 +176,95 @@ class TriageSession(QObject):
         self.info = info
         if changed:
             self.heatmaps.clear()
-            self.model.requeue(only_unfinished=False)
+            if self.store is not None:
+                self.reload()
+            else:
+                self.model.requeue(only_unfinished=False)
         self.modelLoaded.emit(info)
         self.score_queued()
         self._maybe_idle()
 
+    # -- the store --------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Rebuild the worklist from the store for the current weights, off the GUI thread."""
+        if self.store is None or self.info is None or self._closed:
+            return
+        self.model_thread.cancel_scoring()
+        self._pending.clear()
+        worker = FunctionWorker(_stored_rows, self.store, self.info.card.weights_sha256)
+        worker.signals.returned.connect(self._on_reloaded)
+        worker.signals.errored.connect(self._on_reload_failed)
+        self._reload_worker = worker
+        self.progressChanged.emit("Opening the study store…", 0, 0)
+        self.io.start(worker)
+
     @Slot(object)
-    def _on_info_changed(self, info: ModelInfo) -> None:
-        if self.info is not None and info.card.weights_sha256 == self.info.card.weights_sha256:
-            self.info = info
-            self.modelInfoChanged.emit(info)
+    def _on_reloaded(self, rows: StoredRows) -> None:
+        self._reload_worker = None
+        if self._closed or self.info is None or rows.weights_sha256 != self.info.card.weights_sha256:
+            return  # another model was loaded meanwhile; its own reload follows
+        self.model.load(rows.results, rows.queued, rows.reviews)
+        self.message.emit(f"{len(rows.results)} studies from the store, {len(self.model.worklist)} in all")
+        self.score_queued()
+        self._maybe_idle()
+
+    @Slot(object)
+    def _on_reload_failed(self, exc: Exception) -> None:
+        self._reload_worker = None
+        self.message.emit(f"The study store could not be read: {exc}")
+        self._maybe_idle()
+
+    def set_review(self, uid: str, outcome: str, note: str = "") -> Review | None:
+        """Record the reader's outcome for a study (in the store, which audits it); None if refused."""
+        if self.store is None:
+            review: Review | None = Review(uid, outcome, note, current_user(), now_iso())
+        else:
+            review = self._store_call(lambda store: store.set_review(uid, outcome, note))[1]
+        if review is not None:
+            self.model.set_review(uid, review)
+        return review
+
+    def clear_review(self, uid: str) -> None:
+        if self.store is None or self._store_call(lambda store: store.clear_review(uid))[0]:
+            self.model.set_review(uid, None)
+
+    def archive(self, uids: Sequence[str]) -> int:
+        """Archive studies in the store and take them off the worklist; returns how many went."""
+        ok, _ = self._store_call(lambda store: store.archive(uids))
+        return self.model.remove(uids) if ok else 0
+
+    def archive_older_than(self, arrived_before: str) -> int:
+        """Archive every study that arrived before the ISO time, then re-read the worklist."""
+        count = self._store_call(lambda store: store.archive_older_than(arrived_before))[1] or 0
+        if count:
+            self.reload()
+        return count
+
+    def audit(self, action: str, study_uid: str = "", **detail: object) -> None:
+        """One event in the store's audit trail (never a patient name in ``detail``)."""
+        sha = self.info.card.weights_sha256 if self.info is not None else ""
+        self._store_call(lambda store: store.log(action, study_uid, sha, **detail))
+
+    def set_thresholds(self, thresholds: Mapping[str, float]) -> None:
+        """The reader's new thresholds: re-rank, and audit each finding whose threshold moved."""
+        old = dict(self.model.worklist.thresholds)
+        self.model.set_thresholds(thresholds)
+        for label, value in thresholds.items():
+            if label in old and old[label] != value:
+                self.audit("threshold-changed", label=label, old=old[label], new=value)
+
+    def _store_call(self, work: Callable[[Store], T]) -> tuple[bool, T | None]:
+        """Run a short store call on this thread: (done, its result). A failure is told to the
+        reader and logged, never raised; without a store nothing runs."""
+        if self.store is None:
+            return False, None
+        try:
+            return True, work(self.store)
+        except (StoreError, KeyError) as exc:
+            text = "the study is not in the store yet" if isinstance(exc, KeyError) else str(exc)
+            log.warning("study store call failed: %s", type(exc).__name__)
+            self.message.emit(f"Not saved: {text}")
+            return False, None
 
     @Slot(str)
     def _on_load_failed(self, reason: str) -> None:
@@ -166,20 +280,25 @@ class TriageSession(QObject):
         """Index ``paths`` (files or folders, recursive) off the GUI thread; scoring follows."""
         if self._index_worker is not None:
             self._index_worker.quit()
-        if replace:
+        if replace and self.replaces_on_open:
             self.model_thread.cancel_scoring()
             self._pending.clear()
             self.model.clear()
             self.images.clear()
         self._indexed = 0
         self._index_token += 1
-        worker = _IndexWorker(self._index_token, self.backend.scan, [Path(p) for p in paths])
+        worker = _IndexWorker(self._index_token, self.backend.scan, [Path(p) for p in paths], self.store)
         worker.signals.yielded.connect(self._on_indexed)
         worker.signals.errored.connect(self._on_index_error)
         worker.signals.returned.connect(self._on_index_finished)
         self._index_worker = worker
         self.progressChanged.emit("Indexing…", 0, 0)
         self.io.start(worker)
+
+    @property
+    def replaces_on_open(self) -> bool:
+        """Without a store, opening files starts a new worklist; with one, they join the store's."""
+        return self.store is None
 
     @Slot(object)
     def _on_indexed(self, item: tuple[int, list[ScanEntry]]) -> None:
@@ -213,7 +332,7 @@ class TriageSession(QObject):
     # -- scoring ----------------------------------------------------------------------------------
     def score_queued(self) -> None:
         """(Re)start scoring every queued study with the current model."""
-        if self._closed or self.info is None or self._index_worker is not None:
+        if self._closed or self.info is None or self._index_worker or self._reload_worker:
             return
         self._flush_results()
         self.model.requeue(only_unfinished=True)
@@ -235,7 +354,7 @@ class TriageSession(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._index_worker is not None or self._scoring
+        return self._index_worker is not None or self._reload_worker is not None or self._scoring
 
     @Slot(int, list)
     def _on_batch_started(self, job_id: int, uids: list[str]) -> None:
@@ -369,7 +488,6 @@ class TriageSession(QObject):
             self._index_worker.quit()
         self.io.shutdown()
         self.model_thread.shutdown()
+        if self.store is not None:
+            self.store.close()
 
-
-def scorable(entries: Iterable[ScanEntry]) -> list[ScanEntry]:
-    return [e for e in entries if e.status is Status.SCORED]

@@ -20,6 +20,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from inference.api import ScanEntry, StudyResult
+from inference.store import Review
 from viewer.core.worklist import HEADERS, Column, RowState, StudyRow, Worklist
 
 UID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -58,7 +59,15 @@ def _display(row: StudyRow, column: Column, hide_phi: bool) -> str:
             return str(len(row.positives)) if row.state is RowState.SCORED else ""
         case Column.STATUS:
             return row.status_for(hide_phi)
+        case Column.REVIEW:
+            return row.review_text()
     return ""
+
+
+def review_tip(review: Review) -> str:
+    """The review's tooltip: outcome, who and when, and the note."""
+    text = f"{review.outcome.capitalize()} by {review.user} at {review.time}"
+    return f"{text}\n{review.note}" if review.note else text
 
 
 class WorklistModel(QAbstractTableModel):
@@ -94,6 +103,8 @@ class WorklistModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(row, column, self._hide_phi)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column is Column.REVIEW:
+                return review_tip(row.review) if row.review is not None else None
             if column is Column.STATUS or row.state in (RowState.ERROR, RowState.NOT_SCORED):
                 return row.status_for(self._hide_phi)
             if column in (Column.POSITIVES, Column.FLAG) and row.positives:
@@ -104,7 +115,7 @@ class WorklistModel(QAbstractTableModel):
                 return QBrush(_RED)
             if row.state is RowState.ERROR and column is Column.STATUS:
                 return QBrush(_RED)
-            if row.reviewed or row.state is RowState.NOT_SCORED:
+            if row.review is not None or row.state is RowState.NOT_SCORED:
                 return QBrush(_GREY)
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
@@ -167,10 +178,10 @@ class WorklistModel(QAbstractTableModel):
         self.worklist.thresholds = {k: float(v) for k, v in thresholds.items()}
         self._rerank_and_sort()
 
-    def set_reviewed(self, uid: str, reviewed: bool) -> None:
-        row = self.worklist.set_reviewed(uid, reviewed)
+    def set_review(self, uid: str, review: Review | None) -> None:
+        row = self.worklist.set_review(uid, review)
         if row is not None:
-            self._emit_rows_changed([row])
+            self._emit_rows_changed([row], [Column.REVIEW])
 
     def set_hide_phi(self, hide: bool) -> None:
         if hide != self._hide_phi:
@@ -182,6 +193,25 @@ class WorklistModel(QAbstractTableModel):
         self.worklist.clear()
         self._pos.clear()
         self.endResetModel()
+
+    def load(
+        self, results: Sequence[StudyResult], queued: Sequence[ScanEntry], reviews: Mapping[str, Review]
+    ) -> None:
+        """Replace every row in one reset (a 10,000-study store appears at once, no per-row signal)."""
+        self.beginResetModel()
+        self.worklist.load(results, queued, reviews)
+        self._reindex()
+        self.endResetModel()
+        self.reranked.emit()
+
+    def remove(self, uids: Iterable[str]) -> int:
+        """Drop studies (archived ones); returns how many went."""
+        self.beginResetModel()
+        gone = self.worklist.remove(uids)
+        self._reindex()
+        self.endResetModel()
+        self.reranked.emit()
+        return len(gone)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(Column):

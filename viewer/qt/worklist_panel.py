@@ -43,7 +43,7 @@ class WorklistPanel(QWidget):
         self.table.setAccessibleName("Worklist")
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # archive several
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(int(Column.RANK), Qt.SortOrder.AscendingOrder)
         self.table.setAlternatingRowColors(True)
@@ -57,7 +57,7 @@ class WorklistPanel(QWidget):
         widths = {
             Column.RANK: 42, Column.FLAG: 54, Column.PATIENT: 90, Column.FILE: 120, Column.ACCESSION: 70,
             Column.DATE: 80, Column.VIEW: 40, Column.FINDING: 96, Column.PROBABILITY: 44,
-            Column.POSITIVES: 62,
+            Column.POSITIVES: 62, Column.STATUS: 110,
         }  # fmt: skip
         for col, width in widths.items():  # fixed widths: sizing to contents would read all 10,000 rows
             self.table.setColumnWidth(int(col), width)
@@ -92,6 +92,12 @@ class WorklistPanel(QWidget):
 
     def current_uid(self) -> str | None:
         return self._current
+
+    def selected_uids(self) -> list[str]:
+        """The selected studies (at least the current one)."""
+        rows = self.table.selectionModel().selectedRows()
+        uids = [str(index.data(UID_ROLE)) for index in rows]
+        return uids or ([self._current] if self._current is not None else [])
 
     def select_uid(self, uid: str) -> bool:
         row = self.proxy.row_of(uid)

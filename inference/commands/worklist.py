@@ -1,0 +1,53 @@
+"""``cxr-triage worklist``: the store's studies as a ranked worklist, without scoring anything."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from inference.api import OPERATING_POINTS
+from inference.bundled import DEMO_MODEL
+from inference.commands.common import add_db_argument, check_output_folder, fail, minutes, open_store
+from inference.store import StoreError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worklist", help="write the ranked worklist of every study in the store (no scoring)")
+    p.add_argument("--out", type=Path, default=Path("cxr-triage-out"), help="output folder")
+    p.add_argument("--operating-point", choices=OPERATING_POINTS, default=None, help="default: the card's")
+    p.add_argument(
+        "--model", type=Path, default=DEMO_MODEL, help="whose results and thresholds (default: bundled demo)"
+    )
+    p.add_argument("--deidentify", action="store_true", help="opaque ids instead of files, UIDs, patient IDs")
+    p.add_argument("--max-wait", type=minutes, default=None, metavar="MINUTES", help="as for triage")
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.models.package import PackageError, read_card
+    from inference.scoring import stored_studies
+    from inference.triage import rank
+    from inference.worklist_export import write_worklist
+
+    problem = check_output_folder(args.out)
+    if problem:
+        return fail(problem)
+    try:
+        card = read_card(args.model)
+    except PackageError as exc:
+        return fail(f"cannot read the model card: {exc}")
+    point = args.operating_point or card.default_operating_point
+    try:
+        store = open_store(args.db)
+    except StoreError as exc:
+        return fail(str(exc))
+    with store:
+        thresholds = card.thresholds(point)
+        ranked = rank(stored_studies(store, card.weights_sha256), thresholds, max_wait=args.max_wait)
+        csv_path, _ = write_worklist(
+            ranked, card, thresholds, args.out, reviews=store.reviews(), deidentify=args.deidentify
+        )
+        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
+    print(f"{len(ranked)} studies from {store.path}; worklist: {csv_path} (+ worklist.json)")
+    return 0
