@@ -162,9 +162,16 @@ class ModelCard:
         raise KeyError(name)
 
     def thresholds(self, operating_point: str | None = None) -> dict[str, float]:
-        """Per shown label, the threshold of ``operating_point`` (card default if None; 0.5 if absent)."""
+        """Per shown label, the threshold of ``operating_point`` (the card's default if None).
+
+        Raises ``KeyError`` when a shown label has no such point: a made-up threshold would
+        silently change what counts as positive.
+        """
         point = operating_point or self.default_operating_point
-        return {lab.name: float(lab.operating_points.get(point, 0.5)) for lab in self.labels if lab.trained}
+        lacking = [lab.name for lab in self.labels if lab.trained and point not in lab.operating_points]
+        if lacking:
+            raise KeyError(f"operating point {point!r} is missing for {', '.join(lacking)}")
+        return {lab.name: float(lab.operating_points[point]) for lab in self.labels if lab.trained}
 
 
 @dataclass(frozen=True)

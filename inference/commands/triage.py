@@ -108,8 +108,8 @@ def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:
         point = args.operating_point or card.default_operating_point
         try:
             thresholds = card.thresholds(point)
-        except (KeyError, ValueError) as exc:
-            return fail(f"the model card has no operating point {point!r} ({exc})")
+        except KeyError as exc:
+            return fail(f"the model card cannot be used at this operating point: {exc.args[0]}")
         entries = list(scan(paths, exclude=[args.out]))
         studies = len({e.meta.study_uid for e in entries})
         print(

@@ -37,13 +37,15 @@ def run(args: argparse.Namespace) -> int:
         card = read_card(args.model)
     except PackageError as exc:
         return fail(f"cannot read the model card: {exc}")
-    point = args.operating_point or card.default_operating_point
+    try:
+        thresholds = card.thresholds(args.operating_point)
+    except KeyError as exc:
+        return fail(f"the model card cannot be used at this operating point: {exc.args[0]}")
     try:
         store = open_store(args.db)
     except StoreError as exc:
         return fail(str(exc))
     with store:
-        thresholds = card.thresholds(point)
         ranked = rank(stored_studies(store, card.weights_sha256), thresholds, max_wait=args.max_wait)
         csv_path, _ = write_worklist(
             ranked, card, thresholds, args.out, reviews=store.reviews(), deidentify=args.deidentify

@@ -15,6 +15,7 @@ from inference.api import ImageMeta, XRayImage
 from inference.io.detect import has_dicom_preamble
 from inference.io.display import to_display
 from inference.io.errors import ReadError, short
+from inference.io.identity import content_uid
 from inference.io.quiet import decoder_messages, notes_from
 from inference.io.sanity import check_pixel_data_size, check_pixels, check_size, check_stored_length
 
@@ -138,8 +139,8 @@ def read_dicom(path: Path) -> XRayImage:
 
 
 def file_study_key(path: Path) -> str:
-    """A stable study key for a file that carries no StudyInstanceUID: its resolved path."""
-    return f"file:{Path(path).resolve()}"
+    """A stable study key for a file that carries no StudyInstanceUID: derived from its content."""
+    return content_uid(path, "study")
 
 
 def _declared_bytes(ds: Dataset) -> int:

@@ -11,6 +11,7 @@ import numpy as np
 from inference.api import ImageMeta, XRayImage
 from inference.io.detect import JPEG_MAGIC, PNG_MAGIC
 from inference.io.errors import ReadError
+from inference.io.identity import file_uids
 from inference.io.quiet import decoder_messages, notes_from
 from inference.io.sanity import check_pixels, check_size
 
@@ -18,9 +19,10 @@ _JPEG_EOI = b"\xff\xd9"
 
 
 def raster_meta(path: Path, rows: int = 0, columns: int = 0) -> ImageMeta:
-    """Metadata of a PNG/JPEG: one study per file, keyed by the resolved path."""
+    """Metadata of a PNG/JPEG: one study per file, its UIDs derived from the file's content."""
     path = Path(path)
-    return ImageMeta(path=path, study_uid=f"file:{path.resolve()}", rows=rows, columns=columns)
+    study_uid, sop_uid = file_uids(path)
+    return ImageMeta(path=path, study_uid=study_uid, sop_uid=sop_uid, rows=rows, columns=columns)
 
 
 def read_raster_header(path: Path) -> ImageMeta:

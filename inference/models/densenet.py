@@ -58,7 +58,8 @@ def reference_state(num_outputs: int, in_channels: int) -> dict[str, torch.Tenso
 
 
 def state_problems(state: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor]) -> list[str]:
-    """Why ``state`` cannot be loaded where ``reference`` is expected: keys, shapes, dtypes."""
+    """Why ``state`` cannot be loaded where ``reference`` is expected: missing or unexpected keys,
+    shapes, and dtypes (any floating point, else the reference's own)."""
     missing = sorted(set(reference) - set(state))
     unexpected = sorted(set(state) - set(reference))
     present = [(k, state[k], v) for k, v in reference.items() if k in state]

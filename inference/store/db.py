@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from inference.api import ImageMeta, ScanEntry, Status
-from inference.store.identity import image_uid
+from inference.io.identity import image_uid
 from inference.store.schema import MIGRATIONS, VERSION
 from inference.store.user import current_user, now_iso
 from inference.text import printable

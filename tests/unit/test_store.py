@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from inference.api import ImageMeta, ScanEntry, Status
+from inference.io.identity import content_uid, image_uid
 from inference.store import ImageResult, Store, StoreError
 from inference.store import schema as schema_module
-from inference.store.identity import content_uid, image_uid
 
 SHA = "ab" * 32
 
@@ -64,8 +64,9 @@ def test_png_identity_follows_the_content_not_the_path(tmp_path: Path):
     a.write_bytes(b"same pixels")
     b.write_bytes(b"same pixels")
     c.write_bytes(b"other pixels")
-    assert content_uid(a) == content_uid(b) != content_uid(c)
-    assert content_uid(a).startswith("2.25.") and len(content_uid(a)) <= 64
+    assert content_uid(a, "image") == content_uid(b, "image") != content_uid(c, "image")
+    assert content_uid(a, "image") != content_uid(a, "study")
+    assert content_uid(a, "image").startswith("2.25.") and len(content_uid(a, "image")) <= 64
     assert image_uid(ImageMeta(path=a, study_uid="s", sop_uid="1.2.840.1")) == "1.2.840.1"
 
 

@@ -266,6 +266,12 @@ class TriageSession(QObject):
             self.message.emit(f"Not saved: {text}")
             return False, None
 
+    @Slot(object)
+    def _on_info_changed(self, info: ModelInfo) -> None:
+        if self.info is not None and info.card.weights_sha256 == self.info.card.weights_sha256:
+            self.info = info
+            self.modelInfoChanged.emit(info)
+
     @Slot(str)
     def _on_load_failed(self, reason: str) -> None:
         self.modelFailed.emit(reason)
