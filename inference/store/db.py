@@ -9,6 +9,7 @@ and a command-line run can write the same store at once.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -127,7 +128,7 @@ class Store:
                 f"this version reads up to {VERSION}); update CXR Triage or use another --db"
             )
         for number in range(current + 1, VERSION + 1):
-            self._write(lambda db, n=number: _apply_migration(db, n))
+            self._write(functools.partial(_apply_migration, number=number))
 
     # -- transactions ------------------------------------------------------------------------------
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -341,7 +342,7 @@ class Store:
         ]  # fmt: skip
 
 
-def _apply_migration(db: sqlite3.Connection, number: int) -> None:
+def _apply_migration(db: sqlite3.Connection, *, number: int) -> None:
     for statement in _statements(MIGRATIONS[number - 1]):
         db.execute(statement)
     db.execute(f"PRAGMA user_version = {number}")

@@ -194,7 +194,7 @@ def test_large_image_is_not_copied(view: ImageView) -> None:
 
 def test_widgets_do_not_import_torch() -> None:
     code = (
-        "import sys, viewer.qt.image_view, viewer.qt.findings_panel, viewer.qt.export; "
+        "import sys, viewer.qt.image_view, viewer.qt.findings_panel, viewer.core.image_export; "
         "sys.exit('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=120).returncode == 0

@@ -338,7 +338,7 @@ class TriageSession(QObject):
     # -- scoring ----------------------------------------------------------------------------------
     def score_queued(self) -> None:
         """(Re)start scoring every queued study with the current model."""
-        if self._closed or self.info is None or self._index_worker or self._reload_worker:
+        if self._closed or self.info is None or self.reading_files:
             return
         self._flush_results()
         self.model.requeue(only_unfinished=True)
@@ -359,8 +359,13 @@ class TriageSession(QObject):
         self.model_thread.cancel_scoring()
 
     @property
+    def reading_files(self) -> bool:
+        """Indexing files or reading the store: the worklist is still filling."""
+        return self._index_worker is not None or self._reload_worker is not None
+
+    @property
     def busy(self) -> bool:
-        return self._index_worker is not None or self._reload_worker is not None or self._scoring
+        return self.reading_files or self._scoring
 
     @Slot(int, list)
     def _on_batch_started(self, job_id: int, uids: list[str]) -> None:
