@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable, Mapping
 
-COMMANDS = ("triage", "model", "train", "evaluate")
+COMMANDS = ("triage", "worklist", "review", "audit", "model", "train", "evaluate")
 EXIT_INTERRUPTED = 130
 
 Register = Callable[[argparse._SubParsersAction], None]

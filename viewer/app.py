@@ -1,6 +1,6 @@
 """Composition root of ``cxr-triage``: the headless commands of :mod:`inference.cli` plus ``gui``,
 which opens the desktop viewer (also what no arguments do), on the bundled sample studies when no
-path is given. Qt and the viewer are imported only when ``gui`` runs."""
+path is given. Qt and :mod:`viewer.gui` are imported only when ``gui`` runs."""
 
 from __future__ import annotations
 

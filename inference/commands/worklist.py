@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.models.package import PackageError, read_card
+    from inference.models.card import PackageError, read_card
     from inference.scoring import stored_studies
     from inference.triage import rank
     from inference.worklist_export import write_worklist

@@ -9,6 +9,7 @@ and the value found.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import reprlib
 from collections.abc import Callable, Mapping
@@ -271,3 +272,18 @@ def parse_card(data: object, package: Path) -> ModelCard:
         preprocessing=preprocessing,
         training_data=training_data,
     )
+
+
+def read_card(package: Path) -> ModelCard:
+    """The package's card, checked field by field; :class:`PackageError` names every problem."""
+    package = Path(package)
+    path = package / CARD
+    if not path.is_file():
+        raise PackageError(f"{package} is not a model package: no {CARD}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise invalid(package, [f"{CARD} is nested too deeply to be a model card"]) from None
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not JSON
+        raise invalid(package, [f"{CARD} cannot be read as JSON ({exc})"]) from exc
+    return parse_card(data, package)

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as serialize
 
 from inference.api import ModelCard, Preprocessing
-from inference.models.card import CARD, PackageError, card_to_dict, invalid, parse_card
+from inference.models.card import CARD, PackageError, card_to_dict, invalid, parse_card, read_card
 from inference.models.densenet import CheXDenseNet, reference_state, state_problems
 
 __all__ = [
@@ -46,21 +46,6 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def read_card(package: Path) -> ModelCard:
-    """The package's card, checked field by field; :class:`PackageError` names every problem."""
-    package = Path(package)
-    path = package / CARD
-    if not path.is_file():
-        raise PackageError(f"{package} is not a model package: no {CARD}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except RecursionError:
-        raise invalid(package, [f"{CARD} is nested too deeply to be a model card"]) from None
-    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not JSON
-        raise invalid(package, [f"{CARD} cannot be read as JSON ({exc})"]) from exc
-    return parse_card(data, package)
 
 
 def _fit_problems(card: ModelCard, state: Mapping[str, torch.Tensor]) -> list[str]:

@@ -52,7 +52,7 @@ def recorder(signal) -> list:
 
 def test_rows_for_shown_labels_at_default_operating_point(panel: FindingsPanel) -> None:
     assert list(panel.rows()) == ["Effusion", "Pleural_Thickening"]  # untrained head hidden
-    assert panel.thresholds() == {"Effusion": 0.5, "Pleural_Thickening": 0.4}
+    assert panel.shown_thresholds() == {"Effusion": 0.5, "Pleural_Thickening": 0.4}
     assert panel.operating_point() == "youden"
     rows = panel.rows()
     assert rows["Effusion"].slider.value() == 500
@@ -61,7 +61,7 @@ def test_rows_for_shown_labels_at_default_operating_point(panel: FindingsPanel) 
 
 
 def test_keyboard_step_emits_once_and_switches_to_custom(panel: FindingsPanel, qtbot) -> None:
-    got = recorder(panel.thresholdsChanged)
+    got = recorder(panel.thresholdsEdited)
     slider = panel.rows()["Effusion"].slider
     assert slider.focusPolicy() & Qt.FocusPolicy.TabFocus
     qtbot.keyClick(slider, Qt.Key.Key_Right)
@@ -72,7 +72,7 @@ def test_keyboard_step_emits_once_and_switches_to_custom(panel: FindingsPanel, q
 
 
 def test_drag_updates_live_and_emits_once_on_release(panel: FindingsPanel) -> None:
-    got = recorder(panel.thresholdsChanged)
+    got = recorder(panel.thresholdsEdited)
     row = panel.rows()["Effusion"]
     row.slider.setSliderDown(True)
     row.slider.setValue(250)
@@ -99,28 +99,35 @@ def test_positive_highlight_follows_threshold(panel: FindingsPanel) -> None:
 
 
 def test_operating_point_selector_sets_all_thresholds(panel: FindingsPanel) -> None:
-    got = recorder(panel.thresholdsChanged)
+    got = recorder(panel.thresholdsEdited)
     combo = panel.findChild(QComboBox)
     index = combo.findData("high_sensitivity")
     combo.setCurrentIndex(index)
     combo.activated.emit(index)  # what a user's choice emits
-    assert panel.thresholds() == {"Effusion": 0.3, "Pleural_Thickening": 0.2}
+    assert panel.shown_thresholds() == {"Effusion": 0.3, "Pleural_Thickening": 0.2}
     assert [r.slider.value() for r in panel.rows().values()] == [300, 200]
     assert len(got) == 1
     panel.rows()["Pleural_Thickening"].slider.setValue(250)
     assert panel.operating_point() == "custom" and len(got) == 2
 
 
-def test_set_thresholds_emits_once_and_recognises_operating_point(panel: FindingsPanel) -> None:
-    got = recorder(panel.thresholdsChanged)
-    panel.set_thresholds({"Effusion": 0.7, "Pleural_Thickening": 0.6, "Unknown": 0.1})
+def test_edit_thresholds_emits_once_and_recognises_operating_point(panel: FindingsPanel) -> None:
+    got = recorder(panel.thresholdsEdited)
+    panel.edit_thresholds({"Effusion": 0.7, "Pleural_Thickening": 0.6, "Unknown": 0.1})
     assert got == [{"Effusion": 0.7, "Pleural_Thickening": 0.6}]
     assert panel.operating_point() == "high_specificity"
-    panel.set_thresholds({"Effusion": 0.7})  # no change, no signal
+    panel.edit_thresholds({"Effusion": 0.7})  # no change, no signal
     assert len(got) == 1
-    panel.set_thresholds({"Effusion": 0.4137})  # exact value kept, not rounded to the slider
-    assert panel.thresholds()["Effusion"] == 0.4137 and panel.operating_point() == "custom"
+    panel.edit_thresholds({"Effusion": 0.4137})  # exact value kept, not rounded to the slider
+    assert panel.shown_thresholds()["Effusion"] == 0.4137 and panel.operating_point() == "custom"
     assert len(got) == 2
+
+
+def test_showing_the_owners_thresholds_emits_nothing(panel: FindingsPanel) -> None:
+    got = recorder(panel.thresholdsEdited)
+    panel.show_thresholds({"Effusion": 0.25})
+    assert got == [] and panel.shown_thresholds()["Effusion"] == 0.25
+    assert panel.rows()["Effusion"].slider.value() == 250
 
 
 def test_select_finding_by_index_and_click(panel: FindingsPanel, qtbot) -> None:
@@ -150,5 +157,5 @@ def test_new_card_rebuilds_rows(panel: FindingsPanel) -> None:
         )
     )
     assert list(panel.rows()) == ["Mass"] and panel.selected_finding() is None
-    assert panel.thresholds() == {"Mass": 0.33}
+    assert panel.shown_thresholds() == {"Mass": 0.33}
     assert card.shown_labels == ("Effusion", "Pleural_Thickening")

@@ -65,7 +65,12 @@ def test_no_arguments_open_the_viewer_on_the_samples_without_torch_or_qt() -> No
 )
 def test_gui_entry_gets_the_paths(monkeypatch: pytest.MonkeyPatch, argv: list[str], paths: list[str]) -> None:
     opened: list[list[str]] = []
-    monkeypatch.setattr(viewer.gui, "main", lambda p: opened.append(p) or 0)
+
+    def open_window(paths: list[str]) -> int:
+        opened.append(paths)
+        return 0
+
+    monkeypatch.setattr(viewer.gui, "main", open_window)
     assert app.main(argv) == 0
     assert opened == [paths]
 

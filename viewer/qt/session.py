@@ -76,6 +76,10 @@ class _IndexWorker(GeneratorWorker):
         super().__init__(_index, token, scan, paths, store, pass_cancelled=True)
         self.token = token
 
+    def work(self) -> int:
+        super().work()
+        return self.token
+
 
 @dataclass(frozen=True)
 class StoredRows:
@@ -94,10 +98,6 @@ def _stored_rows(store: Store, weights_sha256: str) -> StoredRows:
         unscored_entries(store, weights_sha256),
         store.reviews(),
     )
-
-    def work(self) -> int:
-        super().work()
-        return self.token
 
 
 def _read(read_image: Callable[[Path], XRayImage], uid: str, path: Path) -> tuple[str, XRayImage | None, str]:
