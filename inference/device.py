@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from inference.options import DEVICES
 
 
 def select_device(requested: str = "auto") -> torch.device:

@@ -21,12 +21,11 @@ from inference.device import reduced_precision_candidate, select_device
 from inference.explain import grad_cam
 from inference.models.densenet import CheXDenseNet
 from inference.models.package import load_package
+from inference.options import PRECISIONS, TTA_MODES
 
 log = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 0.02  # max |p_reduced - p_fp32| on the first batch before reduced precision is used
-TTA_MODES = ("none", "tencrop")
-PRECISIONS = ("auto", "fp32")  # auto: bf16 where the hardware has it and parity holds; fp32: always
 
 
 class ModelService:

@@ -37,13 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from inference.commands.train import class_map_of
     from inference.evaluation.run import evaluate
     from inference.models.package import PackageError
     from inference.train.datasets import read_dataset
 
-    class_map = (
-        dict(i.split("=", 1) if "=" in i else (i, "") for i in args.class_map) if args.class_map else None
-    )
+    class_map = class_map_of(args.class_map)
     samples = []
     for spec in args.dataset:
         part = read_dataset(spec, class_map)

@@ -10,10 +10,11 @@ from pathlib import Path
 from inference.train.transfer import STRATEGIES
 
 
-def _class_map(items: list[str] | None) -> dict[str, str] | None:
+def class_map_of(items: list[str] | None) -> dict[str, str] | None:
+    """``--class-map FOLDER=FINDING`` options as {folder: finding}; a bare ``FOLDER`` maps to ''."""
     if not items:
         return None
-    return dict(item.split("=", 1) if "=" in item else (item, "") for item in items)
+    return {folder: finding for folder, _, finding in (item.partition("=") for item in items)}
 
 
 def _labels(text: str | None) -> tuple[str, ...] | None:
@@ -68,9 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--epoch-size", type=int, default=0, help="images per epoch (default: training split size)"
     )
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument(
-        "--lr", type=float, help="peak learning rate (default 1e-4 for finetune, else 1e-3)"
-    )
+    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-4 for finetune, else 1e-3)")
     p.add_argument("--backbone-lr-scale", type=float, help="backbone lr multiplier (default 1; gradual 0.1)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup", type=float, default=0.05, help="warm-up fraction of all steps (then cosine)")
@@ -156,7 +155,7 @@ def config_from_args(args: argparse.Namespace):
     )
     return TrainConfig(
         data=args.data, out=args.out, work=args.work or Path("runs") / args.out.name,
-        class_map=_class_map(args.class_map), task=args.task, labels=_labels(args.labels),
+        class_map=class_map_of(args.class_map), task=args.task, labels=_labels(args.labels),
         min_label_count=args.min_label_count, init=args.init, strategy=strategy, head_epochs=args.head_epochs,
         epochs=args.epochs, epoch_size=args.epoch_size, batch_size=args.batch_size, lr=lr,
         backbone_lr_scale=scale,

@@ -9,9 +9,11 @@ import queue
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference.api import OPERATING_POINTS, ModelCard, RankedStudy, Status, StudyResult
 from inference.bundled import DEMO_MODEL
+from inference.cli import EXIT_INTERRUPTED
 from inference.commands.common import (
     add_db_argument,
     check_output_folder,
@@ -20,16 +22,16 @@ from inference.commands.common import (
     open_store,
     positive_int,
 )
-from inference.device import DEVICES
-from inference.engine import Engine, Event, ScoringFinished, ScoringJob, StudyScored
+from inference.options import DEVICES, PRECISIONS, TTA_MODES
 from inference.progress import ProgressBar
-from inference.scoring import RunCounts
-from inference.service import PRECISIONS, TTA_MODES
-from inference.store import Store, StoreError
 from inference.text import terminal_safe
 
+if TYPE_CHECKING:
+    from inference.engine import Engine, Event, ScoringJob
+    from inference.scoring import RunCounts
+    from inference.store import Store
+
 EXIT_NOTHING_SCORED = 1
-EXIT_INTERRUPTED = 130
 STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batch in flight to be committed
 
 
@@ -77,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"cxr-triage: not found: {', '.join(terminal_safe(str(p)) for p in missing)}", file=sys.stderr)
     if not present:
         return fail("none of the given paths exist")
+    from inference.store import StoreError
+
     try:
         store = open_store(args.db)
     except StoreError as exc:
@@ -86,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:
+    from inference.engine import Engine
     from inference.io import scan
     from inference.models.package import PackageError
     from inference.service import load_service
@@ -167,6 +172,8 @@ def _drain(
     timeout: float | None,
 ) -> None:  # fmt: skip
     """Take events until ``job`` finishes (or ``timeout`` seconds pass without one)."""
+    from inference.engine import ScoringFinished, StudyScored
+
     while True:
         try:
             event = events.get(timeout=timeout if timeout is not None else 0.5)

@@ -5,12 +5,29 @@ Convention everywhere: a case is called positive when ``score >= threshold``.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 
 from inference.api import ValidationCurve
 
 HIGH_SENSITIVITY_RECALL = 0.95
 HIGH_SPECIFICITY = 0.95
+
+
+class Confusion(TypedDict):
+    """The confusion matrix at one threshold and the rates derived from it (NaN where undefined)."""
+
+    threshold: float
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    sensitivity: float
+    specificity: float
+    ppv: float
+    npv: float
+    accuracy: float
 
 
 def _check(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +97,7 @@ def operating_points(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     return {"high_sensitivity": float(hs), "youden": float(youden), "high_specificity": float(hsp)}
 
 
-def confusion_at(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+def confusion_at(y: np.ndarray, scores: np.ndarray, threshold: float) -> Confusion:
     """Confusion matrix and derived rates at one threshold (NaN where undefined)."""
     y, s = _check(y, scores)
     pred = s >= threshold

@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from inference.evaluation.analysis import AurocSummary, ConfusionRow, LabelReport
 
-def _f(v, digits: int = 3) -> str:
+
+def _f(v: object, digits: int = 3) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
-def _confusion_rows(rows: Sequence[Mapping[str, object]], names: Sequence[str]) -> list[str]:
+def _summary_cells(s: AurocSummary) -> str:
+    """AUROC | 95% CI | positives | negatives, as table cells."""
+    return f"{_f(s['auroc'])} | {_f(s['ci95'][0])}–{_f(s['ci95'][1])} | {s['n_positive']} | {s['n_negative']}"
+
+
+def _confusion_rows(rows: Sequence[ConfusionRow], names: Sequence[str]) -> list[str]:
     out = [
         "| point | threshold | sensitivity | specificity | PPV | NPV | TP | FP | TN | FN |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -26,8 +33,8 @@ def _confusion_rows(rows: Sequence[Mapping[str, object]], names: Sequence[str]) 
 def markdown(
     title: str,
     card_summary: Mapping[str, str],
-    results: Mapping[str, Mapping[str, object]],
-    groups: Mapping[str, Mapping[str, Mapping[str, object]]],
+    results: Mapping[str, LabelReport],
+    groups: Mapping[str, Mapping[str, AurocSummary]],
     skipped: Sequence[tuple[str, str]],
     figures: Mapping[str, Sequence[str]],
 ) -> str:
@@ -41,11 +48,7 @@ def markdown(
         "",
     ]
     lines += ["## Summary", "", "| label | AUROC | 95% CI | positives | negatives |", "|---|---|---|---|---|"]
-    for label, r in results.items():
-        lines.append(
-            f"| {label} | {_f(r['auroc'])} | {_f(r['ci95'][0])}–{_f(r['ci95'][1])} "
-            f"| {r['n_positive']} | {r['n_negative']} |"
-        )
+    lines += [f"| {label} | {_summary_cells(r)} |" for label, r in results.items()]
     for label, r in results.items():
         lines += [
             "",
@@ -80,11 +83,7 @@ def markdown(
             "|---|---|---|---|---|---|",
         ]
         for g, per in groups.items():
-            for label, r in per.items():
-                lines.append(
-                    f"| {g} | {label} | {_f(r['auroc'])} | {_f(r['ci95'][0])}–{_f(r['ci95'][1])} "
-                    f"| {r['n_positive']} | {r['n_negative']} |"
-                )
+            lines += [f"| {g} | {label} | {_summary_cells(s)} |" for label, s in per.items()]
     if skipped:
         lines += ["", f"## Skipped ({len(skipped)})", ""] + [f"- `{p}`: {why}" for p, why in skipped]
     return "\n".join(lines) + "\n"

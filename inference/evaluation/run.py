@@ -6,17 +6,32 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
-from inference.evaluation.analysis import label_report
+from inference.api import ModelCard
+from inference.evaluation.analysis import AurocSummary, LabelReport, auroc_summary, label_report
 from inference.evaluation.plots import roc_png, threshold_png
 from inference.evaluation.predict import Scored, score
 from inference.evaluation.report import markdown
 from inference.train.datasets import Sample
 
 
-def analyse(scored: Scored, card, n_extremes: int, n_boot: int) -> dict[str, dict[str, object]]:
+class EvaluationMetrics(TypedDict):
+    """What ``metrics.json`` holds."""
+
+    package: str
+    model: str
+    version: str
+    weights_sha256: str
+    n_images: int
+    labels: dict[str, LabelReport]
+    by_stratum: dict[str, dict[str, AurocSummary]]  # stratum -> label -> summary
+    skipped: list[list[str]]  # [path, reason]
+
+
+def analyse(scored: Scored, card: ModelCard, n_extremes: int, n_boot: int) -> dict[str, LabelReport]:
     out = {}
     for j, label in enumerate(scored.labels):
         r = label_report(scored.targets[:, j], scored.probs[:, j], dict(card.label(label).operating_points),
@@ -26,7 +41,7 @@ def analyse(scored: Scored, card, n_extremes: int, n_boot: int) -> dict[str, dic
     return out
 
 
-def by_stratum(scored: Scored, n_boot: int) -> dict[str, dict[str, object]]:
+def by_stratum(scored: Scored, n_boot: int) -> dict[str, dict[str, AurocSummary]]:
     """AUROC per source, and per source/view where views are known (the view shortcut check)."""
     keys: dict[str, list[int]] = defaultdict(list)
     sources = {s.source for s in scored.samples}
@@ -35,14 +50,14 @@ def by_stratum(scored: Scored, n_boot: int) -> dict[str, dict[str, object]]:
             keys[s.source].append(i)
         if s.view:
             keys[f"{s.source}/{s.view}"].append(i)
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, dict[str, AurocSummary]] = {}
     for key in sorted(keys):
         idx = np.array(keys[key])
         per = {}
         for j, label in enumerate(scored.labels):
-            r = label_report(scored.targets[idx, j], scored.probs[idx, j], {}, 10, n_boot)
+            r = auroc_summary(scored.targets[idx, j], scored.probs[idx, j], n_boot)
             if r is not None:
-                per[label] = {k: r[k] for k in ("auroc", "ci95", "n_positive", "n_negative")}
+                per[label] = r
         if per:
             out[key] = per
     return out
@@ -58,7 +73,7 @@ def evaluate(
     n_boot: int = 1000,
     progress: Callable[[str], None] | None = None,
     calibrated_out: Path | None = None,
-) -> dict[str, object]:
+) -> EvaluationMetrics:
     """Score ``samples`` with the package through the product's service; write report.md,
     metrics.json, predictions.csv and ROC/threshold PNGs under ``out``. Returns the metrics."""
     from inference.service import load_service
@@ -81,7 +96,7 @@ def evaluate(
             roc_png(y, p, label, results[label]["auroc"], ops, out).name,
             threshold_png(y, p, label, ops, out).name,
         ]
-    metrics = {"package": str(package), "model": card.name, "version": card.version,
+    metrics: EvaluationMetrics = {"package": str(package), "model": card.name, "version": card.version,
                "weights_sha256": card.weights_sha256, "n_images": len(scored.samples), "labels": results,
                "by_stratum": groups, "skipped": [list(s) for s in scored.skipped]}  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")

@@ -5,26 +5,15 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from inference.io import read_image
 from inference.preprocess import center_crop, chexnet_8bit
 
 
 def read_pixels(path: Path) -> np.ndarray:
-    """Display pixels in [0, 1] through the product's reader (plain gray decode as a fallback)."""
-    try:
-        from inference.io import read_image
-    except ImportError:
-        read_image = None
-    if read_image is not None:
-        return read_image(Path(path)).pixels
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError(f"{path}: cannot decode")
-    if img.ndim == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    return img.astype(np.float32) / float(np.iinfo(img.dtype).max)
+    """Display pixels in [0, 1] through the product's reader."""
+    return read_image(Path(path)).pixels
 
 
 def quality_issue(gray8: np.ndarray) -> str:

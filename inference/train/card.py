@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from inference.api import LabelCard
+from inference.evaluation.analysis import AurocSummary, ConfusionRow, confusion_row
 from inference.evaluation.metrics import (
     auroc,
     bootstrap_auroc_ci,
@@ -16,11 +17,10 @@ from inference.evaluation.metrics import (
 )
 
 
-def _clean(v: float | int) -> float | int | None:
-    """JSON-safe: NaN -> None, floats rounded."""
-    if isinstance(v, float):
-        return None if np.isnan(v) else round(v, 4)
-    return v
+class GroupMetrics(AurocSummary, total=False):
+    """One label's metrics in one stratum, as the card's ``metrics`` hold them."""
+
+    at_validation_operating_points: dict[str, ConfusionRow]  # operating point name -> confusion
 
 
 def _defined(y: np.ndarray) -> np.ndarray:
@@ -68,7 +68,7 @@ def label_cards(
 
 def label_metrics(
     y: np.ndarray, p: np.ndarray, thresholds: dict[str, float] | None, n_boot: int = 1000
-) -> dict[str, object] | None:
+) -> GroupMetrics | None:
     """AUROC with 95% bootstrap CI, counts, and the confusion at each given threshold."""
     keep = _defined(y)
     y, p = y[keep], p[keep]
@@ -76,7 +76,7 @@ def label_metrics(
     if not n_pos or not n_neg:
         return None
     lo, hi = bootstrap_auroc_ci(y, p, n_boot=n_boot)
-    out: dict[str, object] = {
+    out: GroupMetrics = {
         "auroc": round(auroc(y, p), 4),
         "ci95": [round(lo, 4), round(hi, 4)],
         "n_positive": n_pos,
@@ -84,7 +84,7 @@ def label_metrics(
     }
     if thresholds:
         out["at_validation_operating_points"] = {
-            k: {m: _clean(v) for m, v in confusion_at(y, p, t).items()} for k, t in thresholds.items()
+            k: confusion_row(confusion_at(y, p, t)) for k, t in thresholds.items()
         }
     return out
 
@@ -96,10 +96,10 @@ def grouped_metrics(
     probs: np.ndarray,
     cards: Sequence[LabelCard],
     n_boot: int = 1000,
-) -> dict[str, dict[str, object]]:
+) -> dict[str, dict[str, GroupMetrics]]:
     """{group: {label: metrics}} for shown labels, e.g. per source or per view."""
     groups_arr = np.asarray(groups)
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, dict[str, GroupMetrics]] = {}
     for g in sorted(set(groups)):
         sel = groups_arr == g
         per = {}

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import cast
+
 from inference.api import ModelCard
+from inference.train.card import GroupMetrics
+
+Strata = Mapping[str, Mapping[str, GroupMetrics]]  # stratum -> label -> metrics
 
 
-def _ci(m: dict) -> str:
+def _ci(m: GroupMetrics) -> str:
     lo, hi = m.get("ci95", [None, None])
     return f"{m['auroc']:.3f} ({lo:.3f}–{hi:.3f})" if lo is not None else f"{m['auroc']:.3f}"
 
 
-def _table(groups: dict, title: str) -> list[str]:
+def _table(groups: Strata, title: str) -> list[str]:
     lines = [
         f"### {title}",
         "",
@@ -78,10 +84,11 @@ def render(card: ModelCard) -> str:
     lines.append("")
     if "held_out_test" in m:
         lines += ["## Held-out test (patient-disjoint, never used for model selection)", ""]
-        lines += _table(m["held_out_test"], "Per source and label")
+        lines += _table(cast(Strata, m["held_out_test"]), "Per source and label")
     if "held_out_test_by_view" in m:
-        lines += _table(m["held_out_test_by_view"], "By view (the AP/PA shortcut check)")
+        lines += _table(cast(Strata, m["held_out_test_by_view"]), "By view (the AP/PA shortcut check)")
     if "published_reference" in m:
+        references = cast(Mapping[str, float], m["published_reference"])  # label -> AUROC
         lines += ["## Published reference figures (other data, other splits: context, not a comparison)", ""]
-        lines += [f"- {k}: AUROC {v:.3f}" for k, v in m["published_reference"].items()] + [""]
+        lines += [f"- {k}: AUROC {v:.3f}" for k, v in references.items()] + [""]
     return "\n".join(lines) + "\n"

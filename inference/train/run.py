@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Hashable
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,7 @@ def train(cfg: TrainConfig) -> ModelCard:
     samples, task, labels = load_samples(cfg, log)
     multiclass = task is Task.MULTICLASS
     log(f"task {task.value}, labels {list(labels)}")
-    split = split_by_patient(samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    by_patient = split_by_patient(samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     t0 = time.perf_counter()
     images, skipped = load_images([s.path for s in samples], cfg.input_size, threads=max(2, cfg.threads))
     log(f"cached {len(samples)} images at {images.shape[1]} px in {time.perf_counter() - t0:.0f} s")
@@ -107,7 +108,7 @@ def train(cfg: TrainConfig) -> ModelCard:
             for i, why in skipped.items():
                 f.write(f"{samples[i].path},{why}\n")
                 log(f"  {samples[i].path.name}: {why}")
-    split = {k: np.array([i for i in v if i not in skipped], dtype=int) for k, v in split.items()}
+    split = {k: np.array([i for i in v if i not in skipped], dtype=int) for k, v in by_patient.items()}
     (work / "split.json").write_text(
         json.dumps({k: [str(samples[i].path) for i in v] for k, v in split.items()}, indent=1),
         encoding="utf-8",
@@ -120,7 +121,7 @@ def train(cfg: TrainConfig) -> ModelCard:
     train_images, train_targets = images[tr], targets[tr]
     weights = None
     if cfg.balance == "sampler":
-        strata = [
+        strata: list[Hashable] = [
             (s.findings and sorted(s.findings)[0] if multiclass else bool(s.findings & set(labels)))
             for s in (samples[i] for i in tr)
         ]

@@ -32,7 +32,9 @@ def heat() -> Heatmap:
 def study() -> RankedStudy:
     im = image()
     probs = {"Atelectasis": 0.1, "Cardiomegaly": 0.2, "Effusion": 0.83, "Pneumothorax": 0.05}
-    return RankedStudy(1, StudyResult("1.2", im.meta, Status.SCORED, "", probs), ("Effusion",), 1.9, "Effusion", 0.83)
+    return RankedStudy(
+        1, StudyResult("1.2", im.meta, Status.SCORED, "", probs), ("Effusion",), 1.9, "Effusion", 0.83
+    )
 
 
 def export(folder: Path, heatmap: Heatmap | None) -> Path:

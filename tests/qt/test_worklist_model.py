@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from viewer_fakes import LABELS, entry, result
 
-from inference.store import Review
 from inference.api import Status
+from inference.store import Review
 from viewer.core.worklist import Column, RowState
 from viewer.qt.worklist_model import HIDDEN, UID_ROLE, WorklistModel, WorklistProxy
 
@@ -158,7 +158,9 @@ def test_status_column_shows_every_state():
     assert texts[es[2].meta.study_uid] == "error: corrupt file"
     assert texts[es[3].meta.study_uid] == "not scored: lateral view"
     model.apply_results([result(es[0])])
-    model.set_review(es[0].meta.study_uid, Review(es[0].meta.study_uid, "accepted", "fine", "ann", "2026-01-01"))
+    model.set_review(
+        es[0].meta.study_uid, Review(es[0].meta.study_uid, "accepted", "fine", "ann", "2026-01-01")
+    )
     r = model.row_of(es[0].meta.study_uid)
     assert model.index(r, Column.STATUS).data() == "scored"
     assert model.index(r, Column.REVIEW).data() == "accepted ✎"  # a note goes with it

@@ -113,6 +113,9 @@ def fake_scorer(read: Callable[[Path], XRayImage]):
     def score(
         entries: Sequence[ScanEntry], service, batch_size: int = 8, cancelled=None, store=None, counts=None
     ) -> Iterator[StudyResult]:
+        if store is not None:  # like score_studies: record everything, score and commit what is missing
+            yield from _stored_scoring(entries, service, store, batch_size, cancelled)
+            return
         groups: dict[str, list[ScanEntry]] = {}
         for e in entries:
             groups.setdefault(e.meta.study_uid, []).append(e)
@@ -139,6 +142,30 @@ def fake_scorer(read: Callable[[Path], XRayImage]):
                 yield StudyResult(im.meta.study_uid, im.meta, Status.SCORED, "", dict(pred.probabilities))
 
     return score
+
+
+def _stored_scoring(entries, service, store, batch_size, cancelled) -> Iterator[StudyResult]:
+    from inference.store import ImageResult
+
+    sha = service.card.weights_sha256
+    uids = store.record(entries)
+    have = store.results(sha, uids)
+    todo = [(e, uid) for e, uid in zip(entries, uids, strict=True) if e.status is Status.SCORED]
+    for start in range(0, len(todo), batch_size):
+        if cancelled is not None and cancelled():
+            return
+        batch = todo[start : start + batch_size]
+        fresh = [(e, uid) for e, uid in batch if uid not in have]
+        images = [XRayImage(np.zeros((4, 4), np.float32), e.meta) for e, _ in fresh]
+        predictions = service.predict(images) if images else []
+        saved = [
+            ImageResult(uid, Status.SCORED, p.probabilities)
+            for (_, uid), p in zip(fresh, predictions, strict=True)
+        ]
+        store.save_results(saved, sha)
+        have.update({r.image_uid: r for r in saved})
+        for e, uid in batch:
+            yield StudyResult(e.meta.study_uid, e.meta, Status.SCORED, "", dict(have[uid].probabilities))
 
 
 def mixed_entries() -> list[ScanEntry]:

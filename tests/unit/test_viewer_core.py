@@ -145,9 +145,18 @@ def test_export_hides_phi_when_asked(tmp_path):
     wl = filled(random_results(10), dict.fromkeys(LABELS, 0.5))
     csv_path, json_path = export_worklist(wl.ranked_rows(), card(), wl.thresholds, tmp_path, hide_phi=True)
     doc = json.loads(json_path.read_text())
-    assert all(s["file"] == "" and s["study_uid"] == "" and s["patient_id"] == "" for s in doc["studies"])
+    assert doc["patient_identifiers"] == "removed" and len(doc["studies"]) == 10
+    for s in doc["studies"]:
+        assert (
+            s["file"].startswith("image-") and s["study_uid"].startswith("study-") and s["patient_id"] == ""
+        )
     header = csv_path.read_text().splitlines()[0].split(",")
-    assert header[:3] == ["rank", "file", "study_uid"] and header[-1] == "reviewed"
+    assert header[:3] == ["rank", "file", "study_uid"] and header[-3:] == [
+        "review",
+        "reviewed_by",
+        "reviewed_at",
+    ]
+    assert csv_path.name.startswith("worklist-") and csv_path.name != "worklist.csv"  # never overwritten
 
 
 def test_lru_cache_caps_count_and_bytes():

@@ -235,7 +235,7 @@ class Worklist:
         score, and their ``reviews``; then rank and sort (a view resets around this call)."""
         self.clear()
         for result in results:
-            row = StudyRow(result.study_uid, self._next_seq, _result_entries(result), result)
+            row = StudyRow(result.study_uid, self._next_seq, [], result)  # entries made when needed
             self._next_seq += 1
             self._row_of[row.uid] = row
             self.rows.append(row)
@@ -255,6 +255,7 @@ class Worklist:
         :meth:`resort` once. A file the worklist already holds changes nothing.
         """
         new: list[StudyRow] = []
+        fresh: set[str] = set()
         changed: dict[str, StudyRow] = {}
         for entry in entries:
             uid = entry.meta.study_uid
@@ -264,9 +265,12 @@ class Worklist:
                 self._next_seq += 1
                 self._row_of[uid] = row
                 new.append(row)
-            elif any(e.meta.path == entry.meta.path for e in row.entries):
+                fresh.add(uid)
+            if not row.entries and row.result is not None:  # a stored study: its files, as scan rows
+                row.entries = _result_entries(row.result)
+            if any(e.meta.path == entry.meta.path for e in row.entries):
                 continue
-            elif row not in new:
+            if uid not in fresh:
                 changed[uid] = row
             row.entries.append(entry)
             if not row.scoring:  # an in-flight result lands; the new file is picked up by a later re-score

@@ -255,8 +255,8 @@ class TriageSession(QObject):
 
     def _store_call(self, work: Callable[[Store], T]) -> tuple[bool, T | None]:
         """Run a short store call on this thread: (done, its result). A failure is told to the
-        reader and logged, never raised; without a store nothing runs."""
-        if self.store is None:
+        reader and logged, never raised; without a store (or once closed) nothing runs."""
+        if self.store is None or self._closed:
             return False, None
         try:
             return True, work(self.store)

@@ -1,0 +1,5 @@
+"""Choices the commands offer, kept free of heavy imports so that building the parser stays fast."""
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+TTA_MODES = ("none", "tencrop")
+PRECISIONS = ("auto", "fp32")  # auto: bf16 where the hardware has it and parity holds; fp32: always
