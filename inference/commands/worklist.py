@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from inference.models.card import PackageError, read_card
-    from inference.scoring import stored_studies
+    from inference.studies import store_worklist
     from inference.triage import rank
     from inference.worklist_export import write_worklist
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc))
     with store:
-        ranked = rank(stored_studies(store, card.weights_sha256), thresholds, max_wait=args.max_wait)
+        ranked = rank(store_worklist(store, card.weights_sha256).results, thresholds, max_wait=args.max_wait)
         csv_path, _ = write_worklist(
             ranked, card, thresholds, args.out, reviews=store.reviews(), deidentify=args.deidentify
         )

@@ -12,10 +12,10 @@ from pydicom.dataset import Dataset, FileDataset
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from inference.api import ImageMeta, XRayImage
+from inference.identity import content_uid
 from inference.io.detect import has_dicom_preamble
 from inference.io.display import to_display
 from inference.io.errors import ReadError, short
-from inference.io.identity import content_uid
 from inference.io.quiet import decoder_messages, notes_from
 from inference.io.sanity import check_pixel_data_size, check_pixels, check_size, check_stored_length
 

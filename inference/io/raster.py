@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 
 from inference.api import ImageMeta, XRayImage
+from inference.identity import file_uids
 from inference.io.detect import JPEG_MAGIC, PNG_MAGIC
 from inference.io.errors import ReadError
-from inference.io.identity import file_uids
 from inference.io.quiet import decoder_messages, notes_from
 from inference.io.sanity import check_pixels, check_size
 

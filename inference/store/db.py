@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from inference.api import ImageMeta, ScanEntry, Status
-from inference.io.identity import image_uid
+from inference.identity import image_uid
 from inference.store.schema import MIGRATIONS, VERSION
 from inference.store.user import current_user, now_iso
 from inference.text import printable
@@ -220,7 +220,7 @@ class Store:
                 Status(r["status"]),
                 json.loads(r["probabilities"]),
                 r["reason"],
-                tuple(json.loads(r["warnings"])),
+                tuple(json.loads(r["warnings"])) if r["warnings"] != "[]" else (),
             )  # fmt: skip
             for r in rows
             if wanted is None or r["image_uid"] in wanted

@@ -10,8 +10,8 @@ import pytest
 
 import inference.io.dicom as io_dicom
 from inference.api import Status
+from inference.identity import content_uid
 from inference.io import ReadError, group_by_study, read_header, read_image, scan
-from inference.io.identity import content_uid
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "dicom"
 SAMPLES = Path(__file__).parents[2] / "resources" / "samples"

@@ -16,7 +16,7 @@ import pytest
 
 from inference.annotate import write_png
 from inference.api import ScanEntry, Status
-from inference.io import read_header, scan
+from inference.io import ReadError, read_header, read_image, scan
 from inference.io.scan import EMPTY_FOLDER, OWN_OUTPUT
 
 REPO = Path(__file__).parents[2]
@@ -80,6 +80,8 @@ def test_named_pipe_is_never_opened(tmp_path: Path) -> None:
     [entry] = scan(tmp_path / "pipe.dcm")
     assert entry.status is Status.ERROR and entry.reason == "a named pipe (FIFO), not a file"
     assert read_header(tmp_path / "pipe.dcm").reason == entry.reason
+    with pytest.raises(ReadError, match="named pipe"):
+        read_image(tmp_path / "pipe.dcm")
 
 
 @pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix sockets")

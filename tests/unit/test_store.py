@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from inference.api import ImageMeta, ScanEntry, Status
-from inference.io.identity import content_uid, image_uid
+from inference.identity import content_uid, image_uid
 from inference.store import ImageResult, Store, StoreError
 from inference.store import schema as schema_module
 

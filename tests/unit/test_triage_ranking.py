@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from inference.api import ImageMeta, Prediction, RankedStudy, ScanEntry, Status, StudyResult
-from inference.scoring import summarise_study
+from inference.api import ImageMeta, RankedStudy, ScanEntry, Status, StudyResult
+from inference.store import ImageResult
+from inference.studies import summarise_study
 from inference.triage import NO_FIGURES, Figures, figures, rank
 
 THRESHOLDS = {"Pneumonia": 0.5, "Effusion": 0.1}
@@ -194,30 +195,35 @@ def entry(name: str, status: Status = Status.SCORED, reason: str = "") -> ScanEn
     return ScanEntry(ImageMeta(path=Path(name), study_uid="s1"), status, reason)
 
 
+def scored(probabilities: dict[str, float]) -> ImageResult:
+    return ImageResult("uid", Status.SCORED, probabilities)
+
+
 def test_study_takes_per_finding_maximum_over_frontal_images_and_notes_the_lateral():
     entries = [entry("pa.dcm"), entry("ap.dcm"), entry("lat.dcm", Status.NOT_SCORED, "lateral view")]
-    predictions = {
-        Path("pa.dcm"): Prediction(Path("pa.dcm"), {"Pneumonia": 0.2, "Effusion": 0.6}, "h"),
-        Path("ap.dcm"): Prediction(Path("ap.dcm"), {"Pneumonia": 0.7, "Effusion": 0.1}, "h"),
-    }
-    result = summarise_study("s1", entries, predictions, {})
+    outcomes = [
+        scored({"Pneumonia": 0.2, "Effusion": 0.6}),
+        scored({"Pneumonia": 0.7, "Effusion": 0.1}),
+        None,
+    ]
+    result = summarise_study("s1", entries, outcomes)
     assert result.status is Status.SCORED
     assert result.probabilities == {"Pneumonia": 0.7, "Effusion": 0.6}
     assert result.meta.path == Path("ap.dcm")
     assert result.reason == "lat.dcm: lateral view"
+    assert result.images == (Path("pa.dcm"), Path("ap.dcm"), Path("lat.dcm"))
 
 
 def test_study_with_only_failures_is_an_error_with_the_decoder_reason():
+    failed = ImageResult("uid", Status.ERROR, reason="truncated pixel data", warnings=("grey",))
     result = summarise_study(
-        "s1",
-        [entry("a.dcm"), entry("lat.dcm", Status.NOT_SCORED, "lateral")],
-        {},
-        {Path("a.dcm"): "truncated pixel data"},
+        "s1", [entry("a.dcm"), entry("lat.dcm", Status.NOT_SCORED, "lateral")], [failed, None]
     )
     assert result.status is Status.ERROR
     assert result.reason == "a.dcm: truncated pixel data"
+    assert result.warnings == ("a.dcm: grey",)
 
 
 def test_lateral_only_study_is_not_scored():
-    result = summarise_study("s1", [entry("lat.dcm", Status.NOT_SCORED, "lateral view")], {}, {})
+    result = summarise_study("s1", [entry("lat.dcm", Status.NOT_SCORED, "lateral view")], [None])
     assert (result.status, result.reason) == (Status.NOT_SCORED, "lateral view")

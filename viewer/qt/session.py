@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from inference.api import Heatmap, ScanEntry, StudyResult, XRayImage
-from inference.scoring import stored_studies, unscored_entries
 from inference.store import Review, Store, StoreError
 from inference.store.user import current_user, now_iso
+from inference.studies import store_worklist
 from viewer.core.batching import batched_by_time
 from viewer.core.cache import LruCache
 from viewer.core.worklist import RowState
@@ -92,12 +92,8 @@ class StoredRows:
 
 
 def _stored_rows(store: Store, weights_sha256: str) -> StoredRows:
-    return StoredRows(
-        weights_sha256,
-        stored_studies(store, weights_sha256),
-        unscored_entries(store, weights_sha256),
-        store.reviews(),
-    )
+    held = store_worklist(store, weights_sha256)
+    return StoredRows(weights_sha256, held.results, held.unscored, store.reviews())
 
 
 def _read(read_image: Callable[[Path], XRayImage], uid: str, path: Path) -> tuple[str, XRayImage | None, str]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from inference.api import ImageMeta
-from inference.io.detect import not_a_file
 
 UUID_ROOT = "2.25"  # PS3.5 B.2: a UID made of a 128-bit number under 2.25
 CHUNK = 1 << 20
@@ -36,10 +36,10 @@ def file_uids(path: Path) -> tuple[str, str]:
 def file_digest(path: Path) -> bytes:
     """SHA-256 of the file's bytes; of its absolute path when it cannot be read or is no regular file
     (a named pipe is never opened: reading it would block)."""
-    if not_a_file(Path(path)) is not None:
-        return _path_digest(path)
     digest = hashlib.sha256()
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return _path_digest(path)
         with Path(path).open("rb") as fh:
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
