@@ -16,11 +16,14 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/cxr-triage $(ARGS)
 
-test: $(STAMP)
+test: lint
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# Layering (inference without Qt; viewer/core without Qt or torch), style, and types.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check inference viewer tests bench
+	$(VENV)/bin/ruff check inference viewer tests bench scripts
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy inference viewer/core
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/inference_speed.py

@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from inference.cli import main as cli_main
+from inference.commands.common import add_db_argument
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
 def register_gui(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the desktop viewer (also what `cxr-triage` alone does)")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the bundled samples)")
+    add_db_argument(p)
     p.set_defaults(func=run_gui)
 
 
@@ -26,4 +28,4 @@ def run_gui(args: argparse.Namespace) -> int:
     from inference.bundled import SAMPLES
     from viewer.gui import main as gui_main
 
-    return gui_main(args.paths or [str(SAMPLES)])
+    return gui_main(args.paths or [str(SAMPLES)], db=args.db)

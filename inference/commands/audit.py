@@ -6,8 +6,8 @@ import argparse
 import dataclasses
 import json
 
-from inference.commands.common import add_db_argument, fail, open_store
-from inference.store import StoreError
+from inference.commands.common import add_db_argument, with_store
+from inference.store import AuditEvent
 from inference.text import terminal_safe
 
 
@@ -19,13 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        store = open_store(args.db)
-    except StoreError as exc:
-        return fail(str(exc))
-    with store:
-        events = store.audit()
-    if args.json:
+    return with_store(args.db, lambda store: _print(store.audit(), args.json))
+
+
+def _print(events: list[AuditEvent], as_json: bool) -> int:
+    if as_json:
         print(json.dumps([dataclasses.asdict(e) for e in events], indent=2))
         return 0
     for e in events:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,9 +53,15 @@ def fail(message: str) -> int:
     return EXIT_MISUSE
 
 
-def open_store(explicit: Path | None) -> Store:
-    """The store of ``--db`` (or the default); raises :class:`StoreError` with a plain message."""
-    return Store(store_path(explicit))
+def with_store(explicit: Path | None, work: Callable[[Store], int]) -> int:
+    """Run ``work`` on the store of ``--db`` (or the default) and close it; a store that cannot be
+    opened is misuse, with its plain message."""
+    try:
+        store = Store(store_path(explicit))
+    except StoreError as exc:
+        return fail(str(exc))
+    with store:
+        return work(store)
 
 
 def check_output_folder(folder: Path) -> str:
@@ -73,15 +80,3 @@ def check_output_folder(folder: Path) -> str:
     if not os.access(folder, os.W_OK):
         return f"--out {folder} is not writable"
     return ""
-
-
-__all__ = [
-    "EXIT_MISUSE",
-    "StoreError",
-    "add_db_argument",
-    "check_output_folder",
-    "fail",
-    "minutes",
-    "open_store",
-    "positive_int",
-]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from inference.commands.common import add_db_argument, fail, open_store
-from inference.store import StoreError
+from inference.commands.common import add_db_argument, fail, with_store
+from inference.store import Store
 from inference.text import terminal_safe
 
 OUTCOME_OF = {"accept": "accepted", "reject": "rejected", "reviewed": "reviewed"}
@@ -21,17 +21,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        store = open_store(args.db)
-    except StoreError as exc:
-        return fail(str(exc))
-    with store:
-        if not store.has_study(args.study_uid):
-            return fail(f"no study {terminal_safe(args.study_uid)} in {store.path}")
-        if args.decision == "clear":
-            store.clear_review(args.study_uid)
-            print(f"Review cleared: {terminal_safe(args.study_uid)}")
-            return 0
-        review = store.set_review(args.study_uid, OUTCOME_OF[args.decision], args.note)
-    print(f"{review.outcome} by {review.user} at {review.time}: {terminal_safe(args.study_uid)}")
+    return with_store(args.db, lambda store: _review(store, args.study_uid, args.decision, args.note))
+
+
+def _review(store: Store, study_uid: str, decision: str, note: str) -> int:
+    if not store.has_study(study_uid):
+        return fail(f"no study {terminal_safe(study_uid)} in {store.path}")
+    if decision == "clear":
+        store.clear_review(study_uid)
+        print(f"Review cleared: {terminal_safe(study_uid)}")
+        return 0
+    review = store.set_review(study_uid, OUTCOME_OF[decision], note)
+    print(f"{review.outcome} by {review.user} at {review.time}: {terminal_safe(study_uid)}")
     return 0

@@ -19,8 +19,8 @@ from inference.commands.common import (
     check_output_folder,
     fail,
     minutes,
-    open_store,
     positive_int,
+    with_store,
 )
 from inference.options import DEVICES, PRECISIONS, TTA_MODES
 from inference.progress import ProgressBar
@@ -79,14 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cxr-triage: not found: {', '.join(terminal_safe(str(p)) for p in missing)}", file=sys.stderr)
     if not present:
         return fail("none of the given paths exist")
-    from inference.store import StoreError
-
-    try:
-        store = open_store(args.db)
-    except StoreError as exc:
-        return fail(str(exc))
-    with store:
-        return _triage(args, present, store)
+    return with_store(args.db, lambda store: _triage(args, present, store))
 
 
 def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from inference.api import OPERATING_POINTS
+from inference.api import OPERATING_POINTS, ModelCard
 from inference.bundled import DEMO_MODEL
-from inference.commands.common import add_db_argument, check_output_folder, fail, minutes, open_store
-from inference.store import StoreError
+from inference.commands.common import add_db_argument, check_output_folder, fail, minutes, with_store
+from inference.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,9 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from inference.models.card import PackageError, read_card
-    from inference.studies import store_worklist
-    from inference.triage import rank
-    from inference.worklist_export import write_worklist
 
     problem = check_output_folder(args.out)
     if problem:
@@ -41,15 +38,18 @@ def run(args: argparse.Namespace) -> int:
         thresholds = card.thresholds(args.operating_point)
     except KeyError as exc:
         return fail(f"the model card cannot be used at this operating point: {exc.args[0]}")
-    try:
-        store = open_store(args.db)
-    except StoreError as exc:
-        return fail(str(exc))
-    with store:
-        ranked = rank(store_worklist(store, card.weights_sha256).results, thresholds, max_wait=args.max_wait)
-        csv_path, _ = write_worklist(
-            ranked, card, thresholds, args.out, reviews=store.reviews(), deidentify=args.deidentify
-        )
-        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
+    return with_store(args.db, lambda store: _write(store, card, thresholds, args))
+
+
+def _write(store: Store, card: ModelCard, thresholds: dict[str, float], args: argparse.Namespace) -> int:
+    from inference.studies import store_worklist
+    from inference.triage import rank
+    from inference.worklist_export import write_worklist
+
+    ranked = rank(store_worklist(store, card.weights_sha256).results, thresholds, max_wait=args.max_wait)
+    csv_path, _ = write_worklist(
+        ranked, card, thresholds, args.out, reviews=store.reviews(), deidentify=args.deidentify
+    )
+    store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
     print(f"{len(ranked)} studies from {store.path}; worklist: {csv_path} (+ worklist.json)")
     return 0

@@ -6,6 +6,7 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ from viewer import app
 PROBE = """
 import json, sys
 import viewer.gui
-viewer.gui.main = lambda paths: print("GUI", json.dumps(paths)) or 0  # stands in for the window
+viewer.gui.main = lambda paths, db=None: print("GUI", json.dumps(paths)) or 0  # stands in for the window
 from viewer.app import main
 try:
     code = main({argv!r})
@@ -61,18 +62,25 @@ def test_no_arguments_open_the_viewer_on_the_samples_without_torch_or_qt() -> No
 
 
 @pytest.mark.parametrize(
-    ("argv", "paths"), [([], [str(SAMPLES)]), (["gui"], [str(SAMPLES)]), (["gui", "a", "b"], ["a", "b"])]
+    ("argv", "paths", "db"),
+    [
+        ([], [str(SAMPLES)], None),
+        (["gui"], [str(SAMPLES)], None),
+        (["gui", "a", "b", "--db", "s.sqlite"], ["a", "b"], Path("s.sqlite")),
+    ],
 )
-def test_gui_entry_gets_the_paths(monkeypatch: pytest.MonkeyPatch, argv: list[str], paths: list[str]) -> None:
-    opened: list[list[str]] = []
+def test_gui_entry_gets_the_paths_and_the_store(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], paths: list[str], db: Path | None
+) -> None:
+    opened: list[tuple[list[str], Path | None]] = []
 
-    def open_window(paths: list[str]) -> int:
-        opened.append(paths)
+    def open_window(paths: list[str], db: Path | None = None) -> int:
+        opened.append((paths, db))
         return 0
 
     monkeypatch.setattr(viewer.gui, "main", open_window)
     assert app.main(argv) == 0
-    assert opened == [paths]
+    assert opened == [(paths, db)]
 
 
 def test_ctrl_c_while_importing_a_command_exits_130_with_one_line(
