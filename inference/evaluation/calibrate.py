@@ -7,7 +7,6 @@ curve and AUROC come from the given data. Use data that is not also used to repo
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,8 @@ import numpy as np
 from inference.api import ModelCard
 from inference.evaluation.metrics import auroc, operating_points, validation_curve
 from inference.evaluation.predict import Scored
-from inference.models.package import CARD, WEIGHTS, card_to_dict
+from inference.models.card import write_card
+from inference.models.package import WEIGHTS
 
 
 def recalibrated_card(card: ModelCard, scored: Scored, source: str) -> ModelCard:
@@ -45,5 +45,5 @@ def write_calibrated(package: Path, card: ModelCard, out: Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy2(Path(package) / WEIGHTS, out / WEIGHTS)
-    (out / CARD).write_text(json.dumps(card_to_dict(card), indent=2) + "\n", encoding="utf-8")
+    write_card(out, card)
     return out

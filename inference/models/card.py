@@ -287,3 +287,19 @@ def read_card(package: Path) -> ModelCard:
     except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not JSON
         raise invalid(package, [f"{CARD} cannot be read as JSON ({exc})"]) from exc
     return parse_card(data, package)
+
+
+def card_text(card: ModelCard, package: Path) -> str:
+    """``card.json``'s text, refused (:class:`PackageError`) where reading it back would be."""
+    data = card_to_dict(card)
+    parse_card(json.loads(json.dumps(data)), package)
+    try:
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    except ValueError as exc:  # NaN or infinity in a free-form field (metrics): not JSON
+        raise invalid(package, [f"{CARD} cannot be written: {exc}"]) from exc
+
+
+def write_card(package: Path, card: ModelCard) -> None:
+    """Write ``card.json`` into ``package``; an invalid card is refused and nothing is written."""
+    text = card_text(card, Path(package))
+    (Path(package) / CARD).write_text(text, encoding="utf-8")

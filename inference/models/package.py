@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,7 +19,14 @@ from safetensors.torch import load_file
 from safetensors.torch import save as serialize
 
 from inference.api import ModelCard, Preprocessing
-from inference.models.card import CARD, PackageError, card_to_dict, invalid, parse_card, read_card
+from inference.models.card import (
+    CARD,
+    PackageError,
+    card_text,
+    card_to_dict,
+    invalid,
+    read_card,
+)
 from inference.models.densenet import CheXDenseNet, reference_state, state_problems
 
 __all__ = [
@@ -107,16 +113,6 @@ def load_package(package: Path) -> tuple[ModelCard, CheXDenseNet]:
     return card, model.eval()
 
 
-def _card_text(card: ModelCard, package: Path) -> str:
-    """``card.json``'s text, refused (:class:`PackageError`) where reading it back would be."""
-    data = card_to_dict(card)
-    parse_card(json.loads(json.dumps(data)), package)
-    try:
-        return json.dumps(data, indent=2, allow_nan=False) + "\n"
-    except ValueError as exc:  # NaN or infinity in a free-form field (metrics): not JSON
-        raise invalid(package, [f"{CARD} cannot be written: {exc}"]) from exc
-
-
 def save_package(
     package: Path, card: ModelCard, model: torch.nn.Module, dtype: torch.dtype = torch.float32
 ) -> ModelCard:
@@ -132,7 +128,7 @@ def save_package(
         raise invalid(package, problems)
     blob = serialize(state)
     card = dataclasses.replace(card, weights_sha256=hashlib.sha256(blob).hexdigest())
-    text = _card_text(card, package)
+    text = card_text(card, package)
     package.mkdir(parents=True, exist_ok=True)
     (package / WEIGHTS).write_bytes(blob)
     (package / CARD).write_text(text, encoding="utf-8")

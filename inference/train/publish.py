@@ -7,22 +7,23 @@ Only card.json and card.md change; the weights (and so their sha256) do not.
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 from pathlib import Path
 
-from inference.models.package import CARD, card_to_dict, read_card
+from inference.models.card import read_card, write_card
 from inference.train.card_md import render
 
 
 def publish(package: Path, recipe: str = "", references: dict[str, float] | None = None) -> None:
     package = Path(package)
     card = read_card(package)
-    data = card_to_dict(card)
     if references:
-        data["metrics"] = dict(data["metrics"]) | {"published_reference": references}
+        card = dataclasses.replace(card, metrics=dict(card.metrics) | {"published_reference": references})
     if recipe:
-        data["recipe"] = recipe if not card.recipe else f"{recipe}\n(which runs: {card.recipe})"
-    (package / CARD).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        card = dataclasses.replace(
+            card, recipe=recipe if not card.recipe else f"{recipe}\n(which runs: {card.recipe})"
+        )
+    write_card(package, card)
     (package / "card.md").write_text(render(read_card(package)), encoding="utf-8")
 
 
