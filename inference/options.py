@@ -3,3 +3,5 @@
 DEVICES = ("auto", "cpu", "cuda", "mps")
 TTA_MODES = ("none", "tencrop")
 PRECISIONS = ("auto", "fp32")  # auto: bf16 where the hardware has it and parity holds; fp32: always
+CHECKPOINT_KINDS = ("chexnet", "xrv")  # published checkpoint formats `model import` reads
+STRATEGIES = ("scratch", "head", "finetune", "gradual")  # how `train` starts from a package

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TextIO
 
 from inference.api import OPERATING_POINTS, ModelCard
-from inference.models.checkpoints import KINDS, CheckpointError, import_checkpoint, parse_floats, parse_labels
-from inference.models.package import WEIGHTS, PackageError, read_card, read_weights
+from inference.models.card import WEIGHTS, PackageError, read_card
+from inference.options import CHECKPOINT_KINDS
 
 EXIT_MISMATCH = 1
 EXIT_ERROR = 2
@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "import", help="convert a CheXNet or torchxrayvision checkpoint into a model package"
     )
     imp.add_argument(
-        "kind", choices=KINDS, help="chexnet: arnoweng model.pth.tar; xrv: torchxrayvision DenseNet"
+        "kind",
+        choices=CHECKPOINT_KINDS,
+        help="chexnet: arnoweng model.pth.tar; xrv: torchxrayvision DenseNet",
     )
     imp.add_argument("checkpoint", help="checkpoint file (.pth.tar, .pt, .pth)")
     imp.add_argument("dest", help="folder to write model.safetensors and card.json into")
@@ -56,6 +58,8 @@ def _fail(message: str, code: int = EXIT_ERROR) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from inference.models.checkpoints import CheckpointError, import_checkpoint, parse_floats, parse_labels
+
     try:
         card = import_checkpoint(
             args.kind,
@@ -130,6 +134,8 @@ def print_card(card: ModelCard, weights_status: str, out: TextIO) -> None:
 
 def run_info(args: argparse.Namespace) -> int:
     """The card, then the weights checked as loading them would (sha256, tensors, shapes)."""
+    from inference.models.package import read_weights
+
     package = Path(args.package)
     try:
         card = read_card(package)

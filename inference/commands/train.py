@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from inference.train.transfer import STRATEGIES
+from inference.options import STRATEGIES
 
 
 def class_map_of(items: list[str] | None) -> dict[str, str] | None:

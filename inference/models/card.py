@@ -19,6 +19,7 @@ from typing import Any
 from inference.api import LabelCard, ModelCard, Preprocessing, Task, ValidationCurve
 
 CARD = "card.json"
+WEIGHTS = "model.safetensors"
 ARCHITECTURES = ("densenet121",)
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 2048  # DenseNet-121 downsamples by 32; larger is not a radiograph model
 

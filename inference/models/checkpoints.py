@@ -27,8 +27,9 @@ from inference.labels import CHESTXRAY14, XRV_DEFAULT, canonical
 from inference.models.densenet import CheXDenseNet, preview, reference_state, state_problems
 from inference.models.package import CARD, WEIGHTS, save_package, sha256_of
 from inference.models.safe_unpickle import load_restricted
+from inference.options import CHECKPOINT_KINDS
 
-KINDS = ("chexnet", "xrv")
+KINDS = CHECKPOINT_KINDS
 XRV_OP = "xrv_op_thresh"
 
 # torchvision densenet `_load_state_dict`: "denselayer1.norm.1.weight" -> "denselayer1.norm1.weight".

@@ -21,6 +21,7 @@ from safetensors.torch import save as serialize
 from inference.api import ModelCard, Preprocessing
 from inference.models.card import (
     CARD,
+    WEIGHTS,
     PackageError,
     card_text,
     card_to_dict,
@@ -42,7 +43,7 @@ __all__ = [
     "sha256_of",
 ]
 
-WEIGHTS = "model.safetensors"
+
 INPUT_CHANNELS = {Preprocessing.CHEXNET: 3, Preprocessing.XRV: 1}
 
 

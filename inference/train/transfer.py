@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import nn
 
 from inference.models.densenet import CheXDenseNet
+from inference.options import STRATEGIES
 
-STRATEGIES = ("scratch", "head", "finetune", "gradual")
 # The modules "gradual" unfreezes after the head-only epochs: the last dense block and norm5.
 LAST_BLOCKS = ("denseblock4", "norm5")
 
