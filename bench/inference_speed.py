@@ -1,13 +1,17 @@
 """Naive vs product inference on the same real images, side by side in one run.
 
-    .venv/bin/python bench/inference_speed.py [--model DIR] [--images N] [--rounds R]
+    .venv/bin/python bench/inference_speed.py [--model DIR] [--images N] [--dicoms N] [--rounds R]
 
-naive   : for each image: read, CheXNet preprocessing, eager fp32 forward at batch 1.
-product : ``inference.scoring.score_studies`` with the model service (batched, channels-last,
-          read-ahead thread, bf16 only where the hardware has it and parity holds).
-Both end to end (decoding included) and model only (the same preprocessed inputs, forward
-passes alone). Rounds alternate so that machine noise hits both alike; medians are printed, with
-the ratios, and Grad-CAM seconds per finding.
+naive   : for each image: full-resolution read, CheXNet preprocessing, eager fp32 forward at batch 1.
+product : ``inference.scoring.score_studies`` with the model service (reduced-resolution decoding,
+          batched, channels-last, read-ahead thread, bf16 only where the hardware has it and parity
+          holds).
+Both end to end (decoding included) on two sets: the bundled PNG/JPEG/DICOM samples (repeated),
+and full-size DICOMs made here from the bundled ones (the 1024² NIH DX upsampled to 2500×3000
+12-bit with mild noise, stored uncompressed and as JPEG 2000 lossless, plus the bundled 2128×2000
+JPEG 2000 DX). Then decode times, full vs reduced (what scoring asks for), model only (the same
+preprocessed inputs, forward passes alone) and Grad-CAM seconds per finding. Rounds alternate so
+that machine noise hits both alike; medians are printed, with the ratios.
 """
 
 from __future__ import annotations
@@ -16,46 +20,58 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
+import pydicom
 import torch
+from pydicom.uid import JPEG2000Lossless, generate_uid
 
-from inference.api import Status
+from inference.api import ModelCard, PreparedImage, ScanEntry, Status
 from inference.bundled import DEMO_MODEL, SAMPLES
 from inference.io import read_image, scan
-from inference.preprocess import prepare
+from inference.models.package import load_package
+from inference.preprocess import decode_side, prepare
 from inference.scoring import score_studies
-from inference.service import load_service
+from inference.service import ModelService, load_service
+
+LARGE = (3000, 2500)  # rows, columns of a large CR/DX detector
+NIH_DX = SAMPLES / "DX_chest_NIH_google_1024_8bit.dcm"
+CANON_J2K = SAMPLES / "DX_chest_PA_canon_J2KR_MONO1_966_fixed.dcm"
 
 
-def naive(paths: list[Path], model: torch.nn.Module, card) -> None:
+def naive(paths: Sequence[Path], model: torch.nn.Module, card: ModelCard) -> None:
     with torch.no_grad():
         for path in paths:
             x = torch.from_numpy(prepare(read_image(path).pixels, card.preprocessing, card.input_size)[None])
             model(x).sigmoid()
 
 
-def product(entries, service, batch_size: int) -> None:
+def product(entries: Sequence[ScanEntry], service: ModelService, batch_size: int) -> None:
     for _ in score_studies(entries, service, batch_size=batch_size):
         pass
 
 
-def model_only(inputs: torch.Tensor, model: torch.nn.Module, service, batch_size: int) -> dict[str, float]:
-    """Seconds for the forward passes alone: naive batch 1 vs the service's batched forward."""
+def model_only(
+    inputs: list[PreparedImage], model: torch.nn.Module, service: ModelService, batch_size: int
+) -> dict[str, float]:
+    """Seconds for the forward passes alone: naive batch 1 vs the service's batched predict."""
     with torch.inference_mode():
         start = time.perf_counter()
-        for x in inputs.split(1):
-            model(x)
+        for image in inputs:
+            model(torch.from_numpy(image.inputs))
         naive_s = time.perf_counter() - start
-        start = time.perf_counter()
-        for x in inputs.split(batch_size):
-            service._forward(x.contiguous(memory_format=torch.channels_last), torch.float32)
-        return {"naive": naive_s, "product": time.perf_counter() - start}
+    start = time.perf_counter()
+    for i in range(0, len(inputs), batch_size):
+        service.predict(inputs[i : i + batch_size])
+    return {"naive": naive_s, "product": time.perf_counter() - start}
 
 
 def random_package(folder: Path) -> Path:
-    from inference.api import LabelCard, ModelCard, Preprocessing, Task
+    from inference.api import LabelCard, Preprocessing, Task
     from inference.labels import CHESTXRAY14
     from inference.models.package import build_model, save_package
 
@@ -65,6 +81,56 @@ def random_package(folder: Path) -> Path:
     return folder
 
 
+def large_dicoms(folder: Path) -> list[Path]:
+    """The NIH DX upsampled to a large detector, uncompressed and JPEG 2000, and the Canon JPEG 2000."""
+    ds = pydicom.dcmread(NIH_DX)
+    rows, columns = LARGE
+    grey = cv2.resize(ds.pixel_array.astype(np.float32) * 16, (columns, rows), interpolation=cv2.INTER_CUBIC)
+    noise = np.random.default_rng(0).normal(0.0, 8.0, grey.shape)  # detector noise, in 12-bit units
+    values = np.clip(np.rint(grey + noise), 0, 4095).astype(np.uint16)
+    ds.Rows, ds.Columns = rows, columns
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    ds.WindowCenter, ds.WindowWidth = 2048, 4096
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.PixelData = values.tobytes()
+    paths = [folder / "large_uncompressed.dcm", folder / "large_j2k.dcm"]
+    ds.save_as(paths[0], enforce_file_format=True)
+    ds.SOPInstanceUID, ds.StudyInstanceUID = generate_uid(), generate_uid()
+    ds.compress(JPEG2000Lossless, values)
+    ds.save_as(paths[1], enforce_file_format=True)
+    return [*paths, CANON_J2K]
+
+
+def worklist(paths: Sequence[Path], count: int) -> list[ScanEntry]:
+    """``count`` entries cycling over the eligible ``paths``, each its own study as in a real worklist."""
+    eligible = [e for e in scan(list(paths)) if e.status is Status.SCORED]
+    return [
+        replace(e, meta=replace(e.meta, study_uid=f"{e.meta.study_uid}#{i}"))
+        for i, e in ((i, eligible[i % len(eligible)]) for i in range(count))
+    ]
+
+
+def alternate(runs: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
+    """Median seconds of each run, the runs alternating round by round."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(seconds) for name, seconds in times.items()}
+
+
+def decode_ms(path: Path, min_side: int | None, rounds: int) -> float:
+    """Median milliseconds of ``read_image`` (after one warm-up read: page cache, decoders)."""
+
+    def read() -> None:
+        read_image(path, min_side=min_side)
+
+    read()
+    return 1000 * alternate({"read": read}, rounds)["read"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -72,7 +138,8 @@ def main() -> None:
     parser.add_argument(
         "--model", type=Path, default=DEMO_MODEL if (DEMO_MODEL / "card.json").is_file() else None
     )
-    parser.add_argument("--images", type=int, default=32, help="images per round (samples repeated)")
+    parser.add_argument("--images", type=int, default=32, help="sample images per round (repeated)")
+    parser.add_argument("--dicoms", type=int, default=12, help="full-size DICOMs per round (repeated)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--cam-findings", type=int, default=3)
@@ -81,32 +148,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         package = args.model or random_package(Path(tmp))
         service = load_service(package)
-        eligible = [e for e in scan([SAMPLES]) if e.status is Status.SCORED]
-        # Distinct study UIDs so that every copy is its own study, as in a real worklist.
-        entries = [
-            type(e)(meta=type(e.meta)(**{**e.meta.__dict__, "study_uid": f"{e.meta.study_uid}#{i}"}))
-            for i, e in ((i, eligible[i % len(eligible)]) for i in range(args.images))
-        ]
-        paths = [e.meta.path for e in entries]
-        from inference.models.package import load_package
-
         card, eager = load_package(package)  # a separate fp32, contiguous-layout copy for the naive path
-        naive(paths[:2], eager, card)  # warm-up both
-        product(entries[:2], service, args.batch_size)
-        times: dict[str, list[float]] = {"naive": [], "product": []}
-        for _ in range(args.rounds):
-            for name, run in (("naive", lambda: naive(paths, eager, card)),
-                              ("product", lambda: product(entries, service, args.batch_size))):  # fmt: skip
-                start = time.perf_counter()
-                run()
-                times[name].append(time.perf_counter() - start)
-        inputs = torch.from_numpy(
-            np.stack([prepare(read_image(p).pixels, card.preprocessing, card.input_size) for p in paths])
-        )
-        forward: dict[str, list[float]] = {"naive": [], "product": []}
-        for _ in range(args.rounds):
-            for name, seconds in model_only(inputs, eager, service, args.batch_size).items():
-                forward[name].append(seconds)
+        sets = {"samples (PNG/JPEG/DICOM)": worklist([SAMPLES], args.images),
+                "full-size DICOMs": worklist(large_dicoms(Path(tmp)), args.dicoms)}  # fmt: skip
+        naive([e.meta.path for e in sets["samples (PNG/JPEG/DICOM)"][:2]], eager, card)  # warm-up both
+        product(sets["samples (PNG/JPEG/DICOM)"][:2], service, args.batch_size)
+        end_to_end = {
+            name: alternate({"naive": lambda e=entries: naive([x.meta.path for x in e], eager, card),
+                             "product": lambda e=entries: product(e, service, args.batch_size)}, args.rounds)
+            for name, entries in sets.items()
+        }  # fmt: skip
+        side = decode_side(card.preprocessing, card.input_size)
+        decode = {
+            path.name: (decode_ms(path, None, args.rounds), decode_ms(path, side, args.rounds))
+            for path in dict.fromkeys(e.meta.path for e in sets["full-size DICOMs"])
+        }
+        paths = [e.meta.path for e in sets["samples (PNG/JPEG/DICOM)"]]
+        inputs = [service.prepare(read_image(p)) for p in paths]
+        runs = [model_only(inputs, eager, service, args.batch_size) for _ in range(args.rounds)]
+        forward = {name: statistics.median(r[name] for r in runs) for name in ("naive", "product")}
         image = read_image(paths[0])
         labels = list(service.card.shown_labels)[: args.cam_findings]
         service.explain(image, labels[0])
@@ -116,19 +176,21 @@ def main() -> None:
             service.explain(image, label)
             cam.append(time.perf_counter() - start)
 
-    naive_ips = args.images / statistics.median(times["naive"])
-    product_ips = args.images / statistics.median(times["product"])
-    print(f"model: {service.card.name} {service.card.version}  device: {service.device}  "
-          f"precision: {service.precision}  torch threads: {torch.get_num_threads()}")  # fmt: skip
-    print(f"images per round: {args.images} (real sample studies, repeated), rounds: {args.rounds}")
-    print(f"naive   (eager fp32, batch 1)          : {naive_ips:6.2f} images/s")
-    print(f"product (batch {args.batch_size}, channels-last, read-ahead): {product_ips:6.2f} images/s")
-    print(f"ratio product/naive (end to end)      : {product_ips / naive_ips:6.2f}x")
-    naive_fwd, product_fwd = (args.images / statistics.median(forward[k]) for k in ("naive", "product"))
-    print(f"model only, naive (batch 1)            : {naive_fwd:6.2f} images/s")
-    print(f"model only, product                    : {product_fwd:6.2f} images/s")
-    print(f"ratio product/naive (model only)       : {product_fwd / naive_fwd:6.2f}x")
-    print(f"Grad-CAM per finding (median of {len(cam)})    : {statistics.median(cam):6.3f} s")
+    print(f"model: {service.card.name} {service.card.version}  input: {card.input_size} px  device: "
+          f"{service.device}  precision: {service.precision}  torch threads: {torch.get_num_threads()}  "
+          f"batch: {args.batch_size}  rounds: {args.rounds} (medians)")  # fmt: skip
+    print(f"{'end to end, images/s':34s} {'naive':>8s} {'product':>8s} {'ratio':>7s}")
+    for name, entries in sets.items():
+        naive_ips, product_ips = (len(entries) / end_to_end[name][k] for k in ("naive", "product"))
+        label = f"{name} ×{len(entries)}"
+        print(f"{label:34s} {naive_ips:8.2f} {product_ips:8.2f} {product_ips / naive_ips:6.2f}x")
+    naive_fwd, product_fwd = (len(inputs) / forward[k] for k in ("naive", "product"))
+    ratio = product_fwd / naive_fwd
+    print(f"{'model only (same inputs)':34s} {naive_fwd:8.2f} {product_fwd:8.2f} {ratio:6.2f}x")
+    print(f"{'decode, ms/image':34s} {'full':>8s} {'reduced':>8s} {'ratio':>7s}   (min_side {side})")
+    for name, (full_ms, reduced_ms) in decode.items():
+        print(f"{name[:34]:34s} {full_ms:8.1f} {reduced_ms:8.1f} {full_ms / reduced_ms:6.1f}x")
+    print(f"Grad-CAM per finding (median of {len(cam)}): {statistics.median(cam):6.3f} s")
 
 
 if __name__ == "__main__":

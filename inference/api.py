@@ -181,6 +181,9 @@ class Prediction:
     path: Path
     probabilities: Mapping[str, float]
     weights_sha256: str
+    # The pooled norm5 features of the same forward pass, L2-normalised (float32, 1-D): what
+    # similar-case search compares. None from services that do not compute one.
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,18 @@ import importlib
 import sys
 from collections.abc import Callable, Mapping
 
-COMMANDS = ("triage", "worklist", "review", "audit", "model", "train", "evaluate")
+COMMANDS = (
+    "triage", "worklist", "review", "audit", "model", "train", "evaluate", "similar",
+    "pull", "listen", "export-dicom", "send", "batch",
+)  # fmt: skip
 EXIT_INTERRUPTED = 130
 
 Register = Callable[[argparse._SubParsersAction], None]
 
 
 def _register_headless(name: str) -> Register:
-    return lambda sub: importlib.import_module(f"inference.commands.{name}").register(sub)
+    module = name.replace("-", "_")  # "export-dicom" lives in export_dicom.py
+    return lambda sub: importlib.import_module(f"inference.commands.{module}").register(sub)
 
 
 def build_parser(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from inference.api import Prediction, PreparedImage, ScanEntry, Status, StudyResult, TriageService
 from inference.io import ReadError, group_by_study, read_image
+from inference.preprocess import decode_side
 from inference.store import ImageResult, Store
 from inference.studies import RunCounts, StudyImages
 
@@ -35,7 +36,7 @@ def score_studies(
     cannot be read becomes an error for its study and the run goes on.
     """
     counts = counts if counts is not None else RunCounts()
-    studies = _plan(list(entries), service.card.weights_sha256, store, counts)
+    studies = plan_studies(list(entries), service.card.weights_sha256, store, counts)
     waiting: list[StudyImages] = []  # studies whose images are in the batch being filled
     batch: list[tuple[StudyImages, int, str, PreparedImage | str]] = []
 
@@ -60,7 +61,7 @@ def score_studies(
         yield from flush()
 
 
-def _plan(
+def plan_studies(
     entries: list[ScanEntry], weights: str, store: Store | None, counts: RunCounts
 ) -> list[StudyImages]:
     """Group into studies; with a store, record every image and take the results it already has."""
@@ -94,17 +95,10 @@ def _score_batch(
     counts: RunCounts,
 ) -> None:
     """Score the readable images of a batch, then commit every outcome of the batch at once."""
-    scores = iter(_predict(service, [item for *_, item in batch if isinstance(item, PreparedImage)]))
+    scores = iter(predict_each(service, [item for *_, item in batch if isinstance(item, PreparedImage)]))
     outcomes: list[tuple[StudyImages, int, ImageResult]] = []
     for study, index, uid, item in batch:
-        if isinstance(item, str):
-            result = ImageResult(uid, Status.ERROR, reason=item)
-        else:
-            score = next(scores)
-            if isinstance(score, Prediction):
-                result = ImageResult(uid, Status.SCORED, score.probabilities, warnings=item.warnings)
-            else:
-                result = ImageResult(uid, Status.ERROR, reason=score, warnings=item.warnings)
+        result = image_result(uid, item, scores)
         counts.scored += result.status is Status.SCORED
         counts.errors += result.status is Status.ERROR
         outcomes.append((study, index, result))
@@ -120,7 +114,20 @@ def _score_batch(
         study.outcomes[index] = result
 
 
-def _predict(service: TriageService, images: Sequence[PreparedImage]) -> list[Prediction | str]:
+def image_result(uid: str, item: PreparedImage | str, scores: Iterator[Prediction | str]) -> ImageResult:
+    """One image's row from its read outcome (network input, or why it could not be read) and, for a
+    readable image, the next of ``scores`` (its prediction, or why the model could not score it)."""
+    if isinstance(item, str):
+        return ImageResult(uid, Status.ERROR, reason=item)
+    score = next(scores)
+    if isinstance(score, Prediction):
+        return ImageResult(
+            uid, Status.SCORED, score.probabilities, warnings=item.warnings, embedding=score.embedding
+        )
+    return ImageResult(uid, Status.ERROR, reason=score, warnings=item.warnings)
+
+
+def predict_each(service: TriageService, images: Sequence[PreparedImage]) -> list[Prediction | str]:
     """Predictions of a batch; if the batch fails, each image alone, so one bad image costs only itself."""
     if not images:
         return []
@@ -130,7 +137,7 @@ def _predict(service: TriageService, images: Sequence[PreparedImage]) -> list[Pr
         if len(images) == 1:
             log.warning("the model failed on an image: %s", type(exc).__name__)
             return [f"the model could not score this image ({type(exc).__name__}: {exc})"]
-    return [outcome for image in images for outcome in _predict(service, [image])]
+    return [outcome for image in images for outcome in predict_each(service, [image])]
 
 
 def _read_ahead(
@@ -141,7 +148,7 @@ def _read_ahead(
     queued = 0
     for study in studies:
         futures = [
-            (index, uid, reader.submit(_prepare, study.members[index].meta.path, service))
+            (index, uid, reader.submit(prepare_image, study.members[index].meta.path, service))
             for index, uid in study.todo
         ]
         queue.append((study, futures))
@@ -154,10 +161,11 @@ def _read_ahead(
         yield study, [(index, uid, f.result()) for index, uid, f in futures]
 
 
-def _prepare(path: Path, service: TriageService) -> PreparedImage | str:
-    """Decode and reduce one image to network input; full-resolution pixels are dropped here."""
+def prepare_image(path: Path, service: TriageService) -> PreparedImage | str:
+    """Decode and reduce one image to network input, decoding no more pixels than the input needs."""
+    card = service.card
     try:
-        return service.prepare(read_image(path))
+        return service.prepare(read_image(path, min_side=decode_side(card.preprocessing, card.input_size)))
     except ReadError as exc:
         return str(exc)
     except Exception as exc:  # a reader must never end the run: any surprise is this image's error

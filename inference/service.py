@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from inference import preprocess
 from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, Preprocessing, Task, XRayImage
@@ -79,42 +80,47 @@ class ModelService:
         logits = logits.float()
         return logits.softmax(dim=1) if self._card.task is Task.MULTICLASS else logits.sigmoid()
 
-    def _forward(self, batch: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def _forward(self, batch: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores and pooled features (fp32) of one forward pass."""
         reduced = dtype != torch.float32
         autocast = torch.autocast(self._device.type, dtype=dtype) if reduced else contextlib.nullcontext()
         with torch.inference_mode(), autocast:
-            return self._scores(self._model(batch))
+            logits, pooled = self._model.forward_with_embedding(batch)
+            return self._scores(logits), pooled.float()
 
     def _decide_precision(self, batch: torch.Tensor, fp32_scores: torch.Tensor) -> None:
         self._dtype = torch.float32
         if self._reduced is None:
             return
-        gap = (self._forward(batch, self._reduced) - fp32_scores).abs().max().item()
+        gap = (self._forward(batch, self._reduced)[0] - fp32_scores).abs().max().item()
         if gap <= PARITY_TOLERANCE:
             self._dtype = self._reduced
         log.info("reduced-precision parity gap %.4f -> using %s", gap, self.precision)
 
     def predict(self, images: Sequence[XRayImage | PreparedImage]) -> list[Prediction]:
-        """Scores of each image for the card's shown labels, one forward pass for the whole batch."""
+        """Scores of each image for the card's shown labels, and its embedding (pooled norm5 features,
+        averaged over crops, L2-normalised), from one forward pass for the whole batch."""
         if not images:
             return []
         prepared = [im if isinstance(im, PreparedImage) else self.prepare(im) for im in images]
         batch = torch.from_numpy(np.concatenate([im.inputs for im in prepared])).to(self._device)
         batch = batch.contiguous(memory_format=torch.channels_last)
         if self._dtype is None:
-            scores = self._forward(batch, torch.float32)
+            scores, pooled = self._forward(batch, torch.float32)
             self._decide_precision(batch, scores)
         else:
-            scores = self._forward(batch, self._dtype)
-        per_image = scores.reshape(len(images), -1, scores.shape[1]).mean(dim=1).cpu().numpy()
+            scores, pooled = self._forward(batch, self._dtype)
+        per_image = _per_image(scores, len(images)).cpu().numpy()
+        embeddings = F.normalize(_per_image(pooled, len(images)), dim=1).cpu().numpy()
         labels = self._card.labels
         return [
             Prediction(
                 path=image.meta.path,
                 probabilities={labels[i].name: float(row[i]) for i in self._shown},
                 weights_sha256=self._card.weights_sha256,
+                embedding=embedding,
             )
-            for image, row in zip(images, per_image, strict=True)
+            for image, row, embedding in zip(images, per_image, embeddings, strict=True)
         ]
 
     def explain(self, image: XRayImage, label: str) -> Heatmap:
@@ -125,6 +131,11 @@ class ModelService:
         probability = float(self._scores(logit[None])[0, index])
         values = _cam_to_image(cam, image.pixels.shape, self._card)
         return Heatmap(label=label, values=values, probability=probability)
+
+
+def _per_image(rows: torch.Tensor, images: int) -> torch.Tensor:
+    """Rows of a batch (one per crop) averaged per image: ten-crop TTA gives ten rows per image."""
+    return rows.reshape(images, -1, rows.shape[1]).mean(dim=1)
 
 
 def _cam_to_image(cam: np.ndarray, shape: tuple[int, ...], card: ModelCard) -> np.ndarray:

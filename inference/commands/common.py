@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from inference.store import Store, StoreError, store_path
+from inference.text import terminal_safe
 
 EXIT_MISUSE = 2
 
@@ -80,3 +81,12 @@ def check_output_folder(folder: Path) -> str:
     if not os.access(folder, os.W_OK):
         return f"--out {folder} is not writable"
     return ""
+
+
+def existing_paths(paths: list[Path]) -> list[Path]:
+    """The ``paths`` that exist (links included); the others are named on stderr."""
+    present = [p for p in paths if os.path.lexists(p)]
+    missing = [p for p in paths if p not in present]
+    if missing:
+        print(f"cxr-triage: not found: {', '.join(terminal_safe(str(p)) for p in missing)}", file=sys.stderr)
+    return present

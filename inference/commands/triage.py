@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import queue
 import re
 import sys
@@ -17,6 +16,7 @@ from inference.cli import EXIT_INTERRUPTED
 from inference.commands.common import (
     add_db_argument,
     check_output_folder,
+    existing_paths,
     fail,
     minutes,
     positive_int,
@@ -73,10 +73,7 @@ def run(args: argparse.Namespace) -> int:
     problem = check_output_folder(args.out)
     if problem:
         return fail(problem)
-    present = [p for p in args.paths if os.path.lexists(p)]
-    missing = [p for p in args.paths if p not in present]
-    if missing:
-        print(f"cxr-triage: not found: {', '.join(terminal_safe(str(p)) for p in missing)}", file=sys.stderr)
+    present = existing_paths(args.paths)
     if not present:
         return fail("none of the given paths exist")
     return with_store(args.db, lambda store: _triage(args, present, store))

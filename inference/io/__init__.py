@@ -18,14 +18,18 @@ from inference.io.scan import group_by_study, read_header, scan
 __all__ = ["ReadError", "group_by_study", "read_header", "read_image", "scan"]
 
 
-def read_image(path: Path | str) -> XRayImage:
+def read_image(path: Path | str, min_side: int | None = None) -> XRayImage:
     """Decode one DICOM/PNG/JPEG file. Raises :class:`ReadError` only, with a user-facing reason.
+
+    ``min_side`` (for scoring): the pixels may come reduced, their shorter side at least this long,
+    decoded at the cheapest resolution the format offers (:mod:`inference.io.reduced`). None: full
+    resolution, as the viewer and exports need.
 
     Whatever goes wrong inside (a decoder's exception, running out of memory) becomes a ReadError:
     the scoring pipeline relies on this to turn any bad file into an error row and go on.
     """
     try:
-        return _read(Path(path))
+        return _read(Path(path), min_side)
     except ReadError:
         raise
     except MemoryError as exc:
@@ -34,13 +38,13 @@ def read_image(path: Path | str) -> XRayImage:
         raise ReadError(f"unexpected error while reading ({type(exc).__name__}: {short(exc)})") from exc
 
 
-def _read(path: Path) -> XRayImage:
+def _read(path: Path, min_side: int | None) -> XRayImage:
     problem = not_a_file(path)
     if problem is not None:
         raise ReadError(problem)
     kind = classify(path)
     if kind is Kind.DICOM or (kind is None and may_be_raw_dicom(path)):
-        return read_dicom(path)
+        return read_dicom(path, min_side)
     if kind in (Kind.PNG, Kind.JPEG):
-        return read_raster(path)
+        return read_raster(path, min_side)
     raise ReadError("not a DICOM, PNG or JPEG file")

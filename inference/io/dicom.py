@@ -9,7 +9,17 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileDataset
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.encaps import get_frame
+from pydicom.uid import (
+    JPEG2000,
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+)
 
 from inference.api import ImageMeta, XRayImage
 from inference.identity import content_uid
@@ -17,6 +27,7 @@ from inference.io.detect import has_dicom_preamble
 from inference.io.display import to_display
 from inference.io.errors import ReadError, short
 from inference.io.quiet import decoder_messages, notes_from
+from inference.io.reduced import area_reduce, j2k_reduced, jpeg_reduced
 from inference.io.sanity import check_pixel_data_size, check_pixels, check_size, check_stored_length
 
 # Objects that hold no image at all: skipped by a folder scan, refused by the readers.
@@ -24,6 +35,9 @@ DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 NON_IMAGE_MODALITIES = frozenset({"SR", "PR", "KO", "DOC", "REG", "SEG", "RTSTRUCT", "RTPLAN", "FID", "AU"})
 # Elements larger than this are read from the file only when used: the pixel data, after the size checks.
 DEFER_SIZE = "1 MB"
+# Compressed syntaxes whose first frame can be decoded at reduced resolution (see inference.io.reduced).
+_J2K_SYNTAXES = frozenset({JPEG2000Lossless, JPEG2000})
+_JPEG_SYNTAXES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit})  # 8-bit samples only
 
 
 def open_dataset(path: Path, *, pixels: bool, force: bool | None = None) -> FileDataset:
@@ -117,8 +131,12 @@ def read_dicom_header(path: Path) -> tuple[ImageMeta, Dataset]:
     return meta_from_dataset(path, ds), ds
 
 
-def read_dicom(path: Path) -> XRayImage:
-    """Decode the first frame to display-ready [0, 1] float32 pixels. Raises :class:`ReadError` only."""
+def read_dicom(path: Path, min_side: int | None = None) -> XRayImage:
+    """Decode the first frame to display-ready [0, 1] float32 pixels. Raises :class:`ReadError` only.
+
+    With ``min_side``, the pixels may be reduced to a shorter side of at least that many (for
+    scoring); the header's size checks and the meta's Rows and Columns stay those of the full image.
+    """
     ds = open_dataset(path, pixels=True)
     reason = non_image(ds)
     if reason:
@@ -132,7 +150,7 @@ def read_dicom(path: Path) -> XRayImage:
     frames = _int(ds, "NumberOfFrames") or 1
     if frames > 1:
         notes.append(f"multi-frame DICOM ({frames} frames): only the first frame is shown and scored")
-    arr = _decode_first_frame(ds, frames, notes)
+    arr = _decode_first_frame(ds, frames, notes, min_side)
     pixels = _display_pixels(arr, ds, notes)
     check_pixels(pixels)
     return XRayImage(pixels=pixels, meta=meta, warnings=tuple(notes))
@@ -166,21 +184,41 @@ def _syntax(ds: Dataset) -> UID | None:
     return file_meta.get("TransferSyntaxUID") if file_meta is not None else None
 
 
-def _decode_first_frame(ds: Dataset, frames: int, notes: list[str]) -> np.ndarray:
+def _decode_first_frame(ds: Dataset, frames: int, notes: list[str], min_side: int | None) -> np.ndarray:
+    """Stored values of the first frame; with ``min_side``, reduced (before the grey-scale transforms)."""
     syntax = _syntax(ds)
     syntax_name = getattr(syntax, "name", str(syntax or "unknown transfer syntax"))
     try:
         with warnings.catch_warnings(), decoder_messages() as messages:
             warnings.simplefilter("ignore")
-            if frames > 1:
-                ds.pixel_array_options(index=0)
-            arr = ds.pixel_array
+            arr = _reduced_frame(ds, frames, min_side) if min_side else None
+            if arr is None:
+                if frames > 1:
+                    ds.pixel_array_options(index=0)
+                arr = ds.pixel_array
     except Exception as exc:
         raise ReadError(f"cannot decode the pixel data ({syntax_name}): {short(exc)}") from exc
     notes.extend(notes_from(messages))
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise ReadError(f"unexpected pixel array shape {arr.shape}")
-    return arr
+    return area_reduce(arr, min_side) if min_side else arr
+
+
+def _reduced_frame(ds: Dataset, frames: int, min_side: int) -> np.ndarray | None:
+    """The first frame of a grey JPEG 2000 or 8-bit JPEG at reduced resolution, straight from its
+    codestream; None for any other data, or when that decode fails (the full decode then decides).
+    """
+    syntax = _syntax(ds)
+    grey = (_int(ds, "SamplesPerPixel") or 1) == 1 and not _int(ds, "PixelRepresentation")
+    if not grey or syntax not in _J2K_SYNTAXES | _JPEG_SYNTAXES:
+        return None
+    try:
+        codestream = get_frame(ds.PixelData, 0, number_of_frames=frames)
+        if syntax in _J2K_SYNTAXES:
+            return j2k_reduced(codestream, min_side, _int(ds, "BitsStored"))
+        return jpeg_reduced(codestream, _int(ds, "Rows"), _int(ds, "Columns"), min_side)
+    except Exception:
+        return None
 
 
 def _display_pixels(arr: np.ndarray, ds: Dataset, notes: list[str]) -> np.ndarray:

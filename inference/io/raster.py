@@ -13,6 +13,7 @@ from inference.identity import file_uids
 from inference.io.detect import JPEG_MAGIC, PNG_MAGIC
 from inference.io.errors import ReadError
 from inference.io.quiet import decoder_messages, notes_from
+from inference.io.reduced import area_reduce, jpeg_scale_flag
 from inference.io.sanity import check_pixels, check_size
 
 _JPEG_EOI = b"\xff\xd9"
@@ -51,18 +52,26 @@ def _checked_size(head: bytes) -> tuple[int, int]:
     return rows, columns
 
 
-def read_raster(path: Path) -> XRayImage:
-    """Decode a PNG/JPEG; scale by the dtype's maximum (255 or 65535), not by the image's."""
+def read_raster(path: Path, min_side: int | None = None) -> XRayImage:
+    """Decode a PNG/JPEG; scale by the dtype's maximum (255 or 65535), not by the image's.
+
+    With ``min_side``, the pixels may be reduced to a shorter side of at least that many (for
+    scoring: JPEG scaled while decoding, then area averaging); the meta keeps the full size.
+    """
     path = Path(path)
     try:
         data = path.read_bytes()  # bytes + imdecode: works with non-ASCII paths on every OS
     except OSError as exc:
         raise ReadError(f"cannot open file: {exc.strerror or exc}") from exc
-    _checked_size(data)
-    if data.startswith(JPEG_MAGIC) and _JPEG_EOI not in data[-4096:]:
+    rows, columns = _checked_size(data)
+    jpeg = data.startswith(JPEG_MAGIC)
+    if jpeg and _JPEG_EOI not in data[-4096:]:
         raise ReadError("truncated JPEG file (no end-of-image marker)")
     notes: list[str] = []
-    img = _to_gray(_decode(data, notes), notes)
+    scale_flag = jpeg_scale_flag(rows, columns, min_side) if jpeg and min_side else 0
+    img = _to_gray(_decode(data, notes, scale_flag), notes)
+    if min_side:
+        img = area_reduce(img, min_side)
     if img.dtype == np.uint8:
         scale = 255.0
     elif img.dtype == np.uint16:
@@ -73,15 +82,19 @@ def read_raster(path: Path) -> XRayImage:
         raise ReadError(f"unsupported pixel type {img.dtype}")
     pixels = (img.astype(np.float32) / np.float32(scale)).astype(np.float32)
     check_pixels(pixels)
-    meta = raster_meta(path, rows=int(pixels.shape[0]), columns=int(pixels.shape[1]))
+    meta = raster_meta(path, rows=rows, columns=columns)
     return XRayImage(pixels=np.ascontiguousarray(pixels), meta=meta, warnings=tuple(notes))
 
 
-def _decode(data: bytes, notes: list[str]) -> np.ndarray:
-    """OpenCV's decode, its libpng/libjpeg messages kept off stderr (those that matter become notes)."""
+def _decode(data: bytes, notes: list[str], scale_flag: int = 0) -> np.ndarray:
+    """OpenCV's decode, its libpng/libjpeg messages kept off stderr (those that matter become notes).
+
+    ``scale_flag``: a JPEG's DCT scaling (:func:`inference.io.reduced.jpeg_scale_flag`), 0 for none.
+    """
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR | scale_flag
     try:
         with decoder_messages() as messages:
-            img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+            img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     except cv2.error as exc:
         raise ReadError(f"corrupt image file ({str(exc).strip().splitlines()[-1]})") from exc
     if img is None or img.size == 0:

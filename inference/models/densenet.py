@@ -31,12 +31,20 @@ class CheXDenseNet(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
+    def pool(self, features: torch.Tensor) -> torch.Tensor:
+        """The pooled norm5 features (N, 1024): what the classifier reads, and the image embedding."""
+        return F.adaptive_avg_pool2d(F.relu(features), 1).flatten(1)
+
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        pooled = F.adaptive_avg_pool2d(F.relu(features), 1).flatten(1)
-        return self.classifier(pooled)
+        return self.classifier(self.pool(features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+    def forward_with_embedding(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and pooled features of one forward pass (``forward`` stays plain logits for Captum)."""
+        pooled = self.pool(self.forward_features(x))
+        return self.classifier(pooled), pooled
 
     def reset_classifier(self, num_outputs: int) -> None:
         """A fresh head for a new label set (transfer learning)."""

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from inference.api import ImageMeta, ScanEntry, Status
 from inference.identity import image_uid
 from inference.store.schema import MIGRATIONS, VERSION
@@ -46,6 +48,7 @@ class ImageResult:
     probabilities: Mapping[str, float] = field(default_factory=dict)
     reason: str = ""
     warnings: tuple[str, ...] = ()
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)  # see Prediction
 
 
 @dataclass(frozen=True)
@@ -197,23 +200,28 @@ class Store:
         self, study_uids: Iterable[str] | None = None, include_archived: bool = False
     ) -> list[StoredImage]:
         """Every recorded image (of ``study_uids`` when given), in arrival order."""
-        sql = "SELECT i.*, s.arrived AS study_arrived FROM images i JOIN studies s USING (study_uid)" + (
-            "" if include_archived else " WHERE s.archived = 0"
-        )
-        rows = self._read(sql + " ORDER BY s.arrived, i.rowid")
+        where = ["1"] if include_archived else ["s.archived = 0"]
+        params: list[str] = []
         if study_uids is not None:
-            wanted = set(study_uids)
-            rows = [r for r in rows if r["study_uid"] in wanted]
+            where.append("s.study_uid IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(study_uids)))
+        rows = self._read(
+            "SELECT i.*, s.arrived AS study_arrived FROM images i JOIN studies s USING (study_uid)"
+            f" WHERE {' AND '.join(where)} ORDER BY s.arrived, i.rowid",
+            params,
+        )
         return [StoredImage(r["image_uid"], _entry(r), r["study_arrived"]) for r in rows]
 
     # -- results -----------------------------------------------------------------------------------
     def results(self, weights_sha256: str, image_uids: Iterable[str] | None = None) -> dict[str, ImageResult]:
         """Stored results of ``weights_sha256``, by image UID (only ``image_uids`` when given)."""
-        rows = self._read(
-            "SELECT image_uid, status, reason, probabilities, warnings FROM results WHERE weights_sha256 = ?",
-            (weights_sha256,),
-        )
-        wanted = None if image_uids is None else set(image_uids)
+        sql = "SELECT image_uid, status, reason, probabilities, warnings FROM results"
+        sql += " WHERE weights_sha256 = ?"
+        params = [weights_sha256]
+        if image_uids is not None:
+            sql += " AND image_uid IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(list(image_uids)))
+        rows = self._read(sql, params)
         return {
             r["image_uid"]: ImageResult(
                 r["image_uid"],
@@ -223,7 +231,6 @@ class Store:
                 tuple(json.loads(r["warnings"])) if r["warnings"] != "[]" else (),
             )  # fmt: skip
             for r in rows
-            if wanted is None or r["image_uid"] in wanted
         }
 
     def save_results(
@@ -258,6 +265,7 @@ class Store:
             _insert_audit(
                 db, [("scored", uid, weights_sha256, {"precision": precision}) for (uid,) in studies]
             )
+            _insert_embeddings(db, results, weights_sha256)
 
         if results:
             self._write(work)
@@ -328,6 +336,92 @@ class Store:
     def has_study(self, study_uid: str) -> bool:
         return bool(self._read("SELECT 1 FROM studies WHERE study_uid = ?", (study_uid,)))
 
+    # -- similar cases: image embeddings and patients' studies -------------------------------------
+    def embeddings_since(
+        self, weights_sha256: str, after: int = 0
+    ) -> tuple[int, dict[str, list[np.ndarray]]]:
+        """Studies with an embedding of ``weights_sha256`` written after sequence number ``after``, each
+        with every embedding of its images, and the last sequence number read (``after`` if none)."""
+        rows = self._read(
+            "SELECT e.seq, i.study_uid, e.vector FROM embeddings e JOIN images i USING (image_uid)"
+            " WHERE e.weights_sha256 = ? AND i.study_uid IN (SELECT i2.study_uid FROM embeddings e2"
+            " JOIN images i2 USING (image_uid) WHERE e2.weights_sha256 = ? AND e2.seq > ?)",
+            (weights_sha256, weights_sha256, after),
+        )
+        studies: dict[str, list[np.ndarray]] = {}
+        for r in rows:
+            studies.setdefault(r["study_uid"], []).append(np.frombuffer(r["vector"], dtype="<f4"))
+        return max((r["seq"] for r in rows), default=after), studies
+
+    def same_patient_studies(self, study_uid: str) -> set[str]:
+        """Every study of the patient(s) of ``study_uid``, itself included; empty when no patient is known."""
+        rows = self._read(
+            "SELECT DISTINCT study_uid FROM images WHERE patient_id IN"
+            " (SELECT patient_id FROM images WHERE study_uid = ? AND patient_id != '')",
+            (study_uid,),
+        )
+        return {r["study_uid"] for r in rows}
+
+    # -- PACS link: the UIDs of the objects made per (study, weights), and what was sent where ------
+    def pacs_object_uids(
+        self, study_uid: str, weights_sha256: str, kind: str, new: Callable[[], tuple[str, str]]
+    ) -> tuple[str, str]:
+        """(series UID, SOP instance UID) of the ``kind`` object ('sr', 'sc') of a study's results under
+        these weights: the ones kept, else ``new()``, kept from now on."""
+
+        def work(db: sqlite3.Connection) -> tuple[str, str]:
+            key = (study_uid, weights_sha256, kind)
+            where = "WHERE study_uid = ? AND weights_sha256 = ? AND kind = ?"
+            row = db.execute(f"SELECT series_uid, sop_uid FROM pacs_objects {where}", key).fetchone()
+            if row is not None:
+                return str(row[0]), str(row[1])
+            series_uid, sop_uid = new()
+            db.execute("INSERT INTO pacs_objects VALUES (?, ?, ?, ?, ?)", (*key, series_uid, sop_uid))
+            return series_uid, sop_uid
+
+        return self._write(work)
+
+    def record_sent(
+        self, study_uid: str, weights_sha256: str, destination: str, sop_uids: Sequence[str]
+    ) -> None:
+        """Note that a study's objects were sent to ``destination`` (no credentials), and audit it."""
+        stamp, user = now_iso(), current_user()
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO pacs_sent (sop_uid, destination, time, user) VALUES (?, ?, ?, ?)",
+                [(uid, destination, stamp, user) for uid in sop_uids],
+            )
+            detail = {"destination": destination, "objects": list(sop_uids)}
+            _insert_audit(db, [("sent", study_uid, weights_sha256, detail)])
+
+        self._write(work)
+
+    def sent(self, study_uid: str) -> list[tuple[str, str, str]]:
+        """(kind, SOP instance UID, destination) of every object of ``study_uid`` sent, oldest first."""
+        rows = self._read(
+            "SELECT o.kind, s.sop_uid, s.destination FROM pacs_sent s JOIN pacs_objects o USING (sop_uid)"
+            " WHERE o.study_uid = ? ORDER BY s.id",
+            (study_uid,),
+        )
+        return [(r["kind"], r["sop_uid"], r["destination"]) for r in rows]
+
+    # -- live arrivals: images recorded after a point, for a viewer that watches the store ----------
+    def last_image_seq(self) -> int:
+        """The sequence number of the newest image recorded (0 when none), for :meth:`images_since`."""
+        return int(self._read("SELECT COALESCE(MAX(rowid), 0) AS seq FROM images")[0]["seq"])
+
+    def images_since(self, after: int) -> tuple[int, list[StoredImage]]:
+        """Images recorded after sequence number ``after`` (archived studies left out), oldest first,
+        and the last sequence number read (``after`` if none)."""
+        rows = self._read(
+            "SELECT i.rowid AS seq, i.*, s.arrived AS study_arrived FROM images i JOIN studies s"
+            " USING (study_uid) WHERE i.rowid > ? AND s.archived = 0 ORDER BY i.rowid",
+            (after,),
+        )
+        images = [StoredImage(r["image_uid"], _entry(r), r["study_arrived"]) for r in rows]
+        return max((r["seq"] for r in rows), default=after), images
+
     # -- audit -------------------------------------------------------------------------------------
     def log(self, action: str, study_uid: str = "", weights_sha256: str = "", **detail: Any) -> None:
         """Append one event to the audit trail. ``detail`` must never hold a patient name."""
@@ -367,6 +461,18 @@ def _insert_audit(db: sqlite3.Connection, events: Sequence[tuple[str, str, str, 
         [(stamp, user, action, study, weights, json.dumps(dict(detail), default=str))
          for action, study, weights, detail in events],
     )  # fmt: skip
+
+
+def _insert_embeddings(db: sqlite3.Connection, results: Sequence[ImageResult], weights_sha256: str) -> None:
+    """Each scored result's embedding as a float32 BLOB; a new write gets a new ``seq``."""
+    db.executemany(
+        "INSERT OR REPLACE INTO embeddings (image_uid, weights_sha256, vector) VALUES (?, ?, ?)",
+        [
+            (r.image_uid, weights_sha256, np.asarray(r.embedding, dtype="<f4").tobytes())
+            for r in results
+            if r.embedding is not None and r.status is Status.SCORED
+        ],
+    )
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

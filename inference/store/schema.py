@@ -71,6 +71,38 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     """,
+    # similar cases: one embedding per (image, weights); `seq` grows with every write, so the
+    # similar-case index catches up from the last seq it has seen. Patients' studies by patient ID.
+    """
+    CREATE TABLE embeddings (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        image_uid      TEXT NOT NULL REFERENCES images(image_uid) ON DELETE CASCADE,
+        weights_sha256 TEXT NOT NULL,
+        vector         BLOB NOT NULL,           -- float32 little-endian, L2-normalised
+        UNIQUE (image_uid, weights_sha256)
+    );
+    CREATE INDEX embeddings_by_weights ON embeddings(weights_sha256, seq);
+    CREATE INDEX images_by_patient ON images(patient_id);
+    """,
+    # PACS link: the UIDs of the SR and Secondary Capture made per (study, weights), so re-sending
+    # re-uses them and a PACS never holds two copies; and every object sent, to where.
+    """
+    CREATE TABLE pacs_objects (
+        study_uid      TEXT NOT NULL REFERENCES studies(study_uid) ON DELETE CASCADE,
+        weights_sha256 TEXT NOT NULL,
+        kind           TEXT NOT NULL CHECK (kind IN ('sr', 'sc')),
+        series_uid     TEXT NOT NULL,
+        sop_uid        TEXT NOT NULL UNIQUE,
+        PRIMARY KEY (study_uid, weights_sha256, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE pacs_sent (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        sop_uid      TEXT NOT NULL REFERENCES pacs_objects(sop_uid) ON DELETE CASCADE,
+        destination  TEXT NOT NULL,              -- the node, without any user name or password
+        time         TEXT NOT NULL,
+        user         TEXT NOT NULL
+    );
+    """,
 )
 
 VERSION = len(MIGRATIONS)

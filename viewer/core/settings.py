@@ -13,6 +13,7 @@ from typing import Any
 
 from inference.api import ModelCard
 from viewer.core import paths
+from viewer.core.pacs_nodes import nodes_from_settings, nodes_to_settings
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 8
@@ -31,6 +32,7 @@ class Settings:
     window_geometry: str = ""  # base64, written by the Qt layer
     window_state: str = ""
     splitter_state: str = ""
+    pacs_nodes: list[dict[str, str]] = field(default_factory=list)  # {"name", "address"}: see pacs_nodes
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:
@@ -51,6 +53,7 @@ class Settings:
             out.thresholds = {
                 str(sha): {str(k): float(v) for k, v in th.items()} for sha, th in out.thresholds.items()
             }
+            out.pacs_nodes = nodes_to_settings(nodes_from_settings(out.pacs_nodes))
             return out
         except (TypeError, ValueError, AttributeError):
             log.warning("settings malformed, using defaults")

@@ -9,6 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
+from viewer.qt.pacs_dialog import Tab
+
 StdKey = QKeySequence.StandardKey
 
 
@@ -39,6 +41,9 @@ class Actions:
     import_checkpoint: QAction | None
     about: QAction
     shortcuts: QAction
+    pacs_nodes: QAction
+    pacs_query: QAction
+    pacs_send: QAction
     findings: list[QAction] = field(default_factory=list)
     recent_menu: QMenu | None = None
 
@@ -103,6 +108,9 @@ def build_actions(w, has_import: bool) -> Actions:
         ),
         about=_action(w, "&About CXR Triage", w.show_about),
         shortcuts=_action(w, "&Keyboard Shortcuts", w.show_shortcuts, StdKey.HelpContents),
+        pacs_nodes=_action(w, "&Nodes…", lambda: w.show_pacs(Tab.NODES), tip="PACS nodes: add, remove, test"),
+        pacs_query=_action(w, "&Query and Retrieve…", lambda: w.show_pacs(Tab.QUERY), "Ctrl+Shift+R"),
+        pacs_send=_action(w, "&Send Current Study's Results…", lambda: w.show_pacs(Tab.SEND), "Ctrl+Shift+U"),
     )
     for i in range(9):
         a.findings.append(
@@ -138,6 +146,8 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     model.addAction(a.load_model)
     if a.import_checkpoint is not None:
         model.addAction(a.import_checkpoint)
+    pacs = bar.addMenu("&PACS")
+    pacs.addActions([a.pacs_nodes, a.pacs_query, a.pacs_send])
     help_menu = bar.addMenu("&Help")
     help_menu.addActions([a.shortcuts, a.about])
     for widget in local_widgets:

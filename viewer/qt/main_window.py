@@ -34,7 +34,9 @@ from viewer.qt.export_commands import ExportCommands
 from viewer.qt.findings_panel import FindingsPanel
 from viewer.qt.image_view import ImageView
 from viewer.qt.model_thread import ModelInfo
+from viewer.qt.pacs_dialog import PacsDialog, Tab
 from viewer.qt.session import TriageSession
+from viewer.qt.similar_panel import SimilarPanel
 from viewer.qt.status_widgets import ProgressWidget, model_text
 from viewer.qt.worklist_panel import WorklistPanel
 
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
         assert self.actions_.recent_menu is not None
         self.actions_.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.exports = ExportCommands(self, settings, self.show_message, self._schedule_save)
+        self.pacs = PacsDialog(session, settings, self._schedule_save, self.worklist.current_uid, self)
         self._save_timer = QTimer(self, singleShot=True, interval=500)
         self._save_timer.timeout.connect(self._save_settings)
         self._connect()
@@ -99,10 +102,16 @@ class MainWindow(QMainWindow):
         centre_layout.addWidget(self.caption)
         centre_layout.addWidget(self.image_view, 1)
         self.findings = FindingsPanel()
+        self.similar = SimilarPanel(
+            self.session.backend.read_image, lambda: self.session.model.worklist.thresholds
+        )
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.findings)
+        right.addWidget(self.similar)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.worklist)
         self.splitter.addWidget(centre)
-        self.splitter.addWidget(self.findings)
+        self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 5)
         self.splitter.setStretchFactor(2, 2)
@@ -137,6 +146,8 @@ class MainWindow(QMainWindow):
         self.worklist.proxy.rowsInserted.connect(self._select_first_if_none)
         self.progress.cancelRequested.connect(self.cancel_work)
         self.worklist.currentStudyChanged.connect(self._on_study_changed)
+        self.worklist.currentStudyChanged.connect(self.similar.show_study)
+        self.similar.studyActivated.connect(self.worklist.select_uid)
         self.findings.thresholdsEdited.connect(self._on_thresholds_edited)
         self.findings.findingSelected.connect(self._on_finding_selected)
         self.image_view.overlayVisibleChanged.connect(self.actions_.heatmap.setChecked)
@@ -245,6 +256,7 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(is_demo(info, self.demo_package))
         self.banner.setToolTip(info.card.intended_use)
         self.settings.last_model = str(info.package)
+        self.similar.set_source(self.session.store, info.card.weights_sha256)
         self.findings.set_card(info.card)
         self.session.model.set_thresholds(self.settings.thresholds_for(info.card))
         self.findings.show_thresholds(self.session.model.worklist.thresholds)
@@ -481,6 +493,9 @@ class MainWindow(QMainWindow):
         return out
 
     # -- misc -----------------------------------------------------------------------------------
+    def show_pacs(self, tab: Tab) -> None:
+        self.pacs.show_tab(tab)
+
     def show_message(self, text: str, timeout_ms: int = 10_000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
 
@@ -514,5 +529,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self._save_timer.stop()
         self._save_settings()
+        self.similar.shutdown()
+        self.pacs.shutdown()
         self.session.close()
         super().closeEvent(event)

@@ -27,6 +27,7 @@ from inference.studies import store_worklist
 from viewer.core.batching import batched_by_time
 from viewer.core.cache import LruCache
 from viewer.core.worklist import RowState
+from viewer.qt.arrivals import StoreWatcher
 from viewer.qt.model_thread import Loader, ModelInfo, ModelThread, Scorer
 from viewer.qt.workers import FunctionWorker, GeneratorWorker, WorkerPool
 from viewer.qt.worklist_model import WorklistModel
@@ -160,6 +161,9 @@ class TriageSession(QObject):
         sig.explainFailed.connect(self._on_explain_failed)
         sig.taskFinished.connect(self.taskFinished)
         self._closed = False
+        self.watcher = StoreWatcher(store, self.io, self._take_arrivals, parent=self) if store else None
+        if self.watcher is not None:
+            self.watcher.start()
 
     # -- model ------------------------------------------------------------------------------------
     def load_model(self, package: Path, device: str = "auto") -> None:
@@ -296,6 +300,20 @@ class TriageSession(QObject):
         self._index_worker = worker
         self.progressChanged.emit("Indexing…", 0, 0)
         self.io.start(worker)
+
+    def _take_arrivals(self, entries: Sequence[ScanEntry]) -> bool:
+        """Images another process recorded in the store join the worklist like opened files (stored
+        results reused, the rest scored); refused (offered again later) while the store is re-read."""
+        if self._closed or self._reload_worker is not None:
+            return False
+        queued = self._queued_count()
+        self.model.add_entries(entries)
+        if self._queued_count() > queued:
+            self.score_queued()
+        return True
+
+    def _queued_count(self) -> int:
+        return sum(row.state is RowState.QUEUED for row in self.model.worklist.rows)
 
     @property
     def replaces_on_open(self) -> bool:
@@ -491,10 +509,11 @@ class TriageSession(QObject):
             return
         self._closed = True
         self._flush.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
         if self._index_worker is not None:
             self._index_worker.quit()
         self.io.shutdown()
         self.model_thread.shutdown()
         if self.store is not None:
             self.store.close()
-

@@ -1,0 +1,210 @@
+"""``cxr-triage batch SOURCE...``: score an archive on a Ray cluster into the store, write the worklist.
+
+The driver (this process) scans through Ray tasks, plans against the store (images it holds a
+result for, with these weights, are never read), lets the scorer actors decode and score, commits
+every batch as it comes back and writes the same worklist files as ``triage``. Ray is imported here
+only, when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from inference.api import OPERATING_POINTS, ModelCard, Status, StudyResult
+from inference.bundled import DEMO_MODEL
+from inference.cli import EXIT_INTERRUPTED
+from inference.commands.common import (
+    add_db_argument,
+    check_output_folder,
+    existing_paths,
+    fail,
+    positive_int,
+    with_store,
+)
+from inference.options import DEVICES
+from inference.text import terminal_safe
+from inference.worklist_export import RunSummary
+
+if TYPE_CHECKING:
+    from inference.cluster.pipeline import OnBatch
+    from inference.cluster.progress import Throughput
+    from inference.store import Store
+    from inference.studies import RunCounts, StudyImages
+
+EXIT_NOTHING_SCORED = 1
+STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batches in flight to be committed
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="score files and folders on a Ray cluster into the store")
+    p.add_argument("sources", nargs="+", type=Path, metavar="SOURCE", help="files or folders (recursive)")
+    p.add_argument(
+        "--ray",
+        default="local",
+        metavar="local|ADDRESS",
+        help="local: start Ray on this machine; HOST:PORT: join a running cluster (default: local)",
+    )
+    p.add_argument(
+        "--workers", type=positive_int, default=None, help="scorer actors (default: one per CPU Ray has)"
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=DEMO_MODEL,
+        help="model package folder, at the same path on every node (default: bundled demo)",
+    )
+    p.add_argument("--out", type=Path, default=Path("cxr-triage-out"), help="output folder")
+    p.add_argument("--operating-point", choices=OPERATING_POINTS, default=None, help="default: the card's")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="the workers' device")
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, on_batch: OnBatch | None = None) -> int:
+    """The command; ``on_batch`` is also called after every committed batch (for tests)."""
+    from inference.models.card import PackageError, read_card
+
+    problem = check_output_folder(args.out)
+    if problem:
+        return fail(problem)
+    present = existing_paths(args.sources)
+    if not present:
+        return fail("none of the given sources exist")
+    try:
+        card = read_card(args.model)
+        thresholds = card.thresholds(args.operating_point or card.default_operating_point)
+    except PackageError as exc:
+        return fail(f"cannot load model: {exc}")
+    except KeyError as exc:
+        return fail(f"the model card cannot be used at this operating point: {exc.args[0]}")
+    return with_store(args.db, lambda store: _batch(args, present, card, thresholds, store, on_batch))
+
+
+def _batch(
+    args: argparse.Namespace,
+    sources: list[Path],
+    card: ModelCard,
+    thresholds: dict[str, float],
+    store: Store,
+    on_batch: OnBatch | None,
+) -> int:
+    from ray.exceptions import RayError
+
+    from inference.cluster import runtime
+    from inference.scoring import plan_studies
+    from inference.studies import RunCounts
+
+    try:
+        workers = runtime.connect(args.ray, args.workers)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        return fail(f"cannot start Ray ({args.ray}): {exc}")
+    scorers: list[Any] = []
+    try:
+        entries = runtime.scan_entries(sources, exclude=[args.out])
+        counts = RunCounts()
+        studies = plan_studies(entries, card.weights_sha256, store, counts)  # records every image first
+        todo = sum(len(s.todo) for s in studies)
+        print(
+            f"{len(studies)} studies in {len(entries)} files: {todo} images to score, "
+            f"{counts.reused} reused from the store."
+        )
+        if todo:  # nothing to score: no worker, no model loaded
+            try:
+                scorers, nodes = runtime.start_scorers(args.model, card.weights_sha256, args.device, workers)
+            except RayError as exc:
+                return fail(f"a worker cannot load the model: {_last_line(exc)}")
+            print(f"Model {card.name} {card.version}; {workers} workers on {len(nodes)} node(s).")
+        outcome = _score(args, studies, counts, card, store, scorers, on_batch)
+    finally:
+        runtime.shutdown(scorers)
+    return _write(args, outcome, card, thresholds, store)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run leaves for the worklist: finished studies, counts and the nodes that scored."""
+
+    results: list[StudyResult]
+    summary: RunSummary
+    nodes: frozenset[str]
+
+
+def _score(
+    args: argparse.Namespace,
+    studies: list[StudyImages],
+    counts: RunCounts,
+    card: ModelCard,
+    store: Store,
+    scorers: list[Any],
+    on_batch: OnBatch | None,
+) -> Outcome:
+    """Score what the store lacks; Ctrl+C stops submitting and keeps what lands."""
+    from inference.cluster.pipeline import ClusterError, ClusterScoring
+    from inference.cluster.progress import Throughput
+
+    scoring = ClusterScoring(
+        studies, scorers, store, card.weights_sha256, card.preprocessing.value,
+        batch_size=args.batch_size, counts=counts,
+    )  # fmt: skip
+    progress = Throughput(scoring.to_score)
+    scoring.on_batch = _both(progress, on_batch)
+    partial = False
+    try:
+        scoring.run()
+    except ClusterError as exc:
+        partial = True
+        print(f"\ncxr-triage: scoring stopped: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        partial = True
+        scoring.stop()
+        print("\nInterrupted: committing the batches in flight; Ctrl+C again to stop now.", file=sys.stderr)
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl+C: stop waiting, keep what is stored
+            scoring.run(timeout=STOP_WAIT_S)
+    progress.close()
+    summary = RunSummary(counts.scored, counts.reused, counts.errors, partial=partial)
+    return Outcome(scoring.finished, summary, frozenset(scoring.nodes))
+
+
+def _both(progress: Throughput, extra: OnBatch | None) -> OnBatch:
+    def on_batch(images: int, finished: Sequence[StudyResult]) -> None:
+        progress.advance(images)
+        if extra is not None:
+            extra(images, finished)
+
+    return on_batch
+
+
+def _write(
+    args: argparse.Namespace, outcome: Outcome, card: ModelCard, thresholds: dict[str, float], store: Store
+) -> int:
+    """The worklist files, exactly as ``triage`` writes them, and the run's last lines."""
+    from inference.triage import rank
+    from inference.worklist_export import write_worklist
+
+    ranked = rank(outcome.results, thresholds)
+    csv_path, _ = write_worklist(
+        ranked, card, thresholds, args.out, reviews=store.reviews(), run=outcome.summary
+    )
+    store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
+    run = outcome.summary
+    print(f"Scored on node(s): {', '.join(sorted(outcome.nodes)) or 'none'}")
+    tail = " — partial" if run.partial else ""
+    print(
+        f"Worklist: {terminal_safe(str(csv_path))} (+ worklist.json); {len(ranked)} studies; images scored "
+        f"{run.scored}, reused {run.reused}, errors {run.errors}{tail}"
+    )
+    if run.partial:
+        return EXIT_INTERRUPTED
+    return 0 if any(r.status is Status.SCORED for r in outcome.results) else EXIT_NOTHING_SCORED
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return terminal_safe(lines[-1] if lines else type(exc).__name__)

@@ -1,0 +1,156 @@
+"""``cxr-triage listen --port N``: a DICOM C-STORE (and C-ECHO) receiver. Every instance received is
+kept in the inbox, recorded in the store and scored as it arrives (batched, through the engine),
+until SIGINT or SIGTERM. An object that is not an image is kept and noted, never a crash."""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from inference.api import Status, StudyResult
+from inference.commands.common import add_db_argument, fail, positive_int, with_store
+from inference.commands.pacs_common import add_model_arguments, add_timeout_argument, fail_pacs, start_engine
+from inference.pacs.destinations import ae_title
+from inference.pacs.dimse import OWN_AE_TITLE
+from inference.store import store_path
+from inference.text import terminal_safe
+
+if TYPE_CHECKING:
+    from inference.engine import Engine, Event
+    from inference.pacs.dimse import Receiver
+    from inference.store import Store
+
+INBOX_FOLDER = "inbox"  # next to the store, unless --inbox says otherwise
+POLL_S = 0.5  # how often the loop looks for a stop request while idle
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("listen", help="receive studies over DICOM (C-STORE) and score them as they arrive")
+    p.add_argument("--port", type=port_number, required=True, help="TCP port to listen on")
+    p.add_argument("--aet", type=aet, default=OWN_AE_TITLE, help=f"our AE title (default {OWN_AE_TITLE})")
+    p.add_argument("--bind", default="0.0.0.0", metavar="ADDRESS", help="address to listen on (default: all)")
+    p.add_argument(
+        "--inbox",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"received files (default: {INBOX_FOLDER}/ next to the store)",
+    )
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    add_model_arguments(p, operating_point=False)
+    add_timeout_argument(p)
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def port_number(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    return value
+
+
+def aet(text: str) -> str:
+    try:
+        return ae_title(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    return with_store(args.db, lambda store: _listen(args, store))
+
+
+def _listen(args: argparse.Namespace, store: Store) -> int:
+    from inference.pacs import PacsError
+    from inference.pacs.dimse import Receiver
+
+    inbox = args.inbox or store_path(args.db).parent / INBOX_FOLDER
+    events: queue.Queue[Event] = queue.Queue()
+    engine, info = start_engine(args, store, events.put, args.batch_size)
+    receiver = Receiver(inbox, args.port, args.aet, args.bind, args.timeout)
+    try:
+        if isinstance(info, str):
+            return fail(info)
+        receiver.start()
+    except PacsError as exc:
+        engine.shutdown()
+        return fail_pacs(str(exc))
+    print(
+        f"Listening as {args.aet} on {args.bind}:{args.port} (model {info.card.name} {info.card.version}); "
+        f"inbox {inbox}. Ctrl+C or SIGTERM stops.",
+        flush=True,
+    )
+    with _stop_on_signals() as stop:
+        try:
+            while not stop.is_set():
+                _score_arrivals(_take(receiver, POLL_S), engine, events)
+        finally:
+            receiver.stop()
+            _score_arrivals(_take(receiver, 0), engine, events)  # what arrived while stopping
+            engine.shutdown()
+    print("Stopped.", flush=True)
+    return 0
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM (the previous handlers come back afterwards)."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _take(receiver: Receiver, wait: float) -> list[Path]:
+    """Every path received so far, waiting up to ``wait`` seconds for the first."""
+    try:
+        paths = [receiver.arrivals.get(timeout=wait) if wait else receiver.arrivals.get_nowait()]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            paths.append(receiver.arrivals.get_nowait())
+        except queue.Empty:
+            return paths
+
+
+def _score_arrivals(paths: list[Path], engine: Engine, events: queue.Queue[Event]) -> None:
+    """Record and score one batch of received files, reporting each study; waits for the job."""
+    from inference.engine import ScoringFinished, StudyScored
+    from inference.io import read_header
+
+    if not paths:
+        return
+    entries = [read_header(p) for p in paths]
+    for entry in entries:
+        if entry.status is Status.ERROR:
+            print(f"kept, not scored: {terminal_safe(entry.meta.path.name)}: {terminal_safe(entry.reason)}")
+    job = engine.score(entries, len({e.meta.study_uid for e in entries}))
+    while True:
+        event = events.get()
+        if isinstance(event, StudyScored) and event.job == job.id:
+            _report(event.result)
+        elif isinstance(event, ScoringFinished) and event.job == job.id:
+            if event.error:
+                print(f"cxr-triage: scoring stopped: {terminal_safe(event.error)}", file=sys.stderr)
+            return
+
+
+def _report(result: StudyResult) -> None:
+    probabilities = result.probabilities
+    if result.status is Status.SCORED and probabilities:
+        top = max(probabilities, key=lambda name: probabilities[name])
+        print(f"{result.study_uid}: scored; highest {top} {probabilities[top]:.2f}", flush=True)
+    else:
+        print(f"{result.study_uid}: {result.status.value}: {terminal_safe(result.reason)}", flush=True)
