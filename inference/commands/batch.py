@@ -27,7 +27,11 @@ from inference.commands.common import (
     positive_int,
     with_store,
 )
+from inference.commands.pacs_common import EXIT_PACS, add_timeout_argument
 from inference.options import DEVICES
+from inference.pacs.cache import CACHE_FOLDER
+from inference.pacs.destinations import WebNode, is_web_root
+from inference.store import store_path
 from inference.text import terminal_safe
 from inference.worklist_export import RunSummary
 
@@ -43,7 +47,13 @@ STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batches in flight 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("batch", help="score files and folders on a Ray cluster into the store")
-    p.add_argument("sources", nargs="+", type=Path, metavar="SOURCE", help="files or folders (recursive)")
+    p.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="files or folders (recursive), or a DICOMweb root (http://…/dicom-web: its CR and DX studies"
+        " are retrieved into the pull cache first)",
+    )
     p.add_argument(
         "--ray",
         default="local",
@@ -63,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--operating-point", choices=OPERATING_POINTS, default=None, help="default: the card's")
     p.add_argument("--device", choices=DEVICES, default="auto", help="the workers' device")
     p.add_argument("--batch-size", type=positive_int, default=8)
+    add_timeout_argument(p)
     add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -74,7 +85,13 @@ def run(args: argparse.Namespace, on_batch: OnBatch | None = None) -> int:
     problem = check_output_folder(args.out)
     if problem:
         return fail(problem)
-    present = existing_paths(args.sources)
+    webs = [s for s in args.sources if is_web_root(s)]
+    present = existing_paths([Path(s) for s in args.sources if s not in webs])
+    if webs:
+        pulled = _pull(webs, store_path(args.db).parent / CACHE_FOLDER, args.timeout)
+        if pulled is None:
+            return EXIT_PACS
+        present += pulled
     if not present:
         return fail("none of the given sources exist")
     try:
@@ -125,6 +142,25 @@ def _batch(
     finally:
         runtime.shutdown(scorers)
     return _write(args, outcome, card, thresholds, store)
+
+
+def _pull(roots: list[str], cache: Path, timeout: float) -> list[Path] | None:
+    """Retrieve the studies of DICOMweb ``roots`` into ``cache``: their study folders, or None after
+    a failure (already printed) that left nothing to score."""
+    from inference.pacs import PacsError
+    from inference.pacs.retrieve import pull_studies
+
+    folders: list[Path] = []
+    for root in roots:
+        try:
+            pulled = pull_studies(WebNode(root.rstrip("/")), cache, timeout=timeout)
+        except PacsError as exc:
+            print(f"cxr-triage: {exc}", file=sys.stderr)
+            continue
+        if pulled.failure:
+            print(f"cxr-triage: {pulled.failure}; scoring what was retrieved", file=sys.stderr)
+        folders += pulled.folders
+    return folders or None
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from pathlib import Path
 from inference.commands import triage
 from inference.commands.common import add_db_argument, check_output_folder, fail, positive_int
 from inference.commands.pacs_common import add_model_arguments, add_timeout_argument, fail_pacs
-from inference.pacs.cache import CACHE_FOLDER, study_folder
+from inference.pacs.cache import CACHE_FOLDER
 from inference.pacs.destinations import WebNode, parse_destination
+from inference.pacs.retrieve import DEFAULT_MODALITIES
 from inference.store import store_path
 
-DEFAULT_MODALITIES = ("CR", "DX")
 _MODALITY = re.compile(r"^[A-Z0-9_]{1,16}$")
 
 
@@ -75,36 +75,20 @@ def modalities(text: str) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     from inference.pacs import PacsError
-    from inference.pacs.dicomweb import retrieve_study, search_studies
+    from inference.pacs.retrieve import pull_studies
 
     problem = check_output_folder(args.out)
     if problem:
         return fail(problem)
     cache = args.cache or store_path(args.db).parent / CACHE_FOLDER
     try:
-        studies = search_studies(
-            args.url,
-            study_uids=args.study,
-            since=args.since or "",
-            modalities=args.modality,
+        pulled = pull_studies(
+            args.url, cache, study_uids=args.study, since=args.since or "", modalities=args.modality,
             timeout=args.timeout,
-        )
+        )  # fmt: skip
     except PacsError as exc:
         return fail_pacs(str(exc))
-    print(f"{len(studies)} studies on {args.url}; cache {cache}")
-    folders: list[Path] = []
-    failure = ""
-    for uid in studies:
-        try:
-            counts = retrieve_study(args.url, uid, cache, args.timeout)
-            print(f"{uid}: {counts.fetched} instances retrieved, {counts.cached} already in the cache")
-        except PacsError as exc:
-            failure = str(exc)
-        folder = study_folder(cache, uid)
-        if folder.is_dir():  # what arrived before a failure is scored too
-            folders.append(folder)
-        if failure:
-            break
+    folders, failure = pulled.folders, pulled.failure
     if failure:
         print(f"cxr-triage: {failure}; scoring what was retrieved, run again to retry", file=sys.stderr)
     if not folders:

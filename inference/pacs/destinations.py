@@ -42,6 +42,11 @@ class DicomNode:
         return f"dicom://{self.ae_title}@{self.host}:{self.port}"
 
 
+def is_web_root(text: str) -> bool:
+    """True for what names a DICOMweb server (``http(s)://…``) rather than a file or folder."""
+    return text.startswith(("http://", "https://"))
+
+
 def parse_destination(text: str) -> WebNode | DicomNode:
     """A node from ``http(s)://…`` or ``dicom://AE_TITLE@HOST:PORT``; ``ValueError`` says what is wrong."""
     if text.startswith("dicom://"):

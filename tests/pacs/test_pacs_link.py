@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from conftest import LISTENER_NAME, PACS_AET, SAMPLES, Orthanc, free_port
+from orthanc_server import LISTENER_NAME, PACS_AET, SAMPLES, Orthanc, free_port
 from pydicom.dataset import Dataset
 
 from inference.api import ModelCard

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PACS_AET, Orthanc
+from orthanc_server import PACS_AET, Orthanc
 from PySide6.QtCore import QItemSelectionModel, Qt
 
 from inference.bundled import DEMO_MODEL
