@@ -10,8 +10,8 @@ Both end to end (decoding included) on two sets: the bundled PNG/JPEG/DICOM samp
 and full-size DICOMs made here from the bundled ones (the 1024² NIH DX upsampled to 2500×3000
 12-bit with mild noise, stored uncompressed and as JPEG 2000 lossless, plus the bundled 2128×2000
 JPEG 2000 DX). Then decode times, full vs reduced (what scoring asks for), model only (the same
-preprocessed inputs, forward passes alone) and Grad-CAM seconds per finding. Rounds alternate so
-that machine noise hits both alike; medians are printed, with the ratios.
+preprocessed inputs, forward passes alone) and Grad-CAM ms per finding, Captum vs the forward
+pass. Rounds alternate so that machine noise hits both alike; medians are printed, with the ratios.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pydicom.uid import JPEG2000Lossless, generate_uid
 
 from inference.api import ModelCard, PreparedImage, ScanEntry, Status
 from inference.bundled import DEMO_MODEL, SAMPLES
+from inference.explain import captum_cam, forward_cams
 from inference.io import read_image, scan
 from inference.models.package import load_package
 from inference.preprocess import decode_side, prepare
@@ -70,13 +71,32 @@ def model_only(
     return {"naive": naive_s, "product": time.perf_counter() - start}
 
 
+def per_backend(package: Path, paths: Sequence[Path], batch_size: int, rounds: int) -> dict[str, float]:
+    """Model-only ms/image of each backend, fp32 on the CPU, on the same inputs (after the first batch,
+    which settles the backend); keyed by the backend each service ended on."""
+    services = [load_service(package, "cpu", precision="fp32", backend=b) for b in ("torch", "onnx")]
+    inputs = [services[0].prepare(read_image(p)) for p in paths]
+    for service in services:
+        service.predict(inputs[:batch_size])
+
+    def run(service: ModelService) -> Callable[[], None]:
+        def batches() -> None:
+            for i in range(0, len(inputs), batch_size):
+                service.predict(inputs[i : i + batch_size])
+
+        return batches
+
+    times = alternate({s.backend: run(s) for s in services}, rounds)
+    return {backend: 1000 * seconds / len(inputs) for backend, seconds in times.items()}
+
+
 def random_package(folder: Path) -> Path:
     from inference.api import LabelCard, Preprocessing, Task
     from inference.labels import CHESTXRAY14
     from inference.models.package import build_model, save_package
 
-    card = ModelCard("random", "0", "densenet121", Task.MULTILABEL, Preprocessing.CHEXNET,
-                     tuple(LabelCard(n) for n in CHESTXRAY14), "")  # fmt: skip
+    labels = tuple(LabelCard(n, operating_points={"youden": 0.5}) for n in CHESTXRAY14)
+    card = ModelCard("random", "0", "densenet121", Task.MULTILABEL, Preprocessing.CHEXNET, labels, "")
     save_package(folder, card, build_model(card))
     return folder
 
@@ -108,6 +128,32 @@ def worklist(paths: Sequence[Path], count: int) -> list[ScanEntry]:
         replace(e, meta=replace(e.meta, study_uid=f"{e.meta.study_uid}#{i}"))
         for i, e in ((i, eligible[i % len(eligible)]) for i in range(count))
     ]
+
+
+def cam_ms(
+    paths: Sequence[Path], model: torch.nn.Module, service: ModelService, rounds: int
+) -> dict[str, float]:
+    """Grad-CAM milliseconds per finding, medians over ``paths`` and rounds: Captum's LayerGradCam
+    (a forward and a backward pass per finding), the closed form (one forward pass for every output),
+    and the service's ``explain`` of every shown finding of a new image (that pass, smoothing, placing)."""
+    card = service.card
+    outputs, shown = range(len(card.labels)), card.shown_labels
+    times: dict[str, list[float]] = {"captum": [], "forward pass": [], "explain": []}
+    for path in [p for _ in range(rounds) for p in paths]:
+        image = read_image(path)
+        x = torch.from_numpy(prepare(image.pixels, card.preprocessing, card.input_size)[None])
+        start = time.perf_counter()
+        for target in outputs:
+            captum_cam(model, x, target)
+        times["captum"].append((time.perf_counter() - start) / len(outputs))
+        start = time.perf_counter()
+        forward_cams(model, x)
+        times["forward pass"].append((time.perf_counter() - start) / len(outputs))
+        start = time.perf_counter()
+        for label in shown:
+            service.explain(image, label)
+        times["explain"].append((time.perf_counter() - start) / len(shown))
+    return {name: 1000 * statistics.median(seconds) for name, seconds in times.items()}
 
 
 def alternate(runs: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
@@ -142,7 +188,6 @@ def main() -> None:
     parser.add_argument("--dicoms", type=int, default=12, help="full-size DICOMs per round (repeated)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--cam-findings", type=int, default=3)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,14 +212,7 @@ def main() -> None:
         inputs = [service.prepare(read_image(p)) for p in paths]
         runs = [model_only(inputs, eager, service, args.batch_size) for _ in range(args.rounds)]
         forward = {name: statistics.median(r[name] for r in runs) for name in ("naive", "product")}
-        image = read_image(paths[0])
-        labels = list(service.card.shown_labels)[: args.cam_findings]
-        service.explain(image, labels[0])
-        cam = []
-        for label in labels:
-            start = time.perf_counter()
-            service.explain(image, label)
-            cam.append(time.perf_counter() - start)
+        cam = cam_ms(list(dict.fromkeys(paths))[:4], eager, service, args.rounds)
 
     print(f"model: {service.card.name} {service.card.version}  input: {card.input_size} px  device: "
           f"{service.device}  precision: {service.precision}  torch threads: {torch.get_num_threads()}  "
@@ -190,7 +228,17 @@ def main() -> None:
     print(f"{'decode, ms/image':34s} {'full':>8s} {'reduced':>8s} {'ratio':>7s}   (min_side {side})")
     for name, (full_ms, reduced_ms) in decode.items():
         print(f"{name[:34]:34s} {full_ms:8.1f} {reduced_ms:8.1f} {full_ms / reduced_ms:6.1f}x")
-    print(f"Grad-CAM per finding (median of {len(cam)}): {statistics.median(cam):6.3f} s")
+    print(f"{'Grad-CAM, ms/finding':34s} {'captum':>8s} {'forward':>8s} {'ratio':>7s}   (explain, all shown "
+          f"findings of an image: {cam['explain']:.1f} ms/finding)")  # fmt: skip
+    print(f"{'one image, every output':34s} {cam['captum']:8.1f} {cam['forward pass']:8.1f} "
+          f"{cam['captum'] / cam['forward pass']:6.1f}x")  # fmt: skip
+    print(f"{'model only, per backend, ms/image':34s} {'torch':>8s} {'onnx':>8s} {'ratio':>7s}   (fp32, CPU)")
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {"random CheXNet, 224 px": random_package(Path(tmp)), "demo model, 160 px": DEMO_MODEL}
+        for name, package in models.items():
+            ms = per_backend(package, paths, args.batch_size, args.rounds)
+            onnx = ms.get("onnx", float("nan"))  # nan: parity failed, that service scored with torch
+            print(f"{name:34s} {ms['torch']:8.1f} {onnx:8.1f} {ms['torch'] / onnx:6.2f}x")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,9 @@ import numpy as np
 
 from inference.api import Heatmap, ModelCard, RankedStudy, XRayImage
 from inference.io.marker import mark
+from inference.overlay import DEFAULT_STYLE, OverlayStyle, blend, colour_bar, heat_rgba, legend_notes
 
 MAX_SIDE = 1024
-HEAT_FLOOR = 0.2  # the coolest fifth of the map is left transparent so anatomy stays visible
-OPACITY = 0.45
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 DISCLAIMER = "NOT FOR DIAGNOSTIC USE"
 
@@ -24,23 +23,42 @@ def render(
     study: RankedStudy,
     card: ModelCard,
     thresholds: Mapping[str, float],
+    style: OverlayStyle = DEFAULT_STYLE,
 ) -> np.ndarray:
-    """BGR uint8: the image (heatmap blended where it is warm) above a text panel."""
+    """BGR uint8: the image (heatmap drawn by :mod:`inference.overlay`'s rule), its colour bar, and a
+    text panel."""
     size = _canvas_size(image.pixels.shape)
     gray = cv2.resize(image.pixels, size, interpolation=cv2.INTER_AREA)
     canvas = cv2.cvtColor(np.clip(gray * 255, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    parts = [canvas]
     if heatmap is not None:
-        heat = cv2.resize(heatmap.values, size, interpolation=cv2.INTER_LINEAR)
-        colour = cv2.applyColorMap(np.clip(heat * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
-        alpha = (OPACITY * np.clip((heat - HEAT_FLOOR) / (1 - HEAT_FLOOR), 0, 1))[..., None]
-        canvas = (canvas * (1 - alpha) + colour * alpha).astype(np.uint8)
-    return np.vstack([canvas, _panel(canvas.shape[1], heatmap, study, card, thresholds)])
+        heat = cv2.resize(heatmap.values, size, interpolation=cv2.INTER_AREA)
+        bgra = heat_rgba(heat, style)[:, :, [2, 1, 0, 3]]
+        parts = [blend(canvas, bgra, style.opacity), _legend(canvas.shape[1], style)]
+    return np.vstack([*parts, _panel(canvas.shape[1], heatmap, study, card, thresholds)])
 
 
 def _canvas_size(shape: tuple[int, ...]) -> tuple[int, int]:
     """(width, height) scaled so the longer side is at most ``MAX_SIDE``; never 0 (OpenCV refuses 0)."""
     scale = min(1.0, MAX_SIDE / max(shape[:2]))
     return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
+
+
+def _font_scale(width: int) -> float:
+    return max(0.4, width / 1400)
+
+
+def _legend(width: int, style: OverlayStyle) -> np.ndarray:
+    """BGR strip under the image: the colour bar, then what its ends, floor and contour mean."""
+    font_scale = _font_scale(width)
+    step = int(30 * font_scale) + 6
+    strip = np.full((step + 8, width, 3), 24, np.uint8)
+    caption = f"Grad-CAM, share of its peak, 0 to 1: {legend_notes(style)}"
+    (_, text_h), _ = cv2.getTextSize(caption, FONT, font_scale, 1)
+    bar_w = max(0, min(width // 4, width - 8))
+    strip[step - text_h : step, 8 : 8 + bar_w] = colour_bar(bar_w, text_h, style)[:, :, ::-1]
+    cv2.putText(strip, caption, (16 + bar_w, step), FONT, font_scale, (220, 220, 220), 1, cv2.LINE_AA)
+    return strip
 
 
 def _panel(
@@ -61,7 +79,7 @@ def _panel(
         (f"Model: {card.name} {card.version}  weights sha256 {card.weights_sha256[:12]}", (220, 220, 220)),
         (DISCLAIMER, (0, 200, 255)),
     ]
-    font_scale = max(0.4, width / 1400)
+    font_scale = _font_scale(width)
     step = int(30 * font_scale) + 6
     panel = np.full((step * len(lines) + 10, width, 3), 24, np.uint8)
     for i, (text, colour) in enumerate(lines):

@@ -132,6 +132,21 @@ OPERATING_POINTS = ("high_sensitivity", "youden", "high_specificity")
 
 
 @dataclass(frozen=True)
+class GateCard:
+    """The card's ``gate`` section: the safety gate's statistics file and how it was calibrated.
+
+    ``threshold`` is the largest distance to the training embeddings that passes; the score a
+    result keeps is distance / threshold, so 1 is the limit for every model."""
+
+    method: str  # "ppca-mahalanobis"
+    file: str  # in the package, e.g. "gate.npz"
+    sha256: str
+    threshold: float
+    components: int
+    calibration: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """What ``card.json`` of a model package says. See :mod:`inference.models.package`."""
 
@@ -149,6 +164,7 @@ class ModelCard:
     training_data: tuple[str, ...] = ()
     metrics: Mapping[str, object] = field(default_factory=dict)
     recipe: str = ""
+    gate: GateCard | None = None  # None: the gate's image statistics alone (no feature statistics)
 
     @property
     def shown_labels(self) -> tuple[str, ...]:
@@ -208,6 +224,8 @@ class StudyResult:
     warnings: tuple[str, ...] = ()  # from the readers: colour converted, first frame only, ...
     arrived: str = ""  # ISO 8601 UTC time the study first reached the store; "" when unknown
     images: tuple[Path, ...] = ()  # the study's image files, in scan order (reasons name them)
+    gate_score: float | None = None  # the safety gate's highest score over its images (>1: stopped)
+    gate_overridden: bool = False  # the reader scored it past the gate (viewer: Score Anyway)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,11 @@ def default_scorer(entries: Sequence[ScanEntry], service: Any, **kwargs: Any) ->
     return score_studies(entries, service, **kwargs)
 
 
+def _backend_of(service: Any) -> str:
+    """The service's runtime; a service without a choice of backend (a test double) runs torch."""
+    return str(getattr(service, "backend", "torch"))
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What a caller may hold of a loaded model: plain data, never the service itself."""
@@ -52,6 +57,7 @@ class ModelInfo:
     card: ModelCard
     device: str
     precision: str
+    backend: str  # the runtime that scores: torch, or onnx (ONNX Runtime on the CPU)
 
 
 # -- events, delivered to the listener on the owner thread ------------------------------------------
@@ -67,7 +73,7 @@ class ModelFailed:
 
 @dataclass(frozen=True)
 class InfoChanged:
-    """Same weights; device or precision settled (e.g. after the first batch's parity check)."""
+    """Same weights; device, precision or backend settled (e.g. after the first batch's parity check)."""
 
     info: ModelInfo
 
@@ -293,7 +299,9 @@ class Engine:
             self._emit(ModelFailed(reason))
             return
         self._service = service
-        self.info = ModelInfo(package, service.card, str(service.device), str(service.precision))
+        self.info = ModelInfo(
+            package, service.card, str(service.device), str(service.precision), _backend_of(service)
+        )
         future.set_result(self.info)
         self._emit(ModelLoaded(self.info))
 
@@ -302,8 +310,9 @@ class Engine:
         if self.info is None or self._service is None:
             return
         device, precision = str(self._service.device), str(self._service.precision)
-        if (device, precision) != (self.info.device, self.info.precision):
-            self.info = dataclasses.replace(self.info, device=device, precision=precision)
+        backend = _backend_of(self._service)
+        if (device, precision, backend) != (self.info.device, self.info.precision, self.info.backend):
+            self.info = dataclasses.replace(self.info, device=device, precision=precision, backend=backend)
             self._emit(InfoChanged(self.info))
 
     def _do_task(self, func: Callable[[Any], Any], future: Future[Any]) -> None:

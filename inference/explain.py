@@ -1,9 +1,15 @@
-"""Grad-CAM through Captum's ``LayerGradCam`` on the model's last feature map.
+"""Grad-CAM on the model's last feature map (``features.norm5``): Captum's ``LayerGradCam`` as the
+reference, and the same maps in closed form from one forward pass.
 
 Traps handled (DOMAIN.md): gradients need ``enable_grad`` even when the caller is in inference
 mode; the ReLU after ``features.norm5`` is not in place in :class:`CheXDenseNet`; maps are
 rectified (``relu_attributions=True``); the target is the logit, never a normalised score; every
 hook (Captum's and ours) is gone when this returns (checked by a test).
+
+Closed form: the head is logit_c = w_c · mean_ij ReLU(A)(i, j) + b_c for the norm5 output A (C×H×W).
+Its gradient is dlogit_c/dA_k(i, j) = w_ck · 1[A_k(i, j) > 0] / (H·W), so LayerGradCam's channel
+weight (the gradient's spatial mean) is α_ck = w_ck · mean_ij 1[A_k(i, j) > 0] / (H·W), and its map is
+ReLU(Σ_k α_ck A_k): Captum multiplies by A itself, not ReLU(A), and does not normalise.
 """
 
 from __future__ import annotations
@@ -15,12 +21,9 @@ from captum.attr import LayerGradCam
 from inference.models.densenet import CheXDenseNet
 
 
-def grad_cam(model: CheXDenseNet, inputs: torch.Tensor, target: int) -> tuple[np.ndarray, torch.Tensor]:
-    """Grad-CAM of output ``target`` for one image: (map in [0, 1] at input size, logits of that image).
-
-    The logits come from the same forward pass Captum runs, so one heatmap costs one forward and
-    one backward pass.
-    """
+def captum_cam(model: CheXDenseNet, inputs: torch.Tensor, target: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Captum's LayerGradCam of output ``target`` for one image: (H×W map at feature resolution, as
+    Captum returns it, rectified and not normalised; logits of that image from the same forward pass)."""
     if inputs.shape[0] != 1:
         raise ValueError("grad_cam explains one image at a time")
     captured: list[torch.Tensor] = []
@@ -31,11 +34,36 @@ def grad_cam(model: CheXDenseNet, inputs: torch.Tensor, target: int) -> tuple[np
             cam = LayerGradCam(model, model.cam_layer).attribute(
                 inputs, target=target, relu_attributions=True
             )
-            cam = torch.nn.functional.interpolate(
-                cam, size=inputs.shape[-2:], mode="bilinear", align_corners=False
-            )
     finally:
         hook.remove()
-    values = cam[0, 0].detach().cpu().numpy().astype(np.float32)
+    return cam[0, 0].detach().float(), captured[-1][0].float()
+
+
+def grad_cam(model: CheXDenseNet, inputs: torch.Tensor, target: int) -> tuple[np.ndarray, torch.Tensor]:
+    """Captum's Grad-CAM of output ``target`` for one image: (map in [0, 1] upsampled bilinearly to
+    the input size, logits of that image). One heatmap costs one forward and one backward pass."""
+    cam, logits = captum_cam(model, inputs, target)
+    cam = torch.nn.functional.interpolate(
+        cam[None, None], size=inputs.shape[-2:], mode="bilinear", align_corners=False
+    )
+    values = cam[0, 0].cpu().numpy().astype(np.float32)
     peak = float(values.max())
-    return (values / peak if peak > 0 else np.zeros_like(values)), captured[-1][0].float()
+    return (values / peak if peak > 0 else np.zeros_like(values)), logits
+
+
+def forward_cams(model: CheXDenseNet, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every output's Grad-CAM of one image from one forward pass, no backward pass: (L×H×W maps at
+    feature resolution, equal to :func:`captum_cam` of each output; the image's L logits).
+
+    Valid for :class:`CheXDenseNet`'s head only (norm5 → ReLU → global average pool → linear).
+    """
+    if inputs.shape[0] != 1:
+        raise ValueError("forward_cams explains one image at a time")
+    with torch.inference_mode():
+        features = model.forward_features(inputs.float())
+        logits = model.forward_head(features)[0].float()
+        a = features[0].float()
+        positive = (a > 0).float().mean(dim=(1, 2)) / (a.shape[1] * a.shape[2])
+        alphas = model.classifier.weight.float() * positive  # (L, C): LayerGradCam's channel weights
+        cams = torch.relu(torch.einsum("lc,chw->lhw", alphas, a))
+    return cams, logits

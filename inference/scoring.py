@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from inference.api import Prediction, PreparedImage, ScanEntry, Status, StudyResult, TriageService
+from inference.gate import Gate
 from inference.io import ReadError, group_by_study, read_image
 from inference.preprocess import decode_side
 from inference.store import ImageResult, Store
@@ -97,9 +98,10 @@ def _score_batch(
     """Score the readable images of a batch, then commit every outcome of the batch at once."""
     scores = iter(predict_each(service, [item for *_, item in batch if isinstance(item, PreparedImage)]))
     outcomes: list[tuple[StudyImages, int, ImageResult]] = []
+    gate = gate_of(service)
     for study, index, uid, item in batch:
-        result = image_result(uid, item, scores)
-        counts.scored += result.status is Status.SCORED
+        result = image_result(uid, item, scores, gate)
+        counts.scored += result.status is not Status.ERROR  # the gate's refusals were scored too
         counts.errors += result.status is Status.ERROR
         outcomes.append((study, index, result))
     if store is not None:
@@ -114,17 +116,36 @@ def _score_batch(
         study.outcomes[index] = result
 
 
-def image_result(uid: str, item: PreparedImage | str, scores: Iterator[Prediction | str]) -> ImageResult:
+def image_result(
+    uid: str, item: PreparedImage | str, scores: Iterator[Prediction | str], gate: Gate | None = None
+) -> ImageResult:
     """One image's row from its read outcome (network input, or why it could not be read) and, for a
-    readable image, the next of ``scores`` (its prediction, or why the model could not score it)."""
+    readable image, the next of ``scores`` (its prediction, or why the model could not score it).
+
+    A prediction that ``gate`` stops is NOT_SCORED with the gate's reason; its probabilities are
+    kept (never ranked) and so is its gate score."""
     if isinstance(item, str):
         return ImageResult(uid, Status.ERROR, reason=item)
     score = next(scores)
-    if isinstance(score, Prediction):
-        return ImageResult(
-            uid, Status.SCORED, score.probabilities, warnings=item.warnings, embedding=score.embedding
-        )
-    return ImageResult(uid, Status.ERROR, reason=score, warnings=item.warnings)
+    if not isinstance(score, Prediction):
+        return ImageResult(uid, Status.ERROR, reason=score, warnings=item.warnings)
+    verdict = gate.check(item, score.embedding) if gate is not None else None
+    return ImageResult(
+        uid,
+        Status.SCORED if verdict is None or verdict.passed else Status.NOT_SCORED,
+        score.probabilities,
+        reason=verdict.reason if verdict else "",
+        warnings=item.warnings,
+        embedding=score.embedding,
+        gate_score=verdict.score if verdict else None,
+    )
+
+
+def gate_of(service: TriageService) -> Gate | None:
+    """The gate a service loaded with its package; None from services built without one (tests,
+    other back ends), which then score every image as before."""
+    gate = getattr(service, "gate", None)
+    return gate if isinstance(gate, Gate) else None
 
 
 def predict_each(service: TriageService, images: Sequence[PreparedImage]) -> list[Prediction | str]:

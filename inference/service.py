@@ -7,26 +7,30 @@ owned by a single worker thread.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from inference import preprocess
 from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, Preprocessing, Task, XRayImage
+from inference.backends.onnx import OnnxRunner, parity_runner, wants_onnx
 from inference.device import reduced_precision_candidate, select_device
-from inference.explain import grad_cam
+from inference.explain import forward_cams
+from inference.gate import Gate, load_gate
 from inference.models.densenet import CheXDenseNet
 from inference.models.package import load_package
-from inference.options import PRECISIONS, TTA_MODES
+from inference.options import BACKENDS, PRECISIONS, TTA_MODES
+from inference.overlay import smooth_map
 
 log = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 0.02  # max |p_reduced - p_fp32| on the first batch before reduced precision is used
+CAM_METHOD = "Grad-CAM: LayerGradCam on features.norm5, closed form"
 
 
 class ModelService:
@@ -39,7 +43,10 @@ class ModelService:
         device: str = "auto",
         tta: str = "none",
         precision: str = "auto",
+        backend: str = "auto",
+        package: Path | None = None,
     ) -> None:
+        """``package`` is the folder the weights came from: the ONNX export is cached there."""
         if tta not in TTA_MODES:
             raise ValueError(f"unknown TTA mode {tta!r}; choose one of {', '.join(TTA_MODES)}")
         if tta == "tencrop" and card.preprocessing is not Preprocessing.CHEXNET:
@@ -53,6 +60,14 @@ class ModelService:
             raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         self._reduced = reduced_precision_candidate(self._device) if precision == "auto" else None
         self._dtype: torch.dtype | None = None  # decided by the parity check on the first batch
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        # auto leaves bf16 hardware to torch's bf16, twice as fast there as ONNX Runtime's fp32
+        self._try_onnx = wants_onnx(backend, self._device) and (backend == "onnx" or self._reduced is None)
+        self._package = package
+        # The package's safety gate (sha256-checked); None without a package: every image is scored.
+        self.gate: Gate | None = load_gate(package, card) if package is not None else None
+        self._onnx: OnnxRunner | None = None  # set by the parity check on the first batch
 
     @property
     def card(self) -> ModelCard:
@@ -67,6 +82,13 @@ class ModelService:
         return {None: "fp32 (pending parity check)", torch.float32: "fp32", torch.bfloat16: "bf16"}[
             self._dtype
         ]
+
+    @property
+    def backend(self) -> str:
+        """The runtime that scores: onnx (ONNX Runtime, CPU) or torch."""
+        if self._onnx is not None:
+            return "onnx"
+        return "onnx (pending parity check)" if self._try_onnx and self._dtype is None else "torch"
 
     def prepare(self, image: XRayImage) -> PreparedImage:
         """Network input of ``image`` (ten crops with ten-crop TTA); pure numpy, any thread."""
@@ -88,9 +110,21 @@ class ModelService:
             logits, pooled = self._model.forward_with_embedding(batch)
             return self._scores(logits), pooled.float()
 
+    def _run(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores and pooled features of ``batch`` on the backend the first batch settled on."""
+        if self._onnx is None:
+            return self._forward(batch, self._dtype or torch.float32)
+        logits, pooled = self._onnx.forward(batch.numpy())
+        return self._scores(torch.from_numpy(logits)), torch.from_numpy(pooled)
+
     def _decide_precision(self, batch: torch.Tensor, fp32_scores: torch.Tensor) -> None:
+        """Backend and precision of the later batches, from the first batch's fp32 torch scores."""
         self._dtype = torch.float32
-        if self._reduced is None:
+        if self._try_onnx:
+            self._onnx = parity_runner(
+                self._model, self._package, self._card.weights_sha256, batch, fp32_scores, self._scores
+            )
+        if self._reduced is None or self._onnx is not None:
             return
         gap = (self._forward(batch, self._reduced)[0] - fp32_scores).abs().max().item()
         if gap <= PARITY_TOLERANCE:
@@ -109,7 +143,7 @@ class ModelService:
             scores, pooled = self._forward(batch, torch.float32)
             self._decide_precision(batch, scores)
         else:
-            scores, pooled = self._forward(batch, self._dtype)
+            scores, pooled = self._run(batch)
         per_image = _per_image(scores, len(images)).cpu().numpy()
         embeddings = F.normalize(_per_image(pooled, len(images)), dim=1).cpu().numpy()
         labels = self._card.labels
@@ -123,14 +157,31 @@ class ModelService:
             for image, row, embedding in zip(images, per_image, embeddings, strict=True)
         ]
 
+    _cams: tuple[bytes, torch.Tensor, torch.Tensor] | None = None  # last image: (input digest, maps, logits)
+
     def explain(self, image: XRayImage, label: str) -> Heatmap:
-        """Grad-CAM of ``label`` for ``image`` (always fp32), resized to the image."""
+        """Grad-CAM of ``label`` for ``image`` (always fp32) over the crop the network saw, smoothed and
+        faded to zero at the crop border, zero elsewhere; same shape as the image.
+
+        Every output's map comes from one forward pass with no backward pass (:func:`forward_cams`,
+        equal to Captum's LayerGradCam), kept for the last image: another finding of the same image
+        costs no pass at all.
+        """
         index = [lab.name for lab in self._card.labels].index(label)
+        cams, logits = self._forward_cams(image)
+        probability = float(self._scores(logits[None])[0, index])
+        values = _cam_to_image(cams[index].cpu().numpy(), image.pixels.shape, self._card)
+        return Heatmap(label=label, values=values, probability=probability, method=CAM_METHOD)
+
+    def _forward_cams(self, image: XRayImage) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every output's low-resolution map and the logits of ``image``, from the cache when its
+        network input is the last one explained."""
         inputs = preprocess.prepare(image.pixels, self._card.preprocessing, self._card.input_size)
-        cam, logit = grad_cam(self._model, torch.from_numpy(inputs[None]).to(self._device), index)
-        probability = float(self._scores(logit[None])[0, index])
-        values = _cam_to_image(cam, image.pixels.shape, self._card)
-        return Heatmap(label=label, values=values, probability=probability)
+        digest = hashlib.blake2b(inputs.tobytes(), digest_size=16).digest()
+        if self._cams is None or self._cams[0] != digest:
+            cams, logits = forward_cams(self._model, torch.from_numpy(inputs[None]).to(self._device))
+            self._cams = (digest, cams, logits)
+        return self._cams[1], self._cams[2]
 
 
 def _per_image(rows: torch.Tensor, images: int) -> torch.Tensor:
@@ -139,30 +190,33 @@ def _per_image(rows: torch.Tensor, images: int) -> torch.Tensor:
 
 
 def _cam_to_image(cam: np.ndarray, shape: tuple[int, ...], card: ModelCard) -> np.ndarray:
-    """Place the network-input CAM back over the full image, undoing the centre crop."""
+    """The low-resolution CAM over the part of the full image the network saw, zero elsewhere."""
+    out = np.zeros(shape, np.float32)
+    top, left, height, width = _crop_box(shape, card)
+    out[top : top + height, left : left + width] = smooth_map(cam, height, width)
+    return out
+
+
+def _crop_box(shape: tuple[int, ...], card: ModelCard) -> tuple[int, int, int, int]:
+    """(top, left, height, width) in image pixels of the square the network input covers."""
     h, w = shape
-    size = card.input_size
     if card.preprocessing is Preprocessing.XRV:
         side = min(h, w)  # centre square, resized to input
-        square = cv2.resize(cam, (side, side), interpolation=cv2.INTER_LINEAR)
-        out = np.zeros((h, w), np.float32)
-        top, left = (h - side) // 2, (w - side) // 2
-        out[top : top + side, left : left + side] = square
-        return out
+        return (h - side) // 2, (w - side) // 2, side, side
+    size = card.input_size
     short = round(size * 256 / 224)  # chexnet: shorter side -> short, then centre crop `size`
     scale = min(h, w) / short
     rh, rw = (short, round(w / scale)) if h <= w else (round(h / scale), short)
-    resized = np.zeros((rh, rw), np.float32)
-    top, left = (rh - size) // 2, (rw - size) // 2
-    resized[top : top + size, left : left + size] = cv2.resize(
-        cam, (size, size), interpolation=cv2.INTER_LINEAR
-    )
-    return cv2.resize(resized, (w, h), interpolation=cv2.INTER_LINEAR)
+    top, left = round((rh - size) // 2 * h / rh), round((rw - size) // 2 * w / rw)
+    return top, left, max(1, round(size * h / rh)), max(1, round(size * w / rw))
 
 
 def load_service(
-    package: Path, device: str = "auto", tta: str = "none", precision: str = "auto"
+    package: Path, device: str = "auto", tta: str = "none", precision: str = "auto", backend: str = "auto"
 ) -> ModelService:
     """Load a model package (weights checked against the card's sha256) onto a device."""
-    card, model = load_package(Path(package))
-    return ModelService(card, model, device=device, tta=tta, precision=precision)
+    package = Path(package)
+    card, model = load_package(package)
+    return ModelService(
+        card, model, device=device, tta=tta, precision=precision, backend=backend, package=package
+    )

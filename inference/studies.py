@@ -3,7 +3,7 @@ worklist a store holds (no reading, no model: cheap to import, fast on 10,000 st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from inference.api import ScanEntry, Status, StudyResult
@@ -20,7 +20,8 @@ def summarise_study(
 
     ``outcomes[i]`` is image ``i``'s result under the current weights (None: not scored). Reasons and
     the readers' warnings are carried over, named by file when the study has several images;
-    ``arrived`` is when the study reached the store.
+    ``arrived`` is when the study reached the store. Images the safety gate stopped (NOT_SCORED) give
+    no probabilities; the study keeps the highest gate score of its images.
     """
     files = tuple(e.meta.path for e in entries)
     many = len(entries) > 1
@@ -28,13 +29,16 @@ def summarise_study(
     notes = tuple(_describe(e, w, many) for e, o in pairs if o for w in o.warnings)
     scored = [(e, o) for e, o in pairs if o and o.status is Status.SCORED]
     skipped = [(e, o.reason if o else e.reason, o) for e, o in pairs if not (o and o.status is Status.SCORED)]
+    gate = max((o.gate_score for o in outcomes if o and o.gate_score is not None), default=None)
     if not scored:
-        failed = [(e, why) for e, why, o in skipped if e.status is Status.ERROR or o is not None]
+        failed = [(e, why) for e, why, o in skipped if Status.ERROR in (e.status, o and o.status)]
         status = Status.ERROR if failed else Status.NOT_SCORED
         chosen = failed or [(e, why) for e, why, _ in skipped]
         reason = "; ".join(_describe(e, why, many) for e, why in chosen)
         meta = chosen[0][0].meta
-        return StudyResult(study_uid, meta, status, reason, warnings=notes, arrived=arrived, images=files)
+        return StudyResult(
+            study_uid, meta, status, reason, warnings=notes, arrived=arrived, images=files, gate_score=gate
+        )
     if len(scored) == 1:
         lead, only = scored[0]
         probabilities = dict(only.probabilities)
@@ -43,7 +47,11 @@ def summarise_study(
         probabilities = {n: max(o.probabilities[n] for _, o in scored) for n in names}
         lead = max(scored, key=lambda item: max(item[1].probabilities.values(), default=0.0))[0]
     reason = "; ".join(_describe(e, why, many) for e, why, _ in skipped)
-    return StudyResult(study_uid, lead.meta, Status.SCORED, reason, probabilities, notes, arrived, files)
+    overridden = any(o.gate_overridden for _, o in scored)
+    return StudyResult(
+        study_uid, lead.meta, Status.SCORED, reason, probabilities, notes, arrived, files,
+        gate_score=gate, gate_overridden=overridden,
+    )  # fmt: skip
 
 
 def _describe(entry: ScanEntry, why: str, name_the_file: bool) -> str:
@@ -92,15 +100,20 @@ class StoredWorklist:
     unscored: list[ScanEntry]
 
 
-def store_worklist(store: Store, weights_sha256: str) -> StoredWorklist:
-    """Every study in the store as the worklist shows it under ``weights_sha256``, without scoring.
+def store_worklist(
+    store: Store, weights_sha256: str, study_uids: Iterable[str] | None = None
+) -> StoredWorklist:
+    """Every study in the store (only ``study_uids`` when given) as the worklist shows it under
+    ``weights_sha256``, without scoring.
 
     A study with an image that has no result for these weights is not finished: its scan rows come
     back in ``unscored`` (to be scored; the store reuses what it has), the others in ``results``.
     """
-    results = store.results(weights_sha256)
+    images = store.images(study_uids)
+    wanted = None if study_uids is None else [image.image_uid for image in images]
+    results = store.results(weights_sha256, wanted)
     by_study: dict[str, StudyImages] = {}
-    for image in store.images():
+    for image in images:
         entry = image.entry
         study = by_study.get(entry.meta.study_uid)
         if study is None:

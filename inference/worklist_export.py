@@ -22,7 +22,8 @@ from inference.text import csv_cell, printable
 
 FIXED_COLUMNS = (
     "rank", "file", "study_uid", "patient_id", "accession", "study_date", "view", "status", "error",
-    "warnings", "top_finding", "top_probability", "positive_findings", "risk_score", "overdue",
+    "warnings", "top_finding", "top_probability", "positive_findings", "risk_score", "overdue", "gate",
+    "gate_overridden",
 )  # fmt: skip
 REVIEW_COLUMNS = ("review", "reviewed_by", "reviewed_at")
 PARTIAL_NOTE = "# partial worklist: the run was interrupted before every study was scored"
@@ -70,6 +71,8 @@ def study_record(
         "positive_findings": "|".join(item.positive_findings),
         "risk_score": _number(item.risk_score) if result.probabilities else None,
         "overdue": item.overdue,
+        "gate": _number(result.gate_score),
+        "gate_overridden": result.gate_overridden,
     }
     record |= {label: _number(result.probabilities.get(label)) for label in labels}
     record |= {

@@ -49,7 +49,7 @@ def scan_entries(paths: Sequence[Path], exclude: Sequence[Path]) -> list[ScanEnt
 
 
 def start_scorers(
-    package: Path, weights_sha256: str, device: str, workers: int
+    package: Path, weights_sha256: str, device: str, workers: int, backend: str = "auto"
 ) -> tuple[list[Any], set[str]]:
     """``workers`` scorer actors, each with the package loaded; returns them and their node ids.
     A worker that cannot load the package raises :class:`ray.exceptions.RayError`."""
@@ -60,7 +60,7 @@ def start_scorers(
         max_task_retries=MAX_TASK_RETRIES,
     )(Scorer)
     scorers: list[Any] = [
-        actor.remote(str(package.resolve()), weights_sha256, device) for _ in range(workers)
+        actor.remote(str(package.resolve()), weights_sha256, device, backend) for _ in range(workers)
     ]
     places = ray.get([s.where.remote() for s in scorers])
     return scorers, {node for node, _ in places}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference.api import PreparedImage
-from inference.scoring import image_result, predict_each, prepare_image
+from inference.scoring import gate_of, image_result, predict_each, prepare_image
 from inference.store import ImageResult
 
 PRECISION = "fp32"  # every worker alike, so a result never depends on which worker scored it
@@ -36,10 +36,12 @@ class ScoredBatch:
 class Scorer:
     """Decode, prepare and score batches with one model package (held by one Ray actor)."""
 
-    def __init__(self, package: str, weights_sha256: str, device: str = "auto") -> None:
+    def __init__(
+        self, package: str, weights_sha256: str, device: str = "auto", backend: str = "auto"
+    ) -> None:
         from inference.service import load_service  # torch is loaded on workers only
 
-        self._service = load_service(Path(package), device, precision=PRECISION)
+        self._service = load_service(Path(package), device, precision=PRECISION, backend=backend)
         found = self._service.card.weights_sha256
         if found != weights_sha256:
             raise WeightsMismatch(
@@ -57,6 +59,7 @@ class Scorer:
         """Results of ``items`` (image UID, path): a file that cannot be read or scored is an error row."""
         prepared = [(uid, prepare_image(Path(path), self._service)) for uid, path in items]
         scores = iter(predict_each(self._service, [p for _, p in prepared if isinstance(p, PreparedImage)]))
-        results = tuple(image_result(uid, item, scores) for uid, item in prepared)
+        gate = gate_of(self._service)
+        results = tuple(image_result(uid, item, scores, gate) for uid, item in prepared)
         node, pid = self.where()
         return ScoredBatch(results, node, pid, self._service.precision, self._service.device)

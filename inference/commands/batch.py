@@ -28,7 +28,7 @@ from inference.commands.common import (
     with_store,
 )
 from inference.commands.pacs_common import EXIT_PACS, add_timeout_argument
-from inference.options import DEVICES
+from inference.options import BACKEND_HELP, BACKENDS, DEVICES
 from inference.pacs.cache import CACHE_FOLDER
 from inference.pacs.destinations import WebNode, is_web_root
 from inference.store import store_path
@@ -72,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("cxr-triage-out"), help="output folder")
     p.add_argument("--operating-point", choices=OPERATING_POINTS, default=None, help="default: the card's")
     p.add_argument("--device", choices=DEVICES, default="auto", help="the workers' device")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
     p.add_argument("--batch-size", type=positive_int, default=8)
     add_timeout_argument(p)
     add_db_argument(p)
@@ -134,7 +135,9 @@ def _batch(
         )
         if todo:  # nothing to score: no worker, no model loaded
             try:
-                scorers, nodes = runtime.start_scorers(args.model, card.weights_sha256, args.device, workers)
+                scorers, nodes = runtime.start_scorers(
+                    args.model, card.weights_sha256, args.device, workers, args.backend
+                )
             except RayError as exc:
                 return fail(f"a worker cannot load the model: {_last_line(exc)}")
             print(f"Model {card.name} {card.version}; {workers} workers on {len(nodes)} node(s).")

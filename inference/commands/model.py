@@ -88,6 +88,8 @@ def _fmt(value: float | None, spec: str = ".4g") -> str:
 
 def print_card(card: ModelCard, weights_status: str, out: TextIO) -> None:
     """The card as a reader would want it: facts first, then one row per output."""
+    from inference.gate import describe as describe_gate  # numpy and OpenCV: not at parser build time
+
     rows = [
         ("Name", card.name),
         ("Version", card.version),
@@ -100,6 +102,7 @@ def print_card(card: ModelCard, weights_status: str, out: TextIO) -> None:
         ("Default operating point", card.default_operating_point),
         ("Intended use", card.intended_use or "—"),
         ("Training data", "; ".join(card.training_data) or "—"),
+        ("Safety gate", describe_gate(card)),
     ]
     if card.recipe:
         rows.append(("Recipe", card.recipe))
@@ -133,7 +136,8 @@ def print_card(card: ModelCard, weights_status: str, out: TextIO) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    """The card, then the weights checked as loading them would (sha256, tensors, shapes)."""
+    """The card, then the weights and the gate file checked as loading them would (sha256, tensors)."""
+    from inference.gate import load_gate
     from inference.models.package import read_weights
 
     package = Path(args.package)
@@ -143,6 +147,7 @@ def run_info(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     try:
         read_weights(package, card)
+        load_gate(package, card)
     except PackageError as exc:
         print_card(card, "CANNOT BE LOADED (see the error below)", sys.stdout)
         sys.stdout.flush()

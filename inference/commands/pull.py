@@ -12,6 +12,7 @@ from pathlib import Path
 from inference.commands import triage
 from inference.commands.common import add_db_argument, check_output_folder, fail, positive_int
 from inference.commands.pacs_common import add_model_arguments, add_timeout_argument, fail_pacs
+from inference.options import BACKEND_HELP, BACKENDS
 from inference.pacs.cache import CACHE_FOLDER
 from inference.pacs.destinations import WebNode, parse_destination
 from inference.pacs.retrieve import DEFAULT_MODALITIES
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"retrieved instances (default: {CACHE_FOLDER}/ next to the store)",
     )
     p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
     add_model_arguments(p)
     add_timeout_argument(p)
     add_db_argument(p)

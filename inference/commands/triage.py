@@ -22,7 +22,7 @@ from inference.commands.common import (
     positive_int,
     with_store,
 )
-from inference.options import DEVICES, PRECISIONS, TTA_MODES
+from inference.options import BACKEND_HELP, BACKENDS, DEVICES, PRECISIONS, TTA_MODES
 from inference.progress import ProgressBar
 from inference.text import terminal_safe
 
@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto: bf16 where the hardware has it and it agrees with fp32 within 0.02; fp32: reproducible",
     )
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument(
         "--deidentify",
@@ -90,7 +91,7 @@ def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:
     events: queue.Queue[Event] = queue.Queue()
     engine = Engine(
         events.put,
-        loader=lambda package, device: load_service(package, device, args.tta, args.precision),
+        loader=lambda package, device: load_service(package, device, args.tta, args.precision, args.backend),
         store=store,
         batch_size=args.batch_size,
     )

@@ -9,6 +9,7 @@ and the value found.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import reprlib
@@ -16,11 +17,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from inference.api import LabelCard, ModelCard, Preprocessing, Task, ValidationCurve
+from inference.api import GateCard, LabelCard, ModelCard, Preprocessing, Task, ValidationCurve
 
 CARD = "card.json"
 WEIGHTS = "model.safetensors"
 ARCHITECTURES = ("densenet121",)
+GATE_METHODS = ("ppca-mahalanobis",)
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 2048  # DenseNet-121 downsamples by 32; larger is not a radiograph model
 
 _SHOW = reprlib.Repr()  # a card may hold anything: show values shortened
@@ -41,6 +43,14 @@ def invalid(package: Path, problems: list[str]) -> PackageError:
         return PackageError(f"{package}: {problems[0]}")
     lines = "\n".join(f"  {p}" for p in problems)
     return PackageError(f"{package}: {len(problems)} problems:\n{lines}")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def card_to_dict(card: ModelCard) -> dict[str, Any]:
@@ -136,6 +146,20 @@ def _curve(value: Any) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- fields
 
+def _gate_section(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not _is_object(value):
+        return [f" must be null or an object (got {_SHOW.repr(value)})"]
+    return [f".{problem.lstrip()}" for problem in _section_problems(value, _GATE_FIELDS)]
+
+
+def _section_problems(data: Mapping[str, Any], spec: Spec) -> list[str]:
+    problems: list[str] = []
+    _fields(data, spec, "", problems)
+    return problems
+
+
 _TASKS = tuple(t.value for t in Task)
 _PREPROCESSINGS = tuple(p.value for p in Preprocessing)
 
@@ -172,6 +196,19 @@ _CARD_FIELDS = _spec(
         "training_data": _must(_is_list_of(_is_str), "a list of strings"),
         "metrics": _must(_is_object, "a JSON object"),
         "recipe": _TEXT,
+        "gate": _gate_section,
+    },
+)
+_GATE_FIELDS = _spec(
+    GateCard,
+    {
+        "method": _must(_one_of(GATE_METHODS), _choices(GATE_METHODS)),
+        "file": _must(lambda v: _is_text(v) and "/" not in v and "\\" not in v and not v.startswith("."),
+                      "a file name inside the package"),
+        "sha256": _must(_is_sha256, "a sha256: 64 lowercase hexadecimal digits"),
+        "threshold": _must(lambda v: _is_number(v) and v > 0, "a positive number"),
+        "components": _must(lambda v: _is_int(v) and v > 0, "a positive integer"),
+        "calibration": _must(_is_object, "a JSON object"),
     },
 )
 _LABEL_FIELDS = _spec(
@@ -266,12 +303,14 @@ def parse_card(data: object, package: Path) -> ModelCard:
         raise invalid(package, problems)
     task, preprocessing = Task(fields.pop("task")), Preprocessing(fields.pop("preprocessing"))
     training_data = tuple(fields.pop("training_data", ()))
+    gate = fields.pop("gate", None)
     return ModelCard(
         **fields,
         labels=tuple(valid_labels),
         task=task,
         preprocessing=preprocessing,
         training_data=training_data,
+        gate=None if gate is None else GateCard(**{**gate, "threshold": float(gate["threshold"])}),
     )
 
 

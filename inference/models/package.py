@@ -27,6 +27,7 @@ from inference.models.card import (
     card_to_dict,
     invalid,
     read_card,
+    sha256_of,
 )
 from inference.models.densenet import CheXDenseNet, reference_state, state_problems
 
@@ -45,14 +46,6 @@ __all__ = [
 
 
 INPUT_CHANNELS = {Preprocessing.CHEXNET: 3, Preprocessing.XRV: 1}
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fit_problems(card: ModelCard, state: Mapping[str, torch.Tensor]) -> list[str]:

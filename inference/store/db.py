@@ -41,14 +41,17 @@ class StoreError(Exception):
 
 @dataclass(frozen=True)
 class ImageResult:
-    """One image's outcome under one set of weights: its probabilities, or why it could not be read."""
+    """One image's outcome under one set of weights: its probabilities, or why it could not be read
+    or why the safety gate stopped it (NOT_SCORED: probabilities kept, never ranked)."""
 
     image_uid: str
-    status: Status  # SCORED or ERROR
+    status: Status  # SCORED, NOT_SCORED (stopped by the safety gate) or ERROR
     probabilities: Mapping[str, float] = field(default_factory=dict)
     reason: str = ""
     warnings: tuple[str, ...] = ()
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)  # see Prediction
+    gate_score: float | None = None  # the safety gate's score (>1: stopped); None when it had none
+    gate_overridden: bool = False  # scored although the gate stopped it: the reader's override
 
 
 @dataclass(frozen=True)
@@ -215,8 +218,8 @@ class Store:
     # -- results -----------------------------------------------------------------------------------
     def results(self, weights_sha256: str, image_uids: Iterable[str] | None = None) -> dict[str, ImageResult]:
         """Stored results of ``weights_sha256``, by image UID (only ``image_uids`` when given)."""
-        sql = "SELECT image_uid, status, reason, probabilities, warnings FROM results"
-        sql += " WHERE weights_sha256 = ?"
+        sql = "SELECT image_uid, status, reason, probabilities, warnings, gate_score, gate_overridden"
+        sql += " FROM results WHERE weights_sha256 = ?"
         params = [weights_sha256]
         if image_uids is not None:
             sql += " AND image_uid IN (SELECT value FROM json_each(?))"
@@ -229,6 +232,8 @@ class Store:
                 json.loads(r["probabilities"]),
                 r["reason"],
                 tuple(json.loads(r["warnings"])) if r["warnings"] != "[]" else (),
+                gate_score=r["gate_score"],
+                gate_overridden=bool(r["gate_overridden"]),
             )  # fmt: skip
             for r in rows
         }
@@ -248,12 +253,13 @@ class Store:
         def work(db: sqlite3.Connection) -> None:
             db.executemany(
                 "INSERT OR REPLACE INTO results (image_uid, weights_sha256, status, reason, probabilities,"
-                " warnings, preprocessing, precision, device, scored_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " warnings, preprocessing, precision, device, scored_at, gate_score)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (r.image_uid, weights_sha256, r.status.value, printable(r.reason),
                      json.dumps({k: float(v) for k, v in r.probabilities.items()}, allow_nan=False),
-                     json.dumps([printable(w) for w in r.warnings]), preprocessing, precision, device, stamp)
+                     json.dumps([printable(w) for w in r.warnings]), preprocessing, precision, device, stamp,
+                     r.gate_score)
                     for r in results
                 ],
             )  # fmt: skip
@@ -421,6 +427,33 @@ class Store:
         )
         images = [StoredImage(r["image_uid"], _entry(r), r["study_arrived"]) for r in rows]
         return max((r["seq"] for r in rows), default=after), images
+
+    # -- safety gate: the reader's override ("Score Anyway" in the viewer) ---------------------------
+    def override_gate(self, study_uid: str, weights_sha256: str) -> int:
+        """Score the study's images the safety gate stopped under ``weights_sha256`` (not_scored with a
+        gate score) after all: they become scored and marked overridden, with their probabilities, gate
+        score and the gate's reason kept, and one ``gate-overridden`` event with
+        their gate scores is audited, in one transaction. Returns how many images changed (0: none
+        was stopped, and nothing is written)."""
+
+        def work(db: sqlite3.Connection) -> int:
+            stopped = db.execute(
+                "SELECT r.image_uid, r.gate_score FROM results r JOIN images i USING (image_uid)"
+                " WHERE i.study_uid = ? AND r.weights_sha256 = ? AND r.status = ?"
+                " AND r.gate_score IS NOT NULL ORDER BY i.rowid",
+                (study_uid, weights_sha256, Status.NOT_SCORED.value),
+            ).fetchall()
+            db.executemany(
+                "UPDATE results SET status = ?, gate_overridden = 1"
+                " WHERE image_uid = ? AND weights_sha256 = ?",
+                [(Status.SCORED.value, uid, weights_sha256) for uid, _ in stopped],
+            )
+            if stopped:
+                detail = {"gate_scores": [round(score, 4) for _, score in stopped]}
+                _insert_audit(db, [("gate-overridden", study_uid, weights_sha256, detail)])
+            return len(stopped)
+
+        return self._write(work)
 
     # -- audit -------------------------------------------------------------------------------------
     def log(self, action: str, study_uid: str = "", weights_sha256: str = "", **detail: Any) -> None:

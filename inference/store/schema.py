@@ -103,6 +103,13 @@ MIGRATIONS: tuple[str, ...] = (
         user         TEXT NOT NULL
     );
     """,
+    # safety gate: each result's gate score (distance to the training images' features / the card's
+    # threshold; above 1 the image is 'not_scored' and its probabilities are kept but never ranked),
+    # and whether a reader scored it anyway.
+    """
+    ALTER TABLE results ADD COLUMN gate_score REAL;
+    ALTER TABLE results ADD COLUMN gate_overridden INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 VERSION = len(MIGRATIONS)

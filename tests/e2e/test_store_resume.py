@@ -38,7 +38,7 @@ def studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _command(studies: Path, package: Path, db: Path, out: Path) -> list[str]:
     return [
         "triage", str(studies), "--model", str(package), "--db", str(db), "--out", str(out),
-        "--device", "cpu", "--batch-size", "1", "--precision", "fp32",
+        "--device", "cpu", "--batch-size", "1", "--precision", "fp32", "--backend", "torch",
     ]  # fmt: skip
 
 

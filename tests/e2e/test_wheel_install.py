@@ -76,6 +76,7 @@ def check_contents(names: list[str]) -> None:
         "model.safetensors",
         "card.json",
         "card.md",
+        "gate.npz",
     }
     assert "inference/_bundle/resources/samples/README.md" in names  # the samples' sources and licenses
 

@@ -13,7 +13,8 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from inference.api import Heatmap, ImageMeta, XRayImage
-from viewer.qt.image_view import FIXED_PRESETS, ImageView, render_rgb
+from inference.overlay import blend, heat_rgba, smooth_map
+from viewer.qt.image_view import DEFAULT_OPACITY, FIXED_PRESETS, ImageView, render_rgb
 
 REPO = Path(__file__).parent.parent.parent
 SAMPLE = REPO / "resources" / "samples" / "00000001_000.png"  # NIH ChestX-ray14 demo study
@@ -198,3 +199,24 @@ def test_widgets_do_not_import_torch() -> None:
         "sys.exit('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=120).returncode == 0
+
+
+def test_overlay_shows_the_shared_rule_rgba_and_its_colour_bar(view: ImageView) -> None:
+    px = ramp()
+    values = np.zeros_like(px)
+    values[8:56, 8:56] = smooth_map(np.eye(5, dtype=np.float32) + 0.1, 48, 48)
+    view.set_image(xray(px))
+    assert not view._colour_bar.isVisible()
+    view.set_heatmap(Heatmap("Effusion", values, 0.8))
+    rgba = heat_rgba(values)
+    np.testing.assert_array_equal(view._overlay.image, rgba)  # what the PNG and the DICOM SC draw
+    view._overlay.render()
+    q = view._overlay.qimage
+    y, x = np.unravel_index(np.argmax(values), values.shape)
+    shown = QColor.fromRgba(q.pixel(int(x), int(y)))
+    assert (shown.red(), shown.green(), shown.blue(), shown.alpha()) == tuple(rgba[y, x])
+    assert view._colour_bar.isVisible()
+    grey = np.repeat(render_rgb(px, (0.0, 1.0), False)[:, :, :1], 3, axis=2)
+    np.testing.assert_array_equal(
+        render_rgb(px, (0.0, 1.0), False, values, DEFAULT_OPACITY), blend(grey, rgba, DEFAULT_OPACITY)
+    )

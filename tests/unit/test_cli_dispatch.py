@@ -24,7 +24,7 @@ try:
     code = main({argv!r})
 except SystemExit as exc:
     code = exc.code
-heavy = {{"PySide6", "torch", "torchvision", "captum", "matplotlib"}}
+heavy = {{"PySide6", "torch", "torchvision", "captum", "matplotlib", "onnxruntime"}}
 heavy = sorted({{name.split(".")[0] for name in sys.modules}} & heavy)
 print(json.dumps({{"code": code, "heavy": heavy}}))
 """

@@ -38,8 +38,9 @@ class Column(enum.IntEnum):
     FINDING = 7
     PROBABILITY = 8
     POSITIVES = 9
-    STATUS = 10
-    REVIEW = 11
+    GATE = 10  # the safety gate's score; "stopped" when it kept the study from being scored
+    STATUS = 11
+    REVIEW = 12
 
 
 HEADERS = {
@@ -53,6 +54,7 @@ HEADERS = {
     Column.FINDING: "Top finding",
     Column.PROBABILITY: "Prob.",
     Column.POSITIVES: "Positives",
+    Column.GATE: "Gate",
     Column.STATUS: "Status",
     Column.REVIEW: "Review",
 }
@@ -121,6 +123,27 @@ class StudyRow:
         return bool(self.positives)
 
     @property
+    def gate_score(self) -> float | None:
+        return self.result.gate_score if self.result is not None else None
+
+    @property
+    def gate_stopped(self) -> bool:
+        """The safety gate kept the study from being scored (the reader may score it anyway)."""
+        return self.state is RowState.NOT_SCORED and self.gate_score is not None
+
+    @property
+    def gate_overridden(self) -> bool:
+        return self.result is not None and self.result.gate_overridden
+
+    def gate_text(self) -> str:
+        """The Gate column: the score, marked when the gate stopped the study or the reader overrode it."""
+        score = self.gate_score
+        if score is None:
+            return ""
+        mark = " stopped" if self.gate_stopped else " overridden" if self.gate_overridden else ""
+        return f"{score:.2f}{mark}"
+
+    @property
     def status_text(self) -> str:
         return self.status_for(hide_phi=False)
 
@@ -136,6 +159,8 @@ class StudyRow:
             return f"error: {reason}" if reason else "error"
         if self.state is RowState.NOT_SCORED:
             return f"not scored: {reason}" if reason else "not scored"
+        if self.gate_overridden:
+            return f"{self.state.value} (gate overridden)"
         return self.state.value
 
     def review_text(self) -> str:
@@ -195,6 +220,7 @@ def _sort_key(column: Column) -> Callable[[StudyRow], Any]:
         Column.FINDING: lambda r: r.top_finding.casefold(),
         Column.PROBABILITY: lambda r: -1.0 if r.top_probability is None else r.top_probability,
         Column.POSITIVES: lambda r: len(r.positives),
+        Column.GATE: lambda r: -1.0 if r.gate_score is None else r.gate_score,
         Column.STATUS: lambda r: r.status_text,
         Column.REVIEW: lambda r: r.review_text(),
     }
@@ -387,7 +413,8 @@ class Worklist:
 
 
 def study_caption(row: StudyRow, hide_phi: bool) -> str:
-    """One line above the image: rank, view, date, patient (unless hidden), file, and why not scored."""
+    """One line above the image: rank, view, date, patient (unless hidden), file, why not scored, and
+    whether the reader overrode the safety gate."""
     meta = row.meta
     parts = [f"#{row.rank}" if row.rank is not None else row.state.value]
     parts += [p for p in (meta.view_position, meta.study_date) if p]
@@ -396,4 +423,6 @@ def study_caption(row: StudyRow, hide_phi: bool) -> str:
         parts.append(meta.path.name)
     if row.state in (RowState.ERROR, RowState.NOT_SCORED) and row.reason:
         parts.append(f"{row.state.value}: {row.reason_for(hide_phi)}")
+    if row.gate_overridden:
+        parts.append(f"scored although the safety gate stopped it (gate score {row.gate_score:.2f})")
     return "  ·  ".join(parts)

@@ -29,6 +29,7 @@ class Actions:
     reject: QAction
     review_note: QAction
     clear_review: QAction
+    score_anyway: QAction
     archive_selected: QAction
     archive_older: QAction
     heatmap: QAction
@@ -90,6 +91,9 @@ def build_actions(w, has_import: bool) -> Actions:
         reject=_action(w, "Re&ject", lambda: w.review_current("rejected"), Qt.Key.Key_X),
         review_note=_action(w, "Review &Note…", w.review_note_dialog, Qt.Key.Key_N),
         clear_review=_action(w, "C&lear Review", w.clear_review, Qt.Key.Key_Backspace),
+        score_anyway=_action(
+            w, "Score Any&way", w.score_anyway, "Ctrl+Shift+G", tip="Rank a study the safety gate stopped"
+        ),
         archive_selected=_action(
             w, "Arc&hive Selected Studies", w.archive_selected, tip="Take the studies off the worklist"
         ),
@@ -133,6 +137,8 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     study.addSeparator()
     study.addActions([a.mark_reviewed, a.accept, a.reject, a.review_note, a.clear_review])
     study.addSeparator()
+    study.addAction(a.score_anyway)
+    study.addSeparator()
     study.addActions([a.archive_selected, a.archive_older])
     study.addSeparator()
     study.addActions([a.cancel, a.resume])
@@ -158,7 +164,7 @@ def build_worklist_menu(table: QWidget, a: Actions) -> None:
     """Right-click on the worklist: the study commands (the same actions, same shortcuts)."""
     table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
     table.addActions([a.next_study, a.previous_study, a.mark_reviewed, a.accept, a.reject, a.review_note,
-                      a.clear_review, a.export_image, a.archive_selected])  # fmt: skip
+                      a.clear_review, a.score_anyway, a.export_image, a.archive_selected])  # fmt: skip
 
 
 def shortcut_table(a: Actions) -> list[tuple[str, str]]:

@@ -1,7 +1,8 @@
 """Radiograph canvas: zoom/pan, window/level by right-drag, inversion and a Grad-CAM overlay.
 
-The grey levels and overlay colours come from :func:`gray_lut`, :func:`heat_lut` and
-:func:`render_rgb`, which :mod:`viewer.qt.export` reuses so that an export matches the screen.
+The grey levels come from :func:`gray_lut`; the overlay is the RGBA that :mod:`inference.overlay`
+draws (colour map, alpha ramp, contour), the same rule as the annotated PNG and the DICOM SC.
+:func:`render_rgb` composes both as the view shows them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,14 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from inference.api import Heatmap, XRayImage
+from inference.overlay import DEFAULT_STYLE, blend, colour_bar, heat_rgba, legend_notes
 
 log = logging.getLogger(__name__)
 
-HEAT_COLORMAP = "inferno"
-HEAT_ALPHA_RAMP = 0.2  # heat below this fades to transparent so cold regions leave the film visible
 DRAG_GAIN = 1.0 / 512.0  # window units per screen pixel: a 512 px drag spans the full range
 MIN_WIDTH = 1.0 / 1024.0
-DEFAULT_OPACITY = 0.45
+DEFAULT_OPACITY = DEFAULT_STYLE.opacity
+COLOUR_BAR_SIZE = (96, 12)  # width, height of the legend beside the opacity slider
 
 FULL_RANGE = "Full range"
 DICOM_DEFAULT = "Default (DICOM window)"
@@ -51,13 +53,6 @@ def gray_lut(inverted: bool = False) -> np.ndarray:
     return ramp[::-1].copy() if inverted else ramp
 
 
-def heat_lut() -> np.ndarray:
-    """256×4 uint8 RGBA colour map of the overlay; alpha ramps up over the coldest values."""
-    rgb = pg.colormap.get(HEAT_COLORMAP).getLookupTable(0.0, 1.0, 256, alpha=False)
-    alpha = np.clip(np.linspace(0.0, 1.0, 256) / HEAT_ALPHA_RAMP, 0.0, 1.0) * 255.0
-    return np.column_stack([rgb.astype(np.uint8), np.round(alpha).astype(np.uint8)])
-
-
 def lut_index(values: np.ndarray, levels: tuple[float, float], n: int = 256) -> np.ndarray:
     """Map floats to LUT indices exactly as pyqtgraph's ImageItem does (scale by n/range, truncate)."""
     lo, hi = levels
@@ -74,13 +69,17 @@ def render_rgb(
     opacity: float = 0.0,
 ) -> np.ndarray:
     """H×W×3 uint8 of ``pixels`` as the view shows them, with ``heat`` blended at ``opacity``."""
-    grey = gray_lut(inverted)[lut_index(pixels, levels)]
+    grey = np.repeat(gray_lut(inverted)[lut_index(pixels, levels)][:, :, None], 3, axis=2)
     if heat is None or opacity <= 0.0:
-        return np.repeat(grey[:, :, None], 3, axis=2)
-    rgba = heat_lut()[lut_index(heat, (0.0, 1.0))]
-    a = (rgba[:, :, 3:4].astype(np.float32) / 255.0) * np.float32(opacity)
-    out = rgba[:, :, :3].astype(np.float32) * a + grey[:, :, None].astype(np.float32) * (1.0 - a)
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+        return grey
+    return blend(grey, heat_rgba(heat), opacity)
+
+
+def colour_bar_pixmap() -> QPixmap:
+    """The overlay's legend (:func:`inference.overlay.colour_bar`) as a pixmap."""
+    rgb = np.ascontiguousarray(colour_bar(*COLOUR_BAR_SIZE))
+    h, w = rgb.shape[:2]
+    return QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())
 
 
 class _WindowingViewBox(pg.ViewBox):
@@ -126,7 +125,6 @@ class ImageView(QWidget):
         self._item.setAutoDownsample(True)
         self._item.setLookupTable(gray_lut(False))
         self._overlay = pg.ImageItem(axisOrder="row-major")
-        self._overlay.setLookupTable(heat_lut())
         self._overlay.setZValue(1)
         self._overlay.setOpacity(DEFAULT_OPACITY)
         self._overlay.hide()
@@ -156,6 +154,9 @@ class ImageView(QWidget):
         self._opacity.setAccessibleName("Overlay opacity")
         self._opacity.setToolTip("Overlay opacity")
         self._opacity.valueChanged.connect(lambda v: self._overlay.setOpacity(v / 100.0))
+        self._colour_bar = QLabel(pixmap=colour_bar_pixmap())
+        self._colour_bar.setToolTip(f"Grad-CAM, share of its peak, 0 (left) to 1 (right): {legend_notes()}")
+        self._colour_bar.setAccessibleName("Heat map colour scale")
         self._value_label = QLabel(" ")
         self._window_label = QLabel(" ")
 
@@ -164,6 +165,7 @@ class ImageView(QWidget):
         for w in (self._presets, self._invert_button, self._reset_button, self._overlay_check):
             bar.addWidget(w)
         bar.addWidget(self._opacity)
+        bar.addWidget(self._colour_bar)
         bar.addStretch(1)
         status = QHBoxLayout()
         status.addWidget(self._value_label, 1)
@@ -211,7 +213,7 @@ class ImageView(QWidget):
         if heatmap is None:
             self._overlay.clear()
         else:
-            self._overlay.setImage(heatmap.values, autoLevels=False, levels=(0.0, 1.0))
+            self._overlay.setImage(heat_rgba(heatmap.values), autoLevels=False)
         self._sync_overlay()
         self._update_controls()
 
@@ -316,6 +318,7 @@ class ImageView(QWidget):
             w.setEnabled(has_image)
         self._overlay_check.setEnabled(self._heatmap is not None)
         self._opacity.setEnabled(self._heatmap is not None)
+        self._colour_bar.setVisible(self._heatmap is not None)
         self._value_label.setText(" ")
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self._save_timer = QTimer(self, singleShot=True, interval=500)
         self._save_timer.timeout.connect(self._save_settings)
         self._connect()
+        self._update_study_actions()
         self._restore()
 
     # -- construction ---------------------------------------------------------------------------
@@ -143,6 +144,8 @@ class MainWindow(QMainWindow):
         s.heatmapFailed.connect(self._on_heatmap_failed)
         s.taskFinished.connect(self._on_task_finished)
         s.model.reranked.connect(self._refresh_current)
+        s.model.reranked.connect(self._update_study_actions)
+        self.worklist.currentStudyChanged.connect(lambda _uid: self._update_study_actions())
         self.worklist.proxy.rowsInserted.connect(self._select_first_if_none)
         self.progress.cancelRequested.connect(self.cancel_work)
         self.worklist.currentStudyChanged.connect(self._on_study_changed)
@@ -430,6 +433,29 @@ class MainWindow(QMainWindow):
         if row is not None and row.review is not None:
             self.session.clear_review(row.uid)
             self.show_message("Review mark removed")
+
+    def score_anyway(self) -> None:
+        """Ctrl+Shift+G: rank the current study with its scores although the safety gate stopped it
+        (after the reader confirms; the store audits it)."""
+        row = self.current_row()
+        if row is None or not row.gate_stopped:
+            return
+        if self.session.store is None:
+            self.show_message("No study store is open: an override could not be recorded")
+            return
+        question = (
+            f"The safety gate stopped this study: {row.reason_for(self.settings.hide_phi)}.\n\n"
+            "Its scores may not mean anything. Rank it with them anyway? The override is recorded "
+            "in the audit trail."
+        )
+        if QMessageBox.question(self, "Score anyway", question) != QMessageBox.StandardButton.Yes:
+            return
+        if self.session.override_gate(row.uid):
+            self.show_message("Scored anyway: the safety gate was overridden for this study")
+
+    def _update_study_actions(self) -> None:
+        row = self.current_row()
+        self.actions_.score_anyway.setEnabled(row is not None and row.gate_stopped)
 
     def archive_selected(self) -> None:
         uids = self.worklist.selected_uids()

@@ -240,6 +240,20 @@ class TriageSession(QObject):
             self.reload()
         return count
 
+    def override_gate(self, uid: str) -> bool:
+        """Score a study the safety gate stopped after all (the reader's override, which the store
+        records and audits), then show the study as the store now holds it. False when nothing changed."""
+        if self.info is None:
+            return False
+        sha = self.info.card.weights_sha256
+
+        def work(store: Store) -> list[StudyResult]:
+            return store_worklist(store, sha, [uid]).results if store.override_gate(uid, sha) else []
+
+        results = self._store_call(work)[1] or []
+        self.model.apply_results(results)
+        return bool(results)
+
     def audit(self, action: str, study_uid: str = "", **detail: object) -> None:
         """One event in the store's audit trail (never a patient name in ``detail``)."""
         sha = self.info.card.weights_sha256 if self.info is not None else ""

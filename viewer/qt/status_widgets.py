@@ -12,7 +12,7 @@ def model_text(info: ModelInfo | None) -> str:
     if info is None:
         return "No model loaded"
     card = info.card
-    return f"Model: {card.name} {card.version} · {info.device} · {info.precision}"
+    return f"Model: {card.name} {card.version} · {info.device} · {info.backend} · {info.precision}"
 
 
 class ProgressWidget(QWidget):

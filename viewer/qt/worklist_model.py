@@ -29,7 +29,8 @@ HIDDEN = "•••"
 FLAG = "●"
 _RED = QColor("#d32f2f")
 _GREY = QColor("#888888")
-_NUMERIC = (Column.RANK, Column.PROBABILITY, Column.POSITIVES)
+_NUMERIC = (Column.RANK, Column.PROBABILITY, Column.POSITIVES, Column.GATE)
+GATE_TIP = "Safety gate score: distance from the model's training images (above 1: stopped)"
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -57,6 +58,8 @@ def _display(row: StudyRow, column: Column, hide_phi: bool) -> str:
             return "" if row.top_probability is None else f"{row.top_probability:.2f}"
         case Column.POSITIVES:
             return str(len(row.positives)) if row.state is RowState.SCORED else ""
+        case Column.GATE:
+            return row.gate_text()
         case Column.STATUS:
             return row.status_for(hide_phi)
         case Column.REVIEW:
@@ -105,6 +108,8 @@ class WorklistModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column is Column.REVIEW:
                 return review_tip(row.review) if row.review is not None else None
+            if column is Column.GATE and row.gate_score is not None:
+                return GATE_TIP
             if column is Column.STATUS or row.state in (RowState.ERROR, RowState.NOT_SCORED):
                 return row.status_for(self._hide_phi)
             if column in (Column.POSITIVES, Column.FLAG) and row.positives:

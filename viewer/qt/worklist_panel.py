@@ -57,7 +57,7 @@ class WorklistPanel(QWidget):
         widths = {
             Column.RANK: 42, Column.FLAG: 54, Column.PATIENT: 90, Column.FILE: 120, Column.ACCESSION: 70,
             Column.DATE: 80, Column.VIEW: 40, Column.FINDING: 96, Column.PROBABILITY: 44,
-            Column.POSITIVES: 62, Column.STATUS: 110,
+            Column.POSITIVES: 62, Column.GATE: 90, Column.STATUS: 110,
         }  # fmt: skip
         for col, width in widths.items():  # fixed widths: sizing to contents would read all 10,000 rows
             self.table.setColumnWidth(int(col), width)

@@ -1,0 +1,91 @@
+"""The safety gate: whether an image's scores can be trusted as a frontal chest radiograph's.
+
+It runs after the model (it needs the embedding of the scoring pass): the image statistics of
+:mod:`inference.gate.image`, then, when the package ships feature statistics (the card's ``gate``
+section and its file), the distance of the embedding to the training images'. The score an image
+keeps is that distance divided by the card's threshold: above 1, the image is stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inference.api import GateCard, ModelCard, PreparedImage
+from inference.gate.image import NOT_A_RADIOGRAPH, image_problem
+from inference.gate.stats import GateStats, read_stats
+from inference.models.card import invalid, sha256_of
+
+OUTSIDE_TRAINING = f"{NOT_A_RADIOGRAPH} (outside the model's training data"  # closed with the score
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer for one image: ``reason`` is empty when it passes."""
+
+    score: float | None  # distance / threshold; None without feature statistics or embedding
+    reason: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.reason
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Image statistics always; the feature distance when ``stats`` (with its card section) is given."""
+
+    stats: GateStats | None = None
+    section: GateCard | None = None
+
+    def check(self, image: PreparedImage, embedding: np.ndarray | None) -> Verdict:
+        score = self.score(embedding)
+        problem = image_problem(image)
+        if problem:
+            return Verdict(score, problem)
+        if score is not None and score > 1.0:
+            return Verdict(score, f"{OUTSIDE_TRAINING}: gate score {score:.2f}, limit 1)")
+        return Verdict(score)
+
+    def score(self, embedding: np.ndarray | None) -> float | None:
+        if self.stats is None or self.section is None or embedding is None:
+            return None
+        return self.stats.distance(embedding) / self.section.threshold
+
+
+def load_gate(package: Path, card: ModelCard) -> Gate:
+    """The package's gate; its statistics file is checked against the card's sha256 (PackageError)."""
+    section = card.gate
+    if section is None:
+        return Gate()
+    path = Path(package) / section.file
+    if not path.is_file():
+        raise invalid(Path(package), [f"card.json names the gate file {section.file}, which is missing"])
+    actual = sha256_of(path)
+    if actual != section.sha256:
+        mismatch = f"sha256 {actual[:12]}… does not match the card's {section.sha256[:12]}…"
+        raise invalid(Path(package), [f"{section.file}: {mismatch}"])
+    try:
+        stats = read_stats(path)
+    except (ValueError, OSError) as exc:
+        raise invalid(Path(package), [f"{section.file} cannot be read as gate statistics ({exc})"]) from exc
+    if len(stats.components) != section.components:
+        raise invalid(
+            Path(package),
+            [f"{section.file} holds {len(stats.components)} components, the card says {section.components}"],
+        )
+    return Gate(stats, section)
+
+
+def describe(card: ModelCard) -> str:
+    """Which parts of the gate are active for ``card``, in a line for ``model info``."""
+    base = "image statistics (colour, noise-like texture)"
+    section = card.gate
+    if section is None:
+        return f"{base} only: this package has no feature statistics (no gate section in its card)"
+    return (
+        f"{base} + distance to the training images' features ({section.method}, {section.components} "
+        f"components, {section.file}; threshold {section.threshold:.4g})"
+    )

@@ -1,0 +1,292 @@
+"""Fit and calibrate the safety gate of a model package from the public data folder, and report it.
+
+    .venv/bin/python -m inference.gate.fit PACKAGE DATA_DIR [--components K] [--per-source N]
+
+The training split the package's model saw (rebuilt from DATA_DIR with the training run's seed and
+fractions, as ``retrain.sh``) fits the statistics; the validation split sets the threshold (the
+highest per-source 99th percentile of the distances, so each population passes about 99%); the
+held-out test split, the bundled samples and negatives (pydicom's own non-radiograph test images,
+the hip radiographs, generated images) are only measured, never used to fit or calibrate. Every image
+goes through the product's path (read_image -> prepare -> predict, fp32). Writes ``gate.npz`` and
+the card's ``gate`` section (via the validating writer) and the gate section of ``card.md``.
+DATA_DIR is read by this script only, run by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inference.api import GateCard, PreparedImage
+from inference.gate.image import MAX_ROUGHNESS, image_problem, roughness
+from inference.gate.stats import GATE_FILE, METHOD, fit_stats, stats_bytes
+from inference.models.card import read_card, write_card
+
+VAL_FRACTION, TEST_FRACTION, SEED = 0.15, 0.2, 0  # as models/cxr-demo-densenet121/retrain.sh
+ROOT = Path(__file__).resolve().parents[2]
+PASS_QUANTILE = 0.99
+
+
+@dataclasses.dataclass
+class Embedded:
+    """Embeddings and image-statistics verdicts of a group of images, and how many the readers
+    refused (corrupt, blank, noise: never scored, so stopped before the gate)."""
+
+    vectors: np.ndarray
+    flagged: np.ndarray  # the image statistics stop it
+    rough: np.ndarray
+    unreadable: int = 0
+
+
+def _samples(data: Path) -> dict[str, dict[str, list[Path]]]:
+    """split -> source -> image paths, the training run's patient split."""
+    from inference.train.datasets import exclude, read_dataset
+    from inference.train.splits import split_by_patient
+
+    class_map = {"NORMAL": "", "PNEUMONIA": "Pneumonia"}
+    samples = read_dataset(f"nih={data / 'nih-pneumonia-subset' / 'labels.csv'}", class_map)
+    samples += read_dataset(f"kermany={data / 'kermany-pediatric-224' / 'train'}", class_map)
+    samples, _ = exclude(samples, {f.name for f in (ROOT / "resources" / "samples").iterdir()})
+    out: dict[str, dict[str, list[Path]]] = {}
+    for split, indices in split_by_patient(samples, VAL_FRACTION, TEST_FRACTION, SEED).items():
+        for i in indices:
+            out.setdefault(split, {}).setdefault(samples[i].source, []).append(samples[i].path)
+    return out
+
+
+def _subsample(paths: list[Path], n: int, seed: int) -> list[Path]:
+    if len(paths) <= n:
+        return paths
+    return [paths[i] for i in sorted(np.random.default_rng(seed).choice(len(paths), n, replace=False))]
+
+
+def embed(
+    paths: Sequence[Path], service: object, transform: Callable[[np.ndarray], np.ndarray] | None = None
+) -> Embedded:
+    from inference.scoring import predict_each, prepare_image
+
+    prepared: list[PreparedImage] = []
+    unreadable = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, path in enumerate(paths):
+            if transform is not None:
+                path = _transformed(path, transform, Path(tmp) / f"{i}.png")
+            item = prepare_image(path, service)  # type: ignore[arg-type]
+            if isinstance(item, PreparedImage):
+                prepared.append(item)
+            else:
+                unreadable += 1
+    vectors, flagged, rough = [], [], []
+    for start in range(0, len(prepared), 16):
+        batch = prepared[start : start + 16]
+        for item, prediction in zip(batch, predict_each(service, batch), strict=True):  # type: ignore[arg-type]
+            if isinstance(prediction, str) or prediction.embedding is None:
+                continue
+            vectors.append(prediction.embedding)
+            flagged.append(image_problem(item) is not None)
+            rough.append(roughness(item.inputs))
+    return Embedded(np.array(vectors), np.array(flagged, bool), np.array(rough), unreadable)
+
+
+def _transformed(path: Path, transform: Callable[[np.ndarray], np.ndarray], out: Path) -> Path:
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"cannot read {path}")
+    cv2.imwrite(str(out), transform(image))
+    return out
+
+
+def generated_negatives(folder: Path, n: int = 8, seed: int = 1) -> dict[str, list[Path]]:
+    """PNG files of images that are not radiographs: noise, blurred noise, gradients, text, shapes,
+    colour photo-like scenes (smooth colour fields with objects)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    makers: dict[str, Callable[[], np.ndarray]] = {
+        "noise": lambda: (rng.random((256, 256)) * 255).astype(np.uint8),
+        "blurred noise": lambda: cv2.GaussianBlur((rng.random((256, 256)) * 255).astype(np.uint8), (9, 9), 0),
+        "gradient": lambda: _gradient(rng),
+        "text": lambda: _text(rng),
+        "shapes": lambda: _shapes(rng, colour=False),
+        "colour photo-like": lambda: _shapes(rng, colour=True),
+    }
+    out: dict[str, list[Path]] = {}
+    for name, make in makers.items():
+        for i in range(n):
+            path = folder / f"{name.replace(' ', '_')}_{i}.png"
+            cv2.imwrite(str(path), make())
+            out.setdefault(name, []).append(path)
+    return out
+
+
+def _gradient(rng: np.random.Generator) -> np.ndarray:
+    y, x = np.mgrid[0:256, 0:256] / 255.0
+    a, b = rng.uniform(-1, 1, 2)
+    field = a * x + b * y + (rng.uniform() * np.hypot(x - 0.5, y - 0.5))
+    field = (field - field.min()) / (np.ptp(field) or 1.0)
+    return (field * 255).astype(np.uint8)
+
+
+def _text(rng: np.random.Generator) -> np.ndarray:
+    page = np.full((256, 256), int(rng.integers(200, 256)), np.uint8)
+    for row in range(20, 256, 22):
+        words = " ".join("".join(chr(int(c)) for c in rng.integers(97, 123, 5)) for _ in range(3))
+        cv2.putText(page, words, (8, row), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1, cv2.LINE_AA)
+    return page
+
+
+def _shapes(rng: np.random.Generator, colour: bool) -> np.ndarray:
+    channels = 3 if colour else 1
+    base = rng.integers(0, 256, (4, 4, channels)).astype(np.float32)
+    scene = cv2.resize(base, (256, 256), interpolation=cv2.INTER_CUBIC).reshape(256, 256, channels)
+    for _ in range(6):
+        centre = tuple(int(v) for v in rng.integers(0, 256, 2))
+        value = tuple(int(v) for v in rng.integers(0, 256, channels))
+        cv2.circle(scene, centre, int(rng.integers(10, 60)), value, -1)
+    return np.clip(scene, 0, 255).astype(np.uint8).squeeze()
+
+
+def pydicom_negatives() -> list[Path]:
+    """pydicom's own test images that are not radiographs (CT, MR, US, NM, RT dose, ...)."""
+    import pydicom
+    from pydicom.data import get_testdata_files
+
+    out = []
+    for name in get_testdata_files():
+        try:
+            ds = pydicom.dcmread(name, stop_before_pixels=True)
+        except Exception:  # a test file pydicom cannot parse is no negative of ours
+            continue
+        if "Rows" in ds and ds.get("Modality", "") not in ("CR", "DX", ""):
+            out.append(Path(name))
+    return out
+
+
+def passed(group: Embedded, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Per image, whether it passes (images the readers refused count as stopped)."""
+    scored = ~group.flagged & (score(group.vectors) <= 1.0) if len(group.vectors) else np.zeros(0, bool)
+    return np.concatenate([scored, np.zeros(group.unreadable, bool)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m inference.gate.fit", description=__doc__.split("\n")[0])
+    parser.add_argument("package", type=Path)
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--components", type=int, default=32)
+    parser.add_argument("--per-source", type=int, default=600, help="images per source and split at most")
+    args = parser.parse_args(argv)
+    from inference.service import load_service
+
+    service = load_service(args.package, device="cpu", precision="fp32")
+    splits = _samples(args.data)
+
+    def group(split: str) -> dict[str, Embedded]:
+        return {
+            src: embed(_subsample(paths, args.per_source, 0), service) for src, paths in splits[split].items()
+        }
+
+    fit_groups, val_groups, test_groups = group("train"), group("val"), group("test")
+    stats = fit_stats(np.concatenate([g.vectors for g in fit_groups.values()]), args.components)
+    threshold = max(
+        float(np.quantile(stats.distances(g.vectors), PASS_QUANTILE)) for g in val_groups.values()
+    )
+
+    def score(vectors: np.ndarray) -> np.ndarray:
+        return stats.distances(vectors) / threshold
+
+    rough_max = max(float(g.rough.max()) for g in [*fit_groups.values(), *val_groups.values()])
+    report: dict[str, object] = {
+        "fit_images": {k: len(g.vectors) for k, g in fit_groups.items()},
+        "calibration_images": {k: len(g.vectors) for k, g in val_groups.items()},
+        "calibration_pass_rate": {k: _rate(passed(g, score)) for k, g in val_groups.items()},
+        "highest_roughness_fit_and_calibration": round(rough_max, 3),
+        "heldout_pass_rate": {k: _rate(passed(g, score)) for k, g in test_groups.items()},
+        "heldout_images": {k: len(g.vectors) for k, g in test_groups.items()},
+    }
+    samples = [
+        p for p in (ROOT / "resources" / "samples").iterdir() if not p.name.startswith(("RG2", "README"))
+    ]
+    report["bundled_samples_pass"] = _count(passed(embed(samples, service), score))
+    negatives: dict[str, list[Path]] = {"pydicom non-radiograph test images": pydicom_negatives()}
+    negatives["hip radiographs (pixels only)"] = sorted((args.data / "dicom").glob("RG2_*.dcm"))
+    nih_test = _subsample(splits["test"]["nih"], 40, 1)
+    transforms = {
+        "radiograph rotated 90°": lambda im: np.ascontiguousarray(np.rot90(im)),
+        "radiograph upside down": lambda im: np.ascontiguousarray(im[::-1]),
+        "radiograph, central quarter": lambda im: im[
+            im.shape[0] // 4 : -im.shape[0] // 4, im.shape[1] // 4 : -im.shape[1] // 4
+        ],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        negatives |= generated_negatives(Path(tmp))
+        stopped = {name: _count(~passed(embed(paths, service), score)) for name, paths in negatives.items()}
+    report["negatives_stopped"] = stopped
+    report["transformed_radiographs_stopped"] = {
+        name: _count(~passed(embed(nih_test, service, f), score)) for name, f in transforms.items()
+    }
+    write_gate(args.package, stats_bytes(dataclasses.replace(stats)), args.components, threshold, report)
+    print(_markdown(report, args.components, threshold))
+    return 0
+
+
+def _rate(flags: np.ndarray) -> float:
+    return round(float(flags.mean()), 4)
+
+
+def _count(flags: np.ndarray) -> str:
+    return f"{int(flags.sum())}/{len(flags)}"
+
+
+def write_gate(package: Path, blob: bytes, k: int, threshold: float, report: dict[str, object]) -> None:
+    card = read_card(package)
+    (package / GATE_FILE).write_bytes(blob)
+    section = GateCard(METHOD, GATE_FILE, hashlib.sha256(blob).hexdigest(), round(threshold, 6), k, report)
+    write_card(package, dataclasses.replace(card, gate=section))
+    _write_card_md(package / "card.md", _markdown(report, k, threshold))
+
+
+def _markdown(report: dict[str, object], k: int, threshold: float) -> str:
+    lines = [
+        "## Safety gate",
+        "",
+        "Every scored image passes a gate before its scores are trusted; an image it stops is `not_scored`",
+        '("does not look like a frontal chest radiograph") and keeps its gate score (distance / threshold;',
+        "above 1 is stopped). Image statistics: a colour image, or a noise-like texture (roughness",
+        f"mean |x - blur(x)| / std(x) above {MAX_ROUGHNESS}). Images the readers refuse (blank, noise,",
+        "corrupt) count as stopped. Hip radiographs are stopped by the header rule (body part); their",
+        "figure is for the pixels alone, as if they came as bare PNG. Features: the Mahalanobis distance",
+        f"of the image's pooled norm5 embedding under a probabilistic PCA ({k} components) of the",
+        "training split's embeddings",
+        f"(`{GATE_FILE}`); threshold {threshold:.4g} = the highest per-source 99th percentile on the",
+        "validation split. Fitted and calibrated on training and validation images only; every figure",
+        "below is on images used for neither. Reproduce: `.venv/bin/python -m inference.gate.fit",
+        "models/cxr-demo-densenet121 ../shared/data`.",
+        "",
+        "| measured on | result |",
+        "|---|---|",
+    ]
+    for key, value in report.items():
+        if isinstance(value, dict):
+            lines += [f"| {key.replace('_', ' ')}: {name} | {v} |" for name, v in value.items()]
+        else:
+            lines.append(f"| {key.replace('_', ' ')} | {value} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_card_md(path: Path, section: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    start = text.find("## Safety gate")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + (text[end + 1 :] if end >= 0 else "")
+    path.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""The model-feature half of the safety gate: how far an embedding lies from the training images'.
+
+The statistics are a probabilistic PCA of the training images' pooled ``norm5`` embeddings (the
+vectors ``predict`` returns with every score): their mean, the ``k`` leading principal directions
+with their variances, and the mean variance left outside them. An embedding's distance is the
+Mahalanobis distance under that model, ``sqrt(sum(z_i**2 / var_i) + |residual|**2 / residual_var)``,
+so a direction the training images never varied in counts heavily. The file is a plain ``.npz``
+(numbers only, read with ``allow_pickle=False``); its sha256 is on the card.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+GATE_FILE = "gate.npz"
+METHOD = "ppca-mahalanobis"
+_ARRAYS = ("mean", "components", "variances", "residual_variance")
+
+
+@dataclass(frozen=True)
+class GateStats:
+    """Mean (d,), components (k, d) with orthonormal rows, their variances (k,), residual variance."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    variances: np.ndarray
+    residual_variance: float
+
+    def distance(self, embedding: np.ndarray) -> float:
+        """Mahalanobis distance of one embedding under the PPCA model (0 at the training mean)."""
+        centred = np.asarray(embedding, dtype=np.float64) - self.mean
+        z = self.components @ centred
+        residual = float(centred @ centred - z @ z)
+        return float(np.sqrt(np.sum(z**2 / self.variances) + max(residual, 0.0) / self.residual_variance))
+
+    def distances(self, embeddings: np.ndarray) -> np.ndarray:
+        return np.array([self.distance(e) for e in embeddings])
+
+
+def fit_stats(embeddings: np.ndarray, k: int) -> GateStats:
+    """PPCA statistics of ``embeddings`` (n, d), keeping ``k`` principal directions."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    mean = x.mean(axis=0)
+    _, singular, vt = np.linalg.svd(x - mean, full_matrices=False)
+    variances = singular**2 / (len(x) - 1)
+    rest = variances[k:]
+    residual = float(rest.sum() / (x.shape[1] - k)) if rest.size else float(variances[-1])
+    return GateStats(mean, vt[:k].copy(), variances[:k].copy(), residual)
+
+
+def stats_bytes(stats: GateStats) -> bytes:
+    """The ``.npz`` form of ``stats`` (float32 arrays)."""
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        mean=stats.mean.astype(np.float32),
+        components=stats.components.astype(np.float32),
+        variances=stats.variances.astype(np.float32),
+        residual_variance=np.float32(stats.residual_variance),
+    )
+    return buffer.getvalue()
+
+
+def read_stats(path: Path) -> GateStats:
+    """Statistics from a gate file; ``ValueError`` when it is not one (names what is wrong)."""
+    with np.load(path, allow_pickle=False) as data:
+        missing = [name for name in _ARRAYS if name not in data]
+        if missing:
+            raise ValueError(f"{GATE_FILE} lacks {', '.join(missing)}")
+        mean, components = data["mean"].astype(np.float64), data["components"].astype(np.float64)
+        variances = data["variances"].astype(np.float64)
+        residual = float(data["residual_variance"])
+    if components.ndim != 2 or mean.shape != (components.shape[1],) or variances.shape != (len(components),):
+        raise ValueError(f"{GATE_FILE}: array shapes do not fit together")
+    if not (np.all(variances > 0) and residual > 0):
+        raise ValueError(f"{GATE_FILE}: variances must be positive")
+    return GateStats(mean, components, variances, residual)

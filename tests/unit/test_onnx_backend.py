@@ -1,0 +1,194 @@
+"""The ONNX Runtime backend: export, parity with torch, fallback, the export cache, the CLI flag."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from inference.api import XRayImage
+from inference.backends import onnx
+from inference.cli import main
+from inference.engine import ModelInfo
+from inference.io import read_image
+from inference.models.package import load_package
+from inference.service import ModelService, load_service
+
+SAMPLES = Path(__file__).parents[2] / "resources" / "samples"
+RADIOGRAPHS = ("00000001_000.png", "DX_chest_NIH_google_1024_8bit.dcm")
+
+
+@pytest.fixture(autouse=True)
+def private_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's data folder (the export cache of last resort) is this test's own."""
+    monkeypatch.setenv("CXR_TRIAGE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def package(random_package: Path, tmp_path: Path) -> Path:
+    """A copy of the random 224-px CheXNet package with no export cached yet."""
+    return Path(
+        shutil.copytree(random_package, tmp_path / "package", ignore=shutil.ignore_patterns("onnx-*"))
+    )
+
+
+@pytest.fixture(scope="module")
+def images() -> list[XRayImage]:
+    return [read_image(SAMPLES / name) for name in RADIOGRAPHS]
+
+
+def settled(package: Path, images: list[XRayImage], backend: str = "auto") -> ModelService:
+    """A fp32 CPU service whose first batch (the parity check) has run."""
+    service = load_service(package, device="cpu", precision="fp32", backend=backend)
+    service.predict(images)
+    return service
+
+
+def exports(package: Path) -> list[Path]:
+    return sorted((package / onnx.CACHE_FOLDER).glob("*.onnx"))
+
+
+def test_onnx_runtime_agrees_with_torch_on_real_radiographs_and_returns_embeddings(
+    package: Path, images: list[XRayImage]
+) -> None:
+    reference = settled(package, images, "torch")
+    service = settled(package, images, "onnx")
+    assert (service.backend, service.precision, reference.backend) == ("onnx", "fp32", "torch")
+    for ours, theirs in zip(service.predict(images), reference.predict(images), strict=True):
+        gap = max(abs(p - theirs.probabilities[name]) for name, p in ours.probabilities.items())
+        assert gap <= onnx.PARITY_TOLERANCE
+        assert ours.embedding is not None and theirs.embedding is not None
+        assert ours.embedding.shape == (1024,)
+        np.testing.assert_allclose(ours.embedding, theirs.embedding, atol=1e-5)
+    assert [p.name for p in exports(package)] == [f"{service.card.weights_sha256}.onnx"]
+
+
+def test_backend_is_pending_until_the_first_batch(package: Path, images: list[XRayImage]) -> None:
+    service = load_service(package, device="cpu", precision="fp32")
+    assert service.backend == "onnx (pending parity check)"
+    service.predict(images[:1])
+    assert service.backend == "onnx"
+
+
+def test_a_parity_failure_falls_back_to_torch_and_says_why(
+    package: Path, images: list[XRayImage], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(onnx, "PARITY_TOLERANCE", 0.0)
+    with caplog.at_level(logging.WARNING, logger="inference.backends.onnx"):
+        service = settled(package, images, "onnx")
+    assert service.backend == "torch"
+    assert "differs from torch" in caplog.text and "using torch" in caplog.text
+    reference = settled(package, images, "torch")
+    assert [p.probabilities for p in service.predict(images)] == [
+        p.probabilities for p in reference.predict(images)
+    ]
+
+
+def test_a_second_load_reuses_the_export_keyed_by_the_weights_sha256(
+    package: Path, images: list[XRayImage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settled(package, images)
+    calls: list[Path] = []
+    real_export = onnx.export
+    monkeypatch.setattr(onnx, "export", lambda model, path: calls.append(path) or real_export(model, path))
+    assert settled(package, images).backend == "onnx"
+    assert calls == []
+    card, model = load_package(package)
+    other = dataclasses.replace(card, weights_sha256="0" * 64)  # as if these were other weights
+    ModelService(other, model, device="cpu", precision="fp32", package=package).predict(images)
+    assert calls == [package / onnx.CACHE_FOLDER / f"{'0' * 64}.onnx"]
+
+
+def test_a_package_folder_that_cannot_take_the_cache_uses_the_data_folder(
+    package: Path, images: list[XRayImage], private_data_folder: Path
+) -> None:
+    (package / onnx.CACHE_FOLDER).write_text("a file where the cache folder would go")
+    service = settled(package, images)
+    assert service.backend == "onnx"
+    assert [p.parent for p in exports(private_data_folder)] == [private_data_folder / onnx.CACHE_FOLDER]
+
+
+def test_a_damaged_cached_export_is_exported_again(package: Path, images: list[XRayImage]) -> None:
+    settled(package, images)
+    (cached,) = exports(package)
+    cached.write_bytes(b"not an onnx model")
+    assert settled(package, images).backend == "onnx"
+    assert cached.stat().st_size > 1_000_000
+
+
+def test_explicit_onnx_needs_the_cpu_and_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert onnx.wants_onnx("auto", torch.device("cpu"))
+    assert not onnx.wants_onnx("torch", torch.device("cpu"))
+    assert not onnx.wants_onnx("auto", torch.device("cuda"))
+    with pytest.raises(ValueError, match="runs on the CPU, not cuda"):
+        onnx.wants_onnx("onnx", torch.device("cuda"))
+    monkeypatch.setattr(onnx, "runtime_available", lambda: False)
+    assert not onnx.wants_onnx("auto", torch.device("cpu"))
+    with pytest.raises(ValueError, match="onnxruntime is not installed"):
+        onnx.wants_onnx("onnx", torch.device("cpu"))
+
+
+def test_an_unknown_backend_is_refused(package: Path) -> None:
+    with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
+        load_service(package, device="cpu", backend="tensorrt")
+
+
+def worklist_probabilities(out: Path) -> dict[str, float]:
+    rows = json.loads((out / "worklist.json").read_text())["studies"]
+    (row,) = [r for r in rows if r["file"].endswith("DX_chest_NIH_google_1024_8bit.dcm")]
+    return {k: v for k, v in row.items() if k in ("Pneumonia", "Effusion", "Cardiomegaly")}
+
+
+def test_the_triage_flag_chooses_the_backend_and_onnx_scores_like_torch(
+    package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inference import service as service_module
+
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    for name in RADIOGRAPHS:  # batch size 1: the first image settles the backend, the second is scored by it
+        shutil.copy(SAMPLES / name, studies / name)
+    backends: list[str] = []
+    real_load = service_module.load_service
+
+    def load(*args: Any) -> ModelService:
+        service = real_load(*args)
+        backends.append(args[-1])
+        return service
+
+    monkeypatch.setattr(service_module, "load_service", load)
+    results = {}
+    for backend in ("torch", "onnx"):
+        out = tmp_path / backend
+        argv = ["triage", str(studies), "--model", str(package), "--out", str(out), "--device", "cpu"]
+        argv += ["--precision", "fp32", "--batch-size", "1", "--db", str(tmp_path / f"{backend}.sqlite")]
+        assert main([*argv, "--backend", backend]) == 0
+        results[backend] = worklist_probabilities(out)
+    assert backends == ["torch", "onnx"]
+    assert results["onnx"] == pytest.approx(results["torch"], abs=onnx.PARITY_TOLERANCE)
+
+
+@pytest.mark.parametrize("command", [["triage", "x"], ["pull", "http://pacs/dicom-web"]])
+def test_the_commands_refuse_an_unknown_backend(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--backend", "tensorrt"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'tensorrt'" in capsys.readouterr().err
+
+
+def test_the_status_bar_names_the_backend(random_package: Path) -> None:
+    from viewer.qt.status_widgets import model_text
+
+    service = load_service(random_package, device="cpu", backend="torch")
+    info = ModelInfo(random_package, service.card, service.device, "fp32", service.backend)
+    assert model_text(info).endswith("· cpu · torch · fp32")
