@@ -108,18 +108,27 @@ class SimilarPanel(QWidget):
         """Wait for the search in flight (before the store closes)."""
         self._pool.shutdown()
 
-    def _find(self, store: Store, weights: str, study_uid: str, thresholds: Mapping[str, float]) -> Found:
+    def _find(
+        self, store: Store, weights: str, study_uid: str, thresholds: Mapping[str, float]
+    ) -> Found | str:
         """On the pool's thread: bring the index up to date, search, describe, read thumbnails."""
         cases = self._cases
         if cases is None or cases.store is not store or cases.weights_sha256 != weights:
             cases = self._cases = SimilarCases(store, weights)
         else:
             cases.refresh()
-        studies = describe(store, weights, cases.neighbours(study_uid, NEIGHBOURS), thresholds)
+        try:
+            neighbours = cases.neighbours(study_uid, NEIGHBOURS)
+        except SimilarityError as exc:  # expected (e.g. not scored yet): an answer, not a failure
+            return str(exc)
+        studies = describe(store, weights, neighbours, thresholds)
         return [(study, thumbnail(self._read_image, study)) for study in studies]
 
-    def _on_found(self, study_uid: str, found: Found) -> None:
+    def _on_found(self, study_uid: str, found: Found | str) -> None:
         if study_uid != self._shown:
+            return
+        if isinstance(found, str):
+            self.status.setText(f"No similar studies: {found}")
             return
         self.status.setText("" if found else "No other scored study to compare with yet.")
         for study, pixels in found:
@@ -132,8 +141,7 @@ class SimilarPanel(QWidget):
 
     def _on_failed(self, study_uid: str, exc: Exception) -> None:
         if study_uid == self._shown:
-            reason = str(exc) if isinstance(exc, SimilarityError) else f"search failed ({exc})"
-            self.status.setText(f"No similar studies: {reason}")
+            self.status.setText(f"No similar studies: search failed ({exc})")
 
     def _on_activated(self, item: QListWidgetItem) -> None:
         self.studyActivated.emit(str(item.data(UID_ROLE)))
