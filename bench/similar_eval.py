@@ -39,8 +39,8 @@ DIM = 1024
 SPLIT = {"val_fraction": 0.15, "test_fraction": 0.2, "seed": 0}  # as models/cxr-demo-densenet121/retrain.sh
 
 
-def adult_test_split(data: Path) -> list:
-    """The NIH images of the demo model's test split (every source is needed to replay the seeded split)."""
+def test_split(data: Path) -> list:
+    """The demo model's test split, both sources (every source is needed to replay the seeded split)."""
     from inference.train.datasets import exclude, read_dataset
     from inference.train.splits import split_by_patient
 
@@ -49,7 +49,12 @@ def adult_test_split(data: Path) -> list:
     samples += read_dataset(f"kermany={data / 'kermany-pediatric-224' / 'train'}", class_map)
     samples, _ = exclude(samples, {f.name for f in (ROOT / "resources" / "samples").iterdir()})
     test = split_by_patient(samples, **SPLIT)["test"]
-    return [samples[i] for i in test if samples[i].source == "nih"]
+    return [samples[i] for i in test]
+
+
+def adult_test_split(data: Path) -> list:
+    """The NIH images of the demo model's test split."""
+    return [s for s in test_split(data) if s.source == "nih"]
 
 
 def embed(samples: list, model: Path) -> np.ndarray:

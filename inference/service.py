@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from inference import preprocess
 from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, Preprocessing, Task, XRayImage
+from inference.backends.int8 import check_int8, int8_runner
 from inference.backends.onnx import OnnxRunner, parity_runner, wants_onnx
 from inference.device import reduced_precision_candidate, select_device
 from inference.explain import forward_cams
@@ -59,9 +60,13 @@ class ModelService:
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         self._reduced = reduced_precision_candidate(self._device) if precision == "auto" else None
+        self._int8 = precision == "int8"  # asked for: used when it passes its parity check
         self._dtype: torch.dtype | None = None  # decided by the parity check on the first batch
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self._int8:
+            check_int8(backend, self._device)
+            backend = "onnx"
         # auto leaves bf16 hardware to torch's bf16, twice as fast there as ONNX Runtime's fp32
         self._try_onnx = wants_onnx(backend, self._device) and (backend == "onnx" or self._reduced is None)
         self._package = package
@@ -79,9 +84,11 @@ class ModelService:
 
     @property
     def precision(self) -> str:
-        return {None: "fp32 (pending parity check)", torch.float32: "fp32", torch.bfloat16: "bf16"}[
-            self._dtype
-        ]
+        if self._dtype is None:
+            return f"{'int8' if self._int8 else 'fp32'} (pending parity check)"
+        if self._onnx is not None:
+            return self._onnx.precision
+        return {torch.float32: "fp32", torch.bfloat16: "bf16"}[self._dtype]
 
     @property
     def backend(self) -> str:
@@ -124,6 +131,9 @@ class ModelService:
             self._onnx = parity_runner(
                 self._model, self._package, self._card.weights_sha256, batch, fp32_scores, self._scores
             )
+        if self._int8 and self._onnx is not None:
+            quantized = int8_runner(self._onnx, self._package, self.prepare, batch, fp32_scores, self._scores)
+            self._onnx = quantized or self._onnx
         if self._reduced is None or self._onnx is not None:
             return
         gap = (self._forward(batch, self._reduced)[0] - fp32_scores).abs().max().item()

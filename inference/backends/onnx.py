@@ -33,7 +33,7 @@ PARITY_TOLERANCE = 1e-4  # max |p_onnx - p_torch| on the first batch before ONNX
 CACHE_FOLDER = "onnx-cache"
 OPSET = 17
 INPUT, OUTPUTS = "input", ("logits", "pooled")
-_FAILURES = (OSError, RuntimeError, ValueError)  # what export, files and the runner raise
+FAILURES = (OSError, RuntimeError, ValueError)  # what export, files and the runner raise
 
 
 def runtime_available() -> bool:
@@ -59,19 +59,25 @@ class _WithEmbedding(nn.Module):
 
 def export(model: CheXDenseNet, path: Path) -> None:
     """Write ``model`` (on the CPU, fp32) as ONNX to ``path`` atomically: batch and image size are dynamic."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _WithEmbedding(model).eval()  # eval() on the wrapper: the exporter restores its mode afterwards
     example = torch.zeros(1, model.in_channels, 224, 224)
     axes = {INPUT: {0: "batch", 2: "height", 3: "width"}, **{name: {0: "batch"} for name in OUTPUTS}}
+    with atomic_file(path) as temporary, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter's deprecation notices
+        torch.onnx.export(
+            wrapper, (example,), temporary, dynamo=False, opset_version=OPSET,
+            input_names=[INPUT], output_names=list(OUTPUTS), dynamic_axes=axes,
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write, moved onto ``path`` when the block ends without error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        with warnings.catch_warnings():  # the legacy exporter's notices that it is deprecated
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(
-                wrapper, (example,), temporary, dynamo=False, opset_version=OPSET,
-                input_names=[INPUT], output_names=list(OUTPUTS), dynamic_axes=axes,
-            )  # fmt: skip
+        yield Path(temporary)
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide a shared package's export from other users
         os.replace(temporary, path)  # readers (another process, another Ray worker) see all of it or none
     finally:
@@ -82,13 +88,14 @@ def export(model: CheXDenseNet, path: Path) -> None:
 class OnnxRunner:
     """An ONNX Runtime session of one exported network: numpy batch in, logits and pooled features out."""
 
-    def __init__(self, path: Path, threads: int) -> None:
+    def __init__(self, path: Path, threads: int, precision: str = "fp32") -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self.path = path
+        self.precision = precision  # of the weights and activations: fp32, or int8 (quantized)
         with _as_runtime_error():
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
@@ -111,27 +118,30 @@ def _as_runtime_error() -> Iterator[None]:
 def open_runner(model: CheXDenseNet, package: Path | None, weights_sha256: str, threads: int) -> OnnxRunner:
     """A runner of the cached export of these weights, exporting it first when no cache folder has it
     (or has a copy ONNX Runtime cannot open)."""
-    name = f"{weights_sha256}.onnx"
+    return open_cached(package, f"{weights_sha256}.onnx", lambda path: export(model, path), threads)
+
+
+def open_cached(
+    package: Path | None, name: str, make: Callable[[Path], None], threads: int, precision: str = "fp32"
+) -> OnnxRunner:
+    """A runner of the ONNX file ``name`` from the first cache folder that has one ONNX Runtime can open,
+    else of one ``make(path)`` writes into the first cache folder that can take it."""
     for folder in cache_folders(package):
         if (folder / name).is_file():
             try:
-                return OnnxRunner(folder / name, threads)
-            except _FAILURES as exc:
-                log.warning(
-                    "cached ONNX export %s cannot be opened (%s); exporting again",
-                    folder / name,
-                    exc,
-                )
+                return OnnxRunner(folder / name, threads, precision)
+            except FAILURES as exc:
+                log.warning("cached ONNX file %s cannot be opened (%s); making it again", folder / name, exc)
     problems = []
     for folder in cache_folders(package):
         try:
-            export(model, folder / name)
+            make(folder / name)
         except OSError as exc:  # a folder we cannot write (an installed package): try the next
             problems.append(f"{folder}: {exc.strerror or exc}")
             continue
-        log.info("exported the model to ONNX: %s", folder / name)
-        return OnnxRunner(folder / name, threads)
-    raise OSError(f"no folder can take the ONNX export ({'; '.join(problems)})")
+        log.info("wrote the ONNX file %s", folder / name)
+        return OnnxRunner(folder / name, threads, precision)
+    raise OSError(f"no folder can take {name} ({'; '.join(problems)})")
 
 
 def parity_runner(
@@ -147,7 +157,7 @@ def parity_runner(
     try:
         runner = open_runner(model, package, weights_sha256, torch.get_num_threads())
         logits, _ = runner.forward(batch.cpu().numpy())
-    except _FAILURES as exc:
+    except FAILURES as exc:
         log.warning("ONNX Runtime backend unavailable (%s); using torch", exc)
         return None
     gap = (to_scores(torch.from_numpy(logits)) - reference).abs().max().item()

@@ -1,0 +1,123 @@
+"""Optional int8 for the ONNX Runtime backend: static quantization of the cached fp32 export.
+
+Used only when asked for (``precision="int8"``, ONNX Runtime on the CPU) and only after the first
+batch's probabilities agree with torch fp32 within :data:`PARITY_TOLERANCE`; otherwise the service
+keeps the fp32 export and logs why. ONNX Runtime's ``quantize_static``, QDQ format: per-channel int8
+weights and uint8 activations for the convolutions and the classifier (BatchNorm and ReLU stay fp32),
+activation ranges from a percentile calibration over the bundled sample radiographs, each prepared by
+the service's own ``prepare``. The quantized file is cached beside the fp32 export as
+``<weights sha256>.int8-<CALIBRATION_TAG>.onnx``; change the tag whenever the calibration changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inference.api import PreparedImage, XRayImage
+from inference.backends.onnx import FAILURES, INPUT, OnnxRunner, atomic_file, open_cached, runtime_available
+from inference.bundled import SAMPLES
+from inference.io import read_image
+from inference.io.errors import ReadError
+
+log = logging.getLogger(__name__)
+
+PARITY_TOLERANCE = 0.02  # max |p_int8 - p_torch_fp32| on the first batch before int8 is used
+CALIBRATION_TAG = "samples-qdq-perchannel-p99999"
+QUANTIZED_OPS = ("Conv", "Gemm")  # quantizing Concat, pooling and ReLU too cost parity and gained no speed
+
+
+def check_int8(backend: str, device: torch.device) -> None:
+    """A ValueError saying why int8 cannot run with ``backend`` on ``device`` (ONNX Runtime, CPU only)."""
+    problem = "" if backend != "torch" else "it runs on ONNX Runtime, not with --backend torch"
+    problem = problem or ("" if device.type == "cpu" else f"it runs on the CPU, not {device.type}")
+    problem = problem or ("" if runtime_available() else "onnxruntime is not installed")
+    if problem:
+        raise ValueError(f"int8 precision cannot be used: {problem}")
+
+
+def cached_name(fp32: OnnxRunner) -> str:
+    """The file name of the quantized model of the fp32 export ``fp32`` under this calibration."""
+    return f"{fp32.path.stem}.int8-{CALIBRATION_TAG}.onnx"
+
+
+def calibration_inputs(
+    prepare: Callable[[XRayImage], PreparedImage], folder: Path = SAMPLES
+) -> list[np.ndarray]:
+    """Network inputs (1, C, S, S) of every image in ``folder`` that can be read, in name order."""
+    inputs: list[np.ndarray] = []
+    for path in sorted(folder.iterdir()):
+        try:
+            inputs.extend(prepare(read_image(path)).inputs[:, None])
+        except ReadError:  # the folder's README, anything else that is not an image
+            continue
+    if not inputs:
+        raise OSError(f"no calibration images in {folder}")
+    return inputs
+
+
+def quantize(source: Path, target: Path, inputs: list[np.ndarray]) -> None:
+    """Write the static int8 quantization of the fp32 ONNX model ``source`` to ``target`` atomically."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._feeds: Iterator[dict[str, np.ndarray]] = iter({INPUT: x} for x in inputs)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._feeds, None)
+
+    quiet = contextlib.redirect_stdout(io.StringIO())  # the calibrator prints its progress
+    with tempfile.TemporaryDirectory() as work, atomic_file(target) as temporary, quiet:
+        prepared = Path(work) / "prepared.onnx"  # shape inference and graph clean-up, as ORT advises
+        quant_pre_process(str(source), str(prepared))
+        quantize_static(
+            str(prepared), str(temporary), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            op_types_to_quantize=list(QUANTIZED_OPS), calibrate_method=CalibrationMethod.Percentile,
+        )  # fmt: skip
+
+
+def int8_runner(
+    fp32: OnnxRunner,
+    package: Path | None,
+    prepare: Callable[[XRayImage], PreparedImage],
+    batch: torch.Tensor,
+    reference: torch.Tensor,
+    to_scores: Callable[[torch.Tensor], torch.Tensor],
+) -> OnnxRunner | None:
+    """The int8 runner of the fp32 export ``fp32`` (quantized first when no cache folder holds it) when
+    its scores of ``batch`` agree with torch's fp32 ``reference`` within :data:`PARITY_TOLERANCE`; None
+    (and the reason logged) when they do not or it cannot be made."""
+
+    def make(path: Path) -> None:
+        quantize(fp32.path, path, calibration_inputs(prepare))
+
+    try:
+        runner = open_cached(package, cached_name(fp32), make, torch.get_num_threads(), "int8")
+        logits, _ = runner.forward(batch.cpu().numpy())
+    except FAILURES as exc:
+        log.warning("int8 model unavailable (%s); using onnx fp32", exc)
+        return None
+    gap = (to_scores(torch.from_numpy(logits)) - reference).abs().max().item()
+    if gap > PARITY_TOLERANCE:
+        log.warning(
+            "int8 differs from torch fp32 by %.3f (> %.2f) on the first batch; using onnx fp32",
+            gap,
+            PARITY_TOLERANCE,
+        )
+        return None
+    log.info("int8 parity gap %.4f on the first batch -> using onnx int8 (%s)", gap, runner.path)
+    return runner
