@@ -25,6 +25,7 @@ from inference.commands.common import (
     existing_paths,
     fail,
     positive_int,
+    thresholds_or_error,
     with_store,
 )
 from inference.commands.pacs_common import EXIT_PACS, add_timeout_argument
@@ -97,11 +98,11 @@ def run(args: argparse.Namespace, on_batch: OnBatch | None = None) -> int:
         return fail("none of the given sources exist")
     try:
         card = read_card(args.model)
-        thresholds = card.thresholds(args.operating_point or card.default_operating_point)
     except PackageError as exc:
         return fail(f"cannot load model: {exc}")
-    except KeyError as exc:
-        return fail(f"the model card cannot be used at this operating point: {exc.args[0]}")
+    thresholds = thresholds_or_error(card, args.operating_point)
+    if isinstance(thresholds, str):
+        return fail(thresholds)
     return with_store(args.db, lambda store: _batch(args, present, card, thresholds, store, on_batch))
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from inference.api import ModelCard
 from inference.store import Store, StoreError, store_path
 from inference.text import terminal_safe
 
@@ -90,3 +91,11 @@ def existing_paths(paths: list[Path]) -> list[Path]:
     if missing:
         print(f"cxr-triage: not found: {', '.join(terminal_safe(str(p)) for p in missing)}", file=sys.stderr)
     return present
+
+
+def thresholds_or_error(card: ModelCard, operating_point: str | None) -> dict[str, float] | str:
+    """The card's thresholds at ``operating_point`` (its default when None), or why there are none."""
+    try:
+        return card.thresholds(operating_point)
+    except KeyError as exc:
+        return f"the model card cannot be used at this operating point: {exc.args[0]}"

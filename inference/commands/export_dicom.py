@@ -9,8 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inference.commands.common import add_db_argument, check_output_folder, fail, with_store
-from inference.commands.pacs_common import add_model_arguments, fail_pacs, start_engine, thresholds_or_error
+from inference.commands.common import (
+    add_db_argument,
+    check_output_folder,
+    fail,
+    thresholds_or_error,
+    with_store,
+)
+from inference.commands.pacs_common import add_model_arguments, fail_pacs, start_engine
 
 if TYPE_CHECKING:
     from inference.pacs.objects import StudyObjects
@@ -53,7 +59,7 @@ def for_each_study(args: argparse.Namespace, store: Store, deliver: Deliver) -> 
     try:
         if isinstance(info, str):
             return fail(info)
-        thresholds = thresholds_or_error(args, info)
+        thresholds = thresholds_or_error(info.card, args.operating_point)
         if isinstance(thresholds, str):
             return fail(thresholds)
         done = 0

@@ -72,13 +72,6 @@ def start_engine(
         return engine, f"cannot load model: {exc}"
 
 
-def thresholds_or_error(args: argparse.Namespace, info: ModelInfo) -> dict[str, float] | str:
-    try:
-        return info.card.thresholds(args.operating_point)
-    except KeyError as exc:
-        return f"the model card cannot be used at this operating point: {exc.args[0]}"
-
-
 def fail_pacs(message: str) -> int:
     """Print a PACS failure and return its exit code."""
     print(f"cxr-triage: {message}", file=sys.stderr)

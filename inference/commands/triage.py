@@ -20,6 +20,7 @@ from inference.commands.common import (
     fail,
     minutes,
     positive_int,
+    thresholds_or_error,
     with_store,
 )
 from inference.options import BACKEND_HELP, BACKENDS, DEVICES, PRECISIONS, TTA_MODES
@@ -101,11 +102,9 @@ def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:
         except (PackageError, ValueError, OSError) as exc:
             return fail(f"cannot load model: {exc}")
         card = info.card
-        point = args.operating_point or card.default_operating_point
-        try:
-            thresholds = card.thresholds(point)
-        except KeyError as exc:
-            return fail(f"the model card cannot be used at this operating point: {exc.args[0]}")
+        thresholds = thresholds_or_error(card, args.operating_point)
+        if isinstance(thresholds, str):
+            return fail(thresholds)
         entries = list(scan(paths, exclude=[args.out]))
         studies = len({e.meta.study_uid for e in entries})
         print(

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from inference.api import OPERATING_POINTS, ModelCard
 from inference.bundled import DEMO_MODEL
-from inference.commands.common import add_db_argument, check_output_folder, fail, minutes, with_store
+from inference.commands.common import (
+    add_db_argument,
+    check_output_folder,
+    fail,
+    minutes,
+    thresholds_or_error,
+    with_store,
+)
 from inference.store import Store
 
 
@@ -34,10 +41,9 @@ def run(args: argparse.Namespace) -> int:
         card = read_card(args.model)
     except PackageError as exc:
         return fail(f"cannot read the model card: {exc}")
-    try:
-        thresholds = card.thresholds(args.operating_point)
-    except KeyError as exc:
-        return fail(f"the model card cannot be used at this operating point: {exc.args[0]}")
+    thresholds = thresholds_or_error(card, args.operating_point)
+    if isinstance(thresholds, str):
+        return fail(thresholds)
     return with_store(args.db, lambda store: _write(store, card, thresholds, args))
 
 
