@@ -71,10 +71,11 @@ def plan_studies(
     )
     uid_of = {id(e): uid for e, uid in zip(entries, uids, strict=True)}
     stored = store.results(weights, uids) if store is not None else {}
-    arrivals = store.arrivals() if store is not None else {}
+    groups = group_by_study(entries)
+    arrivals = store.arrivals(groups) if store is not None else {}
     counts.errors += sum(e.status is Status.ERROR for e in entries)
     studies = []
-    for study_uid, members in group_by_study(entries).items():
+    for study_uid, members in groups.items():
         study = StudyImages(study_uid, members, arrivals.get(study_uid, ""))
         for index, entry in enumerate(members):
             if entry.status is not Status.SCORED:

@@ -335,9 +335,13 @@ class Store:
             for r in self._read("SELECT * FROM reviews")
         }
 
-    def arrivals(self) -> dict[str, str]:
-        """When each study first arrived (ISO 8601 UTC), by study UID."""
-        return {r["study_uid"]: r["arrived"] for r in self._read("SELECT study_uid, arrived FROM studies")}
+    def arrivals(self, study_uids: Iterable[str]) -> dict[str, str]:
+        """When each of ``study_uids`` first arrived (ISO 8601 UTC), by study UID."""
+        rows = self._read(
+            "SELECT study_uid, arrived FROM studies WHERE study_uid IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(study_uids)),),
+        )
+        return {r["study_uid"]: r["arrived"] for r in rows}
 
     def has_study(self, study_uid: str) -> bool:
         return bool(self._read("SELECT 1 FROM studies WHERE study_uid = ?", (study_uid,)))

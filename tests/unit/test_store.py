@@ -84,9 +84,9 @@ def test_results_are_kept_per_weights_and_non_utf8_paths_survive(tmp_path: Path)
 def test_an_image_seen_again_keeps_its_arrival(tmp_path: Path):
     with Store(tmp_path / "s.sqlite") as store:
         store.record([entry(tmp_path / "a.png", sop="1.1")])
-        first = store.arrivals()["1.2.3"]
+        first = store.arrivals(["1.2.3"])["1.2.3"]
         store.record([entry(tmp_path / "moved.png", sop="1.1")])
-        assert store.arrivals()["1.2.3"] == first
+        assert store.arrivals(["1.2.3"])["1.2.3"] == first
         assert [i.entry.meta.path.name for i in store.images()] == ["moved.png"]
 
 
