@@ -14,7 +14,6 @@ ReLU(Σ_k α_ck A_k): Captum multiplies by A itself, not ReLU(A), and does not n
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from captum.attr import LayerGradCam
 
@@ -25,7 +24,7 @@ def captum_cam(model: CheXDenseNet, inputs: torch.Tensor, target: int) -> tuple[
     """Captum's LayerGradCam of output ``target`` for one image: (H×W map at feature resolution, as
     Captum returns it, rectified and not normalised; logits of that image from the same forward pass)."""
     if inputs.shape[0] != 1:
-        raise ValueError("grad_cam explains one image at a time")
+        raise ValueError("captum_cam explains one image at a time")
     captured: list[torch.Tensor] = []
     hook = model.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
     try:
@@ -37,18 +36,6 @@ def captum_cam(model: CheXDenseNet, inputs: torch.Tensor, target: int) -> tuple[
     finally:
         hook.remove()
     return cam[0, 0].detach().float(), captured[-1][0].float()
-
-
-def grad_cam(model: CheXDenseNet, inputs: torch.Tensor, target: int) -> tuple[np.ndarray, torch.Tensor]:
-    """Captum's Grad-CAM of output ``target`` for one image: (map in [0, 1] upsampled bilinearly to
-    the input size, logits of that image). One heatmap costs one forward and one backward pass."""
-    cam, logits = captum_cam(model, inputs, target)
-    cam = torch.nn.functional.interpolate(
-        cam[None, None], size=inputs.shape[-2:], mode="bilinear", align_corners=False
-    )
-    values = cam[0, 0].cpu().numpy().astype(np.float32)
-    peak = float(values.max())
-    return (values / peak if peak > 0 else np.zeros_like(values)), logits
 
 
 def forward_cams(model: CheXDenseNet, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
