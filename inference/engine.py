@@ -33,9 +33,13 @@ Scorer = Callable[..., Iterator[StudyResult]]  # score_studies(entries, service,
 
 
 def default_loader(package: Path, device: str) -> Any:
-    from inference.service import load_service  # imports torch: only ever on the owner thread
+    from inference.heavy_import import collection_paused, preload_torch_libraries
 
-    return load_service(package, device=device)
+    with collection_paused():  # other threads (the GUI) keep running: see inference.heavy_import
+        preload_torch_libraries()
+        from inference.service import load_service  # imports torch: only ever on the owner thread
+
+        return load_service(package, device=device)
 
 
 def default_scorer(entries: Sequence[ScanEntry], service: Any, **kwargs: Any) -> Iterator[StudyResult]:
