@@ -152,7 +152,7 @@ class ModelCard:
 
     name: str
     version: str
-    architecture: str  # "densenet121"
+    architecture: str  # "densenet121" | "efficientnet_lite0" (inference.models.architectures)
     task: Task
     preprocessing: Preprocessing
     labels: tuple[LabelCard, ...]  # one per network output, in output order

@@ -11,6 +11,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -21,8 +22,18 @@ from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, Preproc
 from inference.backends.int8 import check_int8, int8_runner
 from inference.backends.onnx import OnnxRunner, parity_runner, wants_onnx
 from inference.device import reduced_precision_candidate, select_device
-from inference.explain import forward_cams
+from inference.explain import (
+    ONNX_RUNTIME,
+    TORCH,
+    cam_method,
+    captum_cams,
+    checked_cam_runner,
+    forward_cams,
+    has_closed_form,
+    onnx_cams,
+)
 from inference.gate import Gate, load_gate
+from inference.models.architectures import ChestNet
 from inference.models.densenet import CheXDenseNet
 from inference.models.package import load_package
 from inference.options import BACKENDS, PRECISIONS, TTA_MODES
@@ -31,7 +42,15 @@ from inference.overlay import smooth_map
 log = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 0.02  # max |p_reduced - p_fp32| on the first batch before reduced precision is used
-CAM_METHOD = "Grad-CAM: LayerGradCam on features.norm5, closed form"
+
+
+class _Cams(NamedTuple):
+    """Every output's low-resolution heat map of the last image explained."""
+
+    digest: bytes  # of the network input
+    maps: torch.Tensor  # L×h×w
+    logits: torch.Tensor  # L
+    runtime: str  # what ran the network: explain.TORCH or explain.ONNX_RUNTIME
 
 
 class ModelService:
@@ -40,7 +59,7 @@ class ModelService:
     def __init__(
         self,
         card: ModelCard,
-        model: CheXDenseNet,
+        model: ChestNet,
         device: str = "auto",
         tta: str = "none",
         precision: str = "auto",
@@ -67,8 +86,12 @@ class ModelService:
         if self._int8:
             check_int8(backend, self._device)
             backend = "onnx"
+        onnx_runs = wants_onnx(backend, self._device, card.architecture)
         # auto leaves bf16 hardware to torch's bf16, twice as fast there as ONNX Runtime's fp32
-        self._try_onnx = wants_onnx(backend, self._device) and (backend == "onnx" or self._reduced is None)
+        self._try_onnx = onnx_runs and (backend == "onnx" or self._reduced is None)
+        # heat maps are fp32 whatever scores, and ONNX Runtime's fp32 pass is faster than torch's (issue 10)
+        self._cam_onnx_pending = onnx_runs and has_closed_form(model)  # until the first explain checks it
+        self._cam_onnx: OnnxRunner | None = None  # the runner it checked, None: torch
         self._package = package
         # The package's safety gate (sha256-checked); None without a package: every image is scored.
         self.gate: Gate | None = load_gate(package, card) if package is not None else None
@@ -167,31 +190,52 @@ class ModelService:
             for image, row, embedding in zip(images, per_image, embeddings, strict=True)
         ]
 
-    _cams: tuple[bytes, torch.Tensor, torch.Tensor] | None = None  # last image: (input digest, maps, logits)
+    _cams: _Cams | None = None
 
     def explain(self, image: XRayImage, label: str) -> Heatmap:
         """Grad-CAM of ``label`` for ``image`` (always fp32) over the crop the network saw, smoothed and
         faded to zero at the crop border, zero elsewhere; same shape as the image.
 
         Every output's map comes from one forward pass with no backward pass (:func:`forward_cams`,
-        equal to Captum's LayerGradCam), kept for the last image: another finding of the same image
-        costs no pass at all.
+        equal to Captum's LayerGradCam; other architectures: Captum's LayerGradCam itself), kept for
+        the last image: another finding of the same image costs no pass at all. On the CPU that pass
+        runs on ONNX Runtime fp32 unless the backend is torch or the export's maps differ from torch's
+        (:meth:`_cam_runner`).
         """
         index = [lab.name for lab in self._card.labels].index(label)
-        cams, logits = self._forward_cams(image)
-        probability = float(self._scores(logits[None])[0, index])
-        values = _cam_to_image(cams[index].cpu().numpy(), image.pixels.shape, self._card)
-        return Heatmap(label=label, values=values, probability=probability, method=CAM_METHOD)
+        cams = self._forward_cams(image)
+        probability = float(self._scores(cams.logits[None])[0, index])
+        values = _cam_to_image(cams.maps[index].cpu().numpy(), image.pixels.shape, self._card)
+        method = cam_method(self._model, cams.runtime)
+        return Heatmap(label=label, values=values, probability=probability, method=method)
 
-    def _forward_cams(self, image: XRayImage) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward_cams(self, image: XRayImage) -> _Cams:
         """Every output's low-resolution map and the logits of ``image``, from the cache when its
         network input is the last one explained."""
         inputs = preprocess.prepare(image.pixels, self._card.preprocessing, self._card.input_size)
         digest = hashlib.blake2b(inputs.tobytes(), digest_size=16).digest()
-        if self._cams is None or self._cams[0] != digest:
-            cams, logits = forward_cams(self._model, torch.from_numpy(inputs[None]).to(self._device))
-            self._cams = (digest, cams, logits)
-        return self._cams[1], self._cams[2]
+        if self._cams is None or self._cams.digest != digest:
+            x = torch.from_numpy(inputs[None]).to(self._device)
+            model = self._model
+            if not has_closed_form(model):
+                self._cams = _Cams(digest, *captum_cams(model, x), TORCH)
+            elif (runner := self._cam_runner(model, x)) is not None:
+                self._cams = _Cams(digest, *onnx_cams(runner, model, x), ONNX_RUNTIME)
+            else:
+                self._cams = _Cams(digest, *forward_cams(model, x), TORCH)
+        return self._cams
+
+    def _cam_runner(self, model: CheXDenseNet, x: torch.Tensor) -> OnnxRunner | None:
+        """The fp32 ONNX Runtime runner of the heat maps, None for torch: the scoring runner when it is
+        fp32, else one opened on the first explain and kept only if its maps of that image (``x``)
+        agree with torch's. Never the int8 runner."""
+        if self._onnx is not None and self._onnx.precision == "fp32":
+            return self._onnx
+        if self._cam_onnx_pending:
+            self._cam_onnx_pending = False
+            sha256 = self._card.weights_sha256
+            self._cam_onnx = checked_cam_runner(model, self._package, sha256, x, self._scores)
+        return self._cam_onnx
 
 
 def _per_image(rows: torch.Tensor, images: int) -> torch.Tensor:

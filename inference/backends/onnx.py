@@ -1,12 +1,17 @@
 """The ONNX Runtime backend: the package's DenseNet exported to ONNX and run by ONNX Runtime on the CPU.
 
+DenseNet-121 only (:data:`ARCHITECTURES`: the only network whose export and parity were measured);
+``--backend auto`` keeps torch for other architectures, ``--backend onnx`` says why it cannot.
+
 The network is exported once per set of weights (legacy TorchScript exporter: it needs nothing beyond
 torch and onnx, works offline and exports DenseNet in about a second; the dynamo exporter would add
-onnxscript to the pins) with two outputs, the logits and the pooled norm5 features, and kept in
-``onnx-cache/<weights sha256>.onnx`` inside the package folder, or, where that folder cannot be
-written (an installed wheel), in the user's data folder. An export is never trusted as such: the
-model service compares it with torch on its first batch (:func:`parity_runner`) and keeps torch when
-they differ by more than :data:`PARITY_TOLERANCE`.
+onnxscript to the pins) with three outputs: the logits and the pooled norm5 features, which scoring
+reads, and the norm5 feature map itself, from which :mod:`inference.explain` makes every finding's heat
+map. It is kept in ``onnx-cache/<weights sha256>.<EXPORT_FORMAT>.onnx`` inside the package folder, or,
+where that folder cannot be written (an installed wheel), in the user's data folder; an export of other
+outputs (an older format) is never opened, and is deleted when the new one is written. An export is never
+trusted as such: the model service compares it with torch on its first batch (:func:`parity_runner`)
+and keeps torch when they differ by more than :data:`PARITY_TOLERANCE`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from inference.models.densenet import CheXDenseNet
+from inference.models.architectures import ChestNet
 from inference.store.location import data_dir
 
 log = logging.getLogger(__name__)
@@ -32,8 +37,11 @@ log = logging.getLogger(__name__)
 PARITY_TOLERANCE = 1e-4  # max |p_onnx - p_torch| on the first batch before ONNX Runtime is used
 CACHE_FOLDER = "onnx-cache"
 OPSET = 17
-INPUT, OUTPUTS = "input", ("logits", "pooled")
+INPUT, OUTPUTS = "input", ("logits", "pooled", "features")
+SCORING = ("logits", "pooled")  # what scoring asks ONNX Runtime for: the feature map stays inside it
+EXPORT_FORMAT = "logits-pooled-features"  # in the file name: change it whenever the export changes
 FAILURES = (OSError, RuntimeError, ValueError)  # what export, files and the runner raise
+ARCHITECTURES = ("densenet121",)  # the card architectures this backend exports
 
 
 def runtime_available() -> bool:
@@ -46,22 +54,31 @@ def cache_folders(package: Path | None) -> list[Path]:
     return ([package / CACHE_FOLDER] if package is not None else []) + [data_dir() / CACHE_FOLDER]
 
 
-class _WithEmbedding(nn.Module):
-    """What is exported: logits and pooled features of one forward pass."""
+def cached_name(weights_sha256: str) -> str:
+    """The file name of the export of these weights in the current :data:`EXPORT_FORMAT`."""
+    return f"{weights_sha256}.{EXPORT_FORMAT}.onnx"
 
-    def __init__(self, model: CheXDenseNet) -> None:
+
+class _Exported(nn.Module):
+    """What is exported: the :data:`OUTPUTS` of one forward pass (as ``forward_with_embedding``, plus
+    the feature map the pooled features come from)."""
+
+    def __init__(self, model: ChestNet) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.forward_with_embedding(x)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        features = self.model.forward_features(x)
+        pooled = self.model.pool(features)
+        return self.model.classifier(pooled), pooled, features
 
 
-def export(model: CheXDenseNet, path: Path) -> None:
+def export(model: ChestNet, path: Path) -> None:
     """Write ``model`` (on the CPU, fp32) as ONNX to ``path`` atomically: batch and image size are dynamic."""
-    wrapper = _WithEmbedding(model).eval()  # eval() on the wrapper: the exporter restores its mode afterwards
+    wrapper = _Exported(model).eval()  # eval() on the wrapper: the exporter restores its mode afterwards
     example = torch.zeros(1, model.in_channels, 224, 224)
-    axes = {INPUT: {0: "batch", 2: "height", 3: "width"}, **{name: {0: "batch"} for name in OUTPUTS}}
+    image = {0: "batch", 2: "height", 3: "width"}
+    axes = {INPUT: image, "logits": {0: "batch"}, "pooled": {0: "batch"}, "features": image}
     with atomic_file(path) as temporary, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter's deprecation notices
         torch.onnx.export(
@@ -86,7 +103,8 @@ def atomic_file(path: Path) -> Iterator[Path]:
 
 
 class OnnxRunner:
-    """An ONNX Runtime session of one exported network: numpy batch in, logits and pooled features out."""
+    """An ONNX Runtime session of one exported network: numpy batch in, logits and pooled features out
+    for scoring, logits and the feature map for heat maps."""
 
     def __init__(self, path: Path, threads: int, precision: str = "fp32") -> None:
         import onnxruntime as ort
@@ -100,10 +118,19 @@ class OnnxRunner:
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (N×L) and pooled features (N×C)."""
+        logits, pooled = self._run(SCORING, batch)
+        return logits, pooled
+
+    def forward_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (N×L) and the feature map (N×C×h×w) the pooled features come from."""
+        logits, features = self._run(("logits", "features"), batch)
+        return logits, features
+
+    def _run(self, outputs: tuple[str, ...], batch: np.ndarray) -> list[np.ndarray]:
         feed = {INPUT: np.ascontiguousarray(batch, np.float32)}
         with _as_runtime_error():
-            logits, pooled = self._session.run(list(OUTPUTS), feed)
-        return logits, pooled
+            return self._session.run(list(outputs), feed)
 
 
 @contextlib.contextmanager
@@ -115,10 +142,26 @@ def _as_runtime_error() -> Iterator[None]:
         raise RuntimeError(f"ONNX Runtime: {exc}") from exc
 
 
-def open_runner(model: CheXDenseNet, package: Path | None, weights_sha256: str, threads: int) -> OnnxRunner:
+def open_runner(model: ChestNet, package: Path | None, weights_sha256: str, threads: int) -> OnnxRunner:
     """A runner of the cached export of these weights, exporting it first when no cache folder has it
     (or has a copy ONNX Runtime cannot open)."""
-    return open_cached(package, f"{weights_sha256}.onnx", lambda path: export(model, path), threads)
+
+    def make(path: Path) -> None:
+        export(model, path)
+        _delete_other_formats(path.parent, weights_sha256)
+
+    return open_cached(package, cached_name(weights_sha256), make, threads)
+
+
+def _delete_other_formats(folder: Path, weights_sha256: str) -> None:
+    """Delete the exports of these weights in ``folder`` of another :data:`EXPORT_FORMAT`, and the
+    models quantized from them (their names start with the export's): nothing opens them any more."""
+    current = cached_name(weights_sha256).removesuffix(".onnx") + "."
+    for old in folder.glob(f"{weights_sha256}.*"):
+        if old.suffix == ".onnx" and not old.name.startswith(current):
+            with contextlib.suppress(OSError):  # another process got there first, or a read-only file
+                old.unlink()
+                log.info("deleted %s, an export of an older format", old)
 
 
 def open_cached(
@@ -145,7 +188,7 @@ def open_cached(
 
 
 def parity_runner(
-    model: CheXDenseNet,
+    model: ChestNet,
     package: Path | None,
     weights_sha256: str,
     batch: torch.Tensor,
@@ -172,12 +215,13 @@ def parity_runner(
     return runner
 
 
-def wants_onnx(backend: str, device: torch.device) -> bool:
-    """Whether to try ONNX Runtime for ``backend`` (auto, torch or onnx) on ``device``; an explicit
-    ``onnx`` that cannot run here is a ValueError, ``auto`` quietly keeps torch."""
+def wants_onnx(backend: str, device: torch.device, architecture: str = "densenet121") -> bool:
+    """Whether to try ONNX Runtime for ``backend`` (auto, torch or onnx) on ``device`` for a network of
+    ``architecture``; an explicit ``onnx`` that cannot run is a ValueError, ``auto`` quietly keeps torch."""
     if backend == "torch":
         return False
-    problem = "" if device.type == "cpu" else f"it runs on the CPU, not {device.type}"
+    problem = "" if architecture in ARCHITECTURES else f"it exports DenseNet-121 only, not {architecture}"
+    problem = problem or ("" if device.type == "cpu" else f"it runs on the CPU, not {device.type}")
     problem = problem or ("" if runtime_available() else "onnxruntime is not installed")
     if problem and backend == "onnx":
         raise ValueError(f"the onnx backend cannot be used: {problem}")

@@ -1,4 +1,4 @@
-"""``cxr-triage train``: train or fine-tune a DenseNet-121 model package."""
+"""``cxr-triage train``: train or fine-tune a model package (DenseNet-121 or EfficientNet-Lite0)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from inference.models.card import ARCHITECTURES
 from inference.options import STRATEGIES
 
 
@@ -19,6 +20,17 @@ def class_map_of(items: list[str] | None) -> dict[str, str] | None:
 
 def _labels(text: str | None) -> tuple[str, ...] | None:
     return tuple(s.strip() for s in text.split(",") if s.strip()) if text else None
+
+
+def _range(text: str) -> tuple[float, float]:
+    low, _, high = text.partition(",")
+    try:
+        pair = (float(low), float(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX, got {text!r}") from None
+    if not 0 < pair[0] <= pair[1]:
+        raise argparse.ArgumentTypeError(f"expected 0 < MIN <= MAX, got {text!r}")
+    return pair
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +51,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="model package folder to write")
     p.add_argument("--work", type=Path, help="checkpoints and logs (default: runs/<out name>)")
     p.add_argument("--init", type=Path, help="start from this model package (default: from scratch)")
+    p.add_argument(
+        "--arch",
+        choices=ARCHITECTURES,
+        help="network to train (default: the --init package's, else densenet121)",
+    )
+    p.add_argument(
+        "--pretrained",
+        choices=("imagenet",),
+        help="start from ImageNet backbone weights, fresh head (efficientnet_lite0 only; not with --init)",
+    )
     p.add_argument(
         "--strategy",
         choices=STRATEGIES,
@@ -91,6 +113,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--hflip", action="store_true", help="random horizontal flips (off: the heart is on the left)"
     )
     p.add_argument(
+        "--aspect",
+        type=_range,
+        default=(1.0, 1.0),
+        metavar="MIN,MAX",
+        help="random horizontal stretch before the crop, e.g. 1,1.6 for sources squashed to a square",
+    )
+    p.add_argument(
+        "--ema", type=float, default=0.0, metavar="DECAY", help="validate and ship an EMA of the weights"
+    )
+    p.add_argument(
         "--exclude",
         action="append",
         type=Path,
@@ -115,6 +147,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop before an epoch that would pass this")
+    p.add_argument(
+        "--teacher",
+        type=Path,
+        help="distil from this multi-label model package (any architecture), on the labels both share",
+    )
+    p.add_argument(
+        "--distill-weight",
+        type=float,
+        default=0.5,
+        metavar="W",
+        help="with --teacher: loss = (1 - W) x the label loss + W x the distillation loss",
+    )
+    p.add_argument(
+        "--distill-temperature",
+        type=float,
+        default=2.0,
+        metavar="T",
+        help="with --teacher: both models' logits are divided by T (the loss is scaled by T squared)",
+    )
     p.add_argument("--recipe", default="", help="the command to record in the card (default: this one)")
     p.set_defaults(func=run)
     _ACTIONS[:] = p._actions
@@ -138,6 +189,8 @@ def _command_line(args: argparse.Namespace) -> str:
         elif isinstance(value, list):
             for v in value:
                 parts += [flag, str(v)]
+        elif isinstance(value, tuple):
+            parts += [flag, ",".join(f"{v:g}" for v in value)]
         else:
             parts += [flag, str(value)]
     return shlex.join(parts)
@@ -156,18 +209,22 @@ def config_from_args(args: argparse.Namespace):
     return TrainConfig(
         data=args.data, out=args.out, work=args.work or Path("runs") / args.out.name,
         class_map=class_map_of(args.class_map), task=args.task, labels=_labels(args.labels),
-        min_label_count=args.min_label_count, init=args.init, strategy=strategy, head_epochs=args.head_epochs,
+        min_label_count=args.min_label_count, init=args.init, arch=args.arch, pretrained=args.pretrained,
+        strategy=strategy, head_epochs=args.head_epochs,
         epochs=args.epochs, epoch_size=args.epoch_size, batch_size=args.batch_size, lr=lr,
         backbone_lr_scale=scale,
         weight_decay=args.weight_decay, warmup=args.warmup, label_smoothing=args.label_smoothing,
         input_size=args.input_size, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
         seed=args.seed,
-        balance=args.balance, balance_views=args.balance_views, hflip=args.hflip,
+        balance=args.balance, balance_views=args.balance_views, hflip=args.hflip, aspect=args.aspect,
+        ema=args.ema,
         select_labels=_labels(args.select_labels), min_positives=args.min_positives, exclude=args.exclude,
         amp=args.amp, threads=args.threads, resume=args.resume, max_images=args.max_images, fp16=args.fp16,
         name=args.name, version=args.version, description=args.description,
         training_data=tuple(args.training_data), n_boot=args.n_boot,
         max_minutes=args.max_minutes, recipe=args.recipe or _command_line(args),
+        teacher=args.teacher, distill_weight=args.distill_weight,
+        distill_temperature=args.distill_temperature,
     )  # fmt: skip
 
 

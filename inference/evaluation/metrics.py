@@ -60,15 +60,38 @@ def auroc(y: np.ndarray, scores: np.ndarray) -> float:
     return _rank_auc(y, s)
 
 
-def rates_at(y: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sensitivity, specificity) at each threshold, calling ``score >= t`` positive."""
+def rates_at(
+    y: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sensitivity, specificity) at each threshold, calling ``score >= t`` positive; with
+    ``weights``, each case counts that much (see :func:`balancing_weights`)."""
     y, s = _check(y, scores)
+    w = np.ones(len(s)) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
     t = np.asarray(thresholds, dtype=np.float64)
-    pos = np.sort(s[y])
-    neg = np.sort(s[~y])
-    tp = len(pos) - np.searchsorted(pos, t, side="left")
-    fp = len(neg) - np.searchsorted(neg, t, side="left")
-    return tp / len(pos), 1.0 - fp / len(neg)
+    tp = _weight_at_or_above(s[y], w[y], t) / w[y].sum()
+    fp = _weight_at_or_above(s[~y], w[~y], t) / w[~y].sum()
+    return np.clip(tp, 0.0, 1.0), np.clip(1.0 - fp, 0.0, 1.0)  # weighted sums: rounding past 0 or 1
+
+
+def _weight_at_or_above(s: np.ndarray, w: np.ndarray, t: np.ndarray) -> np.ndarray:
+    order = np.argsort(s, kind="mergesort")
+    suffix = np.concatenate([np.cumsum(w[order][::-1])[::-1], [0.0]])
+    return suffix[np.searchsorted(s[order], t, side="left")]
+
+
+def balancing_weights(groups: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Weights under which every group (e.g. data source) counts equally among the positives and
+    among the negatives: rates become the mean of the per-group rates. Without them a pooled
+    operating point is the majority source's (a mostly pediatric validation split set the adults'
+    thresholds)."""
+    groups, y = np.asarray(groups), np.asarray(y).astype(bool).ravel()
+    w = np.zeros(len(y))
+    for cls in (True, False):
+        present = np.unique(groups[y == cls])
+        for g in present:
+            cell = (groups == g) & (y == cls)
+            w[cell] = 1.0 / (cell.sum() * len(present))
+    return w
 
 
 def roc_points(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,8 +102,10 @@ def roc_points(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return 1.0 - spec, sens, thresholds
 
 
-def operating_points(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """Thresholds chosen among the observed scores.
+def operating_points(
+    y: np.ndarray, scores: np.ndarray, weights: np.ndarray | None = None
+) -> dict[str, float]:
+    """Thresholds chosen among the observed scores (rates weighted as in :func:`rates_at`).
 
     ``high_sensitivity``: the largest threshold with recall >= 0.95; ``youden``: the threshold
     maximising sensitivity + specificity - 1 (the largest one on ties); ``high_specificity``:
@@ -88,7 +113,7 @@ def operating_points(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """
     y, s = _check(y, scores)
     cand = np.unique(s)  # ascending
-    sens, spec = rates_at(y, s, cand)
+    sens, spec = rates_at(y, s, cand, weights)
     hs = cand[sens >= HIGH_SENSITIVITY_RECALL].max()  # cand[0] always has sensitivity 1
     j = sens + spec - 1.0
     youden = cand[np.flatnonzero(j >= j.max() - 1e-12).max()]
@@ -123,7 +148,9 @@ def confusion_at(y: np.ndarray, scores: np.ndarray, threshold: float) -> Confusi
     }
 
 
-def validation_curve(y: np.ndarray, scores: np.ndarray, max_points: int = 200) -> ValidationCurve:
+def validation_curve(
+    y: np.ndarray, scores: np.ndarray, max_points: int = 200, weights: np.ndarray | None = None
+) -> ValidationCurve:
     """Sensitivity/specificity at up to ``max_points`` ascending thresholds drawn from the scores.
 
     The operating points' thresholds are always among them, so ``curve.at(op)`` is exact.
@@ -133,8 +160,8 @@ def validation_curve(y: np.ndarray, scores: np.ndarray, max_points: int = 200) -
     if len(cand) > max_points:
         idx = np.unique(np.linspace(0, len(cand) - 1, max_points).round().astype(int))
         cand = cand[idx]
-    cand = np.unique(np.concatenate([cand, list(operating_points(y, s).values())]))
-    sens, spec = rates_at(y, s, cand)
+    cand = np.unique(np.concatenate([cand, list(operating_points(y, s, weights).values())]))
+    sens, spec = rates_at(y, s, cand, weights)
     return ValidationCurve(
         thresholds=tuple(float(v) for v in cand),
         sensitivity=tuple(float(v) for v in sens),
@@ -154,5 +181,29 @@ def bootstrap_auroc_ci(
     for b in range(n_boot):
         sample = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
         values[b] = _rank_auc(lab, sample)
+    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def paired_bootstrap_auroc_difference_ci(
+    y: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of AUROC(scores_a) − AUROC(scores_b) on the same cases, resampling
+    positives and negatives separately and taking the same cases for both scores (the pairing
+    cancels the case-mix variance the two AUROCs share, which comparing their own CIs does not)."""
+    y, a = _check(y, scores_a)
+    _, b = _check(y, scores_b)
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+    lab = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
+    values = np.empty(n_boot)
+    for i in range(n_boot):
+        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+        values[i] = _rank_auc(lab, a[idx]) - _rank_auc(lab, b[idx])
     lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)

@@ -21,7 +21,7 @@ from inference.api import GateCard, LabelCard, ModelCard, Preprocessing, Task, V
 
 CARD = "card.json"
 WEIGHTS = "model.safetensors"
-ARCHITECTURES = ("densenet121",)
+ARCHITECTURES = ("densenet121", "efficientnet_lite0")  # the names inference.models.architectures builds
 GATE_METHODS = ("ppca-mahalanobis",)
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 2048  # DenseNet-121 downsamples by 32; larger is not a radiograph model
 
@@ -146,6 +146,7 @@ def _curve(value: Any) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- fields
 
+
 def _gate_section(value: Any) -> list[str]:
     if value is None:
         return []
@@ -203,8 +204,10 @@ _GATE_FIELDS = _spec(
     GateCard,
     {
         "method": _must(_one_of(GATE_METHODS), _choices(GATE_METHODS)),
-        "file": _must(lambda v: _is_text(v) and "/" not in v and "\\" not in v and not v.startswith("."),
-                      "a file name inside the package"),
+        "file": _must(
+            lambda v: _is_text(v) and "/" not in v and "\\" not in v and not v.startswith("."),
+            "a file name inside the package",
+        ),
         "sha256": _must(_is_sha256, "a sha256: 64 lowercase hexadecimal digits"),
         "threshold": _must(lambda v: _is_number(v) and v > 0, "a positive number"),
         "components": _must(lambda v: _is_int(v) and v > 0, "a positive integer"),

@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as serialize
 
 from inference.api import ModelCard, Preprocessing
+from inference.models.architectures import ChestNet, architecture, build, reference_state
 from inference.models.card import (
     CARD,
     WEIGHTS,
@@ -29,7 +30,7 @@ from inference.models.card import (
     read_card,
     sha256_of,
 )
-from inference.models.densenet import CheXDenseNet, reference_state, state_problems
+from inference.models.densenet import state_problems
 
 __all__ = [
     "CARD",
@@ -51,7 +52,8 @@ INPUT_CHANNELS = {Preprocessing.CHEXNET: 3, Preprocessing.XRV: 1}
 def _fit_problems(card: ModelCard, state: Mapping[str, torch.Tensor]) -> list[str]:
     """Why ``state`` does not fit the network ``card`` describes (output count, input channels, tensors)."""
     expected = INPUT_CHANNELS[card.preprocessing]
-    head, stem = state.get("classifier.weight"), state.get("features.conv0.weight")
+    stem_key = architecture(card.architecture).stem
+    head, stem = state.get("classifier.weight"), state.get(stem_key)
     outputs = int(head.shape[0]) if head is not None and head.ndim == 2 else len(card.labels)
     channels = int(stem.shape[1]) if stem is not None and stem.ndim == 4 else expected
     problems = []
@@ -62,9 +64,9 @@ def _fit_problems(card: ModelCard, state: Mapping[str, torch.Tensor]) -> list[st
     if channels != expected:
         problems.append(
             f"{CARD}: preprocessing {card.preprocessing.value!r} needs {expected}-channel weights, but the "
-            f"first convolution of {WEIGHTS} (features.conv0) takes {channels} channel(s)"
+            f"first convolution of {WEIGHTS} ({stem_key.removesuffix('.weight')}) takes {channels} channel(s)"
         )
-    tensors = state_problems(state, reference_state(outputs, channels))
+    tensors = state_problems(state, reference_state(card.architecture, outputs, channels))
     return problems + ([f"{WEIGHTS}: weights cannot be loaded: " + "; ".join(tensors)] if tensors else [])
 
 
@@ -93,11 +95,12 @@ def read_weights(package: Path, card: ModelCard) -> dict[str, torch.Tensor]:
     return state
 
 
-def build_model(card: ModelCard) -> CheXDenseNet:
-    return CheXDenseNet(len(card.labels), in_channels=INPUT_CHANNELS[card.preprocessing])
+def build_model(card: ModelCard) -> ChestNet:
+    """A fresh network of the card's architecture, labels and input channels."""
+    return build(card.architecture, len(card.labels), in_channels=INPUT_CHANNELS[card.preprocessing])
 
 
-def load_package(package: Path) -> tuple[ModelCard, CheXDenseNet]:
+def load_package(package: Path) -> tuple[ModelCard, ChestNet]:
     """Card and model in eval mode, after checking the card and the weights (see the module doc)."""
     package = Path(package)
     card = read_card(package)

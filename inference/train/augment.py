@@ -13,7 +13,12 @@ from inference.preprocess import IMAGENET_MEAN, IMAGENET_STD, center_crop
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Small geometric and intensity jitter. No horizontal flip by default: the heart is on the left."""
+    """Small geometric and intensity jitter. No horizontal flip by default: the heart is on the left.
+
+    ``aspect``: the range (log-uniform) of a horizontal stretch before the crop. Sources that squashed
+    their radiographs to a square (Kermany: originally 1.3-1.5:1 wide) then look, some of the time,
+    like the true-aspect files the product sees: centre-cropped across their width.
+    """
 
     rotate_deg: float = 7.0
     translate: float = 0.06
@@ -21,6 +26,7 @@ class AugmentConfig:
     brightness: float = 0.1
     contrast: float = 0.15
     hflip: bool = False
+    aspect: tuple[float, float] = (1.0, 1.0)
 
 
 def augment(img: np.ndarray, size: int, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -28,7 +34,11 @@ def augment(img: np.ndarray, size: int, rng: np.random.Generator, cfg: AugmentCo
     h, w = img.shape
     angle = rng.uniform(-cfg.rotate_deg, cfg.rotate_deg)
     scale = rng.uniform(*cfg.scale)
-    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, scale)
+    stretch = np.exp(rng.uniform(*np.log(cfg.aspect)))
+    centre = np.array([w / 2.0, h / 2.0])
+    m = cv2.getRotationMatrix2D(tuple(centre), angle, scale)
+    m[:, :2] = m[:, :2] @ np.diag([stretch, 1.0])  # stretch first, then rotate and scale
+    m[:, 2] = centre - m[:, :2] @ centre  # about the centre
     m[:, 2] += rng.uniform(-cfg.translate, cfg.translate, 2) * np.array([w, h])
     out = cv2.warpAffine(
         img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0

@@ -10,6 +10,7 @@ from inference.api import LabelCard
 from inference.evaluation.analysis import AurocSummary, ConfusionRow, confusion_row
 from inference.evaluation.metrics import (
     auroc,
+    balancing_weights,
     bootstrap_auroc_ci,
     confusion_at,
     operating_points,
@@ -38,9 +39,11 @@ def label_cards(
     val_probs: np.ndarray,
     test_targets: np.ndarray | None,
     min_positives: int,
+    val_sources: Sequence[str] | None = None,
 ) -> tuple[LabelCard, ...]:
     """One card per output. ``trained`` (shown) only with >= ``min_positives`` positives and
-    negatives in validation and, when there is a test split, in test too."""
+    negatives in validation and, when there is a test split, in test too. With ``val_sources``,
+    operating points and curves weight every source equally (:func:`balancing_weights`)."""
     cards = []
     for j, name in enumerate(labels):
         y, p = val_targets[:, j], val_probs[:, j]
@@ -50,15 +53,16 @@ def label_cards(
         if test_targets is not None and len(test_targets):
             enough = enough and min(counts(test_targets[:, j])) >= min_positives
         if n_pos and n_neg:
+            w = None if val_sources is None else balancing_weights(np.asarray(val_sources)[keep], y[keep])
             cards.append(
                 LabelCard(
                     name=name,
                     trained=enough,
-                    operating_points=operating_points(y[keep], p[keep]),
+                    operating_points=operating_points(y[keep], p[keep], w),
                     auroc=round(auroc(y[keep], p[keep]), 4),
                     n_positive=n_pos,
                     n_negative=n_neg,
-                    curve=validation_curve(y[keep], p[keep]),
+                    curve=validation_curve(y[keep], p[keep], weights=w),
                 )
             )
         else:

@@ -35,6 +35,13 @@ def _table(groups: Strata, title: str) -> list[str]:
     return lines + [""]
 
 
+def _distilled(d: Mapping[str, object]) -> str:
+    return (
+        f"- Distilled from: {d['teacher']} {d['teacher_version']} (weights sha256 "
+        f"`{d['teacher_weights_sha256']}`), weight {d['weight']}, temperature {d['temperature']}"
+    )
+
+
 def render(card: ModelCard) -> str:
     m = dict(card.metrics)
     lines = [
@@ -49,6 +56,8 @@ def render(card: ModelCard) -> str:
         f"- Architecture: {card.architecture}, task {card.task.value}, "
         f"preprocessing {card.preprocessing.value} "
         f"at {card.input_size} px",
+        *([f"- Initialisation: {m['initialisation']}"] if "initialisation" in m else []),
+        *([_distilled(cast(Mapping[str, object], m["distillation"]))] if "distillation" in m else []),
         f"- Weights sha256: `{card.weights_sha256}`",
         f"- Shown labels: {', '.join(card.shown_labels)}",
     ]
@@ -87,6 +96,15 @@ def render(card: ModelCard) -> str:
         lines += _table(cast(Strata, m["held_out_test"]), "Per source and label")
     if "held_out_test_by_view" in m:
         lines += _table(cast(Strata, m["held_out_test_by_view"]), "By view (the AP/PA shortcut check)")
+    if "product_path_test" in m:
+        lines += [
+            "## Held-out test through the product's inference path (evaluate.sh)",
+            "",
+            "The same held-out images read and scored as the app does (read_image → service, fp32).",
+            "",
+        ]
+        for title, groups in cast(Mapping[str, Strata], m["product_path_test"]).items():
+            lines += _table(groups, title)
     if "published_reference" in m:
         references = cast(Mapping[str, float], m["published_reference"])  # label -> AUROC
         lines += ["## Published reference figures (other data, other splits: context, not a comparison)", ""]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.swa_utils import AveragedModel
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -30,8 +31,10 @@ def save_checkpoint(
     history: list[dict[str, float]],
     config: dict[str, Any],
     is_best: bool,
+    ema: AveragedModel | None = None,
 ) -> None:
-    """``last.pt`` holds everything needed to resume after ``epoch``; ``best.pt`` the best weights."""
+    """``last.pt`` holds everything needed to resume after ``epoch``; ``best.pt`` the best weights
+    (the averaged ones when ``ema`` is given)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {
@@ -44,9 +47,12 @@ def save_checkpoint(
         "history": history,
         "config": config,
     }
+    if ema is not None:
+        state["ema"] = ema.state_dict()
     _atomic_save(state, folder / LAST)
     if is_best:
-        _atomic_save({"model": model.state_dict(), "epoch": epoch, "score": best_score}, folder / BEST)
+        best = ema.module if ema is not None else model
+        _atomic_save({"model": best.state_dict(), "epoch": epoch, "score": best_score}, folder / BEST)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

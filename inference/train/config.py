@@ -16,6 +16,8 @@ class TrainConfig:
     labels: tuple[str, ...] | None = None  # default: findings with >= min_label_count positives
     min_label_count: int = 50
     init: Path | None = None  # a model package to start from
+    arch: str | None = None  # densenet121 | efficientnet_lite0; None: the --init package's, else densenet121
+    pretrained: str | None = None  # "imagenet": ImageNet backbone weights, a fresh head (not with init)
     strategy: str = "scratch"  # scratch | head | finetune | gradual
     head_epochs: int = 1
     epochs: int = 10
@@ -33,6 +35,8 @@ class TrainConfig:
     balance: str = "sampler"  # sampler | weighted | none
     balance_views: bool = False
     hflip: bool = False
+    aspect: tuple[float, float] = (1.0, 1.0)  # horizontal stretch range (augmentation)
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
     select_labels: tuple[str, ...] | None = None
     min_positives: int = 10
     exclude: list[Path] = field(default_factory=list)
@@ -48,3 +52,6 @@ class TrainConfig:
     recipe: str = ""
     n_boot: int = 1000
     max_minutes: float = 0.0  # stop (keeping the best epoch) before an epoch that would pass this
+    teacher: Path | None = None  # a model package to distil from (multi-label; its shared labels by name)
+    distill_weight: float = 0.5  # of the distillation loss; the hard loss gets 1 - this
+    distill_temperature: float = 2.0

@@ -9,12 +9,14 @@ import numpy as np
 import torch
 
 from inference.api import ModelCard, Preprocessing, Task
+from inference.models.architectures import architecture_of
 from inference.models.package import load_package, save_package
 from inference.train.card import grouped_metrics, label_cards
 from inference.train.card_md import render
 from inference.train.config import TrainConfig
 from inference.train.datasets import Sample
-from inference.train.loop import predict
+from inference.train.loop import distillation_metrics, predict
+from inference.train.transfer import initialisation
 
 FP16_TOLERANCE = 0.005
 
@@ -51,8 +53,9 @@ def finish(
     val, test = split["val"], split["test"]
     val_probs = predict(model, images, val, cfg.input_size, multiclass)
     test_probs = predict(model, images, test, cfg.input_size, multiclass) if len(test) else None
+    val_sources = [samples[i].source for i in val]
     cards = label_cards(
-        labels, targets[val], val_probs, targets[test] if len(test) else None, cfg.min_positives
+        labels, targets[val], val_probs, targets[test] if len(test) else None, cfg.min_positives, val_sources
     )
     metrics: dict[str, object] = {
         "selection": "best epoch by validation AUROC: mean over sources of the mean over "
@@ -62,9 +65,9 @@ def finish(
         "seconds_per_epoch": round(float(np.mean([h["epoch_s"] for h in history])), 1) if history else None,
         "shown_label_rule": f">= {cfg.min_positives} positives and negatives in validation and in test",
         "split": {k: int(len(v)) for k, v in split.items()},
-        "validation": grouped_metrics(
-            [samples[i].source for i in val], labels, targets[val], val_probs, cards, 200
-        ),
+        "initialisation": initialisation(cfg),
+        **distillation_metrics(cfg),
+        "validation": grouped_metrics(val_sources, labels, targets[val], val_probs, cards, 200),
     }
     if test_probs is not None:
         src = [samples[i].source for i in test]
@@ -79,7 +82,7 @@ def finish(
     card = ModelCard(
         name=cfg.name or Path(cfg.out).name,
         version=cfg.version,
-        architecture="densenet121",
+        architecture=architecture_of(model).name,
         task=task,
         preprocessing=Preprocessing.CHEXNET,
         labels=cards,

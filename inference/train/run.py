@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from inference.api import ModelCard, Task
-from inference.models.densenet import CheXDenseNet
+from inference.models.architectures import DEFAULT_ARCH, ChestNet, build
 from inference.models.package import load_package
 from inference.train import datasets as ds
 from inference.train.augment import AugmentConfig
@@ -20,11 +21,11 @@ from inference.train.cache import load_images
 from inference.train.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
 from inference.train.config import TrainConfig
 from inference.train.hardware import use_amp
-from inference.train.loop import WarmupCosine, masked_bce, predict, softmax_ce, train_one_epoch
+from inference.train.loop import WarmupCosine, load_teacher, masked_bce, predict, softmax_ce, train_one_epoch
 from inference.train.sampling import balanced_weights, epoch_order
 from inference.train.selection import selection_score
 from inference.train.splits import split_by_patient
-from inference.train.transfer import param_groups, set_trainable, train_mode
+from inference.train.transfer import initialisation, param_groups, set_trainable, train_mode
 
 
 def _log_to(work: Path):
@@ -71,10 +72,15 @@ def load_samples(cfg: TrainConfig, log) -> tuple[list[ds.Sample], Task, tuple[st
     return samples, task, tuple(labels)
 
 
-def _model(cfg: TrainConfig, labels: tuple[str, ...], log) -> CheXDenseNet:
+def _model(cfg: TrainConfig, labels: tuple[str, ...], log) -> ChestNet:
     if cfg.init is None:
-        return CheXDenseNet(len(labels))
+        log(f"{cfg.arch or DEFAULT_ARCH}, initialised {initialisation(cfg)}")
+        return build(cfg.arch or DEFAULT_ARCH, len(labels), pretrained=cfg.pretrained)
+    if cfg.pretrained:
+        raise ValueError(f"--pretrained {cfg.pretrained} starts a new network: it cannot be used with --init")
     card, model = load_package(cfg.init)
+    if cfg.arch and cfg.arch != card.architecture:
+        raise ValueError(f"--arch {cfg.arch} but the --init package {cfg.init} is {card.architecture}")
     old = [lab.name for lab in card.labels]
     if old != list(labels):
         head = model.classifier
@@ -97,6 +103,10 @@ def train(cfg: TrainConfig) -> ModelCard:
     samples, task, labels = load_samples(cfg, log)
     multiclass = task is Task.MULTICLASS
     log(f"task {task.value}, labels {list(labels)}")
+    distill = None
+    if cfg.teacher is not None:
+        distill = load_teacher(cfg.teacher, labels, task, cfg.distill_weight, cfg.distill_temperature)
+        log(f"distilling from {cfg.teacher} (weight {cfg.distill_weight}, T {cfg.distill_temperature})")
     by_patient = split_by_patient(samples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     t0 = time.perf_counter()
     images, skipped = load_images([s.path for s in samples], cfg.input_size, threads=max(2, cfg.threads))
@@ -153,18 +163,24 @@ def train(cfg: TrainConfig) -> ModelCard:
     steps = steps_per_epoch * cfg.epochs
     schedule = WarmupCosine(steps, int(cfg.warmup * steps))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    ema = None
+    if cfg.ema:
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+    scored = ema.module if ema is not None else model  # what validation selects and the package ships
     start, best_score, best_epoch, history = 0, -np.inf, -1, []
     if cfg.resume and (work / LAST).is_file():
         state = load_checkpoint(work / LAST)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         schedule.total = steps  # the configured length; the time budget below may shorten it again
         start, best_score, best_epoch = state["epoch"] + 1, state["best_score"], state["best_epoch"]
         history = list(state["history"])
         log(f"resumed after epoch {start} (best {best_score:.4f} at epoch {best_epoch + 1})")
     amp = use_amp(cfg.amp)
-    aug = AugmentConfig(hflip=cfg.hflip)
+    aug = AugmentConfig(hflip=cfg.hflip, aspect=cfg.aspect)
     val = split["val"]
     config_dict = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
     t_run = time.perf_counter()
@@ -188,10 +204,10 @@ def train(cfg: TrainConfig) -> ModelCard:
         loss = train_one_epoch(
             model, train_images, train_targets, order, loss_fn=loss_fn, optimizer=optimizer,
             scheduler=scheduler, input_size=cfg.input_size, batch_size=cfg.batch_size, rng=rng, aug=aug,
-            amp=amp, log=log,
+            amp=amp, ema=ema, distill=distill, log=log,
         )  # fmt: skip
         t_train = time.perf_counter() - t_epoch
-        probs = predict(model, images, val, cfg.input_size, multiclass)
+        probs = predict(scored, images, val, cfg.input_size, multiclass)
         score, detail = selection_score(
             targets[val], probs, [sources[i] for i in val], labels, cfg.select_labels
         )
@@ -204,7 +220,7 @@ def train(cfg: TrainConfig) -> ModelCard:
         )
         save_checkpoint(
             work, model=model, optimizer=optimizer, scheduler=scheduler, epoch=epoch, best_score=best_score,
-            best_epoch=best_epoch, history=history, config=config_dict, is_best=is_best,
+            best_epoch=best_epoch, history=history, config=config_dict, is_best=is_best, ema=ema,
         )  # fmt: skip
         log(
             f"epoch {epoch + 1}: loss {loss:.4f}  val {detail}  score {score:.4f}"
@@ -212,8 +228,8 @@ def train(cfg: TrainConfig) -> ModelCard:
             f"  ({t_train:.0f} s train, {seconds:.0f} s total)"
         )
     if (work / BEST).is_file():
-        model.load_state_dict(load_checkpoint(work / BEST)["model"])
+        scored.load_state_dict(load_checkpoint(work / BEST)["model"])
     log(f"best epoch {best_epoch + 1} (validation score {best_score:.4f})")
     from inference.train.finish import finish
 
-    return finish(cfg, model, task, labels, samples, images, targets, split, history, best_epoch, log)
+    return finish(cfg, scored, task, labels, samples, images, targets, split, history, best_epoch, log)

@@ -22,7 +22,8 @@ from inference.studies import RunCounts
 
 @pytest.fixture(scope="module")
 def service(random_package: Path) -> ModelService:
-    return load_service(random_package, device="cpu", precision="fp32")
+    # torch: the forward passes counted here are torch's (ONNX Runtime's export would be traced too)
+    return load_service(random_package, device="cpu", precision="fp32", backend="torch")
 
 
 def _image(seed: int) -> XRayImage:

@@ -72,7 +72,11 @@ def refusal(load: Callable[[Path], object], package: Path) -> str:
         ("input_size", 8, "input_size must be from 32 to 2048 (got 8)"),
         ("task", "binary", "task must be one of 'multilabel', 'multiclass' (got 'binary')"),
         ("preprocessing", "imagenet", "preprocessing must be one of 'chexnet', 'xrv' (got 'imagenet')"),
-        ("architecture", "resnet50", "architecture must be 'densenet121' (got 'resnet50')"),
+        (
+            "architecture",
+            "resnet50",
+            "architecture must be one of 'densenet121', 'efficientnet_lite0' (got 'resnet50')",
+        ),
         (
             "labels",
             "Atelectasis",

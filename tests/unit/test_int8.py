@@ -49,6 +49,11 @@ def settled(package: Path, images: list[XRayImage], precision: str, backend: str
     return service
 
 
+def _stem(sha: str) -> str:
+    """The fp32 export's name without .onnx: quantized files are named after it."""
+    return onnx.cached_name(sha).removesuffix(".onnx")
+
+
 def quantized(package: Path) -> list[Path]:
     return sorted((package / onnx.CACHE_FOLDER).glob("*.int8-*.onnx"))
 
@@ -65,7 +70,7 @@ def test_int8_scores_real_radiographs_within_the_tolerance_of_torch_fp32(
         gap = max(abs(p - theirs.probabilities[name]) for name, p in ours.probabilities.items())
         assert 0 < gap <= int8.PARITY_TOLERANCE  # quantized (not equal), yet within the gate
     sha = service.card.weights_sha256
-    assert [p.name for p in quantized(package)] == [f"{sha}.int8-{int8.CALIBRATION_TAG}.onnx"]
+    assert [p.name for p in quantized(package)] == [f"{_stem(sha)}.int8-{int8.CALIBRATION_TAG}.onnx"]
 
 
 def test_int8_is_used_only_when_asked_for(package: Path, images: list[XRayImage], tmp_path: Path) -> None:
@@ -108,7 +113,7 @@ def test_a_new_calibration_tag_quantizes_again(
     made: list[Path] = []
     monkeypatch.setattr(int8, "quantize", lambda source, target, inputs: made.append(target))
     assert settled(package, images, "int8").precision == "fp32"  # the fake quantizer writes nothing
-    assert [p.name for p in made] == [f"{sha}.int8-other-calibration.onnx"]
+    assert [p.name for p in made] == [f"{_stem(sha)}.int8-other-calibration.onnx"]
 
 
 def test_int8_is_refused_with_the_torch_backend_and_off_the_cpu(package: Path) -> None:

@@ -68,7 +68,7 @@ def test_onnx_runtime_agrees_with_torch_on_real_radiographs_and_returns_embeddin
         assert ours.embedding is not None and theirs.embedding is not None
         assert ours.embedding.shape == (1024,)
         np.testing.assert_allclose(ours.embedding, theirs.embedding, atol=1e-5)
-    assert [p.name for p in exports(package)] == [f"{service.card.weights_sha256}.onnx"]
+    assert [p.name for p in exports(package)] == [onnx.cached_name(service.card.weights_sha256)]
 
 
 def test_backend_is_pending_until_the_first_batch(package: Path, images: list[XRayImage]) -> None:
@@ -104,7 +104,7 @@ def test_a_second_load_reuses_the_export_keyed_by_the_weights_sha256(
     card, model = load_package(package)
     other = dataclasses.replace(card, weights_sha256="0" * 64)  # as if these were other weights
     ModelService(other, model, device="cpu", precision="fp32", package=package).predict(images)
-    assert calls == [package / onnx.CACHE_FOLDER / f"{'0' * 64}.onnx"]
+    assert calls == [package / onnx.CACHE_FOLDER / onnx.cached_name("0" * 64)]
 
 
 def test_a_package_folder_that_cannot_take_the_cache_uses_the_data_folder(

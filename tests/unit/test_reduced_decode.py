@@ -81,10 +81,10 @@ def test_probabilities_of_reduced_decoding_within_002_of_full_on_every_sample() 
     assert max(gaps.values()) <= 0.02, gaps
 
 
-def test_decode_side_is_twice_what_the_preprocessing_resizes_to() -> None:
-    assert decode_side(Preprocessing.CHEXNET, 224) == 512  # CheXNet resizes to 256 before the 224 crop
-    assert decode_side(Preprocessing.CHEXNET, 160) == 366
-    assert decode_side(Preprocessing.XRV, 224) == 448
+def test_decode_side_is_three_times_what_the_preprocessing_resizes_to() -> None:
+    assert decode_side(Preprocessing.CHEXNET, 224) == 768  # CheXNet resizes to 256 before the 224 crop
+    assert decode_side(Preprocessing.CHEXNET, 160) == 549
+    assert decode_side(Preprocessing.XRV, 224) == 672
 
 
 def test_scoring_reads_at_the_side_the_model_needs(
@@ -101,7 +101,7 @@ def test_scoring_reads_at_the_side_the_model_needs(
 
     monkeypatch.setattr(scoring, "read_image", spy)
     prepared = scoring.prepare_image(CANON_J2K, service)
-    assert asked == [512]
+    assert asked == [768]
     assert not isinstance(prepared, str) and prepared.inputs.shape == (1, 3, 224, 224)
 
 

@@ -1,0 +1,192 @@
+"""Heat maps from the ONNX Runtime pass: the export's feature map output and the closed form give the
+maps of :func:`forward_cams`; torch keeps them when asked for, or when the export disagrees."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inference import explain, preprocess
+from inference.api import XRayImage
+from inference.backends import onnx
+from inference.backends.onnx import OnnxRunner
+from inference.bundled import DEMO_MODEL, SAMPLES
+from inference.explain import forward_cams, onnx_cams
+from inference.io import read_image
+from inference.service import ModelService, load_service
+
+REAL = ["00011973_015.png", "00000001_000.png", "CR_chest_SIIM_jpegbaseline_8bit.dcm"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_data_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The user's data folder (the export cache of last resort) is this module's own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CXR_TRIAGE_HOME", str(tmp_path_factory.mktemp("home")))
+        yield
+
+
+def copy_of_model(random_package: Path, target: Path) -> Path:
+    """A copy of the bundled demo model (trained weights: realistic feature maps), else of the random
+    package, with no export cached."""
+    source = DEMO_MODEL if (DEMO_MODEL / "card.json").is_file() else random_package
+    return Path(shutil.copytree(source, target, ignore=shutil.ignore_patterns("onnx-*")))
+
+
+@pytest.fixture(scope="module")
+def package(random_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_of_model(random_package, tmp_path_factory.mktemp("model") / "package")
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The exports ONNX Runtime sessions are opened on, in order."""
+    calls: list[Path] = []
+    real = onnx.OnnxRunner.__init__
+
+    def counted(self: OnnxRunner, path: Path, *args: object) -> None:
+        calls.append(path)
+        real(self, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(onnx.OnnxRunner, "__init__", counted)
+    return calls
+
+
+def network_input(service: ModelService, image: XRayImage) -> torch.Tensor:
+    card = service.card
+    return torch.from_numpy(preprocess.prepare(image.pixels, card.preprocessing, card.input_size)[None])
+
+
+def fresh_service(package: Path, backend: str = "auto", precision: str = "fp32") -> ModelService:
+    return load_service(package, device="cpu", precision=precision, backend=backend)
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_onnx_maps_equal_forward_cams_on_real_images(package: Path, name: str) -> None:
+    service = fresh_service(package)
+    model = service._model
+    assert explain.has_closed_form(model)
+    sha = service.card.weights_sha256
+    x = network_input(service, read_image(SAMPLES / name))
+    cams, logits = onnx_cams(onnx.open_runner(model, package, sha, 1), model, x)
+    reference, reference_logits = forward_cams(model, x)
+    assert cams.shape == reference.shape and cams.shape[0] == len(service.card.labels)
+    for target in range(len(service.card.labels)):
+        scale = max(float(reference[target].max()), 1e-12)
+        assert float((cams[target] - reference[target]).abs().max()) / scale < 1e-3, target
+    assert torch.allclose(logits, reference_logits, atol=1e-4)
+
+
+def test_the_service_explains_with_onnx_runtime_like_torch(package: Path) -> None:
+    image = read_image(SAMPLES / REAL[0])
+    ours, theirs = fresh_service(package), fresh_service(package, backend="torch")
+    for label in ours.card.shown_labels:
+        heatmap, reference = ours.explain(image, label), theirs.explain(image, label)
+        assert heatmap.method.endswith("closed form, ONNX Runtime fp32")
+        assert reference.method.endswith("closed form, torch fp32")
+        np.testing.assert_allclose(heatmap.values, reference.values, atol=1e-3)
+        assert heatmap.probability == pytest.approx(reference.probability, abs=onnx.PARITY_TOLERANCE)
+
+
+def old_export(service: ModelService, path: Path) -> None:
+    """What the backend exported before the feature map was an output: logits and pooled features."""
+
+    class TwoOutputs(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = service._model
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.model.forward_with_embedding(x)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(1, 3, 224, 224)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter's deprecation notices
+        torch.onnx.export(
+            TwoOutputs().eval(), (example,), str(path), dynamo=False, opset_version=onnx.OPSET,
+            input_names=[onnx.INPUT], output_names=["logits", "pooled"],
+        )  # fmt: skip
+
+
+def test_an_old_two_output_export_is_replaced_not_used(
+    random_package: Path, tmp_path: Path, opened: list[Path]
+) -> None:
+    package = copy_of_model(random_package, tmp_path / "package")
+    service = fresh_service(package, backend="onnx")
+    sha = service.card.weights_sha256
+    cache = package / onnx.CACHE_FOLDER
+    old_export(service, cache / f"{sha}.onnx")
+    (cache / f"{sha}.int8-some-calibration.onnx").write_bytes(b"quantized from the old export")
+    image = read_image(SAMPLES / REAL[1])
+    service.predict([image])
+    heatmap = service.explain(image, service.card.shown_labels[0])
+    current = cache / onnx.cached_name(sha)
+    assert heatmap.method.endswith("ONNX Runtime fp32")
+    assert sorted(cache.iterdir()) == [current]
+    assert opened == [current]
+
+
+def test_backend_torch_keeps_explain_on_torch(package: Path, opened: list[Path]) -> None:
+    service = fresh_service(package, backend="torch", precision="auto")
+    image = read_image(SAMPLES / REAL[0])
+    assert service.explain(image, service.card.shown_labels[0]).method.endswith("torch fp32")
+    service.predict([image])
+    assert service.explain(read_image(SAMPLES / REAL[1]), service.card.shown_labels[0]).method.endswith(
+        "torch fp32"
+    )
+    assert opened == []
+
+
+@pytest.mark.parametrize(
+    ("module", "tolerance", "reason"),
+    [(onnx, "PARITY_TOLERANCE", "scores by"), (explain, "MAP_TOLERANCE", "maps by")],
+)
+def test_a_failed_check_keeps_torch_for_heat_maps_and_says_why(
+    package: Path,
+    module: object,
+    tolerance: str,
+    reason: str,
+    opened: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fresh_service(package).explain(read_image(SAMPLES / REAL[2]), "Pneumonia")  # the export is made
+    opened.clear()
+    monkeypatch.setattr(module, tolerance, -1.0)  # any difference at all fails
+    service = fresh_service(package)  # explained before any scoring: the check runs on the first explain
+    with caplog.at_level(logging.WARNING, logger="inference.explain"):
+        first = service.explain(read_image(SAMPLES / REAL[0]), service.card.shown_labels[0])
+    second = service.explain(read_image(SAMPLES / REAL[1]), service.card.shown_labels[0])
+    assert first.method.endswith("torch fp32") and second.method.endswith("torch fp32")
+    assert "heat maps differ from torch" in caplog.text and reason in caplog.text
+    assert len(opened) == 1  # checked once, not on every image
+
+
+def test_the_fp32_scoring_runner_makes_the_maps(package: Path, opened: list[Path]) -> None:
+    service = fresh_service(package, backend="onnx")
+    image = read_image(SAMPLES / REAL[0])
+    service.predict([image])
+    assert (service.backend, service.precision, len(opened)) == ("onnx", "fp32", 1)
+    assert service.explain(image, service.card.shown_labels[0]).method.endswith("ONNX Runtime fp32")
+    assert len(opened) == 1  # no second session, no second check
+
+
+def test_an_int8_scoring_runner_never_makes_the_maps(
+    package: Path, opened: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = fresh_service(package, backend="onnx")
+    image = read_image(SAMPLES / REAL[0])
+    service.predict([image])
+    assert service._onnx is not None
+    monkeypatch.setattr(service._onnx, "precision", "int8")  # as if int8 had passed its parity gate
+    assert service.explain(image, service.card.shown_labels[0]).method.endswith("ONNX Runtime fp32")
+    assert len(opened) == 2  # an fp32 session of its own for the maps
+    assert service._cam_onnx is not None and service._cam_onnx is not service._onnx
