@@ -191,6 +191,7 @@ class ModelService:
         ]
 
     _cams: _Cams | None = None
+    _cams_of: XRayImage | None = None  # the image object ``_cams`` was last looked up for
 
     def explain(self, image: XRayImage, label: str) -> Heatmap:
         """Grad-CAM of ``label`` for ``image`` (always fp32) over the crop the network saw, smoothed and
@@ -210,8 +211,12 @@ class ModelService:
         return Heatmap(label=label, values=values, probability=probability, method=method)
 
     def _forward_cams(self, image: XRayImage) -> _Cams:
-        """Every output's low-resolution map and the logits of ``image``, from the cache when its
-        network input is the last one explained."""
+        """Every output's low-resolution map and the logits of ``image``, from the cache when it is the
+        image last explained (the same object: not even its network input is prepared again) or its
+        network input is."""
+        if self._cams is not None and image is self._cams_of:
+            return self._cams
+        self._cams_of = image
         inputs = preprocess.prepare(image.pixels, self._card.preprocessing, self._card.input_size)
         digest = hashlib.blake2b(inputs.tobytes(), digest_size=16).digest()
         if self._cams is None or self._cams.digest != digest:

@@ -122,3 +122,19 @@ def test_annotated_tiny_image_still_renders():
     image = XRayImage(np.ones((1, 1), np.float32), ImageMeta(path=Path("a.png"), study_uid="1.2.3"))
     heatmap = Heatmap("Effusion", np.ones((1, 1), np.float32), 0.7)
     assert render(image, heatmap, _study(), _card(), {"Effusion": 0.5}).shape[1] == 1
+
+
+@pytest.mark.parametrize("shape", [(2000, 2128), (3000, 2500), (513, 700)])
+def test_a_large_crop_gets_the_map_shaped_small_and_stretched_within_0005(shape):
+    import cv2
+
+    from inference.overlay import MAP_SIDE, _fade
+
+    height, width = shape
+    cam = np.random.default_rng(height).random((7, 7)).astype(np.float32)
+    full = cv2.resize(cam / cam.max(), (width, height), interpolation=cv2.INTER_CUBIC)
+    reference = np.clip(full, 0.0, 1.0) * np.outer(_fade(height, 7), _fade(width, 7))
+    values = smooth_map(cam, height, width)
+    assert values.shape == shape and values.dtype == np.float32
+    assert float(np.abs(values - reference).max()) < 0.005
+    assert max(shape) > MAP_SIDE  # the stretched path, not the direct one
