@@ -48,3 +48,19 @@ def random_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     package = tmp_path_factory.mktemp("random_package")
     save_package(package, card, build_model(card))
     return package
+
+
+@pytest.fixture
+def tiny_training():
+    """A factory of the smallest real training run: the two-class Kermany fixture at 32 px, 2 epochs,
+    its package and work folder under the given folder (keyword arguments override fields)."""
+    from inference.train.config import TrainConfig
+
+    def config(folder: Path, **overrides):
+        return TrainConfig(
+            data=[f"kermany={FIXTURES / 'train' / 'kermany'}"], out=folder / "pkg", work=folder / "work",
+            input_size=32, epochs=2, batch_size=4, val_fraction=0.34, test_fraction=0.0, min_positives=1,
+            threads=1, n_boot=50, **overrides,
+        )  # fmt: skip
+
+    return config

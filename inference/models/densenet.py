@@ -14,19 +14,21 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import densenet121
 
+from inference.models.head import PooledLinearHead
+
 NUM_FEATURES = 1024
 
 
-class CheXDenseNet(nn.Module):
+class CheXDenseNet(PooledLinearHead):
     """DenseNet-121 returning logits, one per label."""
 
+    features: nn.Sequential  # torchvision's DenseNet-121 features (conv0 ... norm5)
+
     def __init__(self, num_outputs: int, in_channels: int = 3) -> None:
-        super().__init__()
-        self.features = densenet121(weights=None).features
+        features = densenet121(weights=None).features
         if in_channels != 3:
-            self.features.conv0 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.classifier = nn.Linear(NUM_FEATURES, num_outputs)
-        self.in_channels = in_channels
+            features.conv0 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        super().__init__(features, NUM_FEATURES, num_outputs, in_channels)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
@@ -35,25 +37,10 @@ class CheXDenseNet(nn.Module):
         """The pooled norm5 features (N, 1024): what the classifier reads, and the image embedding."""
         return F.adaptive_avg_pool2d(F.relu(features), 1).flatten(1)
 
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pool(features))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def forward_with_embedding(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and pooled features of one forward pass (``forward`` stays plain logits for Captum)."""
-        pooled = self.pool(self.forward_features(x))
-        return self.classifier(pooled), pooled
-
-    def reset_classifier(self, num_outputs: int) -> None:
-        """A fresh head for a new label set (transfer learning)."""
-        self.classifier = nn.Linear(NUM_FEATURES, num_outputs)
-
     @property
     def cam_layer(self) -> nn.Module:
         """The layer Grad-CAM attributes to: the last feature map (7x7 at 224 input)."""
-        return self.features.norm5
+        return self.features.get_submodule("norm5")
 
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)

@@ -15,8 +15,10 @@ import re
 
 import torch
 import torch.nn.functional as F
-from timm.models.efficientnet import tf_efficientnet_lite0
+from timm.models.efficientnet import EfficientNet, tf_efficientnet_lite0
 from torch import nn
+
+from inference.models.head import PooledLinearHead
 
 NUM_FEATURES = 1280
 STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)  # blocks per stage: lukemelas' flat _blocks.0..15 -> blocks.S.B
@@ -36,16 +38,16 @@ _TOP = {"_conv_stem": "features.conv_stem", "_bn0": "features.bn1", "_conv_head"
 _BLOCK_KEY = re.compile(r"^_blocks\.(\d+)\.(\w+)\.(\w+)$")
 
 
-class CheXEfficientNetLite0(nn.Module):
+class CheXEfficientNetLite0(PooledLinearHead):
     """EfficientNet-Lite0 returning logits, one per label; ``features`` is the timm backbone."""
 
+    features: EfficientNet
+
     def __init__(self, num_outputs: int, in_channels: int = 3) -> None:
-        super().__init__()
-        self.features = tf_efficientnet_lite0(
+        backbone = tf_efficientnet_lite0(
             pretrained=False, num_classes=0, global_pool="", in_chans=in_channels
         )
-        self.classifier = nn.Linear(NUM_FEATURES, num_outputs)
-        self.in_channels = in_channels
+        super().__init__(backbone, NUM_FEATURES, num_outputs, in_channels)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map: conv_head -> BatchNorm -> ReLU6 (5x5 at 160 input)."""
@@ -54,21 +56,6 @@ class CheXEfficientNetLite0(nn.Module):
     def pool(self, features: torch.Tensor) -> torch.Tensor:
         """The pooled features (N, 1280): what the classifier reads, and the image embedding."""
         return F.adaptive_avg_pool2d(features, 1).flatten(1)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pool(features))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def forward_with_embedding(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and pooled features of one forward pass (``forward`` stays plain logits for Captum)."""
-        pooled = self.pool(self.forward_features(x))
-        return self.classifier(pooled), pooled
-
-    def reset_classifier(self, num_outputs: int) -> None:
-        """A fresh head for a new label set (transfer learning)."""
-        self.classifier = nn.Linear(NUM_FEATURES, num_outputs)
 
     @property
     def cam_layer(self) -> nn.Module:

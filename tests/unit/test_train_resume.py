@@ -9,20 +9,11 @@ import pytest
 from inference.models.package import load_package
 from inference.train import run as run_module
 from inference.train.checkpoint import LAST, load_checkpoint
-from inference.train.config import TrainConfig
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"
 
 
-def _config(tmp_path: Path, **kw) -> TrainConfig:
-    return TrainConfig(
-        data=[f"kermany={FIX / 'kermany'}"], out=tmp_path / "pkg", work=tmp_path / "work", input_size=32,
-        epochs=2, batch_size=4, val_fraction=0.34, test_fraction=0.0, min_positives=1, threads=1,
-        n_boot=50, **kw,
-    )  # fmt: skip
-
-
-def test_resume_after_interruption(tmp_path, monkeypatch):
+def test_resume_after_interruption(tmp_path, monkeypatch, tiny_training):
     real_save = run_module.save_checkpoint
     calls = []
 
@@ -33,13 +24,13 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
 
     monkeypatch.setattr(run_module, "save_checkpoint", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        run_module.train(_config(tmp_path))
+        run_module.train(tiny_training(tmp_path))
     first = load_checkpoint(tmp_path / "work" / LAST)
     assert first["epoch"] == 0 and len(first["history"]) == 1
     steps_one_epoch = first["optimizer"]["state"][0]["step"]
 
     monkeypatch.setattr(run_module, "save_checkpoint", real_save)
-    card = run_module.train(_config(tmp_path, resume=True))
+    card = run_module.train(tiny_training(tmp_path, resume=True))
     state = load_checkpoint(tmp_path / "work" / LAST)
     assert state["epoch"] == 1 and [h["epoch"] for h in state["history"]] == [1, 2]
     assert state["optimizer"]["state"][0]["step"] == 2 * steps_one_epoch  # Adam moments carried over

@@ -19,7 +19,6 @@ from inference.models.package import load_package
 from inference.train import run as run_module
 from inference.train.augment import AugmentConfig, augment
 from inference.train.checkpoint import BEST, LAST, load_checkpoint
-from inference.train.config import TrainConfig
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"
 STILL = dict(rotate_deg=0.0, translate=0.0, scale=(1.0, 1.0), brightness=0.0, contrast=0.0)
@@ -51,15 +50,7 @@ def test_aspect_range_is_sampled():
     assert min(widths) <= 10 and max(widths) >= 14
 
 
-def _config(tmp_path: Path, **kw) -> TrainConfig:
-    return TrainConfig(
-        data=[f"kermany={FIX / 'kermany'}"], out=tmp_path / "pkg", work=tmp_path / "work", input_size=32,
-        epochs=2, batch_size=4, val_fraction=0.34, test_fraction=0.0, min_positives=1, threads=1,
-        n_boot=50, **kw,
-    )  # fmt: skip
-
-
-def test_ema_weights_are_validated_shipped_and_resumed(tmp_path, monkeypatch):
+def test_ema_weights_are_validated_shipped_and_resumed(tmp_path, monkeypatch, tiny_training):
     real_save = run_module.save_checkpoint
 
     def save_then_crash(*args, **kw):
@@ -68,13 +59,13 @@ def test_ema_weights_are_validated_shipped_and_resumed(tmp_path, monkeypatch):
 
     monkeypatch.setattr(run_module, "save_checkpoint", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        run_module.train(_config(tmp_path, ema=0.5))
+        run_module.train(tiny_training(tmp_path, ema=0.5))
     first = load_checkpoint(tmp_path / "work" / LAST)
     steps_one_epoch = int(first["scheduler"]["last_epoch"])
     assert int(first["ema"]["n_averaged"]) == steps_one_epoch
 
     monkeypatch.setattr(run_module, "save_checkpoint", real_save)
-    run_module.train(_config(tmp_path, ema=0.5, resume=True))
+    run_module.train(tiny_training(tmp_path, ema=0.5, resume=True))
     last = load_checkpoint(tmp_path / "work" / LAST)
     assert int(last["ema"]["n_averaged"]) == 2 * steps_one_epoch  # the average went on, not restarted
     averaged = {k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")}
