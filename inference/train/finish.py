@@ -15,7 +15,8 @@ from inference.train.card import grouped_metrics, label_cards
 from inference.train.card_md import render
 from inference.train.config import TrainConfig
 from inference.train.datasets import Sample
-from inference.train.loop import distillation_metrics, predict
+from inference.train.distillation import distillation_metrics
+from inference.train.loop import predict
 from inference.train.transfer import initialisation
 
 FP16_TOLERANCE = 0.005

@@ -20,8 +20,9 @@ from inference.train.augment import AugmentConfig
 from inference.train.cache import load_images
 from inference.train.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
 from inference.train.config import TrainConfig
+from inference.train.distillation import load_teacher
 from inference.train.hardware import use_amp
-from inference.train.loop import WarmupCosine, load_teacher, masked_bce, predict, softmax_ce, train_one_epoch
+from inference.train.loop import WarmupCosine, masked_bce, predict, softmax_ce, train_one_epoch
 from inference.train.sampling import balanced_weights, epoch_order
 from inference.train.selection import selection_score
 from inference.train.splits import split_by_patient

@@ -19,13 +19,8 @@ from inference.models.package import read_card, save_package
 from inference.train import run as run_module
 from inference.train.augment import AugmentConfig
 from inference.train.config import TrainConfig
-from inference.train.loop import (
-    Distillation,
-    distillation_loss,
-    load_teacher,
-    masked_bce,
-    train_one_epoch,
-)
+from inference.train.distillation import Distillation, distillation_loss, load_teacher
+from inference.train.loop import masked_bce, train_one_epoch
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"
 NAN = float("nan")
