@@ -25,5 +25,9 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy inference viewer/core
 
+# One run of the speed figures in the README: throughput, Grad-CAM, start-up, peak RSS, GUI stalls.
 bench: $(STAMP)
 	$(VENV)/bin/python bench/inference_speed.py
+	$(VENV)/bin/python bench/startup.py
+	$(VENV)/bin/python bench/memory.py
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python bench/gui_stalls.py
