@@ -8,7 +8,8 @@ highest per-source 99th percentile of the distances, so each population passes a
 held-out test split, the bundled samples and negatives (pydicom's own non-radiograph test images,
 the hip radiographs, generated images) are only measured, never used to fit or calibrate. Every image
 goes through the product's path (read_image -> prepare -> predict, fp32). Writes ``gate.npz`` and
-the card's ``gate`` section (via the validating writer) and the gate section of ``card.md``.
+the card's ``gate`` section (via the validating writer), and renders ``card.md`` again (its gate section
+comes from that card section).
 DATA_DIR is read by this script only, run by hand.
 """
 
@@ -25,9 +26,10 @@ import cv2
 import numpy as np
 
 from inference.api import GateCard, PreparedImage
-from inference.gate.image import MAX_ROUGHNESS, image_problem, roughness
+from inference.gate.image import image_problem, roughness
 from inference.gate.stats import GATE_FILE, METHOD, fit_stats, stats_bytes
 from inference.models.card import read_card, write_card
+from inference.train.card_md import render
 
 VAL_FRACTION, TEST_FRACTION, SEED = 0.15, 0.2, 0  # as models/cxr-demo-densenet121/retrain.sh
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name: _count(~passed(embed(nih_test, service, f), score)) for name, f in transforms.items()
     }
     write_gate(args.package, stats_bytes(dataclasses.replace(stats)), args.components, threshold, report)
-    print(_markdown(report, args.components, threshold))
+    print(f"wrote {args.package / GATE_FILE}; the figures are in {args.package / 'card.md'} (Safety gate)")
     return 0
 
 
@@ -248,44 +250,7 @@ def write_gate(package: Path, blob: bytes, k: int, threshold: float, report: dic
     (package / GATE_FILE).write_bytes(blob)
     section = GateCard(METHOD, GATE_FILE, hashlib.sha256(blob).hexdigest(), round(threshold, 6), k, report)
     write_card(package, dataclasses.replace(card, gate=section))
-    _write_card_md(package / "card.md", _markdown(report, k, threshold))
-
-
-def _markdown(report: dict[str, object], k: int, threshold: float) -> str:
-    lines = [
-        "## Safety gate",
-        "",
-        "Every scored image passes a gate before its scores are trusted; an image it stops is `not_scored`",
-        '("does not look like a frontal chest radiograph") and keeps its gate score (distance / threshold;',
-        "above 1 is stopped). Image statistics: a colour image, or a noise-like texture (roughness",
-        f"mean |x - blur(x)| / std(x) above {MAX_ROUGHNESS}). Images the readers refuse (blank, noise,",
-        "corrupt) count as stopped. Hip radiographs are stopped by the header rule (body part); their",
-        "figure is for the pixels alone, as if they came as bare PNG. Features: the Mahalanobis distance",
-        f"of the image's pooled norm5 embedding under a probabilistic PCA ({k} components) of the",
-        "training split's embeddings",
-        f"(`{GATE_FILE}`); threshold {threshold:.4g} = the highest per-source 99th percentile on the",
-        "validation split. Fitted and calibrated on training and validation images only; every figure",
-        "below is on images used for neither. Reproduce: `.venv/bin/python -m inference.gate.fit",
-        "models/cxr-demo-densenet121 ../shared/data`.",
-        "",
-        "| measured on | result |",
-        "|---|---|",
-    ]
-    for key, value in report.items():
-        if isinstance(value, dict):
-            lines += [f"| {key.replace('_', ' ')}: {name} | {v} |" for name, v in value.items()]
-        else:
-            lines.append(f"| {key.replace('_', ' ')} | {value} |")
-    return "\n".join(lines) + "\n"
-
-
-def _write_card_md(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    start = text.find("## Safety gate")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + (text[end + 1 :] if end >= 0 else "")
-    path.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
+    (package / "card.md").write_text(render(read_card(package)), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import cast
 
-from inference.api import ModelCard
+from inference.api import GateCard, ModelCard
+from inference.gate.image import MAX_ROUGHNESS
 from inference.train.card import GroupMetrics
 
 Strata = Mapping[str, Mapping[str, GroupMetrics]]  # stratum -> label -> metrics
@@ -109,4 +110,34 @@ def render(card: ModelCard) -> str:
         references = cast(Mapping[str, float], m["published_reference"])  # label -> AUROC
         lines += ["## Published reference figures (other data, other splits: context, not a comparison)", ""]
         lines += [f"- {k}: AUROC {v:.3f}" for k, v in references.items()] + [""]
+    if card.gate is not None:
+        lines += _gate_section(card.gate)
     return "\n".join(lines) + "\n"
+
+
+def _gate_section(gate: GateCard) -> list[str]:
+    """The safety gate: how it decides, and what it was measured to do (``python -m inference.gate.fit``)."""
+    lines = [
+        "## Safety gate",
+        "",
+        "Every scored image passes a gate before its scores are trusted; an image it stops is `not_scored`",
+        '("does not look like a frontal chest radiograph") and keeps its gate score (distance / threshold;',
+        "above 1 is stopped). Image statistics: a colour image, or a noise-like texture (roughness",
+        f"mean |x - blur(x)| / std(x) above {MAX_ROUGHNESS}). Images the readers refuse (blank, noise,",
+        "corrupt) count as stopped. Hip radiographs are stopped by the header rule (body part); their",
+        "figure is for the pixels alone, as if they came as bare PNG. Features: the Mahalanobis distance",
+        f"of the image's pooled embedding under a probabilistic PCA ({gate.components} components) of the",
+        f"training split's embeddings (`{gate.file}`); threshold {gate.threshold:.4g} = the highest",
+        "per-source 99th percentile on the validation split. Fitted and calibrated on training and",
+        "validation images only; every figure below is on images used for neither. Reproduce:",
+        "`.venv/bin/python -m inference.gate.fit PACKAGE DATA_DIR`.",
+        "",
+        "| measured on | result |",
+        "|---|---|",
+    ]
+    for key, value in gate.calibration.items():
+        if isinstance(value, Mapping):
+            lines += [f"| {key.replace('_', ' ')}: {name} | {v} |" for name, v in value.items()]
+        else:
+            lines.append(f"| {key.replace('_', ' ')} | {value} |")
+    return lines + [""]

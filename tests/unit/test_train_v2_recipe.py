@@ -179,3 +179,5 @@ def test_publish_puts_product_path_evaluations_into_the_card(tmp_path):
     text = (package / "card.md").read_text(encoding="utf-8")
     assert "## Held-out test through the product's inference path" in text
     assert "| kermany-aspect-restored | Pneumonia | 0.912 (0.850–0.950) | 81 | 70 |  |" in text
+    # the gate's section comes from the card too: publishing after the gate's fit keeps it
+    assert "## Safety gate" in text and "| negatives stopped: pydicom non-radiograph test images |" in text
