@@ -33,6 +33,16 @@ def _range(text: str) -> tuple[float, float]:
     return pair
 
 
+def _decay(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to below 1, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to below 1, got {text!r}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
@@ -120,7 +130,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="random horizontal stretch before the crop, e.g. 1,1.6 for sources squashed to a square",
     )
     p.add_argument(
-        "--ema", type=float, default=0.0, metavar="DECAY", help="validate and ship an EMA of the weights"
+        "--ema",
+        type=_decay,
+        default=0.0,
+        metavar="DECAY",
+        help="validate and ship an exponential moving average of the weights (e.g. 0.99; 0: none)",
     )
     p.add_argument(
         "--exclude",

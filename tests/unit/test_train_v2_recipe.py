@@ -137,6 +137,9 @@ def test_aspect_option_parses_and_reaches_the_recipe():
     for bad in ("1.6,0.9", "wide", "0,1"):
         with pytest.raises(SystemExit):
             parser.parse_args([*base, "--aspect", bad])
+    for bad in ("1", "-0.5", "slow"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*base, "--ema", bad])
 
 
 def test_weighted_rates_stay_within_zero_and_one():
