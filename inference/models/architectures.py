@@ -1,5 +1,8 @@
 """The trainable architectures, by the name a model card gives (``architecture``): the one place that
-maps that name to the network, its parts, and what each product path may assume about it."""
+maps that name to the network, its parts, and what each product path may assume about it.
+
+EfficientNet-Lite0's module (and timm, about 0.4 s) is imported only when such a network is built:
+loading the DenseNet demo model does not pay for it."""
 
 from __future__ import annotations
 
@@ -10,9 +13,9 @@ import torch
 from torch import nn
 
 from inference.models.densenet import CheXDenseNet
-from inference.models.efficientnet import CheXEfficientNetLite0, load_imagenet_backbone
+from inference.models.head import PooledLinearHead
 
-ChestNet = CheXDenseNet | CheXEfficientNetLite0  # every network a package can hold
+ChestNet = PooledLinearHead  # every network a package can hold
 DEFAULT_ARCH = "densenet121"  # what `train` builds without --arch or --init
 IMAGENET = "imagenet"  # the one set of pretrained weights there is offline
 
@@ -20,22 +23,34 @@ IMAGENET = "imagenet"  # the one set of pretrained weights there is offline
 @dataclass(frozen=True)
 class Architecture:
     name: str
-    network: type[ChestNet]  # built as network(num_outputs, in_channels=...)
+    network: Callable[[], Callable[..., ChestNet]]  # the class (imported when first asked for)
     stem: str  # state-dict key of the first convolution (its weight's dim 1 = input channels)
     last_blocks: tuple[str, ...]  # parameter-name prefixes under ``features`` that "gradual" unfreezes
     imagenet: Callable[[nn.Module], None] | None = None  # loads ImageNet weights into ``features``, if any
 
 
+def _lite0() -> Callable[..., ChestNet]:
+    from inference.models.efficientnet import CheXEfficientNetLite0
+
+    return CheXEfficientNetLite0
+
+
+def _lite0_imagenet(features: nn.Module) -> None:
+    from inference.models.efficientnet import load_imagenet_backbone
+
+    load_imagenet_backbone(features)
+
+
 ARCHITECTURES = {
     "densenet121": Architecture(
-        "densenet121", CheXDenseNet, "features.conv0.weight", ("denseblock4.", "norm5.")
+        "densenet121", lambda: CheXDenseNet, "features.conv0.weight", ("denseblock4.", "norm5.")
     ),
     "efficientnet_lite0": Architecture(
         "efficientnet_lite0",
-        CheXEfficientNetLite0,
+        _lite0,
         "features.conv_stem.weight",
         ("blocks.5.", "blocks.6.", "conv_head.", "bn2."),  # the last two stages and the head convolution
-        load_imagenet_backbone,
+        _lite0_imagenet,
     ),
 }
 
@@ -48,15 +63,15 @@ def architecture(name: str) -> Architecture:
 
 
 def architecture_of(model: ChestNet) -> Architecture:
-    """The registry entry of the network ``model`` is."""
-    return next(a for a in ARCHITECTURES.values() if type(model) is a.network)
+    """The registry entry of the network ``model`` is (DenseNet first: no import for the common case)."""
+    return next(a for a in ARCHITECTURES.values() if type(model) is a.network())
 
 
 def build(name: str, num_outputs: int, in_channels: int = 3, pretrained: str | None = None) -> ChestNet:
     """A fresh network of architecture ``name``; ``pretrained="imagenet"`` loads ImageNet backbone
     weights (a fresh head), where the architecture has them."""
     arch = architecture(name)
-    model = arch.network(num_outputs, in_channels=in_channels)
+    model = arch.network()(num_outputs, in_channels=in_channels)
     if pretrained is None:
         return model
     if pretrained != IMAGENET or arch.imagenet is None:
@@ -69,4 +84,4 @@ def build(name: str, num_outputs: int, in_channels: int = 3, pretrained: str | N
 def reference_state(name: str, num_outputs: int, in_channels: int) -> dict[str, torch.Tensor]:
     """Names, shapes and dtypes of the state dict of architecture ``name``, on the meta device."""
     with torch.device("meta"):
-        return architecture(name).network(num_outputs, in_channels=in_channels).state_dict()
+        return architecture(name).network()(num_outputs, in_channels=in_channels).state_dict()

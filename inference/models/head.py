@@ -25,6 +25,11 @@ class PooledLinearHead(nn.Module):
         """The pooled features (N, num_features): what the classifier reads, and the image embedding."""
         raise NotImplementedError
 
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The layer Grad-CAM attributes to: the one whose output is the last feature map."""
+        raise NotImplementedError
+
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(features))
 

@@ -173,3 +173,17 @@ def test_init_package_and_arch_must_agree(package: Path, tmp_path: Path):
     )  # fmt: skip
     with pytest.raises(ValueError, match="--arch densenet121 but the --init package .* efficientnet_lite0"):
         train(cfg)
+
+
+def test_loading_a_densenet_package_does_not_import_timm():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from inference.bundled import DEMO_MODEL;"
+        " from inference.models.package import load_package;"
+        " load_package(DEMO_MODEL); print('timm' in sys.modules)"
+    )
+    command = [sys.executable, "-c", probe]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "False"
