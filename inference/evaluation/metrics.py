@@ -5,6 +5,7 @@ Convention everywhere: a case is called positive when ``score >= threshold``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TypedDict
 
 import numpy as np
@@ -169,20 +170,28 @@ def validation_curve(
     )
 
 
+def _stratified_resamples(y: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, Iterator[np.ndarray]]:
+    """(labels of a resample, ``n_boot`` resamples as case indices): positives and negatives each
+    drawn with replacement from their own kind, so every resample keeps the class counts."""
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+    lab = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
+    draws = (np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]) for _ in range(n_boot))
+    return lab, draws
+
+
+def _percentile_ci(values: np.ndarray, alpha: float) -> tuple[float, float]:
+    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
 def bootstrap_auroc_ci(
     y: np.ndarray, scores: np.ndarray, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of AUROC, resampling positives and negatives separately."""
     y, s = _check(y, scores)
-    rng = np.random.default_rng(seed)
-    pos, neg = s[y], s[~y]
-    lab = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
-    values = np.empty(n_boot)
-    for b in range(n_boot):
-        sample = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        values[b] = _rank_auc(lab, sample)
-    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
+    lab, draws = _stratified_resamples(y, n_boot, seed)
+    return _percentile_ci(np.array([_rank_auc(lab, s[idx]) for idx in draws]), alpha)
 
 
 def paired_bootstrap_auroc_difference_ci(
@@ -198,12 +207,5 @@ def paired_bootstrap_auroc_difference_ci(
     cancels the case-mix variance the two AUROCs share, which comparing their own CIs does not)."""
     y, a = _check(y, scores_a)
     _, b = _check(y, scores_b)
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
-    lab = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
-    values = np.empty(n_boot)
-    for i in range(n_boot):
-        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        values[i] = _rank_auc(lab, a[idx]) - _rank_auc(lab, b[idx])
-    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
+    lab, draws = _stratified_resamples(y, n_boot, seed)
+    return _percentile_ci(np.array([_rank_auc(lab, a[idx]) - _rank_auc(lab, b[idx]) for idx in draws]), alpha)
