@@ -79,3 +79,33 @@ def window(qtbot, backend, tmp_path):
     win.close()
     assert not session.model_thread._thread.is_alive()
     assert session.io.pool.activeThreadCount() == 0
+
+
+@pytest.fixture
+def open_window(qtbot, backend, tmp_path, db):
+    """Opens main windows on the store file ``db`` (each test module gives its own ``db`` fixture) with
+    the fake back end, model loaded and the store's worklist shown; every window is closed (threads
+    joined) after the test."""
+    from inference.store import Store
+    from viewer.core.settings import Settings
+    from viewer.qt.main_window import MainWindow
+    from viewer.qt.session import TriageSession
+
+    windows: list[MainWindow] = []
+
+    def make() -> MainWindow:
+        settings = Settings(path=tmp_path / "settings.json", export_folder=str(tmp_path / "exports"))
+        session = TriageSession(backend, store=Store(db))
+        win = MainWindow(session, settings)
+        qtbot.addWidget(win)
+        win.show()
+        with qtbot.waitSignal(session.modelLoaded, timeout=5000):
+            win.load_model(tmp_path / "fake-package")
+        qtbot.waitUntil(lambda: not session.busy, timeout=5000)
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        win.close()
+        assert not win.session.model_thread._thread.is_alive()

@@ -13,11 +13,9 @@ from viewer_fakes import entry, make_card, probs_for
 from inference.api import Status
 from inference.gate import OUTSIDE_TRAINING
 from inference.store import ImageResult, Store
-from viewer.core.settings import Settings
 from viewer.core.worklist import HEADERS, Column, RowState
 from viewer.qt.actions import shortcut_table
 from viewer.qt.main_window import MainWindow
-from viewer.qt.session import TriageSession
 
 SHA = make_card().weights_sha256  # the fake model's weights
 STOPPED_WHY = f"{OUTSIDE_TRAINING}: gate score 1.16, limit 1)"  # as the gate words it
@@ -52,25 +50,15 @@ def db(tmp_path) -> Path:
 
 
 @pytest.fixture
-def open_window(qtbot, backend, tmp_path, db):
-    """Opens a main window on the seeded store with the fake model; windows are closed after the test."""
-    windows: list[MainWindow] = []
+def open_seeded(qtbot, open_window):
+    """Opens a main window on the seeded store (conftest's ``open_window``) once its 3 studies are listed."""
 
     def make() -> MainWindow:
-        settings = Settings(path=tmp_path / "settings.json", export_folder=str(tmp_path / "exports"))
-        session = TriageSession(backend, store=Store(db))
-        win = MainWindow(session, settings)
-        qtbot.addWidget(win)
-        win.show()
-        with qtbot.waitSignal(session.modelLoaded, timeout=5000):
-            win.load_model(tmp_path / "fake-package")
-        qtbot.waitUntil(lambda: not session.busy and len(session.model.worklist) == 3, timeout=5000)
-        windows.append(win)
+        win = open_window()
+        qtbot.waitUntil(lambda: len(win.session.model.worklist) == 3, timeout=5000)
         return win
 
-    yield make
-    for win in windows:
-        win.close()
+    return make
 
 
 def select(qtbot, win: MainWindow, uid: str) -> None:
@@ -84,8 +72,8 @@ def gate_cell(win: MainWindow, uid: str) -> str:
     return win.session.model.index_of(uid, Column.GATE).data()
 
 
-def test_the_gate_column_shows_each_studys_gate_score(open_window):
-    win = open_window()
+def test_the_gate_column_shows_each_studys_gate_score(open_seeded):
+    win = open_seeded()
     model = win.session.model
     assert model.headerData(Column.GATE, Qt.Orientation.Horizontal) == HEADERS[Column.GATE] == "Gate"
     assert gate_cell(win, ORDINARY.meta.study_uid) == "0.42"
@@ -95,8 +83,8 @@ def test_the_gate_column_shows_each_studys_gate_score(open_window):
     assert [r.uid for r in model.worklist.rows] == [s.meta.study_uid for s in (STOPPED, ORDINARY, LATERAL)]
 
 
-def test_score_anyway_ranks_a_stopped_study_persists_and_is_audited_once(qtbot, open_window, db, monkeypatch):
-    win = open_window()
+def test_score_anyway_ranks_a_stopped_study_persists_and_is_audited_once(qtbot, open_seeded, db, monkeypatch):
+    win = open_seeded()
     uid = STOPPED.meta.study_uid
     select(qtbot, win, uid)
     row = win.session.model.worklist.get(uid)
@@ -128,15 +116,15 @@ def test_score_anyway_ranks_a_stopped_study_persists_and_is_audited_once(qtbot, 
     assert (event.study_uid, event.weights_sha256, event.detail) == (uid, SHA, {"gate_scores": [1.16]})
     win.close()
 
-    again = open_window()
+    again = open_seeded()
     row = again.session.model.worklist.get(uid)
     assert row.state is RowState.SCORED and row.rank is not None and row.gate_overridden
     assert dict(row.probabilities) == probs_for(uid)
     assert len(overrides(db)) == 1
 
 
-def test_score_anyway_is_disabled_on_ordinary_studies(qtbot, open_window, db, monkeypatch):
-    win = open_window()
+def test_score_anyway_is_disabled_on_ordinary_studies(qtbot, open_seeded, db, monkeypatch):
+    win = open_seeded()
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
     for study in (ORDINARY, LATERAL):  # scored; not scored for a reason of its own (no gate score)
         select(qtbot, win, study.meta.study_uid)
@@ -146,8 +134,8 @@ def test_score_anyway_is_disabled_on_ordinary_studies(qtbot, open_window, db, mo
     assert win.session.model.worklist.get(LATERAL.meta.study_uid).state is RowState.NOT_SCORED
 
 
-def test_score_anyway_is_in_the_study_and_context_menus_with_a_shortcut_of_its_own(open_window):
-    win = open_window()
+def test_score_anyway_is_in_the_study_and_context_menus_with_a_shortcut_of_its_own(open_seeded):
+    win = open_seeded()
     action = win.actions_.score_anyway
     study_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Study")
     assert action in study_menu.actions() and action in win.worklist.table.actions()
