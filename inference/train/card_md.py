@@ -7,6 +7,7 @@ from typing import cast
 
 from inference.api import GateCard, ModelCard
 from inference.gate.image import MAX_ROUGHNESS
+from inference.gate.orientation import ORIENTATION_REPORT
 from inference.train.card import GroupMetrics
 
 Strata = Mapping[str, Mapping[str, GroupMetrics]]  # stratum -> label -> metrics
@@ -128,8 +129,18 @@ def _gate_section(gate: GateCard) -> list[str]:
         "figure is for the pixels alone, as if they came as bare PNG. Features: the Mahalanobis distance",
         f"of the image's pooled embedding under a probabilistic PCA ({gate.components} components) of the",
         f"training split's embeddings (`{gate.file}`); threshold {gate.threshold:.4g} = the highest",
-        "per-source 99th percentile on the validation split. Fitted and calibrated on training and",
-        "validation images only; every figure below is on images used for neither. Reproduce:",
+        "per-source 99th percentile on the validation split.",
+    ]
+    if ORIENTATION_REPORT in gate.calibration:
+        lines += [
+            "Orientation: a linear (shrinkage Fisher) direction of the same embedding separating training",
+            "radiographs upright from the same images turned (90° either way, 180°, upside down), in the",
+            "same file; an image scoring above 0 on it is stopped as rotated or upside down. Its bias is",
+            "the highest per-source 99.5th percentile of the upright validation images' scores.",
+        ]
+    lines += [
+        "Fitted and calibrated on training and validation images only; every figure below is on",
+        "images used for neither and applies all the rules above. Reproduce:",
         "`.venv/bin/python -m inference.gate.fit PACKAGE DATA_DIR`.",
         "",
         "| measured on | result |",

@@ -30,7 +30,10 @@ FLAG = "●"
 _RED = QColor("#d32f2f")
 _GREY = QColor("#888888")
 _NUMERIC = (Column.RANK, Column.PROBABILITY, Column.POSITIVES, Column.GATE)
-GATE_TIP = "Safety gate score: distance from the model's training images (above 1: stopped)"
+GATE_TIP = (
+    "Safety gate score: distance from the model's training images (above 1: stopped;"
+    " a rotated or upside-down radiograph is stopped at any score)"
+)
 Index = QModelIndex | QPersistentModelIndex
 
 
