@@ -1,11 +1,15 @@
-"""``cxr-triage model``: import published checkpoints as model packages, and show a package's card.
+"""``cxr-triage model``: import published checkpoints as model packages, fit a package's safety gate
+on the site's own radiographs, and show a package's card.
 
     cxr-triage model import chexnet|xrv CHECKPOINT DEST_DIR [--name N] [--version V]
         [--labels A,B,,D] [--op-threshs 0.07,nan,...] [--training-data TEXT ...] [--force]
+    cxr-triage model gate PACKAGE_DIR IMAGES_DIR [--calibration-fraction 0.25] [--components 32]
+        [--seed 0]
     cxr-triage model info PACKAGE_DIR
 
 Exit codes: 0 success; 1 the package's weights are missing, do not match its card or cannot be
-loaded; 2 unreadable input or an invalid card (the message names every problem).
+loaded; 2 unreadable input, an invalid card, or too few readable images for a gate (the message
+names every problem).
 """
 
 from __future__ import annotations
@@ -47,6 +51,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--force", action="store_true", help="overwrite an existing package in DEST")
     imp.set_defaults(func=run_import)
 
+    gate = sub.add_parser(
+        "gate", help="fit a package's safety gate (feature statistics) on the site's own radiographs"
+    )
+    gate.add_argument("package", help="model package folder (gate.npz and the card's gate section go here)")
+    gate.add_argument(
+        "images", help="folder of the site's frontal chest radiographs (DICOM, PNG, JPEG; recursive)"
+    )
+    gate.add_argument(
+        "--calibration-fraction",
+        type=float,
+        default=0.25,
+        help="share of the images kept to set the threshold, not fitted (default 0.25)",
+    )
+    gate.add_argument("--components", type=int, default=32, help="principal directions kept (default 32)")
+    gate.add_argument("--seed", type=int, default=0, help="seed of the fit/calibration split (default 0)")
+    gate.set_defaults(func=run_gate)
+
     info = sub.add_parser("info", help="print a model package's card and check its weights against it")
     info.add_argument("package", help="model package folder")
     info.set_defaults(func=run_info)
@@ -78,6 +99,32 @@ def run_import(args: argparse.Namespace) -> int:
     print(f"Imported {args.kind} checkpoint {args.checkpoint} -> {args.dest}")
     print(f"  {card.name} {card.version}: {len(card.labels)} outputs, {shown} trained")
     print(f"  weights sha256 {card.weights_sha256}")
+    return 0
+
+
+def run_gate(args: argparse.Namespace) -> int:
+    from inference.gate import GATE_FILE
+    from inference.gate.site_fit import SiteGateError, fit_site_gate
+
+    package = Path(args.package)
+    try:  # an invalid card is bad input (2); weights that do not match it or load are exit 1, below
+        read_card(package)
+    except PackageError as exc:
+        return _fail(str(exc))
+    try:
+        fit = fit_site_gate(package, Path(args.images), args.calibration_fraction, args.components, args.seed)
+    except (SiteGateError, OSError) as exc:
+        return _fail(str(exc))
+    except PackageError as exc:
+        return _fail(str(exc), EXIT_MISMATCH)
+    print(f"Wrote {package / GATE_FILE} and the card's gate section (card.json, card.md)")
+    print(
+        f"  {fit.read} images read, {fit.skipped} files skipped: {fit.fit} fit, {fit.calibration} calibrate"
+    )
+    print(
+        f"  calibration pass rate {fit.calibration_pass_rate:.1%} (the site's own calibration images; "
+        "not validated on held-out images: score others with cxr-triage triage, see its gate column)"
+    )
     return 0
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from inference.api import GateCard, ModelCard, PreparedImage
 from inference.gate.image import NOT_A_RADIOGRAPH, image_problem
 from inference.gate.orientation import ORIENTATION_REPORT
-from inference.gate.stats import GateStats, read_stats
+from inference.gate.stats import SITE_REPORT, GateStats, read_stats
 from inference.models.card import invalid, sha256_of
 
 OUTSIDE_TRAINING = f"{NOT_A_RADIOGRAPH} (outside the model's training data"  # closed with the score
@@ -99,9 +99,13 @@ def describe(card: ModelCard) -> str:
     base = "image statistics (colour, noise-like texture)"
     section = card.gate
     if section is None:
-        return f"{base} only: this package has no feature statistics (no gate section in its card)"
+        return (
+            f"{base} only: this package has no feature statistics (no gate section in its card); fit one "
+            "from your own radiographs: cxr-triage model gate PACKAGE IMAGES_DIR"
+        )
+    whose = "the site images'" if SITE_REPORT in section.calibration else "the training images'"
     distance = (
-        f"{base} + distance to the training images' features ({section.method}, {section.components} "
+        f"{base} + distance to {whose} features ({section.method}, {section.components} "
         f"components, {section.file}; threshold {section.threshold:.4g})"
     )
     # The card says so through its fit report: the fit writes it with the file, whose sha256 it holds.

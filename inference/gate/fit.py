@@ -24,7 +24,7 @@ import argparse
 import dataclasses
 import hashlib
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -34,6 +34,7 @@ from inference.api import GateCard, PreparedImage
 from inference.gate.image import image_problem, roughness
 from inference.gate.orientation import ORIENTATION_REPORT, calibrate, fit_direction
 from inference.gate.stats import GATE_FILE, METHOD, GateStats, fit_stats, stats_bytes
+from inference.io import read_image
 from inference.models.card import read_card, write_card
 from inference.train.card_md import render
 
@@ -59,6 +60,7 @@ class Embedded:
     flagged: np.ndarray  # the image statistics stop it
     rough: np.ndarray
     unreadable: int = 0
+    paths: tuple[Path, ...] = ()  # the file of each vector (the site fit turns its fit part's)
 
 
 def _samples(data: Path) -> dict[str, dict[str, list[Path]]]:
@@ -89,32 +91,44 @@ def embed(
     from inference.scoring import predict_each, prepare_image
 
     prepared: list[PreparedImage] = []
+    sources: list[Path] = []
     unreadable = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for i, path in enumerate(paths):
-            if transform is not None:
-                path = _transformed(path, transform, Path(tmp) / f"{i}.png")
+        for i, source in enumerate(paths):
+            path = source if transform is None else _transformed(source, transform, Path(tmp) / f"{i}.png")
             item = prepare_image(path, service)  # type: ignore[arg-type]
             if isinstance(item, PreparedImage):
                 prepared.append(item)
+                sources.append(source)
             else:
                 unreadable += 1
-    vectors, flagged, rough = [], [], []
+    vectors, flagged, rough, kept = [], [], [], []
     for start in range(0, len(prepared), 16):
         batch = prepared[start : start + 16]
-        for item, prediction in zip(batch, predict_each(service, batch), strict=True):  # type: ignore[arg-type]
+        for item, source, prediction in zip(
+            batch,
+            sources[start : start + 16],
+            predict_each(service, batch),  # type: ignore[arg-type]
+            strict=True,
+        ):
             if isinstance(prediction, str) or prediction.embedding is None:
                 continue
             vectors.append(prediction.embedding)
             flagged.append(image_problem(item) is not None)
             rough.append(roughness(item.inputs))
-    return Embedded(np.array(vectors), np.array(flagged, bool), np.array(rough), unreadable)
+            kept.append(source)
+    return Embedded(np.array(vectors), np.array(flagged, bool), np.array(rough), unreadable, tuple(kept))
+
+
+def embed_turned(paths: Sequence[Path], service: object) -> np.ndarray:
+    """Embeddings of ``paths`` turned each of the four ways (the orientation fit's turned class)."""
+    return np.concatenate([embed(paths, service, turn).vectors for turn in TURNS.values()])
 
 
 def _transformed(path: Path, transform: Callable[[np.ndarray], np.ndarray], out: Path) -> Path:
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"cannot read {path}")
+    if image is None:  # DICOM (a site's own images): the display pixels of the product's reader
+        image = np.round(read_image(path).pixels * 65535).astype(np.uint16)
     cv2.imwrite(str(out), transform(image))
     return out
 
@@ -184,6 +198,11 @@ def pydicom_negatives() -> list[Path]:
     return out
 
 
+def distance_threshold(stats: GateStats, groups: Iterable[Embedded]) -> float:
+    """The highest per-group 99th percentile of the distances, so each population passes about 99%."""
+    return max(float(np.quantile(stats.distances(g.vectors), PASS_QUANTILE)) for g in groups)
+
+
 def passed(group: Embedded, stats: GateStats, threshold: float) -> np.ndarray:
     """Per image, whether it passes the image statistics, the distance and the orientation rule, as
     :class:`inference.gate.check.Gate` decides (images the readers refused count as stopped)."""
@@ -222,15 +241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for group in (fit_paths, subsample("val"), subsample("test"))
     )
     stats = fit_stats(np.concatenate([g.vectors for g in fit_groups.values()]), args.components)
-    threshold = max(
-        float(np.quantile(stats.distances(g.vectors), PASS_QUANTILE)) for g in val_groups.values()
-    )
+    threshold = distance_threshold(stats, val_groups.values())
     upright: dict[str, np.ndarray] = {}
     turned: dict[str, np.ndarray] = {}
     for src, paths in fit_paths.items():
         chosen = _subsample(paths, args.orientation_per_source, 2)
         upright[src] = embed(chosen, service).vectors
-        turned[src] = np.concatenate([embed(chosen, service, turn).vectors for turn in TURNS.values()])
+        turned[src] = embed_turned(chosen, service)
     direction = fit_direction(np.concatenate(list(upright.values())), np.concatenate(list(turned.values())))
     orientation = calibrate(direction, {k: g.vectors for k, g in val_groups.items()}, ORIENTATION_QUANTILE)
     stats = dataclasses.replace(stats, orientation=orientation)
@@ -244,9 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for kind, vectors in (("upright", upright), ("turned", turned))
         },
         "calibration_images": {k: len(g.vectors) for k, g in val_groups.items()},
-        "calibration_pass_rate": {k: _rate(passed(g, stats, threshold)) for k, g in val_groups.items()},
+        "calibration_pass_rate": {k: rate(passed(g, stats, threshold)) for k, g in val_groups.items()},
         "highest_roughness_fit_and_calibration": round(rough_max, 3),
-        "heldout_pass_rate": {k: _rate(passed(g, stats, threshold)) for k, g in test_groups.items()},
+        "heldout_pass_rate": {k: rate(passed(g, stats, threshold)) for k, g in test_groups.items()},
         "heldout_images": {k: len(g.vectors) for k, g in test_groups.items()},
     }
     samples = [
@@ -280,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _rate(flags: np.ndarray) -> float:
+def rate(flags: np.ndarray) -> float:
     return round(float(flags.mean()), 4)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SHRINKAGE = 0.1
+BOUNDARY_MARGIN = 1e-9  # in units of the upright scores' spread
 # The card's gate report key for the orientation fit's image counts: ``model info`` reads the
 # orientation check as active from it (it only has the card, not the file).
 ORIENTATION_REPORT = "orientation_fit_images"
@@ -54,11 +55,14 @@ def calibrate(
 ) -> Orientation:
     """``direction`` with the bias that lets at least ``quantile`` of every source's upright
     images score at most 0: the highest per-source quantile of their projections sets it."""
-    unbiased = Orientation(np.asarray(direction, dtype=np.float64), 0.0)
+    # The weights as the gate file keeps them (float32; the bias is kept in float64), so an image
+    # calibrated to pass still passes once the file is loaded.
+    unbiased = Orientation(np.asarray(direction, dtype=np.float32).astype(np.float64), 0.0)
     # "inverted_cdf" is an observed projection with at least `quantile` of the source at or below
     # it; the default interpolation can fall below that on a small calibration set.
     limit = max(
         float(np.quantile(unbiased.scores(x), quantile, method="inverted_cdf"))
         for x in upright_by_source.values()
     )
-    return Orientation(unbiased.weights, -limit)
+    # That image scores exactly 0: a hair of margin keeps it passing whatever order the check sums in.
+    return Orientation(unbiased.weights, -limit - BOUNDARY_MARGIN)

@@ -24,6 +24,9 @@ from inference.gate.orientation import Orientation
 
 GATE_FILE = "gate.npz"
 METHOD = "ppca-mahalanobis"
+# The card's gate report key a site fit (``cxr-triage model gate``) writes, naming the images it
+# used: the card and ``model info`` tell from it that the statistics are not the training data's.
+SITE_REPORT = "source"
 _ARRAYS = ("mean", "components", "variances", "residual_variance")
 _ORIENTATION = ("orientation_weights", "orientation_bias")
 
@@ -62,7 +65,7 @@ def fit_stats(embeddings: np.ndarray, k: int) -> GateStats:
 
 
 def stats_bytes(stats: GateStats) -> bytes:
-    """The ``.npz`` form of ``stats`` (float32 arrays)."""
+    """The ``.npz`` form of ``stats`` (float32 arrays, but for the orientation bias)."""
     # Any: numpy's stubs check **kwargs of savez against its allow_pickle flag as well.
     arrays: dict[str, Any] = {
         "mean": stats.mean.astype(np.float32),
@@ -72,7 +75,7 @@ def stats_bytes(stats: GateStats) -> bytes:
     }
     if stats.orientation is not None:
         arrays["orientation_weights"] = stats.orientation.weights.astype(np.float32)
-        arrays["orientation_bias"] = np.float32(stats.orientation.bias)
+        arrays["orientation_bias"] = np.float64(stats.orientation.bias)  # calibrated to the last digit
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()

@@ -191,3 +191,22 @@ def test_the_shipped_gate_stops_bundled_radiographs_turned_180_or_upside_down_th
     )
     passing = [r for r in _outcomes(turned, service, distance_only) if r.status is Status.SCORED]
     assert len(passing) >= len(turned) // 2  # what the orientation rule adds: most of these
+
+
+def test_every_calibration_image_that_passes_still_passes_once_the_gate_file_is_loaded(tmp_path: Path):
+    # The image at the calibrated quantile scores exactly 0; rounding the file's numbers (or summing in
+    # another order) must not push it over the limit. Twenty draws: a coin-flip failure cannot hide.
+    rng = np.random.default_rng(7)
+    for trial in range(20):
+        embeddings = rng.normal(loc=3.0, size=(50, 1024)).astype(np.float32)  # as the model returns them
+        orientation = calibrate(rng.normal(size=1024), {"site": embeddings}, 0.9)
+        path = tmp_path / f"{trial}.npz"
+        path.write_bytes(stats_bytes(_stats_1024(orientation)))
+        loaded = read_stats(path).orientation
+        assert loaded is not None
+        assert sum(loaded.score(e) <= 0 for e in embeddings) >= 45, trial  # at least 0.9 of 50 pass
+
+
+def _stats_1024(orientation: Orientation) -> GateStats:
+    rng = np.random.default_rng(8)
+    return dataclasses.replace(fit_stats(rng.normal(size=(50, 1024)), k=4), orientation=orientation)
