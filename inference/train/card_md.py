@@ -148,8 +148,9 @@ def _training_fit(gate: GateCard) -> list[str]:
         f"training split's embeddings (`{gate.file}`); threshold {gate.threshold:.4g} = the highest",
         "per-source 99th percentile on the validation split.",
         *_orientation(gate, "training", "the highest per-source 99.5th percentile of the upright validation"),
-        "Fitted and calibrated on training and validation images only; every figure below is on",
-        "images used for neither and applies all the rules above. Reproduce:",
+        "Fitted and calibrated on training and validation images only; the held-out, bundled-sample,",
+        "negative and transformed figures below are on images used for neither, and every figure",
+        "applies all the rules above. Reproduce:",
         "`.venv/bin/python -m inference.gate.fit PACKAGE DATA_DIR`.",
     ]
 
