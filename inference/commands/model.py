@@ -122,8 +122,8 @@ def run_gate(args: argparse.Namespace) -> int:
         f"  {fit.read} images read, {fit.skipped} files skipped: {fit.fit} fit, {fit.calibration} calibrate"
     )
     print(
-        f"  calibration pass rate {fit.calibration_pass_rate:.1%} (the site's own calibration images; "
-        "not validated on held-out images: score others with cxr-triage triage, see its gate column)"
+        f"  calibration pass rate {fit.calibration_pass_rate:.1%} (the site's own calibration images, not"
+        " held-out ones: cxr-triage evaluate on other labelled radiographs reports what the gate stops)"
     )
     return 0
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from inference.evaluation.analysis import AurocSummary, ConfusionRow, LabelReport
+from inference.evaluation.predict import GateSummary
 
 
 def _f(v: object, digits: int = 3) -> str:
@@ -30,6 +31,40 @@ def _confusion_rows(rows: Sequence[ConfusionRow], names: Sequence[str]) -> list[
     return out
 
 
+def _ci(s: AurocSummary | None) -> str:
+    """AUROC (95% CI) in one cell."""
+    return "n/a" if s is None else f"{_f(s['auroc'])} ({_f(s['ci95'][0])}–{_f(s['ci95'][1])})"
+
+
+def _gate_section(
+    gate: GateSummary, results: Mapping[str, LabelReport], passed: Mapping[str, AurocSummary]
+) -> list[str]:
+    sources = "; ".join(f"{src}: {c['stopped']} of {c['n']}" for src, c in gate["by_source"].items())
+    lines = [
+        "",
+        "## Safety gate",
+        "",
+        f"Gate: {gate['description']}.",
+        "",
+        f"The gate stopped {gate['stopped']} of {gate['n_images']} images ({sources}). The figures above "
+        "include the stopped images, as if a reader had scored them anyway; the product shows them as "
+        "not scored.",
+        "",
+    ]
+    lines += [f"- {why}: {n}" for why, n in gate["reasons"].items()]
+    lines += [
+        "",
+        "| label | AUROC (95% CI), all images | AUROC (95% CI), images the gate passed "
+        "| passed positives | passed negatives |",
+        "|---|---|---|---|---|",
+    ]
+    for label, r in results.items():
+        p = passed.get(label)
+        counts = "n/a | n/a" if p is None else f"{p['n_positive']} | {p['n_negative']}"
+        lines.append(f"| {label} | {_ci(r)} | {_ci(p)} | {counts} |")
+    return lines
+
+
 def markdown(
     title: str,
     card_summary: Mapping[str, str],
@@ -37,9 +72,13 @@ def markdown(
     groups: Mapping[str, Mapping[str, AurocSummary]],
     skipped: Sequence[tuple[str, str]],
     figures: Mapping[str, Sequence[str]],
+    *,
+    gate: GateSummary | None = None,
+    gate_passed: Mapping[str, AurocSummary] | None = None,
 ) -> str:
     """``results``: label -> analysis (see :mod:`inference.evaluation.analysis`); ``groups``: stratum
-    (source, view) -> label -> analysis; ``figures``: label -> PNG file names."""
+    (source, view) -> label -> analysis; ``figures``: label -> PNG file names; ``gate``: what the
+    safety gate did, with ``gate_passed`` (label -> analysis over the images it let through)."""
     lines = [f"# {title}", ""]
     lines += [f"- **{k}**: {v}" for k, v in card_summary.items()]
     lines += [
@@ -49,6 +88,8 @@ def markdown(
     ]
     lines += ["## Summary", "", "| label | AUROC | 95% CI | positives | negatives |", "|---|---|---|---|---|"]
     lines += [f"| {label} | {_summary_cells(r)} |" for label, r in results.items()]
+    if gate is not None:
+        lines += _gate_section(gate, results, gate_passed or {})
     for label, r in results.items():
         lines += [
             "",

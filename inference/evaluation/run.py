@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ import numpy as np
 from inference.api import ModelCard
 from inference.evaluation.analysis import AurocSummary, LabelReport, auroc_summary, label_report
 from inference.evaluation.plots import roc_png, threshold_png
-from inference.evaluation.predict import Scored, score
+from inference.evaluation.predict import GateSummary, Scored, gate_summary, score
 from inference.evaluation.report import markdown
 from inference.train.datasets import Sample
 
@@ -29,6 +30,8 @@ class EvaluationMetrics(TypedDict):
     labels: dict[str, LabelReport]
     by_stratum: dict[str, dict[str, AurocSummary]]  # stratum -> label -> summary
     skipped: list[list[str]]  # [path, reason]
+    gate: GateSummary  # what the safety gate did; every figure above still counts the images it stopped
+    labels_gate_passed: dict[str, AurocSummary]  # label -> summary over the images the gate let through
 
 
 def analyse(scored: Scored, card: ModelCard, n_extremes: int, n_boot: int) -> dict[str, LabelReport]:
@@ -36,6 +39,16 @@ def analyse(scored: Scored, card: ModelCard, n_extremes: int, n_boot: int) -> di
     for j, label in enumerate(scored.labels):
         r = label_report(scored.targets[:, j], scored.probs[:, j], dict(card.label(label).operating_points),
                          n_extremes, n_boot)  # fmt: skip
+        if r is not None:
+            out[label] = r
+    return out
+
+
+def summaries(scored: Scored, idx: np.ndarray, n_boot: int) -> dict[str, AurocSummary]:
+    """Label -> AUROC summary over the images ``idx`` selects (labels without both classes left out)."""
+    out = {}
+    for j, label in enumerate(scored.labels):
+        r = auroc_summary(scored.targets[idx, j], scored.probs[idx, j], n_boot)
         if r is not None:
             out[label] = r
     return out
@@ -52,12 +65,7 @@ def by_stratum(scored: Scored, n_boot: int) -> dict[str, dict[str, AurocSummary]
             keys[f"{s.source}/{s.view}"].append(i)
     out: dict[str, dict[str, AurocSummary]] = {}
     for key in sorted(keys):
-        idx = np.array(keys[key])
-        per = {}
-        for j, label in enumerate(scored.labels):
-            r = auroc_summary(scored.targets[idx, j], scored.probs[idx, j], n_boot)
-            if r is not None:
-                per[label] = r
+        per = summaries(scored, np.array(keys[key]), n_boot)
         if per:
             out[key] = per
     return out
@@ -74,8 +82,13 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
     calibrated_out: Path | None = None,
 ) -> EvaluationMetrics:
-    """Score ``samples`` with the package through the product's service; write report.md,
-    metrics.json, predictions.csv and ROC/threshold PNGs under ``out``. Returns the metrics."""
+    """Score ``samples`` with the package through the product's service and safety gate; write
+    report.md, metrics.json, predictions.csv and ROC/threshold PNGs under ``out``. Returns the metrics.
+
+    Every figure counts the images the gate stopped too, as if a reader had scored them anyway, so
+    that figures stay comparable across packages and gates; ``gate`` and ``labels_gate_passed`` say
+    what the gate did and how the model does on the images it lets through."""
+    from inference.gate import describe
     from inference.service import load_service
 
     # fp32 always: published figures must not depend on whether this CPU has bf16 (the product's
@@ -87,6 +100,8 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     results = analyse(scored, card, n_extremes, n_boot)
     groups = by_stratum(scored, n_boot)
+    gate = gate_summary(scored, describe(card))
+    passed = summaries(scored, scored.gate_passed, n_boot)
     figures: dict[str, list[str]] = {}
     for j, label in enumerate(scored.labels):
         if label not in results:
@@ -100,16 +115,22 @@ def evaluate(
         ]
     metrics: EvaluationMetrics = {"package": str(package), "model": card.name, "version": card.version,
                "weights_sha256": card.weights_sha256, "n_images": len(scored.samples), "labels": results,
-               "by_stratum": groups, "skipped": [list(s) for s in scored.skipped]}  # fmt: skip
+               "by_stratum": groups, "skipped": [list(s) for s in scored.skipped], "gate": gate,
+               "labels_gate_passed": passed}  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
-    with (out / "predictions.csv").open("w", encoding="utf-8") as f:
-        f.write("path,source,view," + ",".join(f"p_{lab},y_{lab}" for lab in scored.labels) + "\n")
+    with (out / "predictions.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")  # gate reasons hold commas
+        writer.writerow(["path", "source", "view", *(f"{c}_{lab}" for lab in scored.labels for c in "py"),
+                         "gate_score", "gate"])  # fmt: skip
         for i, s in enumerate(scored.samples):
             cells = [
-                f"{scored.probs[i, j]:.5f},{'' if np.isnan(t) else int(t)}"
-                for j, t in enumerate(scored.targets[i])
+                cell
+                for p, t in zip(scored.probs[i], scored.targets[i], strict=True)
+                for cell in (f"{p:.5f}", "" if np.isnan(t) else int(t))
             ]
-            f.write(f"{s.path},{s.source},{s.view}," + ",".join(cells) + "\n")
+            g = scored.gate_scores[i]
+            writer.writerow([s.path, s.source, s.view, *cells, "" if np.isnan(g) else f"{g:.4f}",
+                             scored.gate_reasons[i]])  # fmt: skip
     summary = {
         "model": f"{card.name} {card.version}",
         "weights sha256": card.weights_sha256[:16] + "…",
@@ -117,7 +138,8 @@ def evaluate(
         "images": str(len(scored.samples)),
         "input size": str(card.input_size),
     }
-    report = markdown(f"Evaluation of {card.name}", summary, results, groups, scored.skipped, figures)
+    report = markdown(f"Evaluation of {card.name}", summary, results, groups, scored.skipped, figures,
+                      gate=gate, gate_passed=passed)  # fmt: skip
     (out / "report.md").write_text(report, encoding="utf-8")
     if calibrated_out is not None:
         from inference.evaluation.calibrate import recalibrated_card, write_calibrated

@@ -9,7 +9,7 @@ PPCA statistics and the orientation direction (upright against turned four ways)
 part sets the threshold (its 99th percentile distance) and the orientation bias (its 99.5th
 percentile score). No image is held out: the card says its figures are the calibration's; how the
 gate does on other images shows when they are scored (``cxr-triage triage``: the worklist's ``gate``
-column), not in ``cxr-triage evaluate``, which does not apply the gate.
+column) or evaluated (``cxr-triage evaluate`` reports what the gate stopped).
 """
 
 from __future__ import annotations

@@ -166,8 +166,8 @@ def _site_fit(gate: GateCard, source: str) -> list[str]:
         *_orientation(gate, "the fit part's", "the 99.5th percentile of the upright calibration"),
         "Fitted and calibrated on the site's images only; every figure below is on those images, none",
         "held out: they show the calibration (about 99% of the calibration part passes by design), not",
-        "how the gate does on new images (score other radiographs with `cxr-triage triage` and read the",
-        "worklist's `gate` column). Reproduce: `cxr-triage model gate PACKAGE IMAGES_DIR`.",
+        "how the gate does on new images (`cxr-triage evaluate` on other labelled radiographs reports",
+        "what it stops). Reproduce: `cxr-triage model gate PACKAGE IMAGES_DIR`.",
     ]
 
 

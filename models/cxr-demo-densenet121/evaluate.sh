@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Evaluate the bundled demo model on its held-out test split through the product's own inference path
-# (read_image -> service, as the app scores), from the public data set folder (default ../shared/data).
+# (prepare_image -> predict -> safety gate, as the app scores), from the public data set folder (default ../shared/data).
 # Usage (from anywhere): models/cxr-demo-densenet121/evaluate.sh [DATA_DIR]    (about 5 min on 2 cores)
 # Writes, in the package (and their AUROCs into card.json and card.md):
 #   evaluation/                   the test split as the sources give it (adult NIH 512 px, pediatric

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from inference.cli import main
@@ -57,3 +59,43 @@ def test_evaluate_writes_report_and_plots(random_package, tmp_path):
     site_card, _ = load_package(tmp_path / "site")  # same weights, thresholds from this data
     assert site_card.label("Pneumonia").auroc == pn["auroc"] and site_card.label("Pneumonia").n_positive == 4
     assert "operating_points_from" in site_card.metrics
+
+
+def test_evaluate_applies_the_safety_gate_and_reports_what_it_stopped(random_package, tmp_path):
+    """Four real radiographs and one colour picture labelled Pneumonia: the package has no gate
+    section, so its image statistics stop the colour picture, which every main figure still counts."""
+    data = tmp_path / "data"
+    radiographs = {
+        "NORMAL": ["IM-0222-0001.jpeg", "IM-0349-0001.jpeg"],
+        "PNEUMONIA": ["person1129_bacteria_3070.jpeg", "person294_virus_610.jpeg"],
+    }
+    for folder, names in radiographs.items():
+        (data / folder).mkdir(parents=True)
+        for name in names:
+            shutil.copy(FIX / "kermany" / folder / name, data / folder / name)
+    photo = np.zeros((120, 100, 3), np.uint8)
+    photo[:, :, 0] = np.linspace(0, 255, 100, dtype=np.uint8)  # a blue-to-red ramp: plainly colour
+    photo[:, :, 2] = 255 - photo[:, :, 0]
+    cv2.imwrite(str(data / "PNEUMONIA" / "photo.png"), photo)
+    out = tmp_path / "eval"
+    package = small_copy(random_package, tmp_path)
+    classes = ["--class-map", "NORMAL=", "--class-map", "PNEUMONIA=Pneumonia"]
+    rc = main(["evaluate", str(package), f"site={data}", *classes, "--out", str(out), "--n-boot", "20"])
+    assert rc == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    gate = metrics["gate"]
+    assert (gate["stopped"], gate["n_images"], gate["by_source"]) == (1, 5, {"site": {"stopped": 1, "n": 5}})
+    assert gate["reasons"] == {"a colour image; radiographs are grey-scale": 1}
+    assert gate["description"].startswith("image statistics (colour, noise-like texture) only")
+    assert metrics["labels"]["Pneumonia"]["n_positive"] == 3  # the stopped picture counted, as if scored
+    passed = metrics["labels_gate_passed"]["Pneumonia"]
+    assert (passed["n_positive"], passed["n_negative"]) == (2, 2)
+    rows = {Path(r["path"]).name: r for r in csv.DictReader((out / "predictions.csv").open())}
+    assert rows["photo.png"]["gate"].endswith("(a colour image; radiographs are grey-scale)")
+    assert rows["photo.png"]["p_Pneumonia"] and rows["photo.png"]["y_Pneumonia"] == "1"
+    assert {r["gate"] for name, r in rows.items() if name != "photo.png"} == {""}
+    assert {r["gate_score"] for r in rows.values()} == {""}  # no feature statistics: no gate score
+    report = (out / "report.md").read_text()
+    assert "## Safety gate" in report and "stopped 1 of 5 images (site: 1 of 5)" in report
+    assert "- a colour image; radiographs are grey-scale: 1" in report
+    assert "as if a reader had scored them anyway" in report
