@@ -246,7 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     turned: dict[str, np.ndarray] = {}
     for src, paths in fit_paths.items():
         chosen = _subsample(paths, args.orientation_per_source, 2)
-        upright[src] = embed(chosen, service).vectors
+        # The upright ones were embedded for the distance fit already: the same vectors, in order.
+        picked = set(chosen)
+        fitted = fit_groups[src]
+        upright[src] = fitted.vectors[[path in picked for path in fitted.paths]]
         turned[src] = embed_turned(chosen, service)
     direction = fit_direction(np.concatenate(list(upright.values())), np.concatenate(list(turned.values())))
     orientation = calibrate(direction, {k: g.vectors for k, g in val_groups.items()}, ORIENTATION_QUANTILE)
