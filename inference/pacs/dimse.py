@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.association import Association
+from pynetdicom.pdu import A_ASSOCIATE_RJ
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from inference.pacs.cache import instance_path, write_atomically
@@ -58,9 +59,18 @@ def _association(
     ae = _ae(calling, timeout)
     for abstract, syntaxes in contexts:
         ae.add_requested_context(abstract, syntaxes or None)
-    assoc = ae.associate(node.host, node.port, ae_title=node.ae_title)
-    if assoc.is_rejected:
-        raise PacsError(f"{node} rejected the association: check its AE title and that it accepts {calling}")
+    rejections: list[A_ASSOCIATE_RJ] = []
+    assoc = ae.associate(
+        node.host,
+        node.port,
+        ae_title=node.ae_title,
+        evt_handlers=[(evt.EVT_PDU_RECV, _keep_rejection(rejections))],
+    )
+    if rejections:
+        raise PacsError(
+            f"{node} rejected the association ({rejections[0].reason_str}): "
+            f"check its AE title and that it accepts {calling}"
+        )
     if not assoc.is_established:
         raise PacsError(f"cannot reach {node}: nothing answered, or it aborted the association")
     try:
@@ -68,6 +78,18 @@ def _association(
     finally:
         if assoc.is_established:
             assoc.release()
+
+
+def _keep_rejection(rejections: list[A_ASSOCIATE_RJ]) -> Callable[[evt.Event], None]:
+    """A handler that keeps every A-ASSOCIATE-RJ received. ``Association.is_rejected`` is not enough:
+    when the peer closes the connection right after rejecting (Orthanc does), pynetdicom 3 can find
+    the socket closed before it reads the rejection and report an abort instead."""
+
+    def keep(event: evt.Event) -> None:
+        if isinstance(event.pdu, A_ASSOCIATE_RJ):
+            rejections.append(event.pdu)
+
+    return keep
 
 
 def _ae(ae_title: str, timeout: float) -> AE:

@@ -25,6 +25,8 @@ from inference.api import ModelCard
 from inference.bundled import DEMO_MODEL
 from inference.cli import main
 from inference.models.card import read_card
+from inference.pacs.destinations import DicomNode, PacsError
+from inference.pacs.dimse import OWN_AE_TITLE, echo
 from inference.pacs.report import SC_DESCRIPTION, SR_DESCRIPTION
 from inference.store import Store, StoredImage
 
@@ -181,7 +183,22 @@ def test_an_http_error_and_a_refused_association_give_clear_errors(
     assert "answered 404" in capsys.readouterr().err
     refused = f"dicom://NOT{PACS_AET}@127.0.0.1:{orthanc.dicom_port}"
     assert cli("send", refused, "--db", str(pulled / "s.sqlite")) == EXIT_PACS
-    assert "rejected the association" in capsys.readouterr().err
+    assert "rejected the association (Called AE title not recognised)" in capsys.readouterr().err
+
+
+def test_a_wrong_ae_title_is_reported_as_rejected_every_time(orthanc: Orthanc) -> None:
+    """Orthanc closes the connection right after its A-ASSOCIATE-RJ; pynetdicom then reports about
+    one association in ten as aborted, not rejected. The received rejection must still be the reason."""
+    wrong = DicomNode(f"NOT{PACS_AET}", "127.0.0.1", orthanc.dicom_port)
+    messages = set()
+    for _ in range(60):
+        with pytest.raises(PacsError) as refused:
+            echo(wrong)
+        messages.add(str(refused.value))
+    assert messages == {
+        f"{wrong} rejected the association (Called AE title not recognised): "
+        f"check its AE title and that it accepts {OWN_AE_TITLE}"
+    }
 
 
 # -- helpers ---------------------------------------------------------------------------------------
