@@ -60,6 +60,16 @@ def _row(arm: str, nih: tuple[float, float, float], kermany: tuple[float, float,
     }  # fmt: skip
 
 
+def _main_study_rows() -> list[dict]:
+    """The four main-study arms: the ImageNet fine-tune best on NIH, Lite0 from scratch worst."""
+    return [
+        _row("densenet121-scratch", (0.87, 0.81, 0.92), (0.95, 0.93, 0.97)),
+        _row("lite0-scratch", (0.65, 0.55, 0.75), (0.94, 0.92, 0.96)),
+        _row("lite0-imagenet-finetune", (0.92, 0.88, 0.96), (0.96, 0.94, 0.98)),
+        _row("densenet121-distilled", (0.90, 0.85, 0.94), (0.95, 0.93, 0.97)),
+    ]
+
+
 def test_the_distilled_arm_is_densenet_from_scratch_taught_by_the_imagenet_fine_tune(study, tmp_path: Path):
     command = study.train_command(study.DISTILLED, Path("/data"), tmp_path, 4)
     assert _value(command, "--teacher") == str(tmp_path / "lite0-imagenet-finetune" / "package")
@@ -128,12 +138,7 @@ def test_paired_differences_come_from_the_arms_saved_test_predictions_per_source
 
 
 def test_a_clear_win_needs_the_paired_ci_wholly_above_zero_even_where_the_arms_cis_overlap(study):
-    rows = [
-        _row("densenet121-scratch", (0.87, 0.81, 0.92), (0.95, 0.93, 0.97)),
-        _row("lite0-scratch", (0.65, 0.55, 0.75), (0.94, 0.92, 0.96)),
-        _row("lite0-imagenet-finetune", (0.92, 0.88, 0.96), (0.96, 0.94, 0.98)),
-        _row("densenet121-distilled", (0.90, 0.85, 0.94), (0.95, 0.93, 0.97)),
-    ]
+    rows = _main_study_rows()
     pairs = study.comparisons(rows)
     assert pairs[:4] == [
         ("nih", "lite0-imagenet-finetune", "densenet121-scratch"),
@@ -175,12 +180,7 @@ def test_the_follow_up_continues_the_shipped_model_at_224_px_with_and_without_th
 
 
 def test_the_follow_up_is_compared_and_reported_apart_from_the_main_study(study):
-    main = [
-        _row("densenet121-scratch", (0.87, 0.81, 0.92), (0.95, 0.93, 0.97)),
-        _row("lite0-scratch", (0.65, 0.55, 0.75), (0.94, 0.92, 0.96)),
-        _row("lite0-imagenet-finetune", (0.92, 0.88, 0.96), (0.96, 0.94, 0.98)),
-        _row("densenet121-distilled", (0.90, 0.85, 0.94), (0.95, 0.93, 0.97)),
-    ]
+    main = _main_study_rows()
     follow = [
         _row(study.TEACHER_224.name, (0.97, 0.95, 0.99), (0.99, 0.98, 1.0)),  # best ImageNet arm, but 224 px
         _row(study.CONTINUED.name, (0.90, 0.85, 0.95), (0.99, 0.98, 1.0)),
