@@ -143,10 +143,10 @@ class MainWindow(QMainWindow):
         s.heatmapReady.connect(self._on_heatmap_ready)
         s.heatmapFailed.connect(self._on_heatmap_failed)
         s.taskFinished.connect(self._on_task_finished)
+        s.scoringDone.connect(self.worklist.open_top)  # the ranking is complete: rank 1, unless held
         s.model.reranked.connect(self._refresh_current)
         s.model.reranked.connect(self._update_study_actions)
         self.worklist.currentStudyChanged.connect(lambda _uid: self._update_study_actions())
-        self.worklist.proxy.rowsInserted.connect(self._select_first_if_none)
         self.progress.cancelRequested.connect(self.cancel_work)
         self.worklist.currentStudyChanged.connect(self._on_study_changed)
         self.worklist.currentStudyChanged.connect(self.similar.show_study)
@@ -302,10 +302,6 @@ class MainWindow(QMainWindow):
         if scored and self.findings.selected_finding() is None and row.top_finding:
             self.select_finding_named(row.top_finding)
 
-    def _select_first_if_none(self) -> None:
-        if self.worklist.current_uid() is None:
-            self.worklist.select_row(0)  # the first study shows as soon as it is read
-
     def _refresh_current(self) -> None:
         """Scores or thresholds changed: update the findings of the shown study (image stays)."""
         row = self.current_row()
@@ -335,6 +331,7 @@ class MainWindow(QMainWindow):
 
     # -- findings and heat maps -----------------------------------------------------------------
     def select_finding(self, index: int) -> None:
+        self.worklist.hold()  # the reader works on the study shown: it stays
         self.findings.select_finding(index)
 
     def select_finding_named(self, name: str) -> None:
@@ -378,14 +375,17 @@ class MainWindow(QMainWindow):
 
     # -- view commands --------------------------------------------------------------------------
     def set_overlay_visible(self, visible: bool) -> None:
+        self.worklist.hold()
         self.image_view.set_overlay_visible(visible)
         if visible:
             self._request_heatmap()
 
     def set_inverted(self, inverted: bool) -> None:
+        self.worklist.hold()
         self.image_view.set_inverted(inverted)
 
     def reset_view(self) -> None:
+        self.worklist.hold()
         self.image_view.reset_view()
 
     def set_hide_phi(self, hide: bool) -> None:
@@ -411,6 +411,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is None:
             return
+        self.worklist.hold()
         note = row.review.note if row.review is not None else ""
         if self.session.set_review(row.uid, outcome, note) is not None:
             self.show_message(f"Marked {outcome}")
@@ -419,6 +420,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is None:
             return
+        self.worklist.hold()
         review = row.review
         text, ok = QInputDialog.getMultiLineText(
             self, "Review note", "Note on this study (no patient names):", review.note if review else ""
@@ -430,6 +432,7 @@ class MainWindow(QMainWindow):
 
     def clear_review(self) -> None:
         row = self.current_row()
+        self.worklist.hold()
         if row is not None and row.review is not None:
             self.session.clear_review(row.uid)
             self.show_message("Review mark removed")
@@ -440,6 +443,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is None or not row.gate_stopped:
             return
+        self.worklist.hold()
         if self.session.store is None:
             self.show_message("No study store is open: an override could not be recorded")
             return
@@ -496,6 +500,7 @@ class MainWindow(QMainWindow):
 
     def export_image(self) -> Path | None:
         """Ctrl+E: the study's image with its heat map (when shown) and findings burned in."""
+        self.worklist.hold()
         row = self.current_row()
         image = self.image_view.image()
         item = row.ranked() if row is not None else None

@@ -119,6 +119,7 @@ class TriageSession(QObject):
     heatmapReady = Signal(object, object)  # noqa: N815  (uid, label, sha), Heatmap
     heatmapFailed = Signal(object, str)  # noqa: N815
     taskFinished = Signal(object, object, str)  # noqa: N815
+    scoringDone = Signal()  # noqa: N815  a scoring job ran to its end (not cancelled, no error)
 
     def __init__(
         self, backend: Backend | None = None, store: Store | None = None, parent: QObject | None = None
@@ -436,6 +437,7 @@ class TriageSession(QObject):
             self.message.emit(f"Scoring cancelled after {self._job_done} of {self._job_total} studies")
         else:
             self.message.emit(f"Scored {self._job_done} studies")
+            self.scoringDone.emit()
         self._maybe_idle()
 
     def _maybe_idle(self) -> None:

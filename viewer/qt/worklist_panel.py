@@ -1,4 +1,11 @@
-"""The worklist pane: finding filter, text search and the sortable study table."""
+"""The worklist pane: finding filter, text search and the sortable study table.
+
+The table's current row is always the study shown, so the arrow keys move from it. When the
+worklist fills, the pane opens its top-ranked study; :meth:`open_top` opens the top-ranked one again
+(the window calls it when scoring finishes) unless the reader has taken a study in hand: selected one
+(click, arrow keys, a similar study) or acted on the one shown (:meth:`hold`). A study the reader
+holds stays shown wherever it moves in the ranking.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +69,11 @@ class WorklistPanel(QWidget):
         for col, width in widths.items():  # fixed widths: sizing to contents would read all 10,000 rows
             self.table.setColumnWidth(int(col), width)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
+        self.table.pressed.connect(lambda _index: self.hold())  # a click on the row already shown too
         self.proxy.layoutChanged.connect(self._keep_current_visible)
+        self.proxy.layoutChanged.connect(self._open_top_if_none)
+        self.proxy.rowsInserted.connect(self._open_top_if_none)
+        self.proxy.rowsRemoved.connect(self._open_top_if_none)
         self.proxy.modelReset.connect(self._on_reset)
         top = QHBoxLayout()
         top.addWidget(self.filter_combo)
@@ -72,6 +83,8 @@ class WorklistPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         self._current: str | None = None
+        self._held = False  # the reader took the shown study in hand: open_top leaves it
+        self._auto = False  # a selection the pane makes itself (not the reader's)
 
     def set_findings(self, labels: tuple[str, ...]) -> None:
         """Offer one filter entry per shown finding of the loaded model."""
@@ -92,6 +105,21 @@ class WorklistPanel(QWidget):
 
     def current_uid(self) -> str | None:
         return self._current
+
+    def hold(self) -> None:
+        """The reader acts on the study shown: it stays shown (:meth:`open_top` leaves it)."""
+        if self._current is not None:
+            self._held = True
+
+    @property
+    def held(self) -> bool:
+        """True once the reader has taken a study in hand (until the worklist empties)."""
+        return self._held
+
+    def open_top(self) -> None:
+        """Open the top-ranked study, unless the reader holds another one."""
+        if self.proxy.rowCount() and not self._held and self.proxy.uid_at(0) != self._current:
+            self._select_automatically(0)
 
     def selected_uids(self) -> list[str]:
         """The selected studies (at least the current one)."""
@@ -125,16 +153,40 @@ class WorklistPanel(QWidget):
         self.table.selectionModel().setCurrentIndex(index, flags)
         self.table.scrollTo(index)
 
+    def _select_automatically(self, row: int) -> None:
+        self._auto = True
+        try:
+            self._select_proxy_row(row)
+        finally:
+            self._auto = False
+
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         uid = current.data(UID_ROLE) if current.isValid() else None
+        if uid is not None and not self._auto:
+            self._held = True  # the reader's choice (or a command's): it stays shown
         if uid != self._current:
             self._current = uid
             self.currentStudyChanged.emit(uid)
 
+    def _open_top_if_none(self) -> None:
+        """Rows arrived, left or moved: when no study is shown, the top-ranked one opens."""
+        current = self.table.selectionModel().currentIndex()
+        if self.proxy.rowCount() and (self._current is None or not current.isValid()):
+            self._select_automatically(0)
+
     def _on_reset(self) -> None:
-        if self._current is not None:
-            self._current = None
-            self.currentStudyChanged.emit(None)
+        """Every row was replaced (the store's worklist read, studies archived): the study shown stays
+        when it is still there and the reader holds it; else the top-ranked study opens."""
+        if self.proxy.rowCount() == 0:
+            self._held = False
+            if self._current is not None:
+                self._current = None
+                self.currentStudyChanged.emit(None)
+            return
+        if self._held and self._current is not None and self.proxy.row_of(self._current) >= 0:
+            self._select_automatically(self.proxy.row_of(self._current))  # same study: no signal
+        else:
+            self._select_automatically(0)
 
     def _keep_current_visible(self) -> None:
         current = self.table.selectionModel().currentIndex()
