@@ -1,6 +1,9 @@
 """``cxr-triage listen --port N``: a DICOM C-STORE (and C-ECHO) receiver. Every instance received is
 kept in the inbox, recorded in the store and scored as it arrives (batched, through the engine),
-until SIGINT or SIGTERM. An object that is not an image is kept and noted, never a crash."""
+until SIGINT or SIGTERM. An object that is not an image is kept and noted, never a crash.
+
+Only associations calling ``--aet`` are accepted, and with ``--allow`` only from those calling AE
+titles (and hosts); others are rejected at association, each with one line and an audit event."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import queue
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,17 +21,18 @@ from inference.api import Status, StudyResult
 from inference.commands.common import add_db_argument, fail, positive_int, with_store
 from inference.commands.pacs_common import add_model_arguments, add_timeout_argument, fail_pacs, start_engine
 from inference.pacs.destinations import ae_title
-from inference.pacs.dimse import OWN_AE_TITLE
+from inference.pacs.dimse import OWN_AE_TITLE, Peer
 from inference.store import store_path
 from inference.text import terminal_safe
 
 if TYPE_CHECKING:
     from inference.engine import Engine, Event
-    from inference.pacs.dimse import Receiver
+    from inference.pacs.dimse import Receiver, Rejection
     from inference.store import Store
 
 INBOX_FOLDER = "inbox"  # next to the store, unless --inbox says otherwise
 POLL_S = 0.5  # how often the loop looks for a stop request while idle
+AUDIT_REJECTED = "association-rejected"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=port_number, required=True, help="TCP port to listen on")
     p.add_argument("--aet", type=aet, default=OWN_AE_TITLE, help=f"our AE title (default {OWN_AE_TITLE})")
     p.add_argument("--bind", default="0.0.0.0", metavar="ADDRESS", help="address to listen on (default: all)")
+    p.add_argument(
+        "--allow",
+        type=peer,
+        action="append",
+        default=[],
+        metavar="AET[@HOST]",
+        help="accept associations only from this calling AE title (from HOST only, when given: an address "
+        "or a name, resolved at start); repeatable. Default: any calling AE title",
+    )
     p.add_argument(
         "--inbox",
         type=Path,
@@ -64,18 +77,29 @@ def aet(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def peer(text: str) -> Peer:
+    try:
+        return Peer.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     return with_store(args.db, lambda store: _listen(args, store))
 
 
 def _listen(args: argparse.Namespace, store: Store) -> int:
     from inference.pacs import PacsError
-    from inference.pacs.dimse import Receiver
+    from inference.pacs.dimse import Access, Receiver
 
     inbox = args.inbox or store_path(args.db).parent / INBOX_FOLDER
+    try:
+        access = Access(args.aet, args.allow)  # resolves the --allow hosts, once, before the model loads
+    except PacsError as exc:
+        return fail_pacs(str(exc))
     events: queue.Queue[Event] = queue.Queue()
     engine, info = start_engine(args, store, events.put, args.batch_size)
-    receiver = Receiver(inbox, args.port, args.aet, args.bind, args.timeout)
+    receiver = Receiver(inbox, args.port, args.aet, args.bind, args.timeout, access, _rejected(store))
     try:
         if isinstance(info, str):
             return fail(info)
@@ -85,7 +109,7 @@ def _listen(args: argparse.Namespace, store: Store) -> int:
         return fail_pacs(str(exc))
     print(
         f"Listening as {args.aet} on {args.bind}:{args.port} (model {info.card.name} {info.card.version}); "
-        f"inbox {inbox}. Ctrl+C or SIGTERM stops.",
+        f"inbox {inbox}; {access.describe()}. Ctrl+C or SIGTERM stops.",
         flush=True,
     )
     with _stop_on_signals() as stop:
@@ -98,6 +122,22 @@ def _listen(args: argparse.Namespace, store: Store) -> int:
             engine.shutdown()
     print("Stopped.", flush=True)
     return 0
+
+
+def _rejected(store: Store) -> Callable[[Rejection], None]:
+    """What the listener does with a rejected association (on its thread): one line and an audit event."""
+
+    def note(rejection: Rejection) -> None:
+        print(f"cxr-triage: {terminal_safe(str(rejection))}", file=sys.stderr, flush=True)
+        store.log(
+            AUDIT_REJECTED,
+            calling_ae_title=rejection.calling_ae_title,
+            called_ae_title=rejection.called_ae_title,
+            peer_address=rejection.peer_address,
+            reason=rejection.reason_text,
+        )
+
+    return note
 
 
 @contextmanager

@@ -7,10 +7,13 @@ a :class:`PacsError` with a plain message.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import queue
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +25,18 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from inference.pacs.cache import instance_path, write_atomically
 from inference.pacs.destinations import DEFAULT_TIMEOUT_S, DicomNode, PacsError
+from inference.pacs.destinations import ae_title as checked_ae_title
 
 OWN_AE_TITLE = "CXRTRIAGE"
 SUCCESS = 0x0000
 WARNINGS = (0x0001, 0xB000, 0xB006, 0xB007)  # stored, with a warning (coercion, elements discarded)
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
+# A-ASSOCIATE-RJ (PS3.8 9.3.4): result "rejected-permanent", source "DICOM UL service-user", and its reasons
+REJECTED_PERMANENT, SERVICE_USER = 0x01, 0x01
+CALLING_AE_NOT_RECOGNISED, CALLED_AE_NOT_RECOGNISED = 0x03, 0x07
+REASONS = {CALLING_AE_NOT_RECOGNISED: "calling AE title not recognised",
+           CALLED_AE_NOT_RECOGNISED: "called AE title not recognised"}  # fmt: skip
 
 logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)  # its own errors become PacsError messages
 
@@ -106,26 +115,140 @@ def _check(status: Dataset, node: DicomNode, what: str) -> None:
         raise PacsError(f"{node} refused {what} (status {code:#06x})")
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One ``--allow AET[@HOST]``: a calling AE title we accept, from ``host`` only when one is given."""
+
+    ae_title: str
+    host: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Peer:
+        """``AET`` or ``AET@HOST``; raises ValueError with a plain message."""
+        title, at, host = text.rpartition("@") if "@" in text else (text, "", "")
+        if at and not host:
+            raise ValueError(f"expected AE_TITLE or AE_TITLE@HOST, got {text!r}")
+        return cls(checked_ae_title(title).strip(), host)
+
+    def __str__(self) -> str:
+        return f"{self.ae_title}@{self.host}" if self.host else self.ae_title
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An association refused by :class:`Access` (no patient data: who called whom, from where, why)."""
+
+    calling_ae_title: str
+    called_ae_title: str
+    peer_address: str
+    reason: int  # A-ASSOCIATE-RJ reason (PS3.8 9.3.4), source "service-user"
+
+    @property
+    def reason_text(self) -> str:
+        return REASONS[self.reason]
+
+    def __str__(self) -> str:
+        return (
+            f"association rejected from {self.peer_address}: calling AE title {self.calling_ae_title!r}, "
+            f"called AE title {self.called_ae_title!r}: {self.reason_text} (reason {self.reason})"
+        )
+
+
+class Access:
+    """Who may associate with the listener. The called AE title must be ``ae_title``; with ``peers``,
+    the calling AE title must be one of theirs, and come from its host's addresses when the peer names a
+    host (resolved once, here: :class:`PacsError` when it cannot be); without, any calling AE title."""
+
+    def __init__(self, ae_title: str, peers: Sequence[Peer] = ()) -> None:
+        self.ae_title = ae_title.strip()
+        self.peers = tuple(peers)
+        self.addresses: dict[str, set[IPAddress] | None] = {}  # calling AE title -> its hosts (None: any)
+        for peer in self.peers:
+            if not peer.host:
+                self.addresses[peer.ae_title] = None
+            elif (known := self.addresses.setdefault(peer.ae_title, set())) is not None:
+                known.update(_resolve(peer))
+
+    def check(self, called: str, calling: str, address: str) -> Rejection | None:
+        """The rejection of an association request, or None when it may go on."""
+        called, calling = called.strip(), calling.strip()
+        reason = None
+        if called != self.ae_title:
+            reason = CALLED_AE_NOT_RECOGNISED
+        elif self.addresses and (
+            calling not in self.addresses
+            or ((hosts := self.addresses[calling]) is not None and _ip(address) not in hosts)
+        ):
+            reason = CALLING_AE_NOT_RECOGNISED
+        return Rejection(calling, called, address, reason) if reason else None
+
+    def describe(self) -> str:
+        """For the start-up line."""
+        if not self.peers:
+            return "accepting any calling AE title"
+        named = []
+        for title, hosts in self.addresses.items():
+            where = "any address" if hosts is None else ", ".join(sorted(map(str, hosts)))
+            named.append(f"{title} ({where})")
+        return "accepting only calling AE titles " + ", ".join(named)
+
+
+def _resolve(peer: Peer) -> set[IPAddress]:
+    try:
+        found = socket.getaddrinfo(peer.host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise PacsError(f"cannot resolve the host of --allow {peer}: {why}") from None
+    return {ip for *_, address in found if (ip := _ip(str(address[0]))) is not None}
+
+
+def _ip(text: str) -> IPAddress | None:
+    """An address as compared (an IPv4-mapped IPv6 address is its IPv4 address); None if not one."""
+    try:
+        ip = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
 class Receiver:
     """A C-STORE and C-ECHO provider: each received instance is written to ``inbox`` (one folder per
-    study) and its path put on :attr:`arrivals`. Runs on pynetdicom's threads until :meth:`stop`."""
+    study) and its path put on :attr:`arrivals`. Runs on pynetdicom's threads until :meth:`stop`.
+
+    Associations that ``access`` refuses (by default: any whose called AE title is not ``ae_title``) are
+    rejected with an A-ASSOCIATE-RJ giving the reason, after ``on_reject`` has been told."""
 
     def __init__(
         self, inbox: Path, port: int, ae_title: str = OWN_AE_TITLE, bind: str = "0.0.0.0",
-        timeout: float = DEFAULT_TIMEOUT_S,
+        timeout: float = DEFAULT_TIMEOUT_S, access: Access | None = None,
+        on_reject: Callable[[Rejection], None] | None = None,
     ) -> None:  # fmt: skip
         self.inbox, self.port, self.bind = inbox, port, bind
+        self.access = access or Access(ae_title)
+        self.on_reject = on_reject
         self.arrivals: queue.Queue[Path] = queue.Queue()
         self._ae = _ae(ae_title, timeout)
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
                 self._ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
         self._ae.add_supported_context(Verification)
+        # pynetdicom's own AE title checks too, should our handler ever fail (its errors are only logged)
+        self._ae.require_called_aet = True
+        self._ae.require_calling_aet = list(self.access.addresses)
         self._server: Any = None
 
     def start(self) -> None:
         """Listen; raises :class:`PacsError` when the port cannot be bound."""
-        handlers: list[Any] = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_C_ECHO, lambda event: SUCCESS)]
+        handlers: list[Any] = [
+            (evt.EVT_REQUESTED, self._on_requested),
+            (evt.EVT_C_STORE, self._on_store),
+            (evt.EVT_C_ECHO, lambda event: SUCCESS),
+        ]
         try:
             self._server = self._ae.start_server((self.bind, self.port), block=False, evt_handlers=handlers)
         except OSError as exc:
@@ -135,6 +258,21 @@ class Receiver:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+
+    def _on_requested(self, event: Any) -> None:
+        """Reject an association ``access`` refuses, as pynetdicom does its own checks: an
+        A-ASSOCIATE-RJ, then the association ends once the peer has it (or its timer runs out)."""
+        assoc = event.assoc
+        asked = assoc.requestor.primitive
+        rejection = self.access.check(asked.called_ae_title, asked.calling_ae_title, assoc.requestor.address)
+        if rejection is None:
+            return
+        try:
+            if self.on_reject is not None:
+                self.on_reject(rejection)
+        finally:
+            assoc.acse.send_reject(REJECTED_PERMANENT, SERVICE_USER, rejection.reason)
+            assoc.kill()
 
     def _on_store(self, event: Any) -> int:
         """Keep the instance as it came (whatever it holds), then announce it."""
