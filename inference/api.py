@@ -116,6 +116,17 @@ class ValidationCurve:
 
 
 @dataclass(frozen=True)
+class LabelCode:
+    """The coded concept that names a label's finding in the DICOM SR, and where that mapping comes
+    from (:data:`inference.labels.CODES` holds the project's table)."""
+
+    value: str  # e.g. "233604007"
+    scheme: str  # coding scheme designator: "SCT" (SNOMED CT), "DCM", "RADLEX", or a private "99..."
+    meaning: str  # e.g. "Pneumonia"
+    source: str  # e.g. "SNOMED CT International (not in DICOM PS3.16)"
+
+
+@dataclass(frozen=True)
 class LabelCard:
     """One output of a model: whether it is trained, its operating points and validation figures."""
 
@@ -126,6 +137,7 @@ class LabelCard:
     n_positive: int = 0
     n_negative: int = 0
     curve: ValidationCurve | None = None
+    code: LabelCode | None = None  # None: the SR names the finding with a private code
 
 
 OPERATING_POINTS = ("high_sensitivity", "youden", "high_specificity")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from inference.api import GateCard, LabelCard, ModelCard, Preprocessing, Task, ValidationCurve
+from inference.api import GateCard, LabelCard, LabelCode, ModelCard, Preprocessing, Task, ValidationCurve
 
 CARD = "card.json"
 WEIGHTS = "model.safetensors"
@@ -144,6 +144,52 @@ def _curve(value: Any) -> list[str]:
     return problems
 
 
+_CODE = ("value", "scheme", "meaning", "source")
+STANDARD_SCHEMES = ("SCT", "DCM", "RADLEX")  # SNOMED CT, DICOM (PS3.16 Annex D), RadLex
+_MAX_SCHEME, _MAX_MEANING = 16, 64  # Coding Scheme Designator is SH, Code Meaning LO
+
+
+def _scheme_problem(scheme: str) -> str | None:
+    if scheme in STANDARD_SCHEMES or (scheme.startswith("99") and len(scheme) <= _MAX_SCHEME):
+        return None
+    return (
+        f".scheme must be {_choices(STANDARD_SCHEMES)} or a private scheme of at most {_MAX_SCHEME} "
+        f"characters beginning with '99' (got {_SHOW.repr(scheme)})"
+    )
+
+
+def _value_problem(scheme: str, value: str) -> str | None:
+    """SNOMED CT and DICOM codes are numbers, RadLex ones RID and a number."""
+    if scheme in ("SCT", "DCM") and not (value.isascii() and value.isdigit()):
+        return f".value must be a number for scheme {scheme} (got {_SHOW.repr(value)})"
+    if scheme == "RADLEX" and not (value.startswith("RID") and value[3:].isascii() and value[3:].isdigit()):
+        return f".value must be RID and a number for scheme RADLEX (got {_SHOW.repr(value)})"
+    return None
+
+
+def _code(value: Any) -> list[str]:
+    """A label's coded concept for the DICOM SR: null, or value, scheme, meaning and source."""
+    if value is None:
+        return []
+    if not (_is_object(value) and set(value) == set(_CODE)):
+        return [f" must be null or an object of {', '.join(_CODE)} (got {_SHOW.repr(value)})"]
+    problems = [
+        f".{key} must be a non-empty printable string without a backslash (got {_SHOW.repr(value[key])})"
+        for key in _CODE
+        if not (_is_text(value[key]) and value[key].isprintable() and "\\" not in value[key])
+    ]
+    if problems:
+        return problems
+    length = len(value["meaning"])
+    too_long = f".meaning must be at most {_MAX_MEANING} characters (got {length})"
+    found = [
+        too_long if length > _MAX_MEANING else None,
+        _scheme_problem(value["scheme"]),
+        _value_problem(value["scheme"], value["value"]),
+    ]
+    return [problem for problem in found if problem]
+
+
 # ---------------------------------------------------------------------------------------------- fields
 
 
@@ -224,6 +270,7 @@ _LABEL_FIELDS = _spec(
         "n_positive": _COUNT,
         "n_negative": _COUNT,
         "curve": _curve,
+        "code": _code,
     },
 )
 
@@ -254,12 +301,14 @@ def _label(index: int, data: Any, problems: list[str]) -> LabelCard | None:
     if len(problems) > before:
         return None
     curve, auroc = fields.pop("curve", None), fields.pop("auroc", None)
+    code = fields.pop("code", None)
     points = {k: float(v) for k, v in fields.pop("operating_points", {}).items()}
     return LabelCard(
         **fields,
         operating_points=points,
         auroc=None if auroc is None else float(auroc),
         curve=ValidationCurve(**{k: tuple(map(float, v)) for k, v in curve.items()}) if curve else None,
+        code=LabelCode(**code) if code else None,
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from inference.api import LabelCard, ModelCard, Preprocessing, Task
-from inference.labels import CHESTXRAY14, XRV_DEFAULT, canonical
+from inference.labels import CHESTXRAY14, XRV_DEFAULT, canonical, label_code
 from inference.models.densenet import CheXDenseNet, preview, reference_state, state_problems
 from inference.models.package import CARD, WEIGHTS, save_package, sha256_of
 from inference.models.safe_unpickle import load_restricted
@@ -221,7 +221,7 @@ def chexnet_labels(num_outputs: int, names: Sequence[str] | None = None) -> tupl
     if not all(names) or len(set(names)) != len(names):
         raise CheckpointError(f"label names must be non-empty and distinct: {list(names)}")
     fallback = {UNCALIBRATED: FALLBACK_THRESHOLD}
-    return tuple(LabelCard(canonical(n), operating_points=fallback) for n in names)
+    return tuple(LabelCard(canonical(n), operating_points=fallback, code=label_code(n)) for n in names)
 
 
 def xrv_default_point(op_threshs: Sequence[float] | None) -> str:
@@ -275,7 +275,7 @@ def xrv_labels(
         elif trained:
             points = {default: FALLBACK_THRESHOLD}
             no_op.append(name)
-        labels.append(LabelCard(name, trained=trained, operating_points=points))
+        labels.append(LabelCard(name, trained=trained, operating_points=points, code=label_code(name)))
     names = [lab.name for lab in labels]
     if len(set(names)) != len(names):
         raise CheckpointError(f"duplicate output names: {names}")

@@ -16,6 +16,7 @@ from inference.evaluation.metrics import (
     operating_points,
     validation_curve,
 )
+from inference.labels import label_code
 
 
 class GroupMetrics(AurocSummary, total=False):
@@ -43,7 +44,8 @@ def label_cards(
 ) -> tuple[LabelCard, ...]:
     """One card per output. ``trained`` (shown) only with >= ``min_positives`` positives and
     negatives in validation and, when there is a test split, in test too. With ``val_sources``,
-    operating points and curves weight every source equally (:func:`balancing_weights`)."""
+    operating points and curves weight every source equally (:func:`balancing_weights`). Each card
+    carries the finding's code from :data:`inference.labels.CODES` (None for a label it lacks)."""
     cards = []
     for j, name in enumerate(labels):
         y, p = val_targets[:, j], val_probs[:, j]
@@ -63,10 +65,13 @@ def label_cards(
                     n_positive=n_pos,
                     n_negative=n_neg,
                     curve=validation_curve(y[keep], p[keep], weights=w),
+                    code=label_code(name),
                 )
             )
         else:
-            cards.append(LabelCard(name=name, trained=False, n_positive=n_pos, n_negative=n_neg))
+            cards.append(
+                LabelCard(name=name, trained=False, n_positive=n_pos, n_negative=n_neg, code=label_code(name))
+            )
     return tuple(cards)
 
 

@@ -9,6 +9,7 @@ from inference.api import GateCard, ModelCard
 from inference.gate.image import MAX_ROUGHNESS
 from inference.gate.orientation import ORIENTATION_REPORT
 from inference.gate.stats import SITE_REPORT
+from inference.labels import PRIVATE_SCHEME
 from inference.train.card import GroupMetrics
 
 Strata = Mapping[str, Mapping[str, GroupMetrics]]  # stratum -> label -> metrics
@@ -94,6 +95,7 @@ def render(card: ModelCard) -> str:
                 f"{ops.get('high_specificity', 0):.3f} |"
             )
     lines.append("")
+    lines += _codes_section(card)
     if "held_out_test" in m:
         lines += ["## Held-out test (patient-disjoint, never used for model selection)", ""]
         lines += _table(cast(Strata, m["held_out_test"]), "Per source and label")
@@ -115,6 +117,23 @@ def render(card: ModelCard) -> str:
     if card.gate is not None:
         lines += _gate_section(card.gate)
     return "\n".join(lines) + "\n"
+
+
+def _codes_section(card: ModelCard) -> list[str]:
+    """How the DICOM SR names each finding: the coded concept the card gives a label, and its source."""
+    coded = [(lab.name, lab.code) for lab in card.labels if lab.code is not None]
+    if not coded:
+        return []
+    lines = [
+        "## Finding codes (DICOM SR)",
+        "",
+        "| label | scheme | code | meaning | source |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {name} | {c.scheme} | {c.value} | {c.meaning} | {c.source} |" for name, c in coded]
+    if len(coded) < len(card.labels):
+        lines += ["", f"Labels not listed are named by a private code ({PRIVATE_SCHEME}, the label's name)."]
+    return lines + [""]
 
 
 def _gate_section(gate: GateCard) -> list[str]:

@@ -9,16 +9,23 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from pydicom.sr._cid_dict import cid_concepts as CID_CONCEPTS
+from pydicom.sr._concepts_dict import concepts as CONCEPTS
 from safetensors.torch import load_file, save_file
 
-from inference.api import ModelCard
+from inference.api import LabelCode, ModelCard
+from inference.bundled import DEMO_MODEL
+from inference.labels import CHESTXRAY14, CODES, PRIVATE, PRIVATE_SCHEME, SNOMED, XRV_DEFAULT
+from inference.models.checkpoints import chexnet_labels, xrv_labels
 from inference.models.package import (
     CARD,
     WEIGHTS,
@@ -28,6 +35,8 @@ from inference.models.package import (
     read_card,
     save_package,
 )
+from inference.train.card import label_cards
+from inference.train.card_md import render
 
 Card = dict[str, Any]
 
@@ -313,3 +322,118 @@ def test_written_package_loads_back(
         and saved.weights_sha256 == hashlib.sha256((tmp_path / "out" / WEIGHTS).read_bytes()).hexdigest()
     )
     assert torch.equal(back.classifier.weight, model.classifier.weight.half().float())
+
+
+# ------------------------------------------------------------------------------------ finding codes
+
+
+PNEUMONIA = {"value": "233604007", "scheme": "SCT", "meaning": "Pneumonia", "source": "SNOMED CT"}
+
+
+def _set_code(**change: object) -> Callable[[Card], object]:
+    return _set_label(6, "code", {**PNEUMONIA, **change})  # labels[6] of the random package is Pneumonia
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            _set_label(6, "code", "233604007"),
+            "labels[6] (Pneumonia): code must be null or an object of value, scheme, meaning, source "
+            "(got '233604007')",
+        ),
+        (
+            _set_label(6, "code", {k: v for k, v in PNEUMONIA.items() if k != "source"}),
+            "labels[6] (Pneumonia): code must be null or an object of value, scheme, meaning, source",
+        ),
+        (
+            _set_code(scheme="SNOMED"),
+            "labels[6] (Pneumonia): code.scheme must be one of 'SCT', 'DCM', 'RADLEX' or a private scheme "
+            "of at most 16 characters beginning with '99' (got 'SNOMED')",
+        ),
+        (_set_code(scheme="99" + "X" * 15), "code.scheme must be one of 'SCT', 'DCM', 'RADLEX' or a private"),
+        (
+            _set_code(value="F000"),
+            "labels[6] (Pneumonia): code.value must be a number for scheme SCT (got 'F000')",
+        ),
+        (_set_code(scheme="RADLEX", value="5350"), "code.value must be RID and a number for scheme RADLEX"),
+        (
+            _set_code(meaning="P" * 65),
+            "labels[6] (Pneumonia): code.meaning must be at most 64 characters (got 65)",
+        ),
+        (
+            _set_code(meaning="Pneumonia\\Lung"),
+            "code.meaning must be a non-empty printable string without a backslash (got 'Pneumonia\\\\Lung')",
+        ),
+        (_set_code(source=" "), "code.source must be a non-empty printable string without a backslash"),
+        (_set_code(value=233604007), "code.value must be a non-empty printable string without a backslash"),
+    ],
+)
+def test_bad_code_is_named_with_its_value(
+    package: Path, change: Callable[[Card], object], expected: str
+) -> None:
+    edit_card(package, change)
+    assert expected in refusal(read_card, package)
+
+
+def test_a_code_is_read_and_written_back_as_it_is(
+    package: Path, card_and_model: tuple[ModelCard, torch.nn.Module], tmp_path: Path
+) -> None:
+    private = {"value": "Pleural_Thickening", "scheme": "99CXRTRIAGE", "meaning": "Pleural thickening",
+               "source": "private"}  # fmt: skip
+    edit_card(package, lambda card: [_set_code()(card), _set_label(12, "code", private)(card)])
+    card = read_card(package)
+    assert card.label("Pneumonia").code == LabelCode(**PNEUMONIA)
+    assert card.label("Pleural_Thickening").code == LabelCode(**private)
+    assert card.label("Atelectasis").code is None  # optional: null
+    saved = save_package(tmp_path / "out", card, card_and_model[1])
+    assert read_card(tmp_path / "out") == saved and saved.label("Pneumonia").code == LabelCode(**PNEUMONIA)
+
+
+def _ps316(cid: int, scheme: str, value: str) -> list[str]:
+    """The meanings PS3.16's context group ``cid`` gives the code, as pydicom ships them (its
+    ``codes.CID8134`` itself cannot be listed in pydicom 3.0: a keyword in two schemes)."""
+    return [
+        CONCEPTS[scheme][keyword][value][0]
+        for keyword in CID_CONCEPTS[cid].get(scheme, [])
+        if value in CONCEPTS[scheme][keyword]
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(CODES))
+def test_the_code_table_says_truly_where_each_code_comes_from(name: str) -> None:
+    """A PS3.16 code is in each context group it cites, with the same meaning (pydicom ships PS3.16's
+    context groups); a SNOMED CT one is nowhere in PS3.16 (were it added, its source must say so and
+    its meaning be checked again); a private one is in the private scheme."""
+    code = CODES[name]
+    if code.source.startswith("DICOM PS3.16 CID "):
+        cids = [int(cid) for cid in re.findall(r"\d+", code.source.removeprefix("DICOM PS3.16 "))]
+        assert cids and all(_ps316(cid, code.scheme, code.value) == [code.meaning] for cid in cids), name
+    elif code.source == SNOMED:
+        in_ps316 = [entry[code.value] for entry in CONCEPTS["SCT"].values() if code.value in entry]
+        assert code.scheme == "SCT" and not in_ps316, f"{name}: PS3.16 has {code.value} {in_ps316}"
+    else:
+        assert (code.scheme, code.source) == (PRIVATE_SCHEME, PRIVATE)
+
+
+def test_the_demo_card_holds_the_tables_code_for_every_label() -> None:
+    card = read_card(DEMO_MODEL)
+    assert {lab.name: lab.code for lab in card.labels} == {lab.name: CODES[lab.name] for lab in card.labels}
+    assert card.label("Pneumonia").code == LabelCode("233604007", "SCT", "Pneumonia", SNOMED)
+    assert (DEMO_MODEL / "card.md").read_text(encoding="utf-8") == render(card)  # card.md shows them
+    assert "| Pneumonia | SCT | 233604007 | Pneumonia | SNOMED CT International" in render(card)
+
+
+def test_import_and_training_take_their_codes_from_the_same_table() -> None:
+    chexnet = chexnet_labels(14)
+    assert [lab.code for lab in chexnet] == [CODES[name] for name in CHESTXRAY14]
+    renamed = chexnet_labels(2, ["Pleural Effusion", "COVID-19"])  # a CheXpert spelling; a site's label
+    assert [lab.code for lab in renamed] == [CODES["Effusion"], None]
+    xrv, _ = xrv_labels(18, XRV_DEFAULT, None)
+    assert [lab.code for lab in xrv] == [CODES[name] for name in XRV_DEFAULT]
+    y = np.r_[np.ones(20), np.zeros(20)]
+    trained = label_cards(("Pneumonia", "COVID-19"), np.c_[y, y], np.c_[y, y] * 0.8, None, 10)
+    assert [lab.code for lab in trained] == [CODES["Pneumonia"], None]
+    assert "named by a private code (99CXRTRIAGE, the label's name)" in render(
+        dataclasses.replace(read_card(DEMO_MODEL), labels=trained)
+    )
