@@ -76,8 +76,9 @@ def _objects(
         return Skipped(uid, f"cannot draw the annotated image: {exc}")
     sr_uids = ObjectUids(*store.pacs_object_uids(uid, weights, "sr", _new_uids))
     sc_uids = ObjectUids(*store.pacs_object_uids(uid, weights, "sc", _new_uids))
-    sr = build_sr(study, [ds for _, ds in sources], card, thresholds, sr_uids)
-    return StudyObjects(uid, weights, (sr, build_sc(bgr, lead, sc_uids)))
+    sc = build_sc(bgr, lead, sc_uids)
+    sr = build_sr(study, [ds for _, ds in sources], card, thresholds, sr_uids, capture=sc)
+    return StudyObjects(uid, weights, (sr, sc))
 
 
 def _scored_dicom_headers(store: Store, study_uid: str, weights: str) -> list[tuple[Path, Dataset]]:

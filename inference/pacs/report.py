@@ -4,6 +4,11 @@ the burned-in annotated image as a Secondary Capture, both in the source study, 
 Per shown finding the SR holds one measurement group: the finding, its probability and the
 threshold in force (numeric), whether it is positive, the source images, and the algorithm (model
 name, version, weights sha256). Both objects say "not for diagnostic use".
+
+The finding is the coded concept the model card gives its label (SNOMED CT or DICOM, from
+:data:`inference.labels.CODES`), else a private code (99CXRTRIAGE, the label's name). The source
+images are the images the model scored (the study's frontal DICOM images); the evidence lists them
+and the Secondary Capture drawn from them.
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ from pydicom.sr.codedict import codes
 from pydicom.valuerep import validate_value
 
 from inference.annotate import DISCLAIMER
-from inference.api import ModelCard, RankedStudy
+from inference.api import LabelCode, ModelCard, RankedStudy
+from inference.labels import PRIVATE_SCHEME, private_code
 
 MANUFACTURER = "CXR Triage"
-SCHEME = "99CXRTRIAGE"  # private coding scheme for the model's findings
+SCHEME = PRIVATE_SCHEME  # private coding scheme: the procedure, the threshold and findings without a code
 SR_SERIES_NUMBER, SC_SERIES_NUMBER = 9001, 9002
 SR_DESCRIPTION = f"CXR Triage findings - {DISCLAIMER}"
 SC_DESCRIPTION = f"CXR Triage annotated - {DISCLAIMER}"
@@ -68,15 +74,18 @@ def build_sr(
     card: ModelCard,
     thresholds: Mapping[str, float],
     uids: ObjectUids,
+    capture: Dataset | None = None,
 ) -> Dataset:
-    """The SR of ``study``'s findings, referencing ``sources`` (the scored images, headers enough)."""
+    """The SR of ``study``'s findings. Each finding's source of measurement is ``sources`` (the images
+    the model scored, headers enough); the evidence lists them and ``capture``, the Secondary Capture
+    of the same results (:func:`build_sc`), when given."""
     headers = [reference_header(ds) for ds in sources]
     algorithm = AlgorithmIdentification(
         name=card.name, version=card.version, parameters=[f"weights sha256 {card.weights_sha256}", DISCLAIMER]
     )
     groups = [
-        _finding_group(name, study, thresholds[name], headers, algorithm, index)
-        for index, name in enumerate(card.shown_labels)
+        _finding_group(name, finding_code(card, name), study, thresholds[name], headers, algorithm)
+        for name in card.shown_labels
         if name in study.result.probabilities and name in thresholds
     ]
     device = ObserverContext(
@@ -93,7 +102,7 @@ def build_sr(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # single-component patient names are common and valid
         sr = Comprehensive3DSR(
-            evidence=headers,
+            evidence=[*headers, *([reference_header(capture)] if capture is not None else [])],
             content=report,
             series_instance_uid=uids.series_uid,
             series_number=SR_SERIES_NUMBER,
@@ -106,19 +115,24 @@ def build_sr(
     return sr
 
 
+def finding_code(card: ModelCard, name: str) -> LabelCode:
+    """The coded concept of the finding ``name``: the card's, else a private one."""
+    code = card.label(name).code
+    return code if code is not None else private_code(name)
+
+
 def _finding_group(
     name: str,
+    code: LabelCode,
     study: RankedStudy,
     threshold: float,
     sources: Sequence[Dataset],
     algorithm: AlgorithmIdentification,
-    index: int,
 ) -> MeasurementsAndQualitativeEvaluations:
-    finding = hd.sr.CodedConcept(f"F{index:03d}", SCHEME, name.replace("_", " "))
     positive = name in study.positive_findings
     return MeasurementsAndQualitativeEvaluations(
         tracking_identifier=TrackingIdentifier(uid=hd.UID(), identifier=f"{name} finding"),
-        finding_type=finding,
+        finding_type=hd.sr.CodedConcept(code.value, code.scheme, code.meaning),
         algorithm_id=algorithm,
         measurements=[
             Measurement(codes.DCM.Probability, float(study.result.probabilities[name]), NO_UNITS),

@@ -27,7 +27,7 @@ from inference.cli import main
 from inference.models.card import read_card
 from inference.pacs.destinations import DicomNode, PacsError
 from inference.pacs.dimse import OWN_AE_TITLE, echo
-from inference.pacs.report import SC_DESCRIPTION, SR_DESCRIPTION
+from inference.pacs.report import SC_DESCRIPTION, SR_DESCRIPTION, finding_code
 from inference.store import Store, StoredImage
 
 pytestmark = pytest.mark.slow
@@ -106,6 +106,7 @@ def test_send_puts_an_sr_and_an_sc_back_into_each_study_once(
             [sc] = [ds for ds in held if ds.get("SeriesDescription") == SC_DESCRIPTION]
             assert len(held) == 3 and (sr.SOPClassUID, sc.SOPClassUID) == (SR_CLASS, SC_CLASS)
             _check_sr(sr, source, results[str(source.SOPInstanceUID)].probabilities, card)
+            assert _evidence(sr) == {source.SOPInstanceUID, sc.SOPInstanceUID}  # the SC is evidence too
             assert sc.BurnedInAnnotation == "YES" and sc.StudyInstanceUID == study
             assert len({sc.SeriesInstanceUID, sr.SeriesInstanceUID, source.SeriesInstanceUID}) == 3
             assert [kind for kind, *_ in store.sent(study)] == ["sr", "sc", "sr", "sc"]
@@ -230,12 +231,28 @@ def _check_sr(sr: Dataset, source: Dataset, probabilities: Mapping[str, float], 
     assert probs == pytest.approx([probabilities[name] for name in shown], abs=1e-6)
     assert "Threshold in force" in found
     texts = " ".join(str(getattr(i, "TextValue", "")) for i in items)
-    findings = {i.ConceptCodeSequence[0].CodeMeaning for i in items if i.ValueType == "CODE"}
-    assert {name.replace("_", " ") for name in shown} <= findings
+    findings = {
+        (code.get("CodeValue") or code.get("LongCodeValue"), code.CodingSchemeDesignator, code.CodeMeaning)
+        for i in items
+        if i.ValueType == "CODE" and i.ConceptNameCodeSequence[0].CodeMeaning == "Finding"
+        for code in i.ConceptCodeSequence
+    }
+    codes = [finding_code(card, name) for name in shown]
+    assert findings == {(c.value, c.scheme, c.meaning) for c in codes}  # the card's codes, one per finding
     assert card.weights_sha256 in texts and "NOT FOR DIAGNOSTIC USE" in texts
     assert card.name in texts
     images = {i.ReferencedSOPSequence[0].ReferencedSOPInstanceUID for i in items if i.ValueType == "IMAGE"}
     assert images == {source.SOPInstanceUID}  # every finding group names its source image
+
+
+def _evidence(sr: Dataset) -> set[str]:
+    """The SOP Instance UIDs of the SR's Current Requested Procedure Evidence."""
+    return {
+        str(sop.ReferencedSOPInstanceUID)
+        for study in sr.CurrentRequestedProcedureEvidenceSequence
+        for series in study.ReferencedSeriesSequence
+        for sop in series.ReferencedSOPSequence
+    }
 
 
 def _walk(sequence: list[Dataset]) -> Iterator[Dataset]:
