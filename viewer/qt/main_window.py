@@ -143,8 +143,9 @@ class MainWindow(QMainWindow):
         s.heatmapReady.connect(self._on_heatmap_ready)
         s.heatmapFailed.connect(self._on_heatmap_failed)
         s.taskFinished.connect(self._on_task_finished)
-        s.scoringDone.connect(self.worklist.open_top)  # the ranking is complete: rank 1, unless held
+        s.scoringDone.connect(self._on_scoring_done)
         s.model.reranked.connect(self._refresh_current)
+        s.model.reranked.connect(self._similar_catch_up)
         s.model.reranked.connect(self._update_study_actions)
         self.worklist.currentStudyChanged.connect(lambda _uid: self._update_study_actions())
         self.progress.cancelRequested.connect(self.cancel_work)
@@ -302,6 +303,20 @@ class MainWindow(QMainWindow):
         if scored and self.findings.selected_finding() is None and row.top_finding:
             self.select_finding_named(row.top_finding)
 
+    def _on_scoring_done(self) -> None:
+        """The ranking is complete: rank 1 opens unless the reader holds a study; the neighbours of a
+        study that stays shown are searched again (studies scored since may be among them)."""
+        shown = self.worklist.current_uid()
+        self.worklist.open_top()
+        if self.worklist.current_uid() == shown:
+            self.similar.refresh()
+
+    def _similar_catch_up(self) -> None:
+        """Results arrived: the shown study, once scored, is searched again if it was not searchable."""
+        row = self.current_row()
+        if row is not None and row.state is RowState.SCORED:
+            self.similar.refresh_if_scored(row.uid)
+
     def _refresh_current(self) -> None:
         """Scores or thresholds changed: update the findings of the shown study (image stays)."""
         row = self.current_row()
@@ -369,6 +384,7 @@ class MainWindow(QMainWindow):
         self.session.set_thresholds(thresholds)
         current = self.session.model.worklist.thresholds
         self.findings.show_thresholds(current)
+        self.similar.refresh()  # its findings and positives are under the thresholds too
         if self.session.info is not None:
             self.settings.store_thresholds(self.session.info.card, current)
             self._schedule_save()

@@ -3,6 +3,8 @@ thumbnail, its similarity, top finding and review outcome; activating one opens 
 
 Searching, reading the store and decoding thumbnails run on the panel's own one-thread pool (the
 similar-case index is used from that thread only); answers for a study no longer shown are dropped.
+A study shown before it was scored has no embedding yet: :meth:`refresh` asks again once it is (the
+window calls it when results arrive), so the panel never keeps an answer the store has outgrown.
 """
 
 from __future__ import annotations
@@ -73,6 +75,10 @@ class SimilarPanel(QWidget):
         self._weights = ""
         self._cases: SimilarCases | None = None  # made and used on the pool's thread only
         self._shown: str | None = None
+        self._searching = False  # a search of the shown study is in flight
+        self._again = False  # refresh() asked meanwhile: search once more when it is answered
+        self._absent: str | None = None  # the shown study, when the answer was "not searchable"
+        self._retried: str | None = None  # the shown study, once refresh_if_scored() asked again
         self._pool = WorkerPool(max_threads=1)
         self.status = QLabel("", wordWrap=True, objectName="similarStatus")
         self.list = QListWidget(objectName="similarList")
@@ -94,11 +100,34 @@ class SimilarPanel(QWidget):
     def show_study(self, study_uid: str | None) -> None:
         """Search the neighbours of ``study_uid`` (None: clear the panel)."""
         self._shown = study_uid
+        self._absent = self._retried = None
+        self._searching = self._again = False  # an answer for another study is dropped
         self.list.clear()
         if study_uid is None or self._store is None or not self._weights:
             self.status.setText("" if self._store is not None else "Similar studies need the study store.")
             return
         self.status.setText("Searching…")
+        self._search(study_uid)
+
+    def refresh(self) -> None:
+        """Search the shown study again (new studies were scored, or it was): the list stays until the
+        new answer; one search at a time, a request meanwhile runs once after it."""
+        if self._shown is None or self._store is None or not self._weights:
+            return
+        if self._searching:
+            self._again = True
+            return
+        self._search(self._shown)
+
+    def refresh_if_scored(self, study_uid: str) -> None:
+        """``study_uid`` (the shown study) is scored now: ask again, once, if it was not searchable."""
+        if study_uid == self._shown == self._absent and self._retried != study_uid:
+            self._retried = study_uid
+            self.refresh()
+
+    def _search(self, study_uid: str) -> None:
+        assert self._store is not None
+        self._searching, self._again = True, False
         worker = FunctionWorker(self._find, self._store, self._weights, study_uid, dict(self._thresholds()))
         worker.signals.returned.connect(lambda found, uid=study_uid: self._on_found(uid, found))
         worker.signals.errored.connect(lambda exc, uid=study_uid: self._on_failed(uid, exc))
@@ -124,12 +153,25 @@ class SimilarPanel(QWidget):
         studies = describe(store, weights, neighbours, thresholds)
         return [(study, thumbnail(self._read_image, study)) for study in studies]
 
-    def _on_found(self, study_uid: str, found: Found | str) -> None:
+    def _answered(self, study_uid: str) -> bool:
+        """A search ended: True when its answer is for the shown study and is the latest wanted."""
         if study_uid != self._shown:
+            return False
+        self._searching = False
+        if self._again:
+            self.refresh()
+            return False
+        return True
+
+    def _on_found(self, study_uid: str, found: Found | str) -> None:
+        if not self._answered(study_uid):
             return
+        self.list.clear()
         if isinstance(found, str):
+            self._absent = study_uid
             self.status.setText(f"No similar studies: {found}")
             return
+        self._absent = None
         self.status.setText("" if found else "No other scored study to compare with yet.")
         for study, pixels in found:
             item = QListWidgetItem(caption(study))
@@ -140,7 +182,8 @@ class SimilarPanel(QWidget):
             self.list.addItem(item)
 
     def _on_failed(self, study_uid: str, exc: Exception) -> None:
-        if study_uid == self._shown:
+        if self._answered(study_uid):
+            self.list.clear()
             self.status.setText(f"No similar studies: search failed ({exc})")
 
     def _on_activated(self, item: QListWidgetItem) -> None:
