@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from inference.api import Heatmap, ModelCard, RankedStudy, XRayImage
+from inference.io.atomic import write_bytes_atomic
 from inference.io.marker import mark
 from inference.overlay import DEFAULT_STYLE, OverlayStyle, blend, colour_bar, heat_rgba, legend_notes
 
@@ -88,13 +89,13 @@ def _panel(
 
 
 def write_png(bgr: np.ndarray, path: Path) -> Path:
-    """Encode in memory and write bytes, so non-ASCII paths work everywhere.
+    """Encode in memory and write bytes, so non-ASCII paths work everywhere; atomically, so a full
+    disk leaves no half PNG (:mod:`inference.io.atomic`). An image that cannot be encoded is a
+    ``ValueError``; an ``OSError`` is the disk's.
 
     The PNG carries the product's mark (:mod:`inference.io.marker`): a later scan of the folder skips it.
     """
     ok, encoded = cv2.imencode(".png", bgr)
     if not ok:
-        raise OSError(f"could not encode {path.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(mark(encoded.tobytes()))
-    return path
+        raise ValueError(f"could not encode {path.name}")
+    return write_bytes_atomic(path, mark(encoded.tobytes()))

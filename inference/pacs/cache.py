@@ -4,12 +4,13 @@ written atomically, so an interrupted transfer never leaves a half file that loo
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from pydicom.dataset import Dataset
+
+from inference.io.atomic import atomic_path
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 UNKNOWN_STUDY = "unknown-study"
@@ -26,14 +27,10 @@ def study_folder(folder: Path, study_uid: str) -> Path:
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """``write(temporary)`` next to ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    """``write(temporary)`` next to ``path``, then, once it is on disk, rename it into place; a
+    failed write leaves no file (:mod:`inference.io.atomic`)."""
+    with atomic_path(path) as temporary:
+        write(temporary)
     return path
 
 
