@@ -91,22 +91,40 @@ _META_COLUMNS = (
 class Store:
     """A connection to one store file; safe to share between threads (calls are serialised)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+        """Open (or create) the store at ``path``; ``read_only`` opens an existing file as it is, never
+        created, upgraded or written (every write raises :class:`StoreError`)."""
         self.path = Path(path)
+        self._read_only = read_only
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
+            if read_only:
+                uri = f"{self.path.absolute().as_uri()}?mode=ro"
+                try:
+                    self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+                    self._db.execute("PRAGMA user_version")
+                except sqlite3.OperationalError:  # WAL in a read-only folder: its -shm cannot be made
+                    uri += "&immutable=1"
+                    self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(
+                    self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+                )
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
         except (OSError, sqlite3.OperationalError) as exc:
             raise StoreError(f"cannot open the study store {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a CXR Triage study store ({exc})") from exc
         self._lock = threading.RLock()
         self._migrate()
+
+    @property
+    def writable(self) -> bool:
+        """False when opened ``read_only`` or when the file cannot be written (read-only file or file
+        system); a write can still fail later (a full disk): it raises :class:`StoreError`."""
+        return not self._read_only and os.access(self.path, os.W_OK)
 
     def close(self) -> None:
         with self._lock:
