@@ -68,6 +68,25 @@ def _show_error(text: str) -> None:
     QMessageBox.critical(None, "CXR Triage", text)
 
 
+def open_store(path: Path):
+    """The study store at ``path``, created when missing; an existing one that cannot be opened for
+    writing (a read-only file or folder) is opened read-only, and the window says so.
+
+    Raises :class:`inference.store.StoreError` when it cannot be read either.
+    """
+    from inference.store import Store, StoreError
+
+    try:
+        return Store(path)
+    except StoreError as error:
+        if not path.is_file():
+            raise
+        try:
+            return Store(path, read_only=True)
+        except StoreError:
+            raise error from None
+
+
 def create_window(
     settings_path: Path | None = None, backend=None, load_model: bool = True, db: Path | None = None
 ):
@@ -77,13 +96,13 @@ def create_window(
     Raises :class:`inference.store.StoreError` when the store cannot be opened.
     """
     from inference.bundled import DEMO_MODEL
-    from inference.store import Store, store_path
+    from inference.store import store_path
     from viewer.core.settings import Settings
     from viewer.qt.main_window import MainWindow
     from viewer.qt.session import Backend, TriageSession
 
     settings = Settings.load(settings_path)
-    session = TriageSession(backend or Backend(), store=Store(store_path(db)))
+    session = TriageSession(backend or Backend(), store=open_store(store_path(db)))
     window = MainWindow(session, settings, demo_package=DEMO_MODEL)
     if load_model:
         package = Path(settings.last_model) if settings.last_model else DEMO_MODEL

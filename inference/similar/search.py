@@ -3,6 +3,7 @@ disk beside the store, brought up to date from the store before each answer."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ import numpy as np
 from inference.similar.index import EXACT_MAX, StudyIndex
 from inference.store import Store
 from inference.text import terminal_safe
+
+log = logging.getLogger(__name__)
 
 
 class SimilarityError(Exception):
@@ -41,7 +44,8 @@ class SimilarCases:
 
     The index is read from its file (rebuilt from the store when missing or damaged), takes in the
     embeddings written since it was saved at every :meth:`refresh`, and is saved again when that
-    changed it. Not thread-safe: use it from one thread at a time.
+    changed it (kept in memory where its folder cannot be written). Not thread-safe: use it from
+    one thread at a time.
     """
 
     def __init__(self, store: Store, weights_sha256: str, exact_max: int = EXACT_MAX) -> None:
@@ -57,7 +61,10 @@ class SimilarCases:
         mark, changed = self.store.embeddings_since(self.weights_sha256, self.index.mark)
         if changed:
             self.index.upsert({uid: study_vector(vectors) for uid, vectors in changed.items()}, mark)
-            self.index.save(self.path)
+            try:
+                self.index.save(self.path)
+            except OSError as exc:  # a read-only folder or a full disk: the index lives in memory
+                log.warning("similar-case index not saved (%s): kept in memory", exc)
         return len(changed)
 
     def neighbours(self, study_uid: str, k: int) -> list[Neighbour]:

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._update_study_actions()
         self._restore()
+        self._show_store_notice(session.store_notice)
 
     # -- construction ---------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -92,6 +93,10 @@ class MainWindow(QMainWindow):
         self.banner.setObjectName("demoBanner")
         self.banner.setStyleSheet("background:#b71c1c; color:white; font-weight:bold; padding:4px;")
         self.banner.hide()
+        self.store_banner = QLabel("", wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.store_banner.setObjectName("storeBanner")
+        self.store_banner.setStyleSheet("background:#f9a825; color:black; padding:4px;")
+        self.store_banner.hide()
         self.worklist = WorklistPanel(self.session.model)
         self.image_view = ImageView()
         self.caption = QLabel(" ", objectName="studyCaption")
@@ -122,6 +127,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.banner)
+        layout.addWidget(self.store_banner)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.model_label = QLabel(model_text(None))
@@ -138,6 +144,7 @@ class MainWindow(QMainWindow):
         s.progressChanged.connect(self.progress.set_progress)
         s.idle.connect(self.progress.finish)
         s.message.connect(self.show_message)
+        s.storeReadOnly.connect(self._show_store_notice)
         s.imageReady.connect(self._on_image_ready)
         s.imageFailed.connect(self._on_image_failed)
         s.heatmapReady.connect(self._on_heatmap_ready)
@@ -428,6 +435,8 @@ class MainWindow(QMainWindow):
         if row is None:
             return
         self.worklist.hold()
+        if self._cannot_keep("the review"):
+            return
         note = row.review.note if row.review is not None else ""
         if self.session.set_review(row.uid, outcome, note) is not None:
             self.show_message(f"Marked {outcome}")
@@ -437,6 +446,8 @@ class MainWindow(QMainWindow):
         if row is None:
             return
         self.worklist.hold()
+        if self._cannot_keep("a review note"):
+            return
         review = row.review
         text, ok = QInputDialog.getMultiLineText(
             self, "Review note", "Note on this study (no patient names):", review.note if review else ""
@@ -449,8 +460,9 @@ class MainWindow(QMainWindow):
     def clear_review(self) -> None:
         row = self.current_row()
         self.worklist.hold()
-        if row is not None and row.review is not None:
-            self.session.clear_review(row.uid)
+        if row is None or row.review is None or self._cannot_keep("taking the review off"):
+            return
+        if self.session.clear_review(row.uid):
             self.show_message("Review mark removed")
 
     def score_anyway(self) -> None:
@@ -462,6 +474,8 @@ class MainWindow(QMainWindow):
         self.worklist.hold()
         if self.session.store is None:
             self.show_message("No study store is open: an override could not be recorded")
+            return
+        if self._cannot_keep("an override"):
             return
         question = (
             f"The safety gate stopped this study: {row.reason_for(self.settings.hide_phi)}.\n\n"
@@ -500,7 +514,22 @@ class MainWindow(QMainWindow):
     def _can_archive(self) -> bool:
         if self.session.store is None:
             self.show_message("No study store is open: nothing to archive")
-        return self.session.store is not None
+        return self.session.store is not None and not self._cannot_keep("archiving")
+
+    def _cannot_keep(self, what: str) -> bool:
+        """True, and the reader told, when the study store is open but cannot be written."""
+        if self.session.store is None or self.session.store_writable:
+            return False
+        self.show_message(f"Not saved: the study store cannot be written, so {what} is not kept")
+        return True
+
+    def _show_store_notice(self, notice: str) -> None:
+        """The store cannot be written: a banner for as long as the window is open, said once."""
+        if not notice or self.store_banner.text() == notice:
+            return
+        self.store_banner.setText(notice)
+        self.store_banner.show()
+        self.show_message(notice)
 
     def cancel_work(self) -> None:
         if self.session.busy:

@@ -6,12 +6,15 @@ are coalesced and applied to the worklist a few times a second.
 
 With a study store the worklist is the store's: loading a model shows every study the store holds
 (results reused for these weights, the rest queued for scoring), opening files adds to it, and
-reviews, archiving and the reader's actions are written to it (the audit trail).
+reviews, archiving and the reader's actions are written to it (the audit trail). A store that cannot
+be written (a read-only file or folder, a full disk) is used read-only: the session says so once
+(:attr:`store_notice`, :attr:`storeReadOnly`), writes nothing more, and scores in memory.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from inference.api import Heatmap, ScanEntry, StudyResult, XRayImage
+from inference.engine import default_scorer
 from inference.store import Review, Store, StoreError
 from inference.store.user import current_user, now_iso
 from inference.studies import store_worklist
@@ -61,13 +65,39 @@ class Backend:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def cannot_write(exc: StoreError) -> str:
+    """Why a failed store call means the store cannot be written at all (read-only, full disk, I/O
+    error), or "" for a passing trouble (a lock held too long) and for anything else."""
+    cause = exc.__cause__
+    code = getattr(cause, "sqlite_errorcode", None)
+    if isinstance(cause, OSError) or code is None:
+        return str(cause) if isinstance(cause, OSError) else ""
+    primary = code & 0xFF
+    if primary == sqlite3.SQLITE_READONLY:
+        return "read-only"
+    if primary == sqlite3.SQLITE_FULL:
+        return "the disk is full"
+    if primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        return str(cause)
+    return ""
+
+
 def _index(
     token: int, scan, paths: Sequence[Path], store: Store | None, cancelled: Callable[[], bool]
-) -> Iterator[tuple[int, list[ScanEntry]]]:
+) -> Iterator[tuple[int, list[ScanEntry], str]]:
+    """Batches of scanned files, each with "" or why the store could not record them (then no more
+    is recorded: the files are indexed all the same)."""
     for batch in batched_by_time(scan(paths, cancelled)):
+        failure = ""
         if store is not None:
-            store.record(batch)  # the files are in the store from now on, scored or not
-        yield token, batch
+            try:
+                store.record(batch)  # the files are in the store from now on, scored or not
+            except StoreError as exc:
+                failure = cannot_write(exc)
+                if not failure:
+                    raise
+                store = None
+        yield token, batch, failure
 
 
 class _IndexWorker(GeneratorWorker):
@@ -119,6 +149,8 @@ class TriageSession(QObject):
     heatmapReady = Signal(object, object)  # noqa: N815  (uid, label, sha), Heatmap
     heatmapFailed = Signal(object, str)  # noqa: N815
     taskFinished = Signal(object, object, str)  # noqa: N815
+    storeReadOnly = Signal(str)  # noqa: N815  the notice, once, when a write to the store failed
+    _storeFailed = Signal(str)  # noqa: N815  from the model thread: why the store cannot be written
     scoringDone = Signal()  # noqa: N815  a scoring job ran to its end (not cancelled, no error)
 
     def __init__(
@@ -127,12 +159,13 @@ class TriageSession(QObject):
         super().__init__(parent)
         self.backend = backend or Backend()
         self.store = store  # closed with the session
+        self._unwritable = "read-only" if store is not None and not store.writable else ""
         self.model = WorklistModel(parent=self)
         self.info: ModelInfo | None = None
         self.io = WorkerPool(max_threads=2)
         self.model_thread = ModelThread(
-            self.backend.loader, self.backend.scorer, self.backend.batch_size, store=store
-        )
+            self.backend.loader, self._score, self.backend.batch_size, store=store
+        )  # scores with the back end's scorer, without the store once it cannot be written
         self._reload_worker: FunctionWorker | None = None
         # Full-resolution float32 arrays are big (a 2,500² film is 25 MB): cap by bytes, not count.
         self.images: LruCache[XRayImage] = LruCache(16, lambda im: im.pixels.nbytes, CACHE_BYTES)
@@ -161,10 +194,59 @@ class TriageSession(QObject):
         sig.explained.connect(self._on_explained)
         sig.explainFailed.connect(self._on_explain_failed)
         sig.taskFinished.connect(self.taskFinished)
+        self._storeFailed.connect(self._store_unwritable)
         self._closed = False
         self.watcher = StoreWatcher(store, self.io, self._take_arrivals, parent=self) if store else None
         if self.watcher is not None:
             self.watcher.start()
+
+    # -- a store that cannot be written ------------------------------------------------------------
+    @property
+    def store_writable(self) -> bool:
+        """A store is open and what the reader does is kept in it."""
+        return self.store is not None and not self._unwritable
+
+    @property
+    def store_notice(self) -> str:
+        """What the reader is told about a store that cannot be written ("" when it can, or with none)."""
+        if self.store is None or not self._unwritable:
+            return ""
+        return (
+            f"The study store {self.store.path} cannot be written: {self._unwritable}; "
+            "reviews and new results are not kept"
+        )
+
+    @Slot(str)
+    def _store_unwritable(self, reason: str) -> None:
+        """A write failed for good: from now on the store is only read (said once)."""
+        if self._unwritable or self.store is None:
+            return
+        self._unwritable = reason or "read-only"
+        log.warning("the study store cannot be written (%s): using it read-only", reason)
+        self.storeReadOnly.emit(self.store_notice)
+
+    def _score(
+        self, entries: Sequence[ScanEntry], service: Any, *, store: Store | None = None, **kwargs: Any
+    ) -> Iterator[StudyResult]:
+        """On the model thread: the back end's scorer with the store while it can be written; when a
+        write fails for good, the studies not yet yielded are scored again without it (in memory)."""
+        scorer = self.backend.scorer or default_scorer
+        if store is None or self._unwritable:
+            yield from scorer(entries, service, store=None, **kwargs)
+            return
+        done: set[str] = set()
+        try:
+            for result in scorer(entries, service, store=store, **kwargs):
+                done.add(result.study_uid)
+                yield result
+            return
+        except StoreError as exc:
+            reason = cannot_write(exc)
+            if not reason:
+                raise
+            self._storeFailed.emit(reason)
+        rest = [e for e in entries if e.meta.study_uid not in done]
+        yield from scorer(rest, service, store=None, **kwargs)
 
     # -- model ------------------------------------------------------------------------------------
     def load_model(self, package: Path, device: str = "auto") -> None:
@@ -216,7 +298,8 @@ class TriageSession(QObject):
         self._maybe_idle()
 
     def set_review(self, uid: str, outcome: str, note: str = "") -> Review | None:
-        """Record the reader's outcome for a study (in the store, which audits it); None if refused."""
+        """Record the reader's outcome for a study (in the store, which audits it); None if refused
+        (a store that cannot be written keeps nothing: the reader is told)."""
         if self.store is None:
             review: Review | None = Review(uid, outcome, note, current_user(), now_iso())
         else:
@@ -225,9 +308,12 @@ class TriageSession(QObject):
             self.model.set_review(uid, review)
         return review
 
-    def clear_review(self, uid: str) -> None:
+    def clear_review(self, uid: str) -> bool:
+        """Take the study's review off; False when the store refused (the reader is told)."""
         if self.store is None or self._store_call(lambda store: store.clear_review(uid))[0]:
             self.model.set_review(uid, None)
+            return True
+        return False
 
     def archive(self, uids: Sequence[str]) -> int:
         """Archive studies in the store and take them off the worklist; returns how many went."""
@@ -256,9 +342,10 @@ class TriageSession(QObject):
         return bool(results)
 
     def audit(self, action: str, study_uid: str = "", **detail: object) -> None:
-        """One event in the store's audit trail (never a patient name in ``detail``)."""
+        """One event in the store's audit trail (never a patient name in ``detail``); none is kept
+        by a store that cannot be written (said once, by :attr:`storeReadOnly`)."""
         sha = self.info.card.weights_sha256 if self.info is not None else ""
-        self._store_call(lambda store: store.log(action, study_uid, sha, **detail))
+        self._store_call(lambda store: store.log(action, study_uid, sha, **detail), quiet=True)
 
     def set_thresholds(self, thresholds: Mapping[str, float]) -> None:
         """The reader's new thresholds: re-rank, and audit each finding whose threshold moved."""
@@ -268,17 +355,27 @@ class TriageSession(QObject):
             if label in old and old[label] != value:
                 self.audit("threshold-changed", label=label, old=old[label], new=value)
 
-    def _store_call(self, work: Callable[[Store], T]) -> tuple[bool, T | None]:
-        """Run a short store call on this thread: (done, its result). A failure is told to the
-        reader and logged, never raised; without a store (or once closed) nothing runs."""
+    def _store_call(self, work: Callable[[Store], T], quiet: bool = False) -> tuple[bool, T | None]:
+        """Run a short store write on this thread: (done, its result). A failure is told to the
+        reader and logged, never raised; without a store (or once closed) nothing runs. A store that
+        cannot be written is not asked: the reader is told it was not saved (unless ``quiet``); a
+        write that fails for good makes the store read-only from then on (said once)."""
         if self.store is None or self._closed:
+            return False, None
+        if self._unwritable:
+            if not quiet:
+                self.message.emit(f"Not saved: the study store cannot be written ({self._unwritable})")
             return False, None
         try:
             return True, work(self.store)
         except (StoreError, KeyError) as exc:
             text = "the study is not in the store yet" if isinstance(exc, KeyError) else str(exc)
             log.warning("study store call failed: %s", type(exc).__name__)
-            self.message.emit(f"Not saved: {text}")
+            reason = cannot_write(exc) if isinstance(exc, StoreError) else ""
+            if reason:
+                self._store_unwritable(reason)
+            if not quiet or not reason:
+                self.message.emit(f"Not saved: {text}")
             return False, None
 
     @Slot(object)
@@ -308,7 +405,8 @@ class TriageSession(QObject):
             self.images.clear()
         self._indexed = 0
         self._index_token += 1
-        worker = _IndexWorker(self._index_token, self.backend.scan, [Path(p) for p in paths], self.store)
+        store = self.store if self.store_writable else None  # a read-only store records nothing
+        worker = _IndexWorker(self._index_token, self.backend.scan, [Path(p) for p in paths], store)
         worker.signals.yielded.connect(self._on_indexed)
         worker.signals.errored.connect(self._on_index_error)
         worker.signals.returned.connect(self._on_index_finished)
@@ -336,8 +434,10 @@ class TriageSession(QObject):
         return self.store is None
 
     @Slot(object)
-    def _on_indexed(self, item: tuple[int, list[ScanEntry]]) -> None:
-        token, entries = item
+    def _on_indexed(self, item: tuple[int, list[ScanEntry], str]) -> None:
+        token, entries, failure = item
+        if failure:
+            self._store_unwritable(failure)
         if token != self._index_token or self._closed:
             return  # a superseded scan
         self.model.add_entries(entries)
