@@ -25,14 +25,16 @@ from inference.commands.common import (
     existing_paths,
     fail,
     positive_int,
+    stop,
     thresholds_or_error,
     with_store,
+    write_failure,
 )
 from inference.commands.pacs_common import EXIT_PACS, add_timeout_argument
 from inference.options import BACKEND_HELP, BACKENDS, DEVICES
 from inference.pacs.cache import CACHE_FOLDER
 from inference.pacs.destinations import WebNode, is_web_root
-from inference.store import store_path
+from inference.store import StoreError, store_path
 from inference.text import terminal_safe
 from inference.worklist_export import RunSummary
 
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from inference.studies import RunCounts, StudyImages
 
 EXIT_NOTHING_SCORED = 1
+INTERRUPTED = "interrupted"
 STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batches in flight to be committed
 
 
@@ -128,7 +131,11 @@ def _batch(
     try:
         entries = runtime.scan_entries(sources, exclude=[args.out])
         counts = RunCounts()
-        studies = plan_studies(entries, card.weights_sha256, store, counts)  # records every image first
+        try:
+            # records every image first
+            studies = plan_studies(entries, card.weights_sha256, store, counts)
+        except StoreError as exc:
+            return stop(f"stopped before scoring anything: {exc}; run again once fixed")
         todo = sum(len(s.todo) for s in studies)
         print(
             f"{len(studies)} studies in {len(entries)} files: {todo} images to score, "
@@ -169,11 +176,13 @@ def _pull(roots: list[str], cache: Path, timeout: float) -> list[Path] | None:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a run leaves for the worklist: finished studies, counts and the nodes that scored."""
+    """What a run leaves for the worklist: finished studies, counts, the nodes that scored and why
+    it stopped before the end ("" when it did not, :data:`INTERRUPTED` after Ctrl+C)."""
 
     results: list[StudyResult]
     summary: RunSummary
     nodes: frozenset[str]
+    stopped: str = ""
 
 
 def _score(
@@ -195,21 +204,23 @@ def _score(
     )  # fmt: skip
     progress = Throughput(scoring.to_score)
     scoring.on_batch = _both(progress, on_batch)
-    partial = False
+    stopped = ""
     try:
         scoring.run()
-    except ClusterError as exc:
-        partial = True
-        print(f"\ncxr-triage: scoring stopped: {exc}", file=sys.stderr)
+    except (ClusterError, StoreError) as exc:  # said once, at the end, with what was left undone
+        stopped = str(exc)
     except KeyboardInterrupt:
-        partial = True
+        stopped = INTERRUPTED
         scoring.stop()
         print("\nInterrupted: committing the batches in flight; Ctrl+C again to stop now.", file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl+C: stop waiting, keep what is stored
             scoring.run(timeout=STOP_WAIT_S)
     progress.close()
-    summary = RunSummary(counts.scored, counts.reused, counts.errors, partial=partial)
-    return Outcome(scoring.finished, summary, frozenset(scoring.nodes))
+    unfinished = len(studies) - len(scoring.finished) if stopped else 0
+    summary = RunSummary(
+        counts.scored, counts.reused, counts.errors, partial=bool(stopped), unfinished=max(0, unfinished)
+    )
+    return Outcome(scoring.finished, summary, frozenset(scoring.nodes), stopped)
 
 
 def _both(progress: Throughput, extra: OnBatch | None) -> OnBatch:
@@ -229,10 +240,19 @@ def _write(
     from inference.worklist_export import write_worklist
 
     ranked = rank(outcome.results, thresholds)
-    csv_path, _ = write_worklist(
-        ranked, card, thresholds, args.out, reviews=store.reviews(), run=outcome.summary
-    )
-    store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
+    stopped = outcome.stopped
+    try:
+        csv_path, _ = write_worklist(
+            ranked, card, thresholds, args.out, reviews=store.reviews(), run=outcome.summary
+        )
+    except OSError as exc:  # written atomically: any worklist already there is unchanged
+        before = f"stopped before finishing: {stopped}; then " if stopped not in ("", INTERRUPTED) else ""
+        code = stop(f"{before}{write_failure(f'the worklist into {args.out}', exc)}")
+        return EXIT_INTERRUPTED if stopped == INTERRUPTED else code
+    try:
+        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
+    except StoreError as exc:
+        stopped = stopped or f"the export could not be recorded in the audit trail: {exc}"
     run = outcome.summary
     print(f"Scored on node(s): {', '.join(sorted(outcome.nodes)) or 'none'}")
     tail = " — partial" if run.partial else ""
@@ -240,8 +260,13 @@ def _write(
         f"Worklist: {terminal_safe(str(csv_path))} (+ worklist.json); {len(ranked)} studies; images scored "
         f"{run.scored}, reused {run.reused}, errors {run.errors}{tail}"
     )
-    if run.partial:
+    if stopped == INTERRUPTED:
         return EXIT_INTERRUPTED
+    if stopped:
+        left = f"; {run.unfinished} studies not scored (partial worklist)" if run.unfinished else ""
+        return stop(
+            f"stopped before finishing: {stopped}{left}; run again once fixed, nothing is scored twice"
+        )
     return 0 if any(r.status is Status.SCORED for r in outcome.results) else EXIT_NOTHING_SCORED
 
 

@@ -1,12 +1,15 @@
-"""Arguments and checks that several commands share: the store, the output folder, counts."""
+"""Arguments and checks that several commands share: the store, the output folder, counts, and how
+a command that cannot finish says so."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +18,9 @@ from inference.store import Store, StoreError, store_path
 from inference.text import terminal_safe
 
 EXIT_MISUSE = 2
+# The run stopped before finishing: the store or an output folder could not be written (a full disk,
+# a read-only file) or scoring failed. What was done is kept (partial worklist, store); run it again.
+EXIT_STOPPED = 4
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +59,43 @@ def fail(message: str) -> int:
     """Print a one-line error and return the misuse exit code."""
     print(f"cxr-triage: {message}", file=sys.stderr)
     return EXIT_MISUSE
+
+
+def stop(message: str) -> int:
+    """Print why a run stopped before finishing, as one line, and return :data:`EXIT_STOPPED`."""
+    print(f"cxr-triage: {terminal_safe(message)}", file=sys.stderr)
+    return EXIT_STOPPED
+
+
+def write_failure(what: str, exc: OSError) -> str:
+    """A plain reason for a failed write: ``cannot write the worklist into out: No space left on
+    device`` (the system's words; no errno, no traceback)."""
+    return f"cannot write {what}: {exc.strerror or exc}"
+
+
+def plain_error(error: str) -> str:
+    """The engine reports a failed scoring run as ``TypeName: message``; the store's errors are
+    already plain sentences, so their class name is left out."""
+    return error.removeprefix("StoreError: ")
+
+
+class _DropWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.WARNING
+
+
+@contextmanager
+def engine_warnings_reported() -> Iterator[None]:
+    """While a command runs, the engine's log warnings (a model that does not load, a heat map or a
+    scoring run that fails) are held back: the command reports each of them itself, in one line, and
+    Python would otherwise print the log's copy as a second one. Errors (bugs) still show."""
+    logger = logging.getLogger("inference.engine")
+    drop = _DropWarnings()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def with_store(explicit: Path | None, work: Callable[[Store], int]) -> int:

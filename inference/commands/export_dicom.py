@@ -13,8 +13,10 @@ from inference.commands.common import (
     add_db_argument,
     check_output_folder,
     fail,
+    stop,
     thresholds_or_error,
     with_store,
+    write_failure,
 )
 from inference.commands.pacs_common import add_model_arguments, fail_pacs, start_engine
 
@@ -46,9 +48,21 @@ def run(args: argparse.Namespace) -> int:
     problem = check_output_folder(args.out)
     if problem:
         return fail(problem)
-    return with_store(
-        args.db, lambda store: for_each_study(args, store, lambda objects: _write(objects, args.out))
-    )
+    written: list[str] = []
+
+    def deliver(objects: StudyObjects) -> str:
+        _write(objects, args.out)
+        written.append(objects.study_uid)
+        return ""
+
+    try:
+        return with_store(args.db, lambda store: for_each_study(args, store, deliver))
+    except _Unwritten as exc:
+        return stop(f"{exc} ({len(written)} studies written before it; run again to write the rest)")
+
+
+class _Unwritten(Exception):
+    """A study's objects could not be written into the output folder (a full disk): a plain message."""
 
 
 def for_each_study(args: argparse.Namespace, store: Store, deliver: Deliver) -> int:
@@ -77,11 +91,18 @@ def for_each_study(args: argparse.Namespace, store: Store, deliver: Deliver) -> 
     return 0 if done else EXIT_NOTHING_EXPORTED
 
 
-def _write(objects: StudyObjects, folder: Path) -> str:
-    from inference.pacs.cache import instance_path, save_dataset
+def _write(objects: StudyObjects, folder: Path) -> None:
+    """The study's objects, each whole, all appearing together (:mod:`inference.io.atomic`); a
+    failed write leaves none of them and raises :class:`_Unwritten`."""
+    from inference.io.atomic import atomic_paths
+    from inference.pacs.cache import instance_path
 
-    for ds in objects.datasets:
-        path = instance_path(folder, objects.study_uid, str(ds.SOPInstanceUID))
-        save_dataset(path, ds)
+    paths = [instance_path(folder, objects.study_uid, str(ds.SOPInstanceUID)) for ds in objects.datasets]
+    try:
+        with atomic_paths(*paths) as temporaries:
+            for ds, temporary in zip(objects.datasets, temporaries, strict=True):
+                ds.save_as(temporary, enforce_file_format=True)
+    except OSError as exc:
+        raise _Unwritten(write_failure(f"study {objects.study_uid} into {folder}", exc)) from exc
+    for ds, path in zip(objects.datasets, paths, strict=True):
         print(f"{objects.study_uid}: {ds.Modality} {path}")
-    return ""

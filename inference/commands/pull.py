@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 from inference.commands import triage
-from inference.commands.common import add_db_argument, check_output_folder, fail, positive_int
+from inference.commands.common import (
+    add_db_argument,
+    check_output_folder,
+    fail,
+    positive_int,
+    stop,
+    write_failure,
+)
 from inference.commands.pacs_common import add_model_arguments, add_timeout_argument, fail_pacs
 from inference.options import BACKEND_HELP, BACKENDS
 from inference.pacs.cache import CACHE_FOLDER
@@ -90,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except PacsError as exc:
         return fail_pacs(str(exc))
+    except OSError as exc:  # each instance is written atomically: what is in the cache is whole
+        return stop(f"{write_failure(f'the retrieved instances into {cache}', exc)}; run again once fixed")
     folders, failure = pulled.folders, pulled.failure
     if failure:
         print(f"cxr-triage: {failure}; scoring what was retrieved, run again to retry", file=sys.stderr)

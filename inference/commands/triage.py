@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import queue
 import re
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,15 +17,20 @@ from inference.cli import EXIT_INTERRUPTED
 from inference.commands.common import (
     add_db_argument,
     check_output_folder,
+    engine_warnings_reported,
     existing_paths,
     fail,
     minutes,
+    plain_error,
     positive_int,
+    stop,
     thresholds_or_error,
     with_store,
+    write_failure,
 )
 from inference.options import BACKEND_HELP, BACKENDS, DEVICES, PRECISIONS, TTA_MODES
 from inference.progress import ProgressBar
+from inference.store import StoreError
 from inference.text import terminal_safe
 
 if TYPE_CHECKING:
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
     from inference.store import Store
 
 EXIT_NOTHING_SCORED = 1
+INTERRUPTED = "interrupted"  # why a run stopped early, when it was Ctrl+C
 STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batch in flight to be committed
 
 
@@ -83,11 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:
     from inference.engine import Engine
-    from inference.io import scan
-    from inference.models.package import PackageError
     from inference.service import load_service
-    from inference.triage import rank
-    from inference.worklist_export import RunSummary, write_worklist
 
     events: queue.Queue[Event] = queue.Queue()
     engine = Engine(
@@ -97,71 +100,110 @@ def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:
         batch_size=args.batch_size,
     )
     try:
-        try:
-            info = engine.load(args.model, args.device).result()
-        except (PackageError, ValueError, OSError) as exc:
-            return fail(f"cannot load model: {exc}")
-        card = info.card
-        thresholds = thresholds_or_error(card, args.operating_point)
-        if isinstance(thresholds, str):
-            return fail(thresholds)
-        entries = list(scan(paths, exclude=[args.out]))
-        studies = len({e.meta.study_uid for e in entries})
-        print(
-            f"Model {card.name} {card.version} on {info.device}; {studies} studies in {len(entries)} files."
-        )
-        results, counts, interrupted = _collect(engine, engine.score(entries, studies), events, studies)
-        ranked = rank(results, thresholds, max_wait=args.max_wait)
-        summary = RunSummary(counts.scored, counts.reused, counts.errors, partial=interrupted)
-        csv_path, _ = write_worklist(
-            ranked,
-            card,
-            thresholds,
-            args.out,
-            reviews=store.reviews(),
-            deidentify=args.deidentify,
-            run=summary,
-        )
-        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
-        if args.annotate and not interrupted:
-            _annotate(ranked, engine, card, thresholds, args.out / "annotated", args.deidentify)
-        _print_worklist(ranked, args.deidentify)
-        tail = " — interrupted, partial" if interrupted else ""
-        print(
-            f"Worklist: {terminal_safe(str(csv_path))} (+ worklist.json); images scored {counts.scored}, "
-            f"reused {counts.reused}, errors {counts.errors}{tail}"
-        )
+        with engine_warnings_reported():
+            return _score_and_write(args, paths, store, engine, events)
     finally:
         engine.shutdown()
+
+
+def _score_and_write(
+    args: argparse.Namespace, paths: list[Path], store: Store, engine: Engine, events: queue.Queue[Event]
+) -> int:
+    """Score, then write the worklist (and the annotated images). A run that stops before the end (a
+    full disk, a store that cannot be written, Ctrl+C) still writes what it scored, marked partial,
+    and ends with one line saying why and how many studies it did not score."""
+    from inference.io import scan
+    from inference.models.package import PackageError
+    from inference.triage import rank
+    from inference.worklist_export import RunSummary, write_worklist
+
+    try:
+        info = engine.load(args.model, args.device).result()
+    except (PackageError, ValueError, OSError) as exc:
+        return fail(f"cannot load model: {exc}")
+    card = info.card
+    thresholds = thresholds_or_error(card, args.operating_point)
+    if isinstance(thresholds, str):
+        return fail(thresholds)
+    entries = list(scan(paths, exclude=[args.out]))
+    studies = len({e.meta.study_uid for e in entries})
+    print(f"Model {card.name} {card.version} on {info.device}; {studies} studies in {len(entries)} files.")
+    results, counts, stopped = _collect(engine, engine.score(entries, studies), events, studies)
+    interrupted = stopped == INTERRUPTED
+    unfinished = max(0, studies - len(results)) if stopped else 0
+    ranked = rank(results, thresholds, max_wait=args.max_wait)
+    summary = RunSummary(
+        counts.scored, counts.reused, counts.errors, partial=bool(stopped), unfinished=unfinished
+    )
+    try:
+        reviews = store.reviews()
+    except (StoreError, sqlite3.Error) as exc:
+        reviews, stopped = {}, stopped or f"the study store could not be read: {exc}"
+    try:
+        csv_path, _ = write_worklist(
+            ranked, card, thresholds, args.out, reviews=reviews, deidentify=args.deidentify, run=summary
+        )
+    except OSError as exc:
+        return _unwritten(write_failure(f"the worklist into {args.out}", exc), stopped, len(results))
+    try:
+        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
+    except StoreError as exc:
+        stopped = stopped or f"the export could not be recorded in the audit trail: {exc}"
+    if args.annotate and not stopped:
+        try:
+            _annotate(ranked, engine, card, thresholds, args.out / "annotated", args.deidentify)
+        except OSError as exc:
+            stopped = write_failure(f"the annotated images into {args.out / 'annotated'}", exc)
+    _print_worklist(ranked, args.deidentify)
+    tail = " — interrupted, partial" if interrupted else " — stopped, partial" if summary.partial else ""
+    print(
+        f"Worklist: {terminal_safe(str(csv_path))} (+ worklist.json); images scored {counts.scored}, "
+        f"reused {counts.reused}, errors {counts.errors}{tail}"
+    )
     if interrupted:
         return EXIT_INTERRUPTED
+    if stopped:
+        left = f"; {unfinished} of {studies} studies not scored (partial worklist)" if unfinished else ""
+        return stop(
+            f"stopped before finishing: {stopped}{left}; run again once fixed, nothing is scored twice"
+        )
     return 0 if any(r.status is Status.SCORED for r in results) else EXIT_NOTHING_SCORED
+
+
+def _unwritten(reason: str, stopped: str, kept: int) -> int:
+    """The one line of a worklist that could not be written: its reason (and the run's, if it had
+    stopped before), and where the scored studies are kept."""
+    before = "" if not stopped or stopped == INTERRUPTED else f"stopped before finishing: {stopped}; then "
+    kept_line = f"; the {kept} studies done are kept in the store ('cxr-triage worklist' writes them out)"
+    code = stop(f"{before}{reason} (any worklist already there is unchanged){kept_line if kept else ''}")
+    return EXIT_INTERRUPTED if stopped == INTERRUPTED else code
 
 
 def _collect(
     engine: Engine, job: ScoringJob, events: queue.Queue[Event], studies: int
-) -> tuple[list[StudyResult], RunCounts, bool]:
-    """Results of ``job`` as they arrive; Ctrl+C cancels it and keeps what was scored."""
+) -> tuple[list[StudyResult], RunCounts, str]:
+    """Results of ``job`` as they arrive, and why it stopped before the end ("" when it did not,
+    :data:`INTERRUPTED` after Ctrl+C, else the failure); Ctrl+C cancels it and keeps what was scored."""
     results: list[StudyResult] = []
     progress = ProgressBar(studies, "Scoring")
-    interrupted = False
     try:
-        _drain(events, job, results, progress, timeout=None)
+        stopped = _drain(events, job, results, progress, timeout=None)
     except KeyboardInterrupt:
-        interrupted = True
+        stopped = INTERRUPTED
         job.cancel()
         print("\nInterrupted: finishing the batch in flight; Ctrl+C again to stop now.", file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl+C: stop waiting, keep what arrived
             _drain(events, job, results, progress, timeout=STOP_WAIT_S)
     progress.close()
-    return results, job.counts, interrupted
+    return results, job.counts, stopped
 
 
 def _drain(
     events: queue.Queue[Event], job: ScoringJob, results: list[StudyResult], progress: ProgressBar,
     timeout: float | None,
-) -> None:  # fmt: skip
-    """Take events until ``job`` finishes (or ``timeout`` seconds pass without one)."""
+) -> str:  # fmt: skip
+    """Take events until ``job`` finishes (or ``timeout`` seconds pass without one); returns why
+    scoring failed ("" when it did not)."""
     from inference.engine import ScoringFinished, StudyScored
 
     while True:
@@ -169,15 +211,13 @@ def _drain(
             event = events.get(timeout=timeout if timeout is not None else 0.5)
         except queue.Empty:
             if timeout is not None:
-                return
+                return ""
             continue
         if isinstance(event, StudyScored) and event.job == job.id:
             results.append(event.result)
             progress.advance(terminal_safe(event.result.meta.path.name))
         elif isinstance(event, ScoringFinished) and event.job == job.id:
-            if event.error:
-                print(f"cxr-triage: scoring stopped: {terminal_safe(event.error)}", file=sys.stderr)
-            return
+            return plain_error(event.error)
 
 
 def _annotate(
@@ -201,10 +241,18 @@ def _annotate(
         try:
             image = read_image(path)
             heatmap = engine.explain(image, study.top_finding).result() if study.top_finding else None
-            write_png(render(image, heatmap, study, card, thresholds), folder / name)
+            annotated = render(image, heatmap, study, card, thresholds)
         except (ReadError, OSError, RuntimeError, ValueError) as exc:
             reason = terminal_safe(str(exc))
             print(f"cxr-triage: no annotated image for rank {study.rank}: {reason}", file=sys.stderr)
+        else:
+            try:
+                write_png(annotated, folder / name)
+            except ValueError as exc:  # could not be encoded: this image only
+                print(f"cxr-triage: no annotated image for rank {study.rank}: {exc}", file=sys.stderr)
+            except OSError:  # the folder cannot take it (a full disk): the caller stops
+                progress.close()
+                raise
         progress.advance(name)
     progress.close()
 

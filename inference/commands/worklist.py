@@ -12,10 +12,12 @@ from inference.commands.common import (
     check_output_folder,
     fail,
     minutes,
+    stop,
     thresholds_or_error,
     with_store,
+    write_failure,
 )
-from inference.store import Store
+from inference.store import Store, StoreError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,9 +55,19 @@ def _write(store: Store, card: ModelCard, thresholds: dict[str, float], args: ar
     from inference.worklist_export import write_worklist
 
     ranked = rank(store_worklist(store, card.weights_sha256).results, thresholds, max_wait=args.max_wait)
-    csv_path, _ = write_worklist(
-        ranked, card, thresholds, args.out, reviews=store.reviews(), deidentify=args.deidentify
-    )
-    store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
+    try:
+        csv_path, _ = write_worklist(
+            ranked, card, thresholds, args.out, reviews=store.reviews(), deidentify=args.deidentify
+        )
+    except OSError as exc:  # written atomically: any worklist already there is unchanged
+        return stop(
+            f"{write_failure(f'the worklist into {args.out}', exc)} (any worklist already there is unchanged)"
+        )
     print(f"{len(ranked)} studies from {store.path}; worklist: {csv_path} (+ worklist.json)")
+    try:
+        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
+    except StoreError as exc:
+        return stop(
+            f"the worklist was written but its export could not be recorded in the audit trail: {exc}"
+        )
     return 0
