@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import platformdirs
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -13,12 +15,53 @@ FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
 
 
+# What no test may write to: the user's own data folder (as it would be without the variables the
+# fixtures below set) and the bundled model package.
+USER_DATA = Path(platformdirs.user_data_path("cxr-triage", appauthor=False))
+MODELS = REPO / "models"
+
+
 @pytest.fixture(autouse=True, scope="session")
-def private_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every test's default study store is a fresh file of this session, never the user's own."""
-    path = tmp_path_factory.mktemp("store") / "studies.sqlite"
-    os.environ["CXR_TRIAGE_DB"] = str(path)
-    return path
+def session_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The data folder of session-scoped fixtures (each test then gets its own, below); and the user's
+    own data folder is the same after the whole session as before it."""
+    home = tmp_path_factory.mktemp("session-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CXR_TRIAGE_HOME", str(home))
+        patch.setenv("CXR_TRIAGE_DB", str(home / "studies.sqlite"))
+        before = _files(USER_DATA)
+        yield home
+    assert _files(USER_DATA) == before, f"the test session wrote to {USER_DATA}"
+
+
+@pytest.fixture(autouse=True)
+def private_data(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data folder and study store, never the user's own nor another test's,
+    so whether a test scores or reuses a result never depends on the order tests run in."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("CXR_TRIAGE_HOME", str(home))
+    monkeypatch.setenv("CXR_TRIAGE_DB", str(home / "studies.sqlite"))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def untouched_user_data_and_models() -> Iterator[None]:
+    """Fails the test that created, changed or deleted a file in the user's data folder or under the
+    bundled ``models/`` folder."""
+    before = {folder: _files(folder) for folder in (USER_DATA, MODELS)}
+    yield
+    for folder, files in before.items():
+        after = _files(folder)
+        changed = sorted(str(p) for p in files.keys() | after.keys() if files.get(p) != after.get(p))
+        if changed:
+            pytest.fail(f"the test wrote to {folder}: {', '.join(changed[:5])}")
+
+
+def _files(folder: Path) -> dict[Path, tuple[int, int]]:
+    """(size, mtime in ns) of every file under ``folder``."""
+    if not folder.is_dir():
+        return {}
+    return {p: (st.st_size, st.st_mtime_ns) for p in folder.rglob("*") if (st := p.lstat()) and p.is_file()}
 
 
 @pytest.fixture(scope="session")

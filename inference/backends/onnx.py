@@ -7,11 +7,12 @@ The network is exported once per set of weights (legacy TorchScript exporter: it
 torch and onnx, works offline and exports DenseNet in about a second; the dynamo exporter would add
 onnxscript to the pins) with three outputs: the logits and the pooled norm5 features, which scoring
 reads, and the norm5 feature map itself, from which :mod:`inference.explain` makes every finding's heat
-map. It is kept in ``onnx-cache/<weights sha256>.<EXPORT_FORMAT>.onnx`` inside the package folder, or,
-where that folder cannot be written (an installed wheel), in the user's data folder; an export of other
-outputs (an older format) is never opened, and is deleted when the new one is written. An export is never
-trusted as such: the model service compares it with torch on its first batch (:func:`parity_runner`)
-and keeps torch when they differ by more than :data:`PARITY_TOLERANCE`.
+map. It is looked for in ``onnx-cache/<weights sha256>.<EXPORT_FORMAT>.onnx`` inside the package folder
+(the bundled demo package ships its export there), then in the user's data folder, and written only to
+the user's data folder: a package folder is never written, so an installed package stays as shipped.
+An export of other outputs (an older format) is never opened, and is deleted when the new one is written.
+An export is never trusted as such: the model service compares it with torch on the parity probe when
+it loads (:func:`parity_runner`) and keeps torch when they differ by more than :data:`PARITY_TOLERANCE`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from inference.store.location import data_dir
 
 log = logging.getLogger(__name__)
 
-PARITY_TOLERANCE = 1e-4  # max |p_onnx - p_torch| on the first batch before ONNX Runtime is used
+PARITY_TOLERANCE = 1e-4  # max |p_onnx - p_torch| on the parity probe before ONNX Runtime is used
 CACHE_FOLDER = "onnx-cache"
 OPSET = 17
 INPUT, OUTPUTS = "input", ("logits", "pooled", "features")
@@ -50,7 +51,7 @@ def runtime_available() -> bool:
 
 
 def cache_folders(package: Path | None) -> list[Path]:
-    """Where exports are looked for and written, in order: beside the weights, then the data folder."""
+    """Where exports are looked for, in order: beside the weights, then the data folder (the one written)."""
     return ([package / CACHE_FOLDER] if package is not None else []) + [data_dir() / CACHE_FOLDER]
 
 
@@ -168,23 +169,21 @@ def open_cached(
     package: Path | None, name: str, make: Callable[[Path], None], threads: int, precision: str = "fp32"
 ) -> OnnxRunner:
     """A runner of the ONNX file ``name`` from the first cache folder that has one ONNX Runtime can open,
-    else of one ``make(path)`` writes into the first cache folder that can take it."""
-    for folder in cache_folders(package):
+    else of one ``make(path)`` writes into the user's data folder."""
+    folders = cache_folders(package)
+    for folder in folders:
         if (folder / name).is_file():
             try:
                 return OnnxRunner(folder / name, threads, precision)
             except FAILURES as exc:
                 log.warning("cached ONNX file %s cannot be opened (%s); making it again", folder / name, exc)
-    problems = []
-    for folder in cache_folders(package):
-        try:
-            make(folder / name)
-        except OSError as exc:  # a folder we cannot write (an installed package): try the next
-            problems.append(f"{folder}: {exc.strerror or exc}")
-            continue
-        log.info("wrote the ONNX file %s", folder / name)
-        return OnnxRunner(folder / name, threads, precision)
-    raise OSError(f"no folder can take {name} ({'; '.join(problems)})")
+    path = folders[-1] / name
+    try:
+        make(path)
+    except OSError as exc:
+        raise OSError(f"cannot write {path} ({exc.strerror or exc})") from exc
+    log.info("wrote the ONNX file %s", path)
+    return OnnxRunner(path, threads, precision)
 
 
 def parity_runner(
@@ -206,12 +205,12 @@ def parity_runner(
     gap = (to_scores(torch.from_numpy(logits)) - reference).abs().max().item()
     if gap > PARITY_TOLERANCE:
         log.warning(
-            "ONNX Runtime differs from torch by %.2g (> %.0e) on the first batch; using torch",
+            "ONNX Runtime differs from torch by %.2g (> %.0e) on the parity probe; using torch",
             gap,
             PARITY_TOLERANCE,
         )
         return None
-    log.info("ONNX Runtime parity gap %.2g on the first batch -> using onnx (%s)", gap, runner.path)
+    log.info("ONNX Runtime parity gap %.2g on the parity probe -> using onnx (%s)", gap, runner.path)
     return runner
 
 

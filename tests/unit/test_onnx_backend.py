@@ -25,13 +25,6 @@ SAMPLES = Path(__file__).parents[2] / "resources" / "samples"
 RADIOGRAPHS = ("00000001_000.png", "DX_chest_NIH_google_1024_8bit.dcm")
 
 
-@pytest.fixture(autouse=True)
-def private_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user's data folder (the export cache of last resort) is this test's own."""
-    monkeypatch.setenv("CXR_TRIAGE_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 @pytest.fixture
 def package(random_package: Path, tmp_path: Path) -> Path:
     """A copy of the random 224-px CheXNet package with no export cached yet."""
@@ -46,18 +39,19 @@ def images() -> list[XRayImage]:
 
 
 def settled(package: Path, images: list[XRayImage], backend: str = "auto") -> ModelService:
-    """A fp32 CPU service whose first batch (the parity check) has run."""
+    """A fp32 CPU service (its runtime settled when it loaded) that has scored ``images``."""
     service = load_service(package, device="cpu", precision="fp32", backend=backend)
     service.predict(images)
     return service
 
 
-def exports(package: Path) -> list[Path]:
-    return sorted((package / onnx.CACHE_FOLDER).glob("*.onnx"))
+def exports(folder: Path) -> list[Path]:
+    """The exports in ``folder``'s cache (a package's, or the data folder's: the only one written)."""
+    return sorted((folder / onnx.CACHE_FOLDER).glob("*.onnx"))
 
 
 def test_onnx_runtime_agrees_with_torch_on_real_radiographs_and_returns_embeddings(
-    package: Path, images: list[XRayImage]
+    package: Path, images: list[XRayImage], private_data: Path
 ) -> None:
     reference = settled(package, images, "torch")
     service = settled(package, images, "onnx")
@@ -68,13 +62,12 @@ def test_onnx_runtime_agrees_with_torch_on_real_radiographs_and_returns_embeddin
         assert ours.embedding is not None and theirs.embedding is not None
         assert ours.embedding.shape == (1024,)
         np.testing.assert_allclose(ours.embedding, theirs.embedding, atol=1e-5)
-    assert [p.name for p in exports(package)] == [onnx.cached_name(service.card.weights_sha256)]
+    assert [p.name for p in exports(private_data)] == [onnx.cached_name(service.card.weights_sha256)]
+    assert exports(package) == []  # a package folder is never written
 
 
-def test_backend_is_pending_until_the_first_batch(package: Path, images: list[XRayImage]) -> None:
+def test_the_backend_is_settled_when_the_model_loads(package: Path, images: list[XRayImage]) -> None:
     service = load_service(package, device="cpu", precision="fp32")
-    assert service.backend == "onnx (pending parity check)"
-    service.predict(images[:1])
     assert service.backend == "onnx"
 
 
@@ -93,7 +86,7 @@ def test_a_parity_failure_falls_back_to_torch_and_says_why(
 
 
 def test_a_second_load_reuses_the_export_keyed_by_the_weights_sha256(
-    package: Path, images: list[XRayImage], monkeypatch: pytest.MonkeyPatch
+    package: Path, images: list[XRayImage], monkeypatch: pytest.MonkeyPatch, private_data: Path
 ) -> None:
     settled(package, images)
     calls: list[Path] = []
@@ -104,21 +97,27 @@ def test_a_second_load_reuses_the_export_keyed_by_the_weights_sha256(
     card, model = load_package(package)
     other = dataclasses.replace(card, weights_sha256="0" * 64)  # as if these were other weights
     ModelService(other, model, device="cpu", precision="fp32", package=package).predict(images)
-    assert calls == [package / onnx.CACHE_FOLDER / onnx.cached_name("0" * 64)]
+    assert calls == [private_data / onnx.CACHE_FOLDER / onnx.cached_name("0" * 64)]
 
 
-def test_a_package_folder_that_cannot_take_the_cache_uses_the_data_folder(
-    package: Path, images: list[XRayImage], private_data_folder: Path
+def test_an_export_the_package_ships_is_used_and_never_written(
+    package: Path, images: list[XRayImage], private_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (package / onnx.CACHE_FOLDER).write_text("a file where the cache folder would go")
-    service = settled(package, images)
-    assert service.backend == "onnx"
-    assert [p.parent for p in exports(private_data_folder)] == [private_data_folder / onnx.CACHE_FOLDER]
-
-
-def test_a_damaged_cached_export_is_exported_again(package: Path, images: list[XRayImage]) -> None:
     settled(package, images)
-    (cached,) = exports(package)
+    (made,) = exports(private_data)
+    shipped = package / onnx.CACHE_FOLDER / made.name
+    shipped.parent.mkdir()
+    made.rename(shipped)
+    monkeypatch.setattr(onnx, "export", lambda *args: pytest.fail("exported although the package has one"))
+    assert settled(package, images).backend == "onnx"
+    assert exports(private_data) == []
+
+
+def test_a_damaged_cached_export_is_exported_again(
+    package: Path, images: list[XRayImage], private_data: Path
+) -> None:
+    settled(package, images)
+    (cached,) = exports(private_data)
     cached.write_bytes(b"not an onnx model")
     assert settled(package, images).backend == "onnx"
     assert cached.stat().st_size > 1_000_000
@@ -154,7 +153,7 @@ def test_the_triage_flag_chooses_the_backend_and_onnx_scores_like_torch(
 
     studies = tmp_path / "studies"
     studies.mkdir()
-    for name in RADIOGRAPHS:  # batch size 1: the first image settles the backend, the second is scored by it
+    for name in RADIOGRAPHS:
         shutil.copy(SAMPLES / name, studies / name)
     backends: list[str] = []
     real_load = service_module.load_service

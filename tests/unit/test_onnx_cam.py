@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import shutil
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 import torch
 
 from inference import explain, preprocess
+from inference import service as service_module
 from inference.api import XRayImage
 from inference.backends import onnx
 from inference.backends.onnx import OnnxRunner
@@ -25,19 +25,12 @@ from inference.service import ModelService, load_service
 REAL = ["00011973_015.png", "00000001_000.png", "CR_chest_SIIM_jpegbaseline_8bit.dcm"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def private_data_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The user's data folder (the export cache of last resort) is this module's own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CXR_TRIAGE_HOME", str(tmp_path_factory.mktemp("home")))
-        yield
-
-
-def copy_of_model(random_package: Path, target: Path) -> Path:
+def copy_of_model(random_package: Path, target: Path, with_export: bool = True) -> Path:
     """A copy of the bundled demo model (trained weights: realistic feature maps), else of the random
-    package, with no export cached."""
+    package; with the export it ships, or with none (loading it then exports to the data folder)."""
     source = DEMO_MODEL if (DEMO_MODEL / "card.json").is_file() else random_package
-    return Path(shutil.copytree(source, target, ignore=shutil.ignore_patterns("onnx-*")))
+    ignore = None if with_export else shutil.ignore_patterns("onnx-*")
+    return Path(shutil.copytree(source, target, ignore=ignore))
 
 
 @pytest.fixture(scope="module")
@@ -117,25 +110,25 @@ def old_export(service: ModelService, path: Path) -> None:
 
 
 def test_an_old_two_output_export_is_replaced_not_used(
-    random_package: Path, tmp_path: Path, opened: list[Path]
+    random_package: Path, tmp_path: Path, opened: list[Path], private_data: Path
 ) -> None:
-    package = copy_of_model(random_package, tmp_path / "package")
-    service = fresh_service(package, backend="onnx")
-    sha = service.card.weights_sha256
-    cache = package / onnx.CACHE_FOLDER
-    old_export(service, cache / f"{sha}.onnx")
+    package = copy_of_model(random_package, tmp_path / "package", with_export=False)
+    sha = load_service(package, device="cpu", backend="torch").card.weights_sha256
+    cache = private_data / onnx.CACHE_FOLDER  # where exports are written
+    old_export(load_service(package, device="cpu", backend="torch"), cache / f"{sha}.onnx")
     (cache / f"{sha}.int8-some-calibration.onnx").write_bytes(b"quantized from the old export")
+    service = fresh_service(package, backend="onnx")
     image = read_image(SAMPLES / REAL[1])
-    service.predict([image])
     heatmap = service.explain(image, service.card.shown_labels[0])
     current = cache / onnx.cached_name(sha)
     assert heatmap.method.endswith("ONNX Runtime fp32")
     assert sorted(cache.iterdir()) == [current]
     assert opened == [current]
+    assert not (package / onnx.CACHE_FOLDER).exists()  # a package folder is never written
 
 
 def test_backend_torch_keeps_explain_on_torch(package: Path, opened: list[Path]) -> None:
-    service = fresh_service(package, backend="torch", precision="auto")
+    service = fresh_service(package, backend="torch")
     image = read_image(SAMPLES / REAL[0])
     assert service.explain(image, service.card.shown_labels[0]).method.endswith("torch fp32")
     service.predict([image])
@@ -158,10 +151,10 @@ def test_a_failed_check_keeps_torch_for_heat_maps_and_says_why(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    fresh_service(package).explain(read_image(SAMPLES / REAL[2]), "Pneumonia")  # the export is made
-    opened.clear()
+    monkeypatch.setattr(service_module, "bf16_dtype", lambda device: torch.bfloat16)
     monkeypatch.setattr(module, tolerance, -1.0)  # any difference at all fails
-    service = fresh_service(package)  # explained before any scoring: the check runs on the first explain
+    service = fresh_service(package, precision="bf16")  # torch scores: heat maps check ONNX on their own
+    assert opened == []
     with caplog.at_level(logging.WARNING, logger="inference.explain"):
         first = service.explain(read_image(SAMPLES / REAL[0]), service.card.shown_labels[0])
     second = service.explain(read_image(SAMPLES / REAL[1]), service.card.shown_labels[0])
