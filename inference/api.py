@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -55,6 +55,7 @@ class ImageMeta:
     sop_uid: str = ""
     window_center: float | None = None
     window_width: float | None = None
+    fingerprint: str = ""  # of the pixels and the header that changes the picture (inference.io.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -88,16 +89,28 @@ class XRayImage:
             )
 
 
+class CropBox(NamedTuple):
+    """The part of an image a network input covers, as fractions of the image's height and width (so
+    it holds for the image at any resolution it was decoded at)."""
+
+    top: float
+    left: float
+    height: float
+    width: float
+
+
 @dataclass(frozen=True)
 class PreparedImage:
     """An image reduced to network input: what a scoring batch holds instead of full-size pixels.
 
-    ``inputs`` is float32, (N, C, S, S): one crop, or ten for ten-crop TTA.
+    ``inputs`` is float32, (N, C, S, S): one crop, or ten for ten-crop TTA. ``box`` is the part of the
+    image the (centre) crop covers.
     """
 
     meta: ImageMeta
     inputs: np.ndarray
     warnings: tuple[str, ...] = ()
+    box: CropBox = CropBox(0.0, 0.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -271,4 +284,8 @@ class TriageService(Protocol):
 
     def predict(self, images: Sequence[XRayImage | PreparedImage]) -> list[Prediction]: ...
 
-    def explain(self, image: XRayImage, label: str) -> Heatmap: ...
+    def explain(
+        self, image: XRayImage | PreparedImage, label: str, shape: tuple[int, int] | None = None
+    ) -> Heatmap:
+        """Grad-CAM of ``label`` for the network input of ``image``, over an image of ``shape``."""
+        ...

@@ -1,4 +1,4 @@
-"""Choosing where the model runs (CUDA -> MPS -> CPU) and whether reduced precision is allowed."""
+"""Choosing where the model runs (CUDA -> MPS -> CPU) and what its precisions mean there."""
 
 from __future__ import annotations
 
@@ -24,14 +24,21 @@ def select_device(requested: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def reduced_precision_candidate(device: torch.device) -> torch.dtype | None:
-    """bf16 where the hardware runs it natively (CUDA; CPUs with AVX512-BF16/AMX), else None."""
-    if device.type == "cuda":
-        return torch.bfloat16
-    if (
+def bf16_dtype(device: torch.device) -> torch.dtype:
+    """bfloat16, where the hardware runs it natively (CUDA; CPUs with AVX512-BF16/AMX); a ValueError
+    saying why elsewhere (bf16 is only used when asked for)."""
+    if device.type == "cuda" or (
         device.type == "cpu"
         and torch.backends.mkldnn.is_available()
         and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     ):
         return torch.bfloat16
-    return None
+    raise ValueError(f"bf16 precision cannot be used: {device.type} here has no native bf16")
+
+
+def exact_fp32(device: torch.device) -> None:
+    """fp32 means fp32 on CUDA too: no TF32 convolutions or matrix products (torch allows TF32 in cuDNN
+    convolutions by default, which moves probabilities by about 1e-3)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False

@@ -24,7 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, ScanEntry, StudyResult, XRayImage
+from inference.api import (
+    Heatmap,
+    ImageMeta,
+    ModelCard,
+    Prediction,
+    PreparedImage,
+    ScanEntry,
+    StudyResult,
+    XRayImage,
+)
+from inference.io import ReadError
+from inference.network_input import prepare_image
 from inference.scoring import RunCounts
 from inference.store import Store
 
@@ -189,7 +200,8 @@ class Engine:
         self._cond = threading.Condition()
         self._loads: list[tuple[Path, str, Future[ModelInfo]]] = []
         self._tasks: list[tuple[Callable[[Any], Any], Future[Any]]] = []
-        self._explain: tuple[XRayImage, str, Future[Heatmap]] | None = None
+        self._explain: tuple[ImageMeta, tuple[int, int], str, Future[Heatmap]] | None = None
+        self._explained: tuple[tuple[Path, int, int] | None, PreparedImage] | None = None  # owner thread
         self._job: ScoringJob | None = None
         self._retired: list[ScoringJob] = []  # replaced or cancelled jobs still to close and report
         self._next_id = 0
@@ -224,13 +236,15 @@ class Engine:
             self._cond.notify()
 
     def explain(self, image: XRayImage, label: str) -> Future[Heatmap]:
-        """Grad-CAM of ``label`` on ``image``; a request not yet started is replaced (and cancelled)."""
-        pixels = np.array(image.pixels, copy=True)  # the caller keeps its own array
+        """Grad-CAM of ``label`` over ``image`` (the image shown), made from the network input scoring
+        takes from its file, so that it explains the input that was scored; a request not yet started
+        is replaced (and cancelled)."""
         future: Future[Heatmap] = Future()
+        shape = (int(image.pixels.shape[0]), int(image.pixels.shape[1]))
         with self._cond:
             if self._explain is not None:
-                self._explain[2].cancel()
-            self._explain = (dataclasses.replace(image, pixels=pixels), label, future)
+                self._explain[3].cancel()
+            self._explain = (image.meta, shape, label, future)
             self._cond.notify()
         return future
 
@@ -257,7 +271,7 @@ class Engine:
             for _, future in self._tasks:
                 future.cancel()
             if self._explain is not None:
-                self._explain[2].cancel()
+                self._explain[3].cancel()
             self._loads.clear()
             self._tasks.clear()
             self._explain = None
@@ -324,6 +338,7 @@ class Engine:
             self._emit(ModelFailed(reason))
             return
         self._service = service
+        self._explained = None  # prepared for the previous model
         self.info = ModelInfo(
             package, service.card, str(service.device), str(service.precision), _backend_of(service)
         )
@@ -348,20 +363,37 @@ class Engine:
         except Exception as exc:
             future.set_exception(exc)
 
-    def _do_explain(self, image: XRayImage, label: str, future: Future[Heatmap]) -> None:
+    def _do_explain(
+        self, meta: ImageMeta, shape: tuple[int, int], label: str, future: Future[Heatmap]
+    ) -> None:
         if not future.set_running_or_notify_cancel():
             return
         if self._service is None:
             future.set_exception(RuntimeError("no model loaded"))
             return
         try:
-            heatmap = self._service.explain(image, label)
+            heatmap = self._service.explain(self._network_input(meta), label, shape)
         except Exception as exc:
             log.warning("Grad-CAM failed: %s", exc)
             future.set_exception(exc)
             return
         values = np.array(heatmap.values, dtype=np.float32, copy=True)
         future.set_result(Heatmap(heatmap.label, values, heatmap.probability, heatmap.method))
+
+    def _network_input(self, meta: ImageMeta) -> PreparedImage:
+        """The network input scoring takes from the image's file, kept for the file last explained
+        (while its size and modification time stay the same): another finding costs no read."""
+        try:
+            stat = os.stat(meta.path)
+            key: tuple[Path, int, int] | None = (meta.path, stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            key = None  # the reader says why
+        if key is None or self._explained is None or self._explained[0] != key:
+            prepared = prepare_image(meta.path, self._service)
+            if isinstance(prepared, str):
+                raise ReadError(prepared)
+            self._explained = (key, dataclasses.replace(prepared, meta=meta))
+        return self._explained[1]
 
     def _step_job(self) -> None:
         with self._cond:

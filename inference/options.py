@@ -2,11 +2,16 @@
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 TTA_MODES = ("none", "tencrop")
-PRECISIONS = ("auto", "fp32", "int8")  # auto: bf16 where the hardware has it and parity holds; fp32: always;
-# int8: ONNX Runtime on the CPU, quantized, where it agrees with torch fp32 within 0.02 on the first batch
+PRECISIONS = ("fp32", "bf16", "int8")  # fp32, the default everywhere; bf16 (torch, hardware with native
+# bf16) and int8 (ONNX Runtime on the CPU, quantized) only when asked, each where it agrees with torch fp32
+# within 0.02 on the parity probe, else fp32
+PRECISION_HELP = (
+    "fp32 (default): reproducible; bf16 (torch, where the hardware has it) and int8 (ONNX Runtime, CPU):"
+    " used only where they agree with fp32 within 0.02 on the parity probe, else fp32"
+)
 BACKENDS = ("auto", "torch", "onnx")
 BACKEND_HELP = (
-    "auto: ONNX Runtime on the CPU where it agrees with torch within 1e-4 on the first batch, else torch;"
+    "auto: ONNX Runtime on the CPU where it agrees with torch within 1e-4 on the parity probe, else torch;"
     " onnx: the same, CPU only; torch: always torch"
 )
 CHECKPOINT_KINDS = ("chexnet", "xrv")  # published checkpoint formats `model import` reads

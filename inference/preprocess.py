@@ -10,12 +10,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from inference.api import Preprocessing
+from inference.api import CropBox, Preprocessing
 from inference.io.sanity import MAX_ASPECT
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 XRV_RANGE = 1024.0
+TENCROP_CENTRE = 4  # the index of the centre crop among ten-crop TTA's ten
 
 
 def resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -37,10 +38,27 @@ def _shorter_side_shape(shape: tuple[int, ...], size: int) -> tuple[int, int]:
     return min(cap, max(size, int(h * size / w))), size
 
 
+def _centred(height: int, width: int, size: int) -> tuple[int, int]:
+    """(top, left) of a centred ``size`` square in a ``height``×``width`` image."""
+    return (height - size) // 2, (width - size) // 2
+
+
 def center_crop(img: np.ndarray, size: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    top, left = (h - size) // 2, (w - size) // 2
+    top, left = _centred(img.shape[0], img.shape[1], size)
     return img[top : top + size, left : left + size]
+
+
+def crop_box(shape: tuple[int, ...], convention: Preprocessing, input_size: int = 224) -> CropBox:
+    """The part of an image of ``shape`` that :func:`prepare`'s (centre) crop covers, by the same
+    resize and crop arithmetic."""
+    h, w = shape[:2]
+    if convention is Preprocessing.CHEXNET:
+        rh, rw = _shorter_side_shape(shape, _chexnet_resize_side(input_size))
+        top, left = _centred(rh, rw, input_size)
+        return CropBox(top / rh, left / rw, input_size / rh, input_size / rw)
+    side = min(h, w)
+    top, left = _centred(h, w, side)
+    return CropBox(top / h, left / w, side / h, side / w)
 
 
 def center_square(img: np.ndarray) -> np.ndarray:
@@ -52,7 +70,7 @@ def ten_crop(img: np.ndarray, size: int) -> list[np.ndarray]:
     """torchvision ``TenCrop``'s ten crops: four corners and centre, then the same mirrored."""
     h, w = img.shape[:2]
     crops = [img[:size, :size], img[:size, w - size :], img[h - size :, :size], img[h - size :, w - size :]]
-    crops.append(center_crop(img, size))
+    crops.append(center_crop(img, size))  # TENCROP_CENTRE
     return crops + [c[:, ::-1] for c in crops]
 
 

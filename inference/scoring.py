@@ -8,12 +8,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 from inference.api import Prediction, PreparedImage, ScanEntry, Status, StudyResult, TriageService
 from inference.gate import Gate
-from inference.io import ReadError, group_by_study, read_image
-from inference.preprocess import decode_side
+from inference.io import group_by_study
+from inference.network_input import prepare_image
 from inference.store import ImageResult, Store
 from inference.studies import RunCounts, StudyImages
 
@@ -30,14 +29,14 @@ def score_studies(
 ) -> Iterator[StudyResult]:
     """Read, score and summarise studies, yielding each as soon as all its images are done.
 
-    With a ``store``, every image is recorded, images it already holds a result for (same weights)
-    are not read again, and each batch's results are committed before its studies are yielded, so
-    a killed run loses at most the batch in flight. Images are decoded and reduced to network input
-    on a reader thread, one batch ahead, while the model scores the current batch; a file that
-    cannot be read becomes an error for its study and the run goes on.
+    With a ``store``, every image is recorded, images it already holds a result for (same weights,
+    same content, same precision) are not read again, and each batch's results are committed before
+    its studies are yielded, so a killed run loses at most the batch in flight. Images are decoded and
+    reduced to network input on a reader thread, one batch ahead, while the model scores the current
+    batch; a file that cannot be read becomes an error for its study and the run goes on.
     """
     counts = counts if counts is not None else RunCounts()
-    studies = plan_studies(list(entries), service.card.weights_sha256, store, counts)
+    studies = plan_studies(list(entries), service.card.weights_sha256, service.precision, store, counts)
     waiting: list[StudyImages] = []  # studies whose images are in the batch being filled
     batch: list[tuple[StudyImages, int, str, PreparedImage | str]] = []
 
@@ -63,14 +62,15 @@ def score_studies(
 
 
 def plan_studies(
-    entries: list[ScanEntry], weights: str, store: Store | None, counts: RunCounts
+    entries: list[ScanEntry], weights: str, precision: str, store: Store | None, counts: RunCounts
 ) -> list[StudyImages]:
-    """Group into studies; with a store, record every image and take the results it already has."""
+    """Group into studies; with a store, record every image and take the results it already has of
+    the same content at the same ``precision`` (:meth:`Store.reusable_results`)."""
     uids = (
         store.record(entries) if store is not None else [e.meta.sop_uid or str(e.meta.path) for e in entries]
     )
     uid_of = {id(e): uid for e, uid in zip(entries, uids, strict=True)}
-    stored = store.results(weights, uids) if store is not None else {}
+    stored = store.reusable_results(weights, precision, uids) if store is not None else {}
     groups = group_by_study(entries)
     arrivals = store.arrivals(groups) if store is not None else {}
     counts.errors += sum(e.status is Status.ERROR for e in entries)
@@ -98,38 +98,43 @@ def _score_batch(
 ) -> None:
     """Score the readable images of a batch, then commit every outcome of the batch at once."""
     scores = iter(predict_each(service, [item for *_, item in batch if isinstance(item, PreparedImage)]))
-    outcomes: list[tuple[StudyImages, int, ImageResult]] = []
     gate = gate_of(service)
-    for study, index, uid, item in batch:
-        result = image_result(uid, item, scores, gate)
-        counts.scored += result.status is not Status.ERROR  # the gate's refusals were scored too
-        counts.errors += result.status is Status.ERROR
-        outcomes.append((study, index, result))
+    results = [
+        image_result(uid, item, scores, gate, study.members[index].meta.fingerprint)
+        for study, index, uid, item in batch
+    ]
     if store is not None:
-        store.save_results(
-            [r for _, _, r in outcomes],
+        results = store.save_results(
+            results,
             service.card.weights_sha256,
             preprocessing=service.card.preprocessing.value,
             precision=service.precision,
             device=service.device,
         )
-    for study, index, result in outcomes:
+    for result in results:  # counted once committed: a batch the store refused was not scored
+        counts.scored += result.status is not Status.ERROR  # the gate's refusals were scored too
+        counts.errors += result.status is Status.ERROR
+    for (study, index, *_), result in zip(batch, results, strict=True):
         study.outcomes[index] = result
 
 
 def image_result(
-    uid: str, item: PreparedImage | str, scores: Iterator[Prediction | str], gate: Gate | None = None
+    uid: str,
+    item: PreparedImage | str,
+    scores: Iterator[Prediction | str],
+    gate: Gate | None = None,
+    fingerprint: str = "",
 ) -> ImageResult:
     """One image's row from its read outcome (network input, or why it could not be read) and, for a
     readable image, the next of ``scores`` (its prediction, or why the model could not score it).
 
     A prediction that ``gate`` stops is NOT_SCORED with the gate's reason; its probabilities are
-    kept (never ranked) and so is its gate score."""
+    kept (never ranked) and so is its gate score. ``fingerprint`` is that of the content scored."""
     if isinstance(item, str):
-        return ImageResult(uid, Status.ERROR, reason=item)
+        return ImageResult(uid, Status.ERROR, reason=item, fingerprint=fingerprint)
     score = next(scores)
     if not isinstance(score, Prediction):
-        return ImageResult(uid, Status.ERROR, reason=score, warnings=item.warnings)
+        return ImageResult(uid, Status.ERROR, reason=score, warnings=item.warnings, fingerprint=fingerprint)
     verdict = gate.check(item, score.embedding) if gate is not None else None
     return ImageResult(
         uid,
@@ -139,6 +144,7 @@ def image_result(
         warnings=item.warnings,
         embedding=score.embedding,
         gate_score=verdict.score if verdict else None,
+        fingerprint=fingerprint,
     )
 
 
@@ -181,15 +187,3 @@ def _read_ahead(
             yield head, [(index, uid, f.result()) for index, uid, f in head_futures]
     for study, futures in queue:
         yield study, [(index, uid, f.result()) for index, uid, f in futures]
-
-
-def prepare_image(path: Path, service: TriageService) -> PreparedImage | str:
-    """Decode and reduce one image to network input, decoding no more pixels than the input needs."""
-    card = service.card
-    try:
-        return service.prepare(read_image(path, min_side=decode_side(card.preprocessing, card.input_size)))
-    except ReadError as exc:
-        return str(exc)
-    except Exception as exc:  # a reader must never end the run: any surprise is this image's error
-        log.warning("unexpected failure reading an image: %s", type(exc).__name__)
-        return f"cannot read this image ({type(exc).__name__}: {exc})"

@@ -7,6 +7,7 @@ owned by a single worker thread.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -18,10 +19,20 @@ import torch
 import torch.nn.functional as F
 
 from inference import preprocess
-from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, Preprocessing, Task, XRayImage
+from inference.api import (
+    CropBox,
+    Heatmap,
+    ModelCard,
+    Prediction,
+    PreparedImage,
+    Preprocessing,
+    Task,
+    XRayImage,
+)
 from inference.backends.int8 import check_int8, int8_runner
 from inference.backends.onnx import OnnxRunner, parity_runner, wants_onnx
-from inference.device import reduced_precision_candidate, select_device
+from inference.backends.probe import probe_inputs
+from inference.device import bf16_dtype, exact_fp32, select_device
 from inference.explain import (
     ONNX_RUNTIME,
     TORCH,
@@ -36,12 +47,13 @@ from inference.gate import Gate, load_gate
 from inference.models.architectures import ChestNet
 from inference.models.densenet import CheXDenseNet
 from inference.models.package import load_package
+from inference.network_input import prepare_image
 from inference.options import BACKENDS, PRECISIONS, TTA_MODES
 from inference.overlay import smooth_map
 
 log = logging.getLogger(__name__)
 
-PARITY_TOLERANCE = 0.02  # max |p_reduced - p_fp32| on the first batch before reduced precision is used
+PARITY_TOLERANCE = 0.02  # max |p_bf16 - p_fp32| on the parity probe before bf16 is used
 
 
 class _Cams(NamedTuple):
@@ -62,40 +74,66 @@ class ModelService:
         model: ChestNet,
         device: str = "auto",
         tta: str = "none",
-        precision: str = "auto",
+        precision: str = "fp32",
         backend: str = "auto",
         package: Path | None = None,
     ) -> None:
-        """``package`` is the folder the weights came from: the ONNX export is cached there."""
+        """``package`` is the folder the weights came from (its ONNX export is looked for there).
+
+        ``precision`` is fp32 unless bf16 or int8 is asked for; the runtime and precision are settled
+        here, once, by comparing each candidate with torch fp32 on the same fixed probe images
+        (:func:`inference.backends.probe.probe_inputs`), so they never depend on the images a run
+        scores first: every command, batch and worker on one machine scores an image alike.
+        """
         if tta not in TTA_MODES:
             raise ValueError(f"unknown TTA mode {tta!r}; choose one of {', '.join(TTA_MODES)}")
         if tta == "tencrop" and card.preprocessing is not Preprocessing.CHEXNET:
             raise ValueError("ten-crop TTA belongs to the CheXNet preprocessing convention")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self._card = card
         self._device = select_device(device)
+        exact_fp32(self._device)
         self._model = model.to(self._device).to(memory_format=torch.channels_last).eval()
         self._tta = tta
         self._shown = [i for i, lab in enumerate(card.labels) if lab.trained]
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-        self._reduced = reduced_precision_candidate(self._device) if precision == "auto" else None
-        self._int8 = precision == "int8"  # asked for: used when it passes its parity check
-        self._dtype: torch.dtype | None = None  # decided by the parity check on the first batch
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        if self._int8:
+        bf16 = bf16_dtype(self._device) if precision == "bf16" else None
+        if precision == "int8":
             check_int8(backend, self._device)
             backend = "onnx"
         onnx_runs = wants_onnx(backend, self._device, card.architecture)
-        # auto leaves bf16 hardware to torch's bf16, twice as fast there as ONNX Runtime's fp32
-        self._try_onnx = onnx_runs and (backend == "onnx" or self._reduced is None)
-        # heat maps are fp32 whatever scores, and ONNX Runtime's fp32 pass is faster than torch's (issue 10)
-        self._cam_onnx_pending = onnx_runs and has_closed_form(model)  # until the first explain checks it
-        self._cam_onnx: OnnxRunner | None = None  # the runner it checked, None: torch
         self._package = package
         # The package's safety gate (sha256-checked); None without a package: every image is scored.
         self.gate: Gate | None = load_gate(package, card) if package is not None else None
-        self._onnx: OnnxRunner | None = None  # set by the parity check on the first batch
+        self._dtype = torch.float32
+        self._onnx: OnnxRunner | None = None
+        self._settle(onnx_runs and bf16 is None, precision == "int8", bf16)
+        # heat maps are fp32 whatever scores; ONNX Runtime's fp32 pass is faster than torch's (issue 10)
+        self._cam_onnx_pending = onnx_runs and has_closed_form(model)  # until the first explain checks it
+        self._cam_onnx: OnnxRunner | None = None  # the runner it checked, None: torch
+
+    def _settle(self, try_onnx: bool, int8: bool, bf16: torch.dtype | None) -> None:
+        """Runtime and precision of every batch, from each candidate's parity with torch fp32 on the
+        fixed probe images (deterministic: the same choice for every run on this machine)."""
+        self._probe = probe = torch.from_numpy(probe_inputs(self._card, self.prepare)).to(self._device)
+        reference = self._forward(probe, torch.float32)[0]
+        if try_onnx:
+            self._onnx = parity_runner(
+                self._model, self._package, self._card.weights_sha256, probe, reference, self._scores
+            )
+        if int8 and self._onnx is not None:
+            calibration = functools.partial(prepare_image, service=self)
+            quantized = int8_runner(self._onnx, self._package, calibration, probe, reference, self._scores)
+            self._onnx = quantized or self._onnx
+        if bf16 is not None:
+            gap = (self._forward(probe, bf16)[0] - reference).abs().max().item()
+            if gap <= PARITY_TOLERANCE:
+                self._dtype = bf16
+            else:
+                log.warning("bf16 differs from fp32 by %.4f (> %.2f) on the probe", gap, PARITY_TOLERANCE)
+        log.info("scoring with %s %s", self.backend, self.precision)
 
     @property
     def card(self) -> ModelCard:
@@ -107,26 +145,25 @@ class ModelService:
 
     @property
     def precision(self) -> str:
-        if self._dtype is None:
-            return f"{'int8' if self._int8 else 'fp32'} (pending parity check)"
+        """What scores: fp32, bf16 or int8 (a result is reused only for a request of the same)."""
         if self._onnx is not None:
             return self._onnx.precision
-        return {torch.float32: "fp32", torch.bfloat16: "bf16"}[self._dtype]
+        return "bf16" if self._dtype == torch.bfloat16 else "fp32"
 
     @property
     def backend(self) -> str:
         """The runtime that scores: onnx (ONNX Runtime, CPU) or torch."""
-        if self._onnx is not None:
-            return "onnx"
-        return "onnx (pending parity check)" if self._try_onnx and self._dtype is None else "torch"
+        return "onnx" if self._onnx is not None else "torch"
 
     def prepare(self, image: XRayImage) -> PreparedImage:
         """Network input of ``image`` (ten crops with ten-crop TTA); pure numpy, any thread."""
+        card = self._card
         if self._tta == "tencrop":
-            inputs = preprocess.chexnet_tencrop(image.pixels, self._card.input_size)
+            inputs = preprocess.chexnet_tencrop(image.pixels, card.input_size)
         else:
-            inputs = preprocess.prepare(image.pixels, self._card.preprocessing, self._card.input_size)[None]
-        return PreparedImage(meta=image.meta, inputs=inputs, warnings=image.warnings)
+            inputs = preprocess.prepare(image.pixels, card.preprocessing, card.input_size)[None]
+        box = preprocess.crop_box(image.pixels.shape, card.preprocessing, card.input_size)
+        return PreparedImage(meta=image.meta, inputs=inputs, warnings=image.warnings, box=box)
 
     def _scores(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
@@ -141,28 +178,11 @@ class ModelService:
             return self._scores(logits), pooled.float()
 
     def _run(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores and pooled features of ``batch`` on the backend the first batch settled on."""
+        """Scores and pooled features of ``batch`` on the runtime and precision settled at load."""
         if self._onnx is None:
-            return self._forward(batch, self._dtype or torch.float32)
+            return self._forward(batch, self._dtype)
         logits, pooled = self._onnx.forward(batch.numpy())
         return self._scores(torch.from_numpy(logits)), torch.from_numpy(pooled)
-
-    def _decide_precision(self, batch: torch.Tensor, fp32_scores: torch.Tensor) -> None:
-        """Backend and precision of the later batches, from the first batch's fp32 torch scores."""
-        self._dtype = torch.float32
-        if self._try_onnx:
-            self._onnx = parity_runner(
-                self._model, self._package, self._card.weights_sha256, batch, fp32_scores, self._scores
-            )
-        if self._int8 and self._onnx is not None:
-            quantized = int8_runner(self._onnx, self._package, self.prepare, batch, fp32_scores, self._scores)
-            self._onnx = quantized or self._onnx
-        if self._reduced is None or self._onnx is not None:
-            return
-        gap = (self._forward(batch, self._reduced)[0] - fp32_scores).abs().max().item()
-        if gap <= PARITY_TOLERANCE:
-            self._dtype = self._reduced
-        log.info("reduced-precision parity gap %.4f -> using %s", gap, self.precision)
 
     def predict(self, images: Sequence[XRayImage | PreparedImage]) -> list[Prediction]:
         """Scores of each image for the card's shown labels, and its embedding (pooled norm5 features,
@@ -172,11 +192,7 @@ class ModelService:
         prepared = [im if isinstance(im, PreparedImage) else self.prepare(im) for im in images]
         batch = torch.from_numpy(np.concatenate([im.inputs for im in prepared])).to(self._device)
         batch = batch.contiguous(memory_format=torch.channels_last)
-        if self._dtype is None:
-            scores, pooled = self._forward(batch, torch.float32)
-            self._decide_precision(batch, scores)
-        else:
-            scores, pooled = self._run(batch)
+        scores, pooled = self._run(batch)
         per_image = _per_image(scores, len(images)).cpu().numpy()
         embeddings = F.normalize(_per_image(pooled, len(images)), dim=1).cpu().numpy()
         labels = self._card.labels
@@ -191,55 +207,61 @@ class ModelService:
         ]
 
     _cams: _Cams | None = None
-    _cams_of: XRayImage | None = None  # the image object ``_cams`` was last looked up for
 
-    def explain(self, image: XRayImage, label: str) -> Heatmap:
-        """Grad-CAM of ``label`` for ``image`` (always fp32) over the crop the network saw, smoothed and
-        faded to zero at the crop border, zero elsewhere; same shape as the image.
+    def explain(
+        self, image: XRayImage | PreparedImage, label: str, shape: tuple[int, int] | None = None
+    ) -> Heatmap:
+        """Grad-CAM of ``label`` for the network input ``image`` (always fp32), placed over the part of
+        an image of ``shape`` (the image shown, at any resolution; default: an XRayImage's own) that the
+        input covers, smoothed and faded to zero at the crop border, zero elsewhere. With ten-crop TTA,
+        of the centre crop.
 
-        Every output's map comes from one forward pass with no backward pass (:func:`forward_cams`,
-        equal to Captum's LayerGradCam; other architectures: Captum's LayerGradCam itself), kept for
-        the last image: another finding of the same image costs no pass at all. On the CPU that pass
-        runs on ONNX Runtime fp32 unless the backend is torch or the export's maps differ from torch's
-        (:meth:`_cam_runner`).
+        The product passes what scoring prepared from the file (the engine, through
+        :func:`inference.network_input.prepare_image`), so the map and its probability are those of the
+        input that was scored; an XRayImage is prepared as it is. Every output's map comes from one
+        forward pass with no backward pass (:func:`forward_cams`, equal to Captum's LayerGradCam; other
+        architectures: Captum's LayerGradCam itself), kept for the last input: another finding of the
+        same image costs no pass at all. On the CPU that pass runs on ONNX Runtime fp32 unless the
+        backend is torch or the export's maps differ from torch's (:meth:`_cam_runner`).
         """
+        if isinstance(image, XRayImage):
+            shape = shape or (image.pixels.shape[0], image.pixels.shape[1])
+            image = self.prepare(image)
+        if shape is None:
+            raise ValueError("the shape of the image shown is needed to place a prepared input's heat map")
         index = [lab.name for lab in self._card.labels].index(label)
-        cams = self._forward_cams(image)
+        crop = image.inputs[preprocess.TENCROP_CENTRE if self._tta == "tencrop" else 0]
+        cams = self._forward_cams(crop)
         probability = float(self._scores(cams.logits[None])[0, index])
-        values = _cam_to_image(cams.maps[index].cpu().numpy(), image.pixels.shape, self._card)
+        values = _cam_to_image(cams.maps[index].cpu().numpy(), shape, image.box)
         method = cam_method(self._model, cams.runtime)
         return Heatmap(label=label, values=values, probability=probability, method=method)
 
-    def _forward_cams(self, image: XRayImage) -> _Cams:
-        """Every output's low-resolution map and the logits of ``image``, from the cache when it is the
-        image last explained (the same object: not even its network input is prepared again) or its
-        network input is."""
-        if self._cams is not None and image is self._cams_of:
-            return self._cams
-        self._cams_of = image
-        inputs = preprocess.prepare(image.pixels, self._card.preprocessing, self._card.input_size)
+    def _forward_cams(self, inputs: np.ndarray) -> _Cams:
+        """Every output's low-resolution map and the logits of one network input (C×S×S), from the
+        cache when it is the input last explained."""
         digest = hashlib.blake2b(inputs.tobytes(), digest_size=16).digest()
         if self._cams is None or self._cams.digest != digest:
-            x = torch.from_numpy(inputs[None]).to(self._device)
+            x = torch.from_numpy(np.ascontiguousarray(inputs)[None]).to(self._device)
             model = self._model
             if not has_closed_form(model):
                 self._cams = _Cams(digest, *captum_cams(model, x), TORCH)
-            elif (runner := self._cam_runner(model, x)) is not None:
+            elif (runner := self._cam_runner(model)) is not None:
                 self._cams = _Cams(digest, *onnx_cams(runner, model, x), ONNX_RUNTIME)
             else:
                 self._cams = _Cams(digest, *forward_cams(model, x), TORCH)
         return self._cams
 
-    def _cam_runner(self, model: CheXDenseNet, x: torch.Tensor) -> OnnxRunner | None:
+    def _cam_runner(self, model: CheXDenseNet) -> OnnxRunner | None:
         """The fp32 ONNX Runtime runner of the heat maps, None for torch: the scoring runner when it is
-        fp32, else one opened on the first explain and kept only if its maps of that image (``x``)
-        agree with torch's. Never the int8 runner."""
+        fp32, else one opened on the first explain and kept only if its maps of the parity probe's first
+        image agree with torch's (the same choice whatever image is explained first). Never int8."""
         if self._onnx is not None and self._onnx.precision == "fp32":
             return self._onnx
         if self._cam_onnx_pending:
             self._cam_onnx_pending = False
             sha256 = self._card.weights_sha256
-            self._cam_onnx = checked_cam_runner(model, self._package, sha256, x, self._scores)
+            self._cam_onnx = checked_cam_runner(model, self._package, sha256, self._probe[:1], self._scores)
         return self._cam_onnx
 
 
@@ -248,30 +270,19 @@ def _per_image(rows: torch.Tensor, images: int) -> torch.Tensor:
     return rows.reshape(images, -1, rows.shape[1]).mean(dim=1)
 
 
-def _cam_to_image(cam: np.ndarray, shape: tuple[int, ...], card: ModelCard) -> np.ndarray:
-    """The low-resolution CAM over the part of the full image the network saw, zero elsewhere."""
-    out = np.zeros(shape, np.float32)
-    top, left, height, width = _crop_box(shape, card)
+def _cam_to_image(cam: np.ndarray, shape: tuple[int, ...], box: CropBox) -> np.ndarray:
+    """The low-resolution CAM over the part ``box`` of an image of ``shape``, zero elsewhere."""
+    h, w = shape[:2]
+    out = np.zeros((h, w), np.float32)
+    top, left = min(h - 1, round(box.top * h)), min(w - 1, round(box.left * w))
+    height = min(h - top, max(1, round(box.height * h)))
+    width = min(w - left, max(1, round(box.width * w)))
     out[top : top + height, left : left + width] = smooth_map(cam, height, width)
     return out
 
 
-def _crop_box(shape: tuple[int, ...], card: ModelCard) -> tuple[int, int, int, int]:
-    """(top, left, height, width) in image pixels of the square the network input covers."""
-    h, w = shape
-    if card.preprocessing is Preprocessing.XRV:
-        side = min(h, w)  # centre square, resized to input
-        return (h - side) // 2, (w - side) // 2, side, side
-    size = card.input_size
-    short = round(size * 256 / 224)  # chexnet: shorter side -> short, then centre crop `size`
-    scale = min(h, w) / short
-    rh, rw = (short, round(w / scale)) if h <= w else (round(h / scale), short)
-    top, left = round((rh - size) // 2 * h / rh), round((rw - size) // 2 * w / rw)
-    return top, left, max(1, round(size * h / rh)), max(1, round(size * w / rw))
-
-
 def load_service(
-    package: Path, device: str = "auto", tta: str = "none", precision: str = "auto", backend: str = "auto"
+    package: Path, device: str = "auto", tta: str = "none", precision: str = "fp32", backend: str = "auto"
 ) -> ModelService:
     """Load a model package (weights checked against the card's sha256) onto a device."""
     package = Path(package)

@@ -4,9 +4,10 @@ Used only when asked for (``precision="int8"``, ONNX Runtime on the CPU) and onl
 batch's probabilities agree with torch fp32 within :data:`PARITY_TOLERANCE`; otherwise the service
 keeps the fp32 export and logs why. ONNX Runtime's ``quantize_static``, QDQ format: per-channel int8
 weights and uint8 activations for the convolutions and the classifier (BatchNorm and ReLU stay fp32),
-activation ranges from a percentile calibration over the bundled sample radiographs, each prepared by
-the service's own ``prepare``. The quantized file is cached beside the fp32 export as
-``<weights sha256>.int8-<CALIBRATION_TAG>.onnx``; change the tag whenever the calibration changes.
+activation ranges from a percentile calibration over the bundled sample radiographs, each read and
+prepared by the product's own path (:func:`inference.network_input.prepare_image`). The quantized file
+is cached beside the fp32 export as ``<weights sha256>.int8-<CALIBRATION_TAG>.onnx``; change the tag
+whenever the calibration changes.
 """
 
 from __future__ import annotations
@@ -21,16 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inference.api import PreparedImage, XRayImage
+from inference.api import PreparedImage
 from inference.backends.onnx import FAILURES, INPUT, OnnxRunner, atomic_file, open_cached, runtime_available
 from inference.bundled import SAMPLES
-from inference.io import read_image
-from inference.io.errors import ReadError
 
 log = logging.getLogger(__name__)
 
-PARITY_TOLERANCE = 0.02  # max |p_int8 - p_torch_fp32| on the first batch before int8 is used
-CALIBRATION_TAG = "samples-qdq-perchannel-p99999"
+PARITY_TOLERANCE = 0.02  # max |p_int8 - p_torch_fp32| on the parity probe before int8 is used
+CALIBRATION_TAG = "samples-reduced-qdq-perchannel-p99999"  # reduced: read as scoring reads
 QUANTIZED_OPS = ("Conv", "Gemm")  # quantizing Concat, pooling and ReLU too cost parity and gained no speed
 
 
@@ -49,15 +48,15 @@ def cached_name(fp32: OnnxRunner) -> str:
 
 
 def calibration_inputs(
-    prepare: Callable[[XRayImage], PreparedImage], folder: Path = SAMPLES
+    prepare: Callable[[Path], PreparedImage | str], folder: Path = SAMPLES
 ) -> list[np.ndarray]:
-    """Network inputs (1, C, S, S) of every image in ``folder`` that can be read, in name order."""
+    """Network inputs (1, C, S, S) of every image in ``folder`` that can be read, in name order, each
+    made by ``prepare`` (the product's path from a file to network input)."""
     inputs: list[np.ndarray] = []
     for path in sorted(folder.iterdir()):
-        try:
-            inputs.extend(prepare(read_image(path)).inputs[:, None])
-        except ReadError:  # the folder's README, anything else that is not an image
-            continue
+        prepared = prepare(path)
+        if isinstance(prepared, PreparedImage):  # not the folder's README, nor anything else unreadable
+            inputs.extend(prepared.inputs[:, None])
     if not inputs:
         raise OSError(f"no calibration images in {folder}")
     return inputs
@@ -93,7 +92,7 @@ def quantize(source: Path, target: Path, inputs: list[np.ndarray]) -> None:
 def int8_runner(
     fp32: OnnxRunner,
     package: Path | None,
-    prepare: Callable[[XRayImage], PreparedImage],
+    prepare: Callable[[Path], PreparedImage | str],
     batch: torch.Tensor,
     reference: torch.Tensor,
     to_scores: Callable[[torch.Tensor], torch.Tensor],
@@ -114,10 +113,10 @@ def int8_runner(
     gap = (to_scores(torch.from_numpy(logits)) - reference).abs().max().item()
     if gap > PARITY_TOLERANCE:
         log.warning(
-            "int8 differs from torch fp32 by %.3f (> %.2f) on the first batch; using onnx fp32",
+            "int8 differs from torch fp32 by %.3f (> %.2f) on the parity probe; using onnx fp32",
             gap,
             PARITY_TOLERANCE,
         )
         return None
-    log.info("int8 parity gap %.4f on the first batch -> using onnx int8 (%s)", gap, runner.path)
+    log.info("int8 parity gap %.4f on the parity probe -> using onnx int8 (%s)", gap, runner.path)
     return runner

@@ -9,6 +9,7 @@ fails alone becomes an error row, so one poisonous file cannot sink the run.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -127,8 +128,13 @@ class ClusterScoring:
     def _apply(
         self, batch: Batch, results: Sequence[ImageResult], precision: str = "", device: str = ""
     ) -> None:
-        """Commit one batch, then fill in its studies; studies with nothing left are finished."""
-        self._store.save_results(
+        """Commit one batch (each result with the fingerprint of the content its scan found), then fill
+        in its studies; studies with nothing left are finished."""
+        results = [
+            dataclasses.replace(result, fingerprint=item.study.members[item.index].meta.fingerprint)
+            for item, result in zip(batch.items, results, strict=True)
+        ]
+        results = self._store.save_results(
             results, self._weights, preprocessing=self._preprocessing, precision=precision, device=device
         )
         done: list[StudyResult] = []

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference.api import PreparedImage
-from inference.scoring import gate_of, image_result, predict_each, prepare_image
+from inference.network_input import prepare_image
+from inference.scoring import gate_of, image_result, predict_each
 from inference.store import ImageResult
 
 PRECISION = "fp32"  # every worker alike, so a result never depends on which worker scored it

@@ -120,6 +120,7 @@ def _batch(
     from ray.exceptions import RayError
 
     from inference.cluster import runtime
+    from inference.cluster.worker import PRECISION
     from inference.scoring import plan_studies
     from inference.studies import RunCounts
 
@@ -133,7 +134,7 @@ def _batch(
         counts = RunCounts()
         try:
             # records every image first
-            studies = plan_studies(entries, card.weights_sha256, store, counts)
+            studies = plan_studies(entries, card.weights_sha256, PRECISION, store, counts)
         except StoreError as exc:
             return stop(f"stopped before scoring anything: {exc}; run again once fixed")
         todo = sum(len(s.todo) for s in studies)

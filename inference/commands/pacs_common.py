@@ -60,9 +60,10 @@ def start_engine(
     from inference.models.package import PackageError
     from inference.service import load_service
 
+    backend = getattr(args, "backend", "auto")  # pull has --backend; listen scores with the default
     engine = Engine(
         listener,
-        loader=lambda package, device: load_service(package, device, "none", "auto"),
+        loader=lambda package, device: load_service(package, device, backend=backend),
         store=store,
         batch_size=batch_size,
     )

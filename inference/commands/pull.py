@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_timeout_argument(p)
     add_db_argument(p)
     # the rest of what triage needs, at triage's defaults
-    p.set_defaults(func=run, annotate=False, tta="none", precision="auto", deidentify=False, max_wait=None)
+    p.set_defaults(func=run, annotate=False, tta="none", precision="fp32", deidentify=False, max_wait=None)
 
 
 def web_root(text: str) -> WebNode:

@@ -28,7 +28,7 @@ from inference.commands.common import (
     with_store,
     write_failure,
 )
-from inference.options import BACKEND_HELP, BACKENDS, DEVICES, PRECISIONS, TTA_MODES
+from inference.options import BACKEND_HELP, BACKENDS, DEVICES, PRECISION_HELP, PRECISIONS, TTA_MODES
 from inference.progress import ProgressBar
 from inference.store import StoreError
 from inference.text import terminal_safe
@@ -57,8 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
-        default="auto",
-        help="auto: bf16 where the hardware has it and it agrees with fp32 within 0.02; fp32: reproducible",
+        default="fp32",
+        help=PRECISION_HELP,
     )
     p.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
     p.add_argument("--batch-size", type=positive_int, default=8)

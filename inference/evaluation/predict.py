@@ -54,7 +54,8 @@ def score(
 ) -> Scored:
     """Read, score and gate every sample as triage does; unreadable or unscorable ones are skipped
     and listed with the product's reason."""
-    from inference.scoring import gate_of, image_result, predict_each, prepare_image
+    from inference.network_input import prepare_image
+    from inference.scoring import gate_of, image_result, predict_each
 
     card: ModelCard = service.card
     labels = card.shown_labels

@@ -88,7 +88,8 @@ def _subsample(paths: list[Path], n: int, seed: int) -> list[Path]:
 def embed(
     paths: Sequence[Path], service: object, transform: Callable[[np.ndarray], np.ndarray] | None = None
 ) -> Embedded:
-    from inference.scoring import predict_each, prepare_image
+    from inference.network_input import prepare_image
+    from inference.scoring import predict_each
 
     prepared: list[PreparedImage] = []
     sources: list[Path] = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from inference.identity import content_uid
 from inference.io.detect import has_dicom_preamble
 from inference.io.display import to_display
 from inference.io.errors import ReadError, short
+from inference.io.fingerprint import dicom_fingerprint
 from inference.io.quiet import decoder_messages, notes_from
 from inference.io.reduced import area_reduce, j2k_reduced, jpeg_reduced
 from inference.io.sanity import check_pixel_data_size, check_pixels, check_size, check_stored_length
@@ -43,7 +46,7 @@ _JPEG_SYNTAXES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit})  # 8-bit sampl
 def open_dataset(path: Path, *, pixels: bool, force: bool | None = None) -> FileDataset:
     """Parse ``path``; headers only unless ``pixels``. ``force`` None: force only without a preamble."""
     path = Path(path)
-    try:
+    with _parse_errors():
         if force is None:
             with path.open("rb") as fh:
                 force = not has_dicom_preamble(fh.read(132))
@@ -52,13 +55,37 @@ def open_dataset(path: Path, *, pixels: bool, force: bool | None = None) -> File
             ds = pydicom.dcmread(
                 path, stop_before_pixels=not pixels, force=force, defer_size=DEFER_SIZE if pixels else None
             )
+    return _checked(ds, force)
+
+
+def open_header(path: Path) -> tuple[FileDataset, str]:
+    """The header of ``path`` (no pixels decoded) and the fingerprint of its picture
+    (:func:`inference.io.fingerprint.dicom_fingerprint`), from one pass over the file."""
+    with _parse_errors(), Path(path).open("rb") as fh:
+        force = not has_dicom_preamble(fh.read(132))
+        fh.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(fh, stop_before_pixels=True, force=force)
+        ds = _checked(ds, force)
+        return ds, dicom_fingerprint(ds, fh)  # the file from the Pixel Data element on
+
+
+@contextlib.contextmanager
+def _parse_errors() -> Iterator[None]:
+    """Any failure to open or parse a file, as a ReadError with a plain reason."""
+    try:
+        yield
     except ReadError:
         raise
     except OSError as exc:
         raise ReadError(f"cannot open file: {exc.strerror or exc}") from exc
     except Exception as exc:  # pydicom raises many types on malformed input
         raise ReadError(f"not a readable DICOM file ({short(exc)})") from exc
-    if force and not _looks_like_image_dicom(ds):
+
+
+def _checked(ds: FileDataset, forced: bool) -> FileDataset:
+    if forced and not _looks_like_image_dicom(ds):
         raise ReadError("not a DICOM file (no DICOM preamble and no image attributes)")
     if "TransferSyntaxUID" not in ds.file_meta:
         _set_syntax_from_encoding(ds)

@@ -20,10 +20,13 @@ _JPEG_EOI = b"\xff\xd9"
 
 
 def raster_meta(path: Path, rows: int = 0, columns: int = 0) -> ImageMeta:
-    """Metadata of a PNG/JPEG: one study per file, its UIDs derived from the file's content."""
+    """Metadata of a PNG/JPEG: one study per file, its UIDs derived from the file's content (so the
+    image UID is also the fingerprint of what is scored)."""
     path = Path(path)
     study_uid, sop_uid = file_uids(path)
-    return ImageMeta(path=path, study_uid=study_uid, sop_uid=sop_uid, rows=rows, columns=columns)
+    return ImageMeta(
+        path=path, study_uid=study_uid, sop_uid=sop_uid, rows=rows, columns=columns, fingerprint=sop_uid
+    )
 
 
 def read_raster_header(path: Path) -> ImageMeta:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from inference.api import ImageMeta, ScanEntry, Status
 from inference.io.detect import Kind, classify, may_be_raw_dicom, not_a_file
-from inference.io.dicom import check_header_size, file_study_key, meta_from_dataset, non_image, open_dataset
+from inference.io.dicom import check_header_size, file_study_key, meta_from_dataset, non_image, open_header
 from inference.io.eligibility import eligibility
 from inference.io.errors import ReadError
 from inference.io.marker import MARK_END, is_marked
@@ -129,13 +130,13 @@ def _entry(path: Path, *, explicit: bool) -> ScanEntry | None:
 
 def _dicom_entry(path: Path, *, explicit: bool, skip_unreadable: bool) -> ScanEntry | None:
     try:
-        ds = open_dataset(path, pixels=False)
+        ds, fingerprint = open_header(path)
     except ReadError as exc:
         return None if skip_unreadable else _error(path, str(exc))
     reason = non_image(ds)
     if reason:  # DICOMDIR, SR, presentation state ...: not an image to list
         return _error(path, reason) if explicit else None
-    meta = meta_from_dataset(path, ds)
+    meta = dataclasses.replace(meta_from_dataset(path, ds), fingerprint=fingerprint)
     try:
         check_header_size(ds)
     except ReadError as exc:

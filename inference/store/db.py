@@ -1,14 +1,16 @@
 """The study store: one SQLite file that remembers images, results, reviews and the audit trail.
 
-Results are keyed by (image, weights sha256), so a result is reused exactly when the same image is
-scored by the same weights. Ranks are never stored: they depend on the thresholds of the moment.
-The file is opened in WAL mode with foreign keys on; every write is one short ``BEGIN IMMEDIATE``
-transaction, and a writer that finds the file busy waits (busy timeout) and retries, so the viewer
-and a command-line run can write the same store at once.
+Results are kept per (image, weights sha256, fingerprint of what was scored, precision), so a result is
+reused exactly when the same content is scored by the same weights at the same precision. Ranks are
+never stored: they depend on the thresholds of the moment. The file is opened in WAL mode with foreign
+keys on; every write is one short ``BEGIN IMMEDIATE`` transaction, and a writer that finds the file
+busy waits (busy timeout) and retries, so the viewer and a command-line run can write the same store
+at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -52,6 +54,7 @@ class ImageResult:
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)  # see Prediction
     gate_score: float | None = None  # the safety gate's score (>1: stopped); None when it had none
     gate_overridden: bool = False  # scored although the gate stopped it: the reader's override
+    fingerprint: str = ""  # of the content scored (ImageMeta.fingerprint); "": the image's current one
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,20 @@ class AuditEvent:
 
 _META_COLUMNS = (
     "patient_id", "patient_name", "accession", "study_date", "study_time", "modality", "view_position",
-    "body_part", "photometric", "rows", "columns", "window_center", "window_width",
+    "body_part", "photometric", "rows", "columns", "window_center", "window_width", "fingerprint",
 )  # fmt: skip
+CONTENT_CHANGED = "instance UID reused with different content"  # the warning, and the audit's reason
+_RESULT_COLUMNS = (
+    "r.image_uid, r.status, r.reason, r.probabilities, r.warnings, r.gate_score, r.gate_overridden,"
+    " EXISTS (SELECT 1 FROM results o WHERE o.image_uid = r.image_uid"
+    " AND o.fingerprint NOT IN ('', r.fingerprint)) AS other_content"
+)
+# A result row is current when it is of its image's current content (fingerprint of its last scan) and
+# no newer row of the same image, weights and content exists (whatever the precision: newest shown).
+_CURRENT = (
+    "r.fingerprint = i.fingerprint AND NOT EXISTS (SELECT 1 FROM results n WHERE n.image_uid = r.image_uid"
+    " AND n.weights_sha256 = r.weights_sha256 AND n.fingerprint = r.fingerprint AND n.seq > r.seq{same})"
+)
 
 
 class Store:
@@ -187,12 +202,15 @@ class Store:
     def record(self, entries: Sequence[ScanEntry], source: str = "file") -> list[str]:
         """Record scanned images (and their studies) as arriving now; returns their image UIDs.
 
-        An image seen before keeps its arrival time; its path and header facts are refreshed.
+        An image seen before keeps its arrival time; its path, header facts and fingerprint are
+        refreshed. An image UID seen before with other content (another fingerprint) is audited as
+        ``instance-uid-reused``; its results of the other content are kept, no longer current.
         """
         uids = [image_uid(e.meta) for e in entries]
         stamp = now_iso()
 
         def work(db: sqlite3.Connection) -> None:
+            _audit_content_changes(db, uids, entries)
             db.executemany(
                 "INSERT INTO studies (study_uid, arrived) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(e.meta.study_uid, stamp) for e in entries],
@@ -235,25 +253,41 @@ class Store:
 
     # -- results -----------------------------------------------------------------------------------
     def results(self, weights_sha256: str, image_uids: Iterable[str] | None = None) -> dict[str, ImageResult]:
-        """Stored results of ``weights_sha256``, by image UID (only ``image_uids`` when given)."""
-        sql = "SELECT image_uid, status, reason, probabilities, warnings, gate_score, gate_overridden"
-        sql += " FROM results WHERE weights_sha256 = ?"
-        params = [weights_sha256]
+        """Current results of ``weights_sha256`` (of each image's current content, the newest of any
+        precision), by image UID (only ``image_uids`` when given). A result whose image UID also has
+        results of other content carries the warning :data:`CONTENT_CHANGED`."""
+        return self._results(weights_sha256, image_uids, _CURRENT.format(same=""))
+
+    def reusable_results(
+        self, weights_sha256: str, precision: str, image_uids: Iterable[str]
+    ) -> dict[str, ImageResult]:
+        """The results a run at ``precision`` may reuse instead of scoring: of the same weights, of the
+        image's current content (fingerprint) and of that precision; never an error (a file that could
+        not be read is read again)."""
+        current = _CURRENT.format(same=" AND n.precision = r.precision")
+        where = f"{current} AND r.precision = ? AND r.status != ?"
+        return self._results(weights_sha256, image_uids, where, [precision, Status.ERROR.value])
+
+    def _results(
+        self, weights_sha256: str, image_uids: Iterable[str] | None, where: str, params: Sequence[Any] = ()
+    ) -> dict[str, ImageResult]:
+        sql = f"SELECT {_RESULT_COLUMNS} FROM results r JOIN images i USING (image_uid)"
+        sql += f" WHERE r.weights_sha256 = ? AND {where}"
+        values = [weights_sha256, *params]
         if image_uids is not None:
-            sql += " AND image_uid IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(list(image_uids)))
-        rows = self._read(sql, params)
+            sql += " AND r.image_uid IN (SELECT value FROM json_each(?))"
+            values.append(json.dumps(list(image_uids)))
         return {
             r["image_uid"]: ImageResult(
                 r["image_uid"],
                 Status(r["status"]),
                 json.loads(r["probabilities"]),
                 r["reason"],
-                tuple(json.loads(r["warnings"])) if r["warnings"] != "[]" else (),
+                (*json.loads(r["warnings"]), *([CONTENT_CHANGED] if r["other_content"] else [])),
                 gate_score=r["gate_score"],
                 gate_overridden=bool(r["gate_overridden"]),
             )  # fmt: skip
-            for r in rows
+            for r in self._read(sql, values)
         }
 
     def save_results(
@@ -264,19 +298,28 @@ class Store:
         preprocessing: str = "",
         precision: str = "",
         device: str = "",
-    ) -> None:
-        """Commit one batch of results (and one ``scored`` audit event per study) in one transaction."""
+    ) -> list[ImageResult]:
+        """Commit one batch of results (and one ``scored`` audit event per study) in one transaction;
+        returns them as the store now holds them (see :meth:`results` for their warnings).
+
+        Each result is kept with its fingerprint (else its image's current one: what its last scan
+        found) and ``precision``, replacing only a result of the same of both."""
         stamp = now_iso()
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite3.Connection) -> list[ImageResult]:
+            first_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM results").fetchone()[0]
             db.executemany(
-                "INSERT OR REPLACE INTO results (image_uid, weights_sha256, status, reason, probabilities,"
-                " warnings, preprocessing, precision, device, scored_at, gate_score)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO results (image_uid, weights_sha256, fingerprint, precision, status,"
+                " reason, probabilities, warnings, preprocessing, device, scored_at, gate_score)"
+                " VALUES (?, ?,"
+                " COALESCE(NULLIF(?, ''), (SELECT fingerprint FROM images WHERE image_uid = ?)),"
+                " ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (r.image_uid, weights_sha256, r.status.value, printable(r.reason),
+                    (r.image_uid, weights_sha256, r.fingerprint, r.image_uid, precision, r.status.value,
+                     printable(r.reason),
                      json.dumps({k: float(v) for k, v in r.probabilities.items()}, allow_nan=False),
-                     json.dumps([printable(w) for w in r.warnings]), preprocessing, precision, device, stamp,
+                     json.dumps([printable(w) for w in r.warnings if w != CONTENT_CHANGED]), preprocessing,
+                     device, stamp,
                      r.gate_score)
                     for r in results
                 ],
@@ -290,9 +333,17 @@ class Store:
                 db, [("scored", uid, weights_sha256, {"precision": precision}) for (uid,) in studies]
             )
             _insert_embeddings(db, results, weights_sha256)
+            changed = {
+                uid
+                for (uid,) in db.execute(
+                    "SELECT DISTINCT r.image_uid FROM results r JOIN results o USING (image_uid)"
+                    " WHERE r.seq > ? AND o.fingerprint NOT IN ('', r.fingerprint)",
+                    (first_seq,),
+                )
+            }
+            return [_with_warning(r, CONTENT_CHANGED) if r.image_uid in changed else r for r in results]
 
-        if results:
-            self._write(work)
+        return self._write(work) if results else []
 
     # -- studies -----------------------------------------------------------------------------------
     def archive(self, study_uids: Iterable[str], archived: bool = True) -> int:
@@ -460,15 +511,14 @@ class Store:
 
         def work(db: sqlite3.Connection) -> int:
             stopped = db.execute(
-                "SELECT r.image_uid, r.gate_score FROM results r JOIN images i USING (image_uid)"
+                "SELECT r.seq, r.gate_score FROM results r JOIN images i USING (image_uid)"
                 " WHERE i.study_uid = ? AND r.weights_sha256 = ? AND r.status = ?"
-                " AND r.gate_score IS NOT NULL ORDER BY i.rowid",
+                f" AND r.gate_score IS NOT NULL AND {_CURRENT.format(same='')} ORDER BY i.rowid",
                 (study_uid, weights_sha256, Status.NOT_SCORED.value),
             ).fetchall()
             db.executemany(
-                "UPDATE results SET status = ?, gate_overridden = 1"
-                " WHERE image_uid = ? AND weights_sha256 = ?",
-                [(Status.SCORED.value, uid, weights_sha256) for uid, _ in stopped],
+                "UPDATE results SET status = ?, gate_overridden = 1 WHERE seq = ?",
+                [(Status.SCORED.value, seq) for seq, _ in stopped],
             )
             if stopped:
                 detail = {"gate_scores": [round(score, 4) for _, score in stopped]}
@@ -516,6 +566,28 @@ def _insert_audit(db: sqlite3.Connection, events: Sequence[tuple[str, str, str, 
         [(stamp, user, action, study, weights, json.dumps(dict(detail), default=str))
          for action, study, weights, detail in events],
     )  # fmt: skip
+
+
+def _audit_content_changes(db: sqlite3.Connection, uids: Sequence[str], entries: Sequence[ScanEntry]) -> None:
+    """Audit each image recorded before with another fingerprint than it now has."""
+    before = dict(
+        db.execute(
+            "SELECT image_uid, fingerprint FROM images WHERE image_uid IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(uids)),),
+        ).fetchall()
+    )
+    events = [
+        ("instance-uid-reused", e.meta.study_uid, "", {"image_uid": uid, "reason": CONTENT_CHANGED})
+        for uid, e in zip(uids, entries, strict=True)
+        if before.get(uid) and e.meta.fingerprint and before[uid] != e.meta.fingerprint
+    ]
+    _insert_audit(db, events)
+
+
+def _with_warning(result: ImageResult, warning: str) -> ImageResult:
+    if warning in result.warnings:
+        return result
+    return dataclasses.replace(result, warnings=(*result.warnings, warning))
 
 
 def _insert_embeddings(db: sqlite3.Connection, results: Sequence[ImageResult], weights_sha256: str) -> None:

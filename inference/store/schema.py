@@ -110,6 +110,38 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE results ADD COLUMN gate_score REAL;
     ALTER TABLE results ADD COLUMN gate_overridden INTEGER NOT NULL DEFAULT 0;
     """,
+    # reproducible results: each result keeps the fingerprint of what was scored (pixel data and the
+    # header that changes the picture) and its precision, and is reused only for the same of both; an
+    # image's current fingerprint is that of its last scan. Results of other content or precision are
+    # kept beside it (one row per image, weights, fingerprint and precision; ``seq``: newest last).
+    # Results written before this version have no fingerprint: they are scored again on the next scan.
+    """
+    ALTER TABLE images ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+    CREATE TABLE results_by_content (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        image_uid       TEXT NOT NULL REFERENCES images(image_uid) ON DELETE CASCADE,
+        weights_sha256  TEXT NOT NULL,
+        fingerprint     TEXT NOT NULL DEFAULT '',
+        precision       TEXT NOT NULL DEFAULT '',
+        status          TEXT NOT NULL,
+        reason          TEXT NOT NULL DEFAULT '',
+        probabilities   TEXT NOT NULL DEFAULT '{}',
+        warnings        TEXT NOT NULL DEFAULT '[]',
+        preprocessing   TEXT NOT NULL DEFAULT '',
+        device          TEXT NOT NULL DEFAULT '',
+        scored_at       TEXT NOT NULL,
+        gate_score      REAL,
+        gate_overridden INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (image_uid, weights_sha256, fingerprint, precision)
+    );
+    INSERT INTO results_by_content (image_uid, weights_sha256, fingerprint, precision, status, reason,
+        probabilities, warnings, preprocessing, device, scored_at, gate_score, gate_overridden)
+        SELECT image_uid, weights_sha256, '', precision, status, reason, probabilities, warnings,
+            preprocessing, device, scored_at, gate_score, gate_overridden
+        FROM results ORDER BY scored_at;
+    DROP TABLE results;
+    ALTER TABLE results_by_content RENAME TO results;
+    """,
 )
 
 VERSION = len(MIGRATIONS)

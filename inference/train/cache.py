@@ -1,4 +1,5 @@
-"""Decode every image once into a uint8 array at the CheXNet pre-crop size; flag unusable ones."""
+"""Decode every image once (as scoring decodes it) into a uint8 array at the CheXNet pre-crop size; flag
+unusable ones."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.io import read_image
+from inference.api import Preprocessing
+from inference.network_input import read_for_network
 from inference.preprocess import center_crop, chexnet_8bit
 
 
-def read_pixels(path: Path) -> np.ndarray:
-    """Display pixels in [0, 1] through the product's reader."""
-    return read_image(Path(path)).pixels
+def read_pixels(path: Path, input_size: int) -> np.ndarray:
+    """Display pixels in [0, 1], read as scoring reads them for a CheXNet network of ``input_size``."""
+    return read_for_network(Path(path), Preprocessing.CHEXNET, input_size).pixels
 
 
 def quality_issue(gray8: np.ndarray) -> str:
@@ -34,7 +36,7 @@ def pre_crop_size(input_size: int) -> int:
 def load_one(path: Path, input_size: int) -> tuple[np.ndarray | None, str]:
     """(square uint8 image of side round(size*256/224), issue). The issue says why it is None."""
     try:
-        gray8 = chexnet_8bit(read_pixels(path), input_size)
+        gray8 = chexnet_8bit(read_pixels(path, input_size), input_size)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported and skipped
         return None, f"unreadable: {exc}"
     issue = quality_issue(gray8)

@@ -91,7 +91,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(images: Path, tmp_
         scorers, _ = runtime.start_scorers(DEMO_MODEL, card.weights_sha256, "cpu", 2)
         victim = ray.get(scorers[0].where.remote())[1]
         counts = RunCounts()
-        studies = plan_studies(entries, card.weights_sha256, store, counts)
+        studies = plan_studies(entries, card.weights_sha256, "fp32", store, counts)
         killed: list[int] = []
 
         def kill_once(images_done: int, finished: object) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from viewer_fakes import FakeService, entry, fake_image, fake_scorer
+from viewer_fakes import FakeService, entry, fake_image, fake_network_input, fake_scorer
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +16,19 @@ def isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "cxr-home"
     monkeypatch.setenv("CXR_TRIAGE_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def fake_files_read_as_fake_images(monkeypatch):
+    """The engine takes a heat map's network input from the image's file; the fake studies' files
+    (under /data, which does not exist) are read as their fake images. Real files are read as such."""
+    from inference import engine, network_input
+
+    def prepare_image(path, service):
+        reader = network_input.prepare_image if Path(path).exists() else fake_network_input
+        return reader(path, service)
+
+    monkeypatch.setattr(engine, "prepare_image", prepare_image)
 
 
 @pytest.fixture(autouse=True)

@@ -75,25 +75,37 @@ class FakeService:
         self.delay = delay
         self.threads: set[int] = set()
         self.explained: list[tuple[str, str]] = []
+        self.predicted = 0  # images scored
 
     def prepare(self, image: XRayImage) -> PreparedImage:
         return PreparedImage(image.meta, np.zeros((1, 1, 4, 4), np.float32), image.warnings)
 
     def predict(self, images: Sequence[XRayImage | PreparedImage]) -> list[Prediction]:
         self.threads.add(threading.get_ident())
+        self.predicted += len(images)
         if self.delay:
             threading.Event().wait(self.delay)
         return [
             Prediction(im.meta.path, probs_for(im.meta.study_uid), self.card.weights_sha256) for im in images
         ]
 
-    def explain(self, image: XRayImage, label: str) -> Heatmap:
+    def explain(
+        self, image: XRayImage | PreparedImage, label: str, shape: tuple[int, int] | None = None
+    ) -> Heatmap:
         self.threads.add(threading.get_ident())
         self.explained.append((image.meta.study_uid, label))
-        h, w = image.pixels.shape
+        h, w = shape or image.pixels.shape  # type: ignore[union-attr]
         yy, xx = np.mgrid[0:h, 0:w]
         values = np.exp(-(((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / (2 * (w / 5) ** 2))).astype(np.float32)
         return Heatmap(label, values, probs_for(image.meta.study_uid)[label])
+
+
+def fake_network_input(path: Path, service) -> PreparedImage | str:
+    """``inference.network_input.prepare_image`` for the fake files: their fake image, prepared."""
+    try:
+        return service.prepare(fake_image(path))
+    except Exception as exc:
+        return str(exc)
 
 
 def fake_image(path: Path, uid: str | None = None) -> XRayImage:

@@ -1,32 +1,42 @@
-"""Explaining several findings of one image costs one network pass and one input preparation."""
+"""Explaining several findings of one image costs one read, one input preparation and one network pass."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from inference import preprocess
-from inference.api import ImageMeta, XRayImage
+from inference import network_input
+from inference.engine import Engine
+from inference.io import read_image
 from inference.service import load_service
 
 
-def _image() -> XRayImage:
-    pixels = np.random.default_rng(0).random((300, 260), dtype=np.float32)
-    return XRayImage(pixels, ImageMeta(Path("a.png"), "study-a"))
+def _radiograph(path: Path) -> Path:
+    pixels = (np.random.default_rng(0).random((300, 260)) * 255).astype(np.uint8)
+    cv2.imwrite(str(path), cv2.GaussianBlur(pixels, (9, 9), 3))
+    return path
 
 
-def test_findings_of_the_same_image_reuse_its_pass_and_its_prepared_input(random_package, monkeypatch):
-    service = load_service(random_package, device="cpu", precision="fp32", backend="torch")
-    prepared, passes = [], []
-    real_prepare = preprocess.prepare
-    monkeypatch.setattr(preprocess, "prepare", lambda *a, **k: prepared.append(1) or real_prepare(*a, **k))
-    service._model.features.register_forward_hook(lambda *_: passes.append(1))
-    image = _image()
-    labels = [lab.name for lab in service.card.labels][:3]
-    maps = [service.explain(image, label) for label in labels]
-    assert (len(prepared), len(passes)) == (1, 1)
-    assert not np.array_equal(maps[0].values, maps[1].values)  # each finding its own map
-    again = service.explain(_image(), labels[0])  # equal pixels, another object: prepared, not run
-    assert (len(prepared), len(passes)) == (2, 1)
-    np.testing.assert_array_equal(again.values, maps[0].values)
+def test_findings_of_the_same_file_reuse_its_read_and_its_pass(random_package, monkeypatch, tmp_path):
+    reads, passes = [], []
+    real_read = network_input.read_for_network
+    monkeypatch.setattr(network_input, "read_for_network", lambda *a: reads.append(1) or real_read(*a))
+    engine = Engine(loader=lambda package, device: load_service(package, device, backend="torch"))
+    try:
+        engine.load(random_package, "cpu").result(timeout=120)
+        hook = lambda service: service._model.features.register_forward_hook(lambda *_: passes.append(1))  # noqa: E731
+        engine.run_task(hook).result(timeout=60)
+        image = read_image(_radiograph(tmp_path / "a.png"))
+        labels = [lab.name for lab in engine.info.card.labels][:3]
+        maps = [engine.explain(image, label).result(timeout=60) for label in labels]
+        assert (len(reads), len(passes)) == (1, 1)
+        assert not np.array_equal(maps[0].values, maps[1].values)  # each finding its own map
+        assert maps[0].values.shape == image.pixels.shape
+
+        _radiograph(tmp_path / "b.png")
+        engine.explain(read_image(tmp_path / "b.png"), labels[0]).result(timeout=60)  # same pixels, other file
+        assert (len(reads), len(passes)) == (2, 1)  # read and prepared, not run: the same network input
+    finally:
+        engine.shutdown()

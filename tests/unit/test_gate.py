@@ -22,7 +22,8 @@ from inference.gate.image import COLOUR_WARNING, MAX_ROUGHNESS, image_problem, r
 from inference.gate.stats import fit_stats
 from inference.io import read_image, scan
 from inference.models.card import PackageError, parse_card, read_card
-from inference.scoring import image_result, predict_each, prepare_image
+from inference.network_input import prepare_image
+from inference.scoring import image_result, predict_each
 from inference.service import ModelService, load_service
 from inference.store import ImageResult, Store
 from inference.store import schema as schema_module
@@ -178,20 +179,19 @@ def test_the_card_validator_names_every_problem_of_a_gate_section():
         assert field in message
 
 
-def test_migration_adds_the_gate_score_and_keeps_old_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_migration_adds_the_gate_score_and_keeps_old_results(tmp_path: Path):
     path = tmp_path / "s.sqlite"
-    older = schema_module.MIGRATIONS[:-1]
-    monkeypatch.setattr("inference.store.db.MIGRATIONS", older)
-    monkeypatch.setattr("inference.store.db.VERSION", len(older))
-    meta = ImageMeta(path=tmp_path / "a.png", study_uid="1.2", sop_uid="1.1")
-    with Store(path) as store:
-        store.record([ScanEntry(meta)])
-    with sqlite3.connect(path) as db:
+    with sqlite3.connect(path) as db:  # a store of schema 3, the last before the gate
+        db.executescript("".join(schema_module.MIGRATIONS[:3]) + "PRAGMA user_version = 3;")
+        db.execute("INSERT INTO studies (study_uid, arrived) VALUES ('1.2', 't')")
+        db.execute(
+            "INSERT INTO images (image_uid, study_uid, source, path, arrived, scan_status)"
+            " VALUES ('1.1', '1.2', 'file', x'', 't', 'scored')"
+        )
         db.execute(
             "INSERT INTO results (image_uid, weights_sha256, status, scored_at)"
             " VALUES ('1.1', 'w', 'scored', 't')"
         )
-    monkeypatch.undo()
     with Store(path) as store:
         assert store.version == schema_module.VERSION
         assert store.results("w")["1.1"].gate_score is None

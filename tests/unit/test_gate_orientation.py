@@ -20,7 +20,8 @@ from inference.gate.fit import Embedded, passed
 from inference.gate.orientation import ORIENTATION_REPORT, Orientation, calibrate, fit_direction
 from inference.gate.stats import fit_stats, read_stats, stats_bytes
 from inference.models.card import read_card
-from inference.scoring import image_result, predict_each, prepare_image
+from inference.network_input import prepare_image
+from inference.scoring import image_result, predict_each
 from inference.service import ModelService, load_service
 from inference.store import ImageResult
 from inference.train.card_md import render

@@ -25,7 +25,8 @@ from inference.gate.check import OUTSIDE_TRAINING, TURNED
 from inference.gate.fit import generated_negatives
 from inference.io import read_image
 from inference.models.card import read_card
-from inference.scoring import image_result, predict_each, prepare_image
+from inference.network_input import prepare_image
+from inference.scoring import image_result, predict_each
 from inference.service import ModelService, load_service
 from inference.store import ImageResult
 

@@ -11,7 +11,7 @@ import pytest
 from pydicom.encaps import encapsulate, get_frame
 from pydicom.uid import ExplicitVRLittleEndian
 
-from inference import scoring
+from inference import network_input
 from inference.api import Preprocessing, XRayImage
 from inference.bundled import DEMO_MODEL, SAMPLES
 from inference.io import ReadError, read_image
@@ -99,8 +99,8 @@ def test_scoring_reads_at_the_side_the_model_needs(
         asked.append(min_side)
         return read_image(path, min_side=min_side)
 
-    monkeypatch.setattr(scoring, "read_image", spy)
-    prepared = scoring.prepare_image(CANON_J2K, service)
+    monkeypatch.setattr(network_input, "read_image", spy)
+    prepared = network_input.prepare_image(CANON_J2K, service)
     assert asked == [768]
     assert not isinstance(prepared, str) and prepared.inputs.shape == (1, 3, 224, 224)
 

@@ -61,23 +61,42 @@ def test_tencrop_averages_ten_crops(random_package: Path, image: XRayImage):
     assert any(abs(tta[k] - plain[k]) > 1e-4 for k in plain)
 
 
-def test_reduced_precision_only_after_parity(monkeypatch, random_package: Path, image: XRayImage):
-    monkeypatch.setattr(service_module, "reduced_precision_candidate", lambda device: torch.bfloat16)
+def test_fp32_is_the_default_and_settled_at_load_even_where_bf16_would_pass(
+    monkeypatch, random_package: Path, image: XRayImage
+):
+    monkeypatch.setattr(service_module, "bf16_dtype", lambda device: torch.bfloat16)
     svc = load_service(random_package, device="cpu")
-    assert svc.precision.startswith("fp32 (pending")
-    svc.predict([image])
-    assert svc.precision == "bf16"  # bf16 on a random DenseNet stays well within 0.02
-    monkeypatch.setattr(service_module, "PARITY_TOLERANCE", 0.0)
-    strict = load_service(random_package, device="cpu")
-    strict.predict([image])
-    assert strict.precision == "fp32"
-
-
-def test_no_reduced_precision_on_a_cpu_without_bf16(monkeypatch, random_package: Path, image: XRayImage):
-    monkeypatch.setattr(service_module, "reduced_precision_candidate", lambda device: None)
-    svc = load_service(random_package, device="cpu")
+    assert (svc.precision, svc.backend) == ("fp32", "onnx")  # before any image: nothing left pending
     svc.predict([image])
     assert svc.precision == "fp32"
+
+
+def test_bf16_only_when_asked_and_within_parity(monkeypatch, random_package: Path):
+    monkeypatch.setattr(service_module, "bf16_dtype", lambda device: torch.bfloat16)
+    svc = load_service(random_package, device="cpu", precision="bf16")
+    assert (svc.precision, svc.backend) == ("bf16", "torch")  # a random DenseNet stays well within 0.02
+    monkeypatch.setattr(service_module, "PARITY_TOLERANCE", 0.0)
+    assert load_service(random_package, device="cpu", precision="bf16").precision == "fp32"
+
+
+def test_bf16_is_refused_where_the_hardware_lacks_it(monkeypatch, random_package: Path):
+    def no_bf16(device: torch.device) -> torch.dtype:
+        raise ValueError("bf16 precision cannot be used: cpu here has no native bf16")
+
+    monkeypatch.setattr(service_module, "bf16_dtype", no_bf16)
+    with pytest.raises(ValueError, match="no native bf16"):
+        load_service(random_package, device="cpu", precision="bf16")
+
+
+def test_the_runtime_chosen_does_not_depend_on_the_first_images(random_package: Path, image: XRayImage):
+    blank = XRayImage(np.zeros((256, 256), np.float32), image.meta)
+    first = load_service(random_package, device="cpu")
+    second = load_service(random_package, device="cpu")
+    first.predict([blank])  # the old parity check ran on whatever came first
+    second.predict([image, blank])
+    assert (first.backend, first.precision) == (second.backend, second.precision)
+    ours, theirs = first.predict([image])[0], second.predict([image])[0]
+    assert max(abs(ours.probabilities[k] - theirs.probabilities[k]) for k in ours.probabilities) <= 1e-6
 
 
 def test_heatmap_covers_the_image_and_leaves_no_hooks(service: ModelService, image: XRayImage):
@@ -107,12 +126,3 @@ def test_grad_cam_matches_a_hand_written_grad_cam(service: ModelService):
 def test_unknown_device_is_refused(random_package: Path):
     with pytest.raises(ValueError, match="unknown device"):
         load_service(random_package, device="tpu")
-
-
-def test_fp32_precision_is_kept_even_where_bf16_would_pass(
-    monkeypatch, random_package: Path, image: XRayImage
-):
-    monkeypatch.setattr(service_module, "reduced_precision_candidate", lambda device: torch.bfloat16)
-    svc = load_service(random_package, device="cpu", precision="fp32")
-    svc.predict([image])
-    assert svc.precision == "fp32"
