@@ -73,8 +73,8 @@ def model_only(
 
 
 def per_backend(package: Path, paths: Sequence[Path], batch_size: int, rounds: int) -> dict[str, float]:
-    """Model-only ms/image of each backend, fp32 on the CPU, on the same inputs (after the first batch,
-    which settles the backend); keyed by the backend each service ended on."""
+    """Model-only ms/image of each backend, fp32 on the CPU, on the same inputs (after a warm-up batch);
+    keyed by the backend each service settled on when it loaded."""
     services = [load_service(package, "cpu", precision="fp32", backend=b) for b in ("torch", "onnx")]
     inputs = [services[0].prepare(read_image(p)) for p in paths]
     for service in services:

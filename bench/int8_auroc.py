@@ -1,11 +1,11 @@
 """Int8 against fp32 ONNX Runtime: held-out Pneumonia AUROC and model time, side by side.
 
 The bundled demo model's held-out test split (rebuilt from the data folder as ``bench/similar_eval.py``
-does: the training run's seed and fractions) is scored through the product path (read_image ->
-prepare -> service) with ONNX Runtime fp32 and with the int8 quantization (``--precision int8``).
+does: the training run's seed and fractions) is scored through the product path (prepare_image ->
+service) with ONNX Runtime fp32 and with the int8 quantization (``--precision int8``).
 Prints, per test set (adult NIH, pediatric Kermany), Pneumonia AUROC both ways and the difference
 (the issue's bar: int8 may lose at most 0.005), then model-only ms/image both ways (batch 16,
-prepared inputs, after the first batch that runs the parity check).
+prepared inputs; the parity check runs when the model loads).
 
     .venv/bin/python bench/int8_auroc.py DATA_DIR [--model PKG]
 
@@ -34,11 +34,11 @@ LIMIT = 0.005  # the largest AUROC drop int8 may cost
 
 
 def prepared(samples: list, model: Path) -> list:
-    from inference.io import read_image
+    from inference.network_input import prepare_image
     from inference.service import load_service
 
     service = load_service(model, device="cpu", precision="fp32", backend="torch")
-    return [service.prepare(read_image(s.path)) for s in samples]
+    return [prepare_image(s.path, service) for s in samples]
 
 
 def score(inputs: list, model: Path, precision: str) -> tuple[np.ndarray, str, float]:
@@ -46,7 +46,7 @@ def score(inputs: list, model: Path, precision: str) -> tuple[np.ndarray, str, f
     from inference.service import load_service
 
     service = load_service(model, device="cpu", precision=precision, backend="onnx")
-    service.predict(inputs[:BATCH])  # the parity check (and the quantization, once)
+    service.predict(inputs[:BATCH])  # a warm-up batch
     started = time.perf_counter()
     scores = [p.probabilities["Pneumonia"] for i in range(0, len(inputs), BATCH)
               for p in service.predict(inputs[i : i + BATCH])]  # fmt: skip
@@ -64,7 +64,7 @@ def main() -> int:
     inputs = prepared(samples, args.model)
     results = {precision: score(inputs, args.model, precision) for precision in ("fp32", "int8")}
     if results["int8"][1] != "int8":
-        print(f"int8 did not pass its parity check on the first batch (scored as {results['int8'][1]})")
+        print(f"int8 did not pass its parity check on the probe (scored as {results['int8'][1]})")
     labels = np.array(["Pneumonia" in s.findings for s in samples])
     worst = 0.0
     for source, name in (("nih", "adult (NIH)"), ("kermany", "pediatric (Kermany)")):

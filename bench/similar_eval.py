@@ -2,7 +2,7 @@
 
 1. Quality, on the bundled demo model's held-out adult test split (NIH ChestX-ray14; the split the
    model was trained with, rebuilt from the data folder with the training run's seed and fractions):
-   every test image is embedded through the product path (read_image -> service), and for each one
+   every test image is embedded through the product path (prepare_image -> service), and for each one
    the top-5 neighbours (its own patient's images left out, as the product does) are compared
    with it on the Pneumonia label, against the base rate (the share of all other patients' test
    images that share its label: what random neighbours would give).
@@ -58,13 +58,13 @@ def adult_test_split(data: Path) -> list:
 
 
 def embed(samples: list, model: Path) -> np.ndarray:
-    from inference.io import read_image
+    from inference.network_input import prepare_image
     from inference.service import load_service
 
     service = load_service(model, device="cpu", precision="fp32")
     vectors = []
     for start in range(0, len(samples), 16):
-        images = [service.prepare(read_image(s.path)) for s in samples[start : start + 16]]
+        images = [prepare_image(s.path, service) for s in samples[start : start + 16]]
         vectors += [p.embedding for p in service.predict(images)]
     return np.stack(vectors)
 

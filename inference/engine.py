@@ -107,13 +107,6 @@ class ModelFailed:
 
 
 @dataclass(frozen=True)
-class InfoChanged:
-    """Same weights; device, precision or backend settled (e.g. after the first batch's parity check)."""
-
-    info: ModelInfo
-
-
-@dataclass(frozen=True)
 class ScoringStarted:
     job: int
     studies: int
@@ -140,7 +133,7 @@ class ScoringFinished:
 
 
 Event = (
-    ModelLoaded | ModelFailed | InfoChanged | ScoringStarted | BatchStarted | StudyScored | ScoringFinished
+    ModelLoaded | ModelFailed | ScoringStarted | BatchStarted | StudyScored | ScoringFinished
 )
 Listener = Callable[[Event], None]
 
@@ -345,16 +338,6 @@ class Engine:
         future.set_result(self.info)
         self._emit(ModelLoaded(self.info))
 
-    def _check_info(self) -> None:
-        """The service may settle device or precision on its first batch; tell the listener."""
-        if self.info is None or self._service is None:
-            return
-        device, precision = str(self._service.device), str(self._service.precision)
-        backend = _backend_of(self._service)
-        if (device, precision, backend) != (self.info.device, self.info.precision, self.info.backend):
-            self.info = dataclasses.replace(self.info, device=device, precision=precision, backend=backend)
-            self._emit(InfoChanged(self.info))
-
     def _do_task(self, func: Callable[[Any], Any], future: Future[Any]) -> None:
         if not future.set_running_or_notify_cancel():
             return
@@ -422,7 +405,6 @@ class Engine:
             self._finish(job, error=f"{type(exc).__name__}: {exc}")
             return
         self._emit(StudyScored(job.id, result))
-        self._check_info()
 
     def _finish(self, job: ScoringJob, error: str = "") -> None:
         close = getattr(job._results, "close", None)

@@ -91,8 +91,7 @@ def evaluate(
     from inference.gate import describe
     from inference.service import load_service
 
-    # fp32 always: published figures must not depend on whether this CPU has bf16 (the product's
-    # reduced precision stays within 0.02 of fp32 per image, checked on its first batch).
+    # fp32, the product's default: published figures are those every reading station reproduces.
     service = load_service(Path(package), device=device, precision="fp32")
     card = service.card
     scored = score(service, list(samples), progress=progress)

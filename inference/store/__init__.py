@@ -1,6 +1,7 @@
 """The study store (SQLite): images, results per weights, reviews and the audit trail."""
 
 from inference.store.db import (
+    CONTENT_CHANGED,
     REVIEW_OUTCOMES,
     AuditEvent,
     ImageResult,
@@ -12,6 +13,7 @@ from inference.store.db import (
 from inference.store.location import store_path
 
 __all__ = [
+    "CONTENT_CHANGED",
     "REVIEW_OUTCOMES",
     "AuditEvent",
     "ImageResult",

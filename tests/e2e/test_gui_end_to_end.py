@@ -6,6 +6,7 @@ is the same; only the numbers differ).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,7 @@ def test_samples_are_scored_explained_and_exported(qtbot, window, tmp_path, pack
     assert status.startswith("not scored")
     assert [r.rank for r in rows] == list(range(1, len(rows) + 1))
     assert "Model:" in window.model_label.text()
+    assert_scored_as_on_the_command_line(scored, package, tmp_path)
 
     window.worklist.select_uid(scored[0].uid)
     qtbot.waitUntil(lambda: window.image_view.image() is not None, timeout=30_000)
@@ -88,3 +90,17 @@ def test_samples_are_scored_explained_and_exported(qtbot, window, tmp_path, pack
         assert not np.array_equal(rgb(with_overlay)[:picture], rgb(without)[:picture])
     csv_path, _ = window.export_worklist()
     assert csv_path.read_text().count("\n") == len(rows) + 1
+
+
+def assert_scored_as_on_the_command_line(scored: list, package: Path, tmp_path: Path) -> None:
+    """The viewer's probabilities are those of ``cxr-triage triage`` with its defaults, within 1e-6."""
+    from inference.cli import main
+
+    out, db = tmp_path / "cli", tmp_path / "cli.sqlite"
+    assert main(["triage", str(SAMPLES), "--model", str(package), "--db", str(db), "--out", str(out)]) == 0
+    cli = {s["study_uid"]: s for s in json.loads((out / "worklist.json").read_text())["studies"]}
+    for row in scored:
+        shown = [label for label in row.result.probabilities if label in cli[row.uid]]
+        assert shown
+        for label in shown:
+            assert row.result.probabilities[label] == pytest.approx(cli[row.uid][label], abs=1e-6)

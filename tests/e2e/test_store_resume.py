@@ -1,5 +1,6 @@
 """A real ``triage`` run killed with SIGKILL halfway keeps every committed batch; a rerun scores only
-the rest and gives the same probabilities; a third run reuses everything."""
+the rest and gives the probabilities of an uninterrupted run (within 1e-6, with the defaults); a third
+run reuses everything."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _command(studies: Path, package: Path, db: Path, out: Path) -> list[str]:
     return [
         "triage", str(studies), "--model", str(package), "--db", str(db), "--out", str(out),
-        "--device", "cpu", "--batch-size", "1", "--precision", "fp32", "--backend", "torch",
+        "--device", "cpu", "--batch-size", "1",
     ]  # fmt: skip
 
 
@@ -76,7 +77,8 @@ def test_sigkill_halfway_loses_nothing_committed(studies: Path, random_package: 
     assert counts == {"scored": IMAGES - kept, "reused": kept, "errors": 0}
 
     fresh = tmp_path / "fresh.sqlite"
-    assert main(_command(studies, random_package, fresh, tmp_path / "fresh")) == 0
+    uninterrupted = _command(studies, random_package, fresh, tmp_path / "fresh")[:-2]  # batches of 8
+    assert main(uninterrupted) == 0
     resumed, clean = _probabilities(tmp_path / "resumed"), _probabilities(tmp_path / "fresh")
     assert resumed.keys() == clean.keys() and len(clean) == IMAGES
     for name, probs in clean.items():

@@ -163,6 +163,11 @@ def test_listen_scores_a_study_that_orthanc_stores_to_it(
         i.image_uid for i in store_images(db, study)
     }
     assert (inbox / study).is_dir()
+    local = tmp_path / "local.sqlite"  # the same image triaged from its file: the same scores
+    assert main(["triage", str(SAMPLES / CHEST[1]), "--db", str(local), "--out", str(tmp_path / "out")]) == 0
+    with Store(local) as store:
+        reference = store.results(read_card(DEMO_MODEL).weights_sha256)[str(source.SOPInstanceUID)]
+    assert result.probabilities == pytest.approx(dict(reference.probabilities), abs=1e-6)
 
 
 def test_a_stopped_pacs_gives_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,7 +36,7 @@ def test_findings_of_the_same_file_reuse_its_read_and_its_pass(random_package, m
         assert maps[0].values.shape == image.pixels.shape
 
         _radiograph(tmp_path / "b.png")
-        engine.explain(read_image(tmp_path / "b.png"), labels[0]).result(timeout=60)  # same pixels, other file
+        engine.explain(read_image(tmp_path / "b.png"), labels[0]).result(timeout=60)  # same pixels
         assert (len(reads), len(passes)) == (2, 1)  # read and prepared, not run: the same network input
     finally:
         engine.shutdown()

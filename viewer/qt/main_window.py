@@ -140,7 +140,6 @@ class MainWindow(QMainWindow):
         s = self.session
         s.modelLoaded.connect(self._on_model_loaded)
         s.modelFailed.connect(self._on_model_failed)
-        s.modelInfoChanged.connect(lambda info: self.model_label.setText(model_text(info)))
         s.progressChanged.connect(self.progress.set_progress)
         s.idle.connect(self.progress.finish)
         s.message.connect(self.show_message)

@@ -18,7 +18,6 @@ from inference.engine import (
     BatchStarted,
     Engine,
     Event,
-    InfoChanged,
     Loader,
     ModelFailed,
     ModelInfo,
@@ -36,7 +35,6 @@ __all__ = ["Loader", "ModelInfo", "ModelThread", "ModelThreadSignals", "Scorer"]
 class ModelThreadSignals(QObject):
     loaded = Signal(object)  # ModelInfo
     loadFailed = Signal(str)  # noqa: N815 (Qt signal naming)
-    infoChanged = Signal(object)  # noqa: N815  ModelInfo, e.g. once the precision is settled
     scoringStarted = Signal(int, int)  # noqa: N815  job id, studies
     batchStarted = Signal(int, list)  # noqa: N815  job id, study uids being predicted
     scored = Signal(int, object)  # job id, StudyResult
@@ -66,8 +64,6 @@ class ModelThread:
                 s.loaded.emit(info)
             case ModelFailed(reason):
                 s.loadFailed.emit(reason)
-            case InfoChanged(info):
-                s.infoChanged.emit(info)
             case ScoringStarted(job, studies):
                 s.scoringStarted.emit(job, studies)
             case BatchStarted(job, uids):

@@ -140,7 +140,6 @@ class TriageSession(QObject):
 
     modelLoaded = Signal(object)  # noqa: N815  ModelInfo
     modelFailed = Signal(str)  # noqa: N815
-    modelInfoChanged = Signal(object)  # noqa: N815  ModelInfo (same weights, settled precision)
     progressChanged = Signal(str, int, int)  # noqa: N815  label, done, total (0: indeterminate)
     idle = Signal()
     message = Signal(str)
@@ -187,7 +186,6 @@ class TriageSession(QObject):
         sig = self.model_thread.signals
         sig.loaded.connect(self._on_loaded)
         sig.loadFailed.connect(self._on_load_failed)
-        sig.infoChanged.connect(self._on_info_changed)
         sig.batchStarted.connect(self._on_batch_started)
         sig.scored.connect(self._on_scored)
         sig.scoringFinished.connect(self._on_scoring_finished)
@@ -377,12 +375,6 @@ class TriageSession(QObject):
             if not quiet or not reason:
                 self.message.emit(f"Not saved: {text}")
             return False, None
-
-    @Slot(object)
-    def _on_info_changed(self, info: ModelInfo) -> None:
-        if self.info is not None and info.card.weights_sha256 == self.info.card.weights_sha256:
-            self.info = info
-            self.modelInfoChanged.emit(info)
 
     @Slot(str)
     def _on_load_failed(self, reason: str) -> None:
