@@ -12,7 +12,7 @@ images, upright (the highest per-source 99.5th percentile of their scores). The 
 (also turned, to measure the orientation rule), the bundled samples and negatives (pydicom's own
 non-radiograph test images, the hip radiographs, generated images) are only measured, never used to
 fit or calibrate; every figure applies all the gate's rules. Every image goes through the product's
-path (read_image -> prepare -> predict, fp32). Writes ``gate.npz`` and the card's ``gate`` section
+path (prepare_image -> predict, fp32). Writes ``gate.npz`` and the card's ``gate`` section
 (via the validating writer), and renders ``card.md`` again (its gate section comes from that card
 section).
 DATA_DIR is read by this script only, run by hand.

@@ -3,7 +3,7 @@
 An imported model (CheXNet, torchxrayvision) comes without the images it was trained on, so the
 statistics :mod:`inference.gate.fit` takes from the training data come from radiographs the site
 provides instead. Every file under the folder goes through the product's path (header rules, then
-read_image -> prepare -> predict, fp32 on the CPU); a file the product would refuse is skipped and
+prepare_image -> predict, fp32 on the CPU); a file the product would refuse is skipped and
 counted. A seeded random split keeps a fraction of the images read for calibration: the rest fit the
 PPCA statistics and the orientation direction (upright against turned four ways), and the calibration
 part sets the threshold (its 99th percentile distance) and the orientation bias (its 99.5th

@@ -63,6 +63,16 @@ def test_pull_scores_the_pacs_studies_into_the_worklist(
     assert "HIP" in rows[samples_in_pacs[HIP]]["error"]
     cached = sorted(p.name for p in (pulled / "pacs-cache").rglob("*.dcm"))
     assert len(cached) == len(samples_in_pacs)
+    local = pulled / "local.sqlite"  # the same images triaged from their files: the same scores
+    chest = [str(SAMPLES / name) for name in CHEST]
+    assert main(["triage", *chest, "--db", str(local), "--out", str(pulled / "local")]) == 0
+    weights = read_card(DEMO_MODEL).weights_sha256
+    with Store(pulled / "s.sqlite") as ours, Store(local) as theirs:
+        reference = theirs.results(weights)
+        assert reference and all(
+            ours.results(weights)[uid].probabilities == pytest.approx(dict(r.probabilities), abs=1e-6)
+            for uid, r in reference.items()
+        )
 
 
 def test_a_second_pull_fetches_nothing_again(

@@ -92,7 +92,10 @@ def test_heatmap_is_computed_on_demand_cached_and_toggled(qtbot, window, fake_se
     wait_image(qtbot, window)
     window.select_finding(1)
     qtbot.waitUntil(lambda: window.image_view.heatmap() is not None, timeout=5000)
-    assert window.image_view.heatmap().label == LABELS[1]
+    heatmap = window.image_view.heatmap()
+    assert heatmap.label == LABELS[1]
+    # the status bar gives the map's probability, the scored input's (the fake's: the row's)
+    assert f"(p = {heatmap.probability:.2f})" in window.statusBar().currentMessage()
     calls = len(fake_service.explained)
     # Overlay toggle (H) hides and shows it; the cached heat map is reused.
     window.actions_.heatmap.trigger()

@@ -379,8 +379,11 @@ class MainWindow(QMainWindow):
         if key == self.session.heatmap_key(self._image_uid or "", self.findings.selected_finding() or ""):
             self.image_view.set_heatmap(heatmap)
             self.session.audit("heatmap-viewed", self._image_uid or "", label=heatmap.label)
-            if self.statusBar().currentMessage().startswith("Computing Grad-CAM"):
-                self.statusBar().clearMessage()
+            shown = self.statusBar().currentMessage()
+            if not shown or shown.startswith("Computing Grad-CAM"):  # never over another message
+                # the map's probability is the scored input's: the row's, as the reader can check
+                finding = heatmap.label.replace("_", " ")
+                self.show_message(f"Grad-CAM of {finding} (p = {heatmap.probability:.2f}): {heatmap.method}")
 
     def _on_heatmap_failed(self, _key: object, reason: str) -> None:
         self.show_message(f"Grad-CAM unavailable: {reason}")
