@@ -128,15 +128,18 @@ class WorklistPanel(QWidget):
         return uids or ([self._current] if self._current is not None else [])
 
     def select_uid(self, uid: str) -> bool:
+        """Show the study ``uid`` and hold it (also when it is already shown); False when not listed."""
         row = self.proxy.row_of(uid)
         if row < 0:
             return False
         self._select_proxy_row(row)
+        self.hold()
         return True
 
     def select_row(self, row: int) -> None:
         if 0 <= row < self.proxy.rowCount():
             self._select_proxy_row(row)
+            self.hold()
 
     def move(self, delta: int) -> None:
         """Next (+1) or previous (-1) study in the shown order; selects the first if none."""
