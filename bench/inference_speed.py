@@ -140,7 +140,7 @@ def cam_ms(
     new image (that pass, smoothing, placing over the full image)."""
     card = service.card
     outputs, shown = range(len(card.labels)), card.shown_labels
-    runner = onnx.open_runner(model, package, card.weights_sha256, torch.get_num_threads())
+    runner = onnx.open_runner(model, package, card, torch.get_num_threads())
     times: dict[str, list[float]] = {"captum": [], "torch": [], "onnx": [], "explain": []}
     service.explain(read_image(paths[0]), shown[0])  # once per load: the ONNX export and its check
     for path in [p for _ in range(rounds) for p in paths]:

@@ -172,6 +172,20 @@ class GateCard:
 
 
 @dataclass(frozen=True)
+class OnnxCard:
+    """The card's ``onnx`` section: the package's network exported to ONNX, which the CPU runtime runs.
+
+    ``parity`` is the largest difference of any output probability between ONNX Runtime and torch fp32
+    on the parity probe (:mod:`inference.backends.probe`) when the export was made."""
+
+    file: str  # in the package, e.g. "model.onnx"
+    sha256: str
+    outputs: str  # the export's outputs (inference.backends.onnx.EXPORT_FORMAT)
+    opset: int
+    parity: float
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """What ``card.json`` of a model package says. See :mod:`inference.models.package`."""
 
@@ -190,6 +204,7 @@ class ModelCard:
     metrics: Mapping[str, object] = field(default_factory=dict)
     recipe: str = ""
     gate: GateCard | None = None  # None: the gate's image statistics alone (no feature statistics)
+    onnx: OnnxCard | None = None  # None: exported on first use where torch is installed
 
     @property
     def shown_labels(self) -> tuple[str, ...]:

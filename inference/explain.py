@@ -27,6 +27,7 @@ from typing import TypeGuard
 import torch
 from captum.attr import LayerGradCam
 
+from inference.api import ModelCard
 from inference.backends import onnx
 from inference.backends.onnx import OnnxRunner
 from inference.models.architectures import ChestNet
@@ -120,7 +121,7 @@ def cam_gap(cams: torch.Tensor, reference: torch.Tensor) -> float:
 def checked_cam_runner(
     model: CheXDenseNet,
     package: Path | None,
-    weights_sha256: str,
+    card: ModelCard,
     inputs: torch.Tensor,
     to_scores: Callable[[torch.Tensor], torch.Tensor],
 ) -> OnnxRunner | None:
@@ -128,7 +129,7 @@ def checked_cam_runner(
     with torch fp32 (:func:`forward_cams`) within :data:`MAP_TOLERANCE` and the backend's parity
     tolerance; None (and the reason logged) when they do not or it cannot run."""
     try:
-        runner = onnx.open_runner(model, package, weights_sha256, torch.get_num_threads())
+        runner = onnx.open_runner(model, package, card, torch.get_num_threads())
         cams, logits = onnx_cams(runner, model, inputs)
     except onnx.FAILURES as exc:
         log.warning("ONNX Runtime cannot make the heat maps (%s); using torch", exc)

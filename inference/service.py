@@ -26,7 +26,6 @@ from inference.api import (
     Prediction,
     PreparedImage,
     Preprocessing,
-    Task,
     XRayImage,
 )
 from inference.backends.int8 import check_int8, int8_runner
@@ -46,6 +45,7 @@ from inference.explain import (
 from inference.gate import Gate, load_gate
 from inference.models.architectures import ChestNet
 from inference.models.densenet import CheXDenseNet
+from inference.models.head import probabilities
 from inference.models.package import load_package
 from inference.network_input import prepare_image
 from inference.options import BACKENDS, PRECISIONS, TTA_MODES
@@ -117,15 +117,14 @@ class ModelService:
     def _settle(self, try_onnx: bool, int8: bool, bf16: torch.dtype | None) -> None:
         """Runtime and precision of every batch, from each candidate's parity with torch fp32 on the
         fixed probe images (deterministic: the same choice for every run on this machine)."""
-        self._probe = probe = torch.from_numpy(probe_inputs(self._card, self.prepare)).to(self._device)
+        self._probe = probe = torch.from_numpy(probe_inputs(self._card)).to(self._device)
         reference = self._forward(probe, torch.float32)[0]
         if try_onnx:
-            self._onnx = parity_runner(
-                self._model, self._package, self._card.weights_sha256, probe, reference, self._scores
-            )
+            self._onnx = parity_runner(self._model, self._package, self._card, probe, reference, self._scores)
         if int8 and self._onnx is not None:
             calibration = functools.partial(prepare_image, service=self)
-            quantized = int8_runner(self._onnx, self._package, calibration, probe, reference, self._scores)
+            sha256 = self._card.weights_sha256
+            quantized = int8_runner(self._onnx, sha256, calibration, probe, reference, self._scores)
             self._onnx = quantized or self._onnx
         if bf16 is not None:
             gap = (self._forward(probe, bf16)[0] - reference).abs().max().item()
@@ -166,8 +165,7 @@ class ModelService:
         return PreparedImage(meta=image.meta, inputs=inputs, warnings=image.warnings, box=box)
 
     def _scores(self, logits: torch.Tensor) -> torch.Tensor:
-        logits = logits.float()
-        return logits.softmax(dim=1) if self._card.task is Task.MULTICLASS else logits.sigmoid()
+        return probabilities(logits, self._card.task)
 
     def _forward(self, batch: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores and pooled features (fp32) of one forward pass."""
@@ -260,8 +258,8 @@ class ModelService:
             return self._onnx
         if self._cam_onnx_pending:
             self._cam_onnx_pending = False
-            sha256 = self._card.weights_sha256
-            self._cam_onnx = checked_cam_runner(model, self._package, sha256, self._probe[:1], self._scores)
+            probe, card = self._probe[:1], self._card
+            self._cam_onnx = checked_cam_runner(model, self._package, card, probe, self._scores)
         return self._cam_onnx
 
 

@@ -6,8 +6,8 @@ keeps the fp32 export and logs why. ONNX Runtime's ``quantize_static``, QDQ form
 weights and uint8 activations for the convolutions and the classifier (BatchNorm and ReLU stay fp32),
 activation ranges from a percentile calibration over the bundled sample radiographs, each read and
 prepared by the product's own path (:func:`inference.network_input.prepare_image`). The quantized file
-is cached beside the fp32 export as ``<weights sha256>.int8-<CALIBRATION_TAG>.onnx``; change the tag
-whenever the calibration changes.
+is cached as ``<weights sha256>.<export format>.int8-<CALIBRATION_TAG>.onnx``; change the tag whenever
+the calibration changes.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from inference.api import PreparedImage
+from inference.backends import onnx
 from inference.backends.onnx import FAILURES, INPUT, OnnxRunner, atomic_file, open_cached, runtime_available
 from inference.bundled import SAMPLES
 
@@ -42,9 +43,9 @@ def check_int8(backend: str, device: torch.device) -> None:
         raise ValueError(f"int8 precision cannot be used: {problem}")
 
 
-def cached_name(fp32: OnnxRunner) -> str:
-    """The file name of the quantized model of the fp32 export ``fp32`` under this calibration."""
-    return f"{fp32.path.stem}.int8-{CALIBRATION_TAG}.onnx"
+def cached_name(weights_sha256: str) -> str:
+    """The file name of the quantized model of these weights' fp32 export under this calibration."""
+    return f"{onnx.cached_name(weights_sha256).removesuffix('.onnx')}.int8-{CALIBRATION_TAG}.onnx"
 
 
 def calibration_inputs(
@@ -91,7 +92,7 @@ def quantize(source: Path, target: Path, inputs: list[np.ndarray]) -> None:
 
 def int8_runner(
     fp32: OnnxRunner,
-    package: Path | None,
+    weights_sha256: str,
     prepare: Callable[[Path], PreparedImage | str],
     batch: torch.Tensor,
     reference: torch.Tensor,
@@ -105,7 +106,7 @@ def int8_runner(
         quantize(fp32.path, path, calibration_inputs(prepare))
 
     try:
-        runner = open_cached(package, cached_name(fp32), make, torch.get_num_threads(), "int8")
+        runner = open_cached(cached_name(weights_sha256), make, torch.get_num_threads(), "int8")
         logits, _ = runner.forward(batch.cpu().numpy())
     except FAILURES as exc:
         log.warning("int8 model unavailable (%s); using onnx fp32", exc)

@@ -3,21 +3,23 @@
 DenseNet-121 only (:data:`ARCHITECTURES`: the only network whose export and parity were measured);
 ``--backend auto`` keeps torch for other architectures, ``--backend onnx`` says why it cannot.
 
-The network is exported once per set of weights (legacy TorchScript exporter: it needs nothing beyond
-torch and onnx, works offline and exports DenseNet in about a second; the dynamo exporter would add
-onnxscript to the pins) with three outputs: the logits and the pooled norm5 features, which scoring
-reads, and the norm5 feature map itself, from which :mod:`inference.explain` makes every finding's heat
-map. It is looked for in ``onnx-cache/<weights sha256>.<EXPORT_FORMAT>.onnx`` inside the package folder
-(the bundled demo package ships its export there), then in the user's data folder, and written only to
-the user's data folder: a package folder is never written, so an installed package stays as shipped.
-An export of other outputs (an older format) is never opened, and is deleted when the new one is written.
-An export is never trusted as such: the model service compares it with torch on the parity probe when
-it loads (:func:`parity_runner`) and keeps torch when they differ by more than :data:`PARITY_TOLERANCE`.
+A package carries its export, ``model.onnx``, named with its sha256 and its parity with torch fp32 in
+its card's ``onnx`` section (:func:`export_into_package`; ``cxr-triage model export`` adds it to a
+package that lacks it); a package that carries none is exported on first use into the user's data
+folder (``onnx-cache/<weights sha256>.<EXPORT_FORMAT>.onnx``). A package folder is never written at run
+time. The export (legacy TorchScript exporter: it needs nothing beyond torch and onnx, works offline and
+exports DenseNet in about a second; the dynamo exporter would add onnxscript to the pins) has three
+outputs: the logits and the pooled norm5 features, which scoring reads, and the norm5 feature map
+itself, from which :mod:`inference.explain` makes every finding's heat map. An export of other outputs
+(an older format) is never opened; in the cache it is deleted when the new one is written. An export is
+never trusted as such: the model service compares it with torch on the parity probe when it loads
+(:func:`parity_runner`) and keeps torch when they differ by more than :data:`PARITY_TOLERANCE`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -30,13 +32,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference.api import ModelCard, OnnxCard
 from inference.models.architectures import ChestNet
+from inference.models.card import sha256_of
+from inference.models.head import probabilities
 from inference.store.location import data_dir
 
 log = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 1e-4  # max |p_onnx - p_torch| on the parity probe before ONNX Runtime is used
 CACHE_FOLDER = "onnx-cache"
+PACKAGE_FILE = "model.onnx"  # the export a package carries (its card's onnx section names it)
 OPSET = 17
 INPUT, OUTPUTS = "input", ("logits", "pooled", "features")
 SCORING = ("logits", "pooled")  # what scoring asks ONNX Runtime for: the feature map stays inside it
@@ -50,9 +56,9 @@ def runtime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def cache_folders(package: Path | None) -> list[Path]:
-    """Where exports are looked for, in order: beside the weights, then the data folder (the one written)."""
-    return ([package / CACHE_FOLDER] if package is not None else []) + [data_dir() / CACHE_FOLDER]
+def cache_folder() -> Path:
+    """Where exports of packages that carry none, and quantized models, are kept: the user's data folder."""
+    return data_dir() / CACHE_FOLDER
 
 
 def cached_name(weights_sha256: str) -> str:
@@ -143,15 +149,71 @@ def _as_runtime_error() -> Iterator[None]:
         raise RuntimeError(f"ONNX Runtime: {exc}") from exc
 
 
-def open_runner(model: ChestNet, package: Path | None, weights_sha256: str, threads: int) -> OnnxRunner:
-    """A runner of the cached export of these weights, exporting it first when no cache folder has it
-    (or has a copy ONNX Runtime cannot open)."""
+def open_runner(model: ChestNet, package: Path | None, card: ModelCard, threads: int) -> OnnxRunner:
+    """A runner of the package's own export (:func:`shipped_export`), else of the cached export of these
+    weights, exporting it first when no cache folder has it (or has a copy ONNX Runtime cannot open)."""
+    own = shipped_export(package, card)
+    if own is not None:
+        return OnnxRunner(own, threads)
 
     def make(path: Path) -> None:
         export(model, path)
-        _delete_other_formats(path.parent, weights_sha256)
+        _delete_other_formats(path.parent, card.weights_sha256)
 
-    return open_cached(package, cached_name(weights_sha256), make, threads)
+    return open_cached(cached_name(card.weights_sha256), make, threads)
+
+
+def shipped_export(package: Path | None, card: ModelCard) -> Path | None:
+    """The export the package carries (its card's ``onnx`` section) when it is of the current
+    :data:`EXPORT_FORMAT` and its sha256 matches the card; None otherwise, with the reason logged."""
+    section = card.onnx
+    if package is None or section is None:
+        return None
+    path = package / section.file
+    if section.outputs != EXPORT_FORMAT:
+        log.info("%s is an export of another format (%s); not used", path, section.outputs)
+        return None
+    try:
+        intact = sha256_of(path) == section.sha256
+    except OSError as exc:
+        log.warning("%s cannot be read (%s); exporting the weights instead", path, exc.strerror or exc)
+        return None
+    if not intact:
+        log.warning("%s does not match its model card's sha256; exporting the weights instead", path)
+        return None
+    return path
+
+
+def add_export(package: Path) -> OnnxCard:
+    """Export the package's weights into it (:func:`export_into_package`) and name the export in its
+    card (card.json, and card.md rendered again where the package has one); raises PackageError when the
+    weights do not load."""
+    from inference.models.card import read_card, write_card
+    from inference.models.package import load_package
+    from inference.train.card_md import render
+
+    card, model = load_package(package)
+    section = export_into_package(package, card, model)
+    write_card(package, dataclasses.replace(card, onnx=section))
+    if (package / "card.md").is_file():
+        (package / "card.md").write_text(render(read_card(package)), encoding="utf-8")
+    return section
+
+
+def export_into_package(package: Path, card: ModelCard, model: ChestNet) -> OnnxCard:
+    """Export ``model`` (the package's weights, fp32) as ``model.onnx`` into ``package``: the card
+    section that names it, with its sha256 and its parity with torch fp32 on the parity probe."""
+    from inference.backends.probe import probe_inputs
+
+    path = Path(package) / PACKAGE_FILE
+    model = model.cpu().float().eval()
+    export(model, path)
+    probe = probe_inputs(card)
+    with torch.inference_mode():
+        reference = probabilities(model(torch.from_numpy(probe)), card.task)
+    logits, _ = OnnxRunner(path, torch.get_num_threads()).forward(probe)
+    gap = float((probabilities(torch.from_numpy(logits), card.task) - reference).abs().max())
+    return OnnxCard(file=PACKAGE_FILE, sha256=sha256_of(path), outputs=EXPORT_FORMAT, opset=OPSET, parity=gap)
 
 
 def _delete_other_formats(folder: Path, weights_sha256: str) -> None:
@@ -165,19 +227,15 @@ def _delete_other_formats(folder: Path, weights_sha256: str) -> None:
                 log.info("deleted %s, an export of an older format", old)
 
 
-def open_cached(
-    package: Path | None, name: str, make: Callable[[Path], None], threads: int, precision: str = "fp32"
-) -> OnnxRunner:
-    """A runner of the ONNX file ``name`` from the first cache folder that has one ONNX Runtime can open,
-    else of one ``make(path)`` writes into the user's data folder."""
-    folders = cache_folders(package)
-    for folder in folders:
-        if (folder / name).is_file():
-            try:
-                return OnnxRunner(folder / name, threads, precision)
-            except FAILURES as exc:
-                log.warning("cached ONNX file %s cannot be opened (%s); making it again", folder / name, exc)
-    path = folders[-1] / name
+def open_cached(name: str, make: Callable[[Path], None], threads: int, precision: str = "fp32") -> OnnxRunner:
+    """A runner of the ONNX file ``name`` in the cache folder when ONNX Runtime can open it, else of one
+    ``make(path)`` writes there."""
+    path = cache_folder() / name
+    if path.is_file():
+        try:
+            return OnnxRunner(path, threads, precision)
+        except FAILURES as exc:
+            log.warning("cached ONNX file %s cannot be opened (%s); making it again", path, exc)
     try:
         make(path)
     except OSError as exc:
@@ -189,7 +247,7 @@ def open_cached(
 def parity_runner(
     model: ChestNet,
     package: Path | None,
-    weights_sha256: str,
+    card: ModelCard,
     batch: torch.Tensor,
     reference: torch.Tensor,
     to_scores: Callable[[torch.Tensor], torch.Tensor],
@@ -197,7 +255,7 @@ def parity_runner(
     """The ONNX Runtime runner when its scores of ``batch`` agree with torch's ``reference`` scores
     within :data:`PARITY_TOLERANCE`; None (and the reason logged) when they do not or it cannot run."""
     try:
-        runner = open_runner(model, package, weights_sha256, torch.get_num_threads())
+        runner = open_runner(model, package, card, torch.get_num_threads())
         logits, _ = runner.forward(batch.cpu().numpy())
     except FAILURES as exc:
         log.warning("ONNX Runtime backend unavailable (%s); using torch", exc)

@@ -8,18 +8,17 @@ whatever images it scores first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from inference.api import ModelCard, PreparedImage, XRayImage
+from inference.api import ModelCard
 from inference.bundled import SAMPLES
 from inference.network_input import read_for_network
+from inference.preprocess import prepare
 
 PROBE_IMAGES = ("00000001_000.png", "DX_chest_NIH_google_1024_8bit.dcm")
 
 
-def probe_inputs(card: ModelCard, prepare: Callable[[XRayImage], PreparedImage]) -> np.ndarray:
-    """The probe batch (N, C, S, S) of the model of ``card``, made by its own ``prepare``."""
+def probe_inputs(card: ModelCard) -> np.ndarray:
+    """The probe batch (N, C, S, S) of the model of ``card``: one centre crop per image."""
     images = [read_for_network(SAMPLES / name, card.preprocessing, card.input_size) for name in PROBE_IMAGES]
-    return np.concatenate([prepare(image).inputs for image in images])
+    return np.stack([prepare(image.pixels, card.preprocessing, card.input_size) for image in images])

@@ -1,10 +1,11 @@
 """``cxr-triage model``: import published checkpoints as model packages, fit a package's safety gate
-on the site's own radiographs, and show a package's card.
+on the site's own radiographs, add the ONNX export the CPU runtime runs, and show a package's card.
 
     cxr-triage model import chexnet|xrv CHECKPOINT DEST_DIR [--name N] [--version V]
         [--labels A,B,,D] [--op-threshs 0.07,nan,...] [--training-data TEXT ...] [--force]
     cxr-triage model gate PACKAGE_DIR IMAGES_DIR [--calibration-fraction 0.25] [--components 32]
         [--seed 0]
+    cxr-triage model export PACKAGE_DIR
     cxr-triage model info PACKAGE_DIR
 
 Exit codes: 0 success; 1 the package's weights are missing, do not match its card or cannot be
@@ -68,6 +69,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gate.add_argument("--seed", type=int, default=0, help="seed of the fit/calibration split (default 0)")
     gate.set_defaults(func=run_gate)
 
+    export = sub.add_parser(
+        "export", help="add the ONNX export the CPU runtime runs to a package (model.onnx, in its card)"
+    )
+    export.add_argument("package", help="model package folder (model.onnx and its card section go here)")
+    export.set_defaults(func=run_export)
+
     info = sub.add_parser("info", help="print a model package's card and check its weights against it")
     info.add_argument("package", help="model package folder")
     info.set_defaults(func=run_info)
@@ -99,6 +106,27 @@ def run_import(args: argparse.Namespace) -> int:
     print(f"Imported {args.kind} checkpoint {args.checkpoint} -> {args.dest}")
     print(f"  {card.name} {card.version}: {len(card.labels)} outputs, {shown} trained")
     print(f"  weights sha256 {card.weights_sha256}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from inference.backends.onnx import ARCHITECTURES, FAILURES, add_export
+
+    package = Path(args.package)
+    try:  # an invalid card is bad input (2); weights that do not match it or load are exit 1, below
+        card = read_card(package)
+    except PackageError as exc:
+        return _fail(str(exc))
+    if card.architecture not in ARCHITECTURES:
+        return _fail(f"the ONNX export covers {', '.join(ARCHITECTURES)} only, not {card.architecture}")
+    try:
+        section = add_export(package)
+    except PackageError as exc:
+        return _fail(str(exc), EXIT_MISMATCH)
+    except FAILURES as exc:
+        return _fail(f"cannot export {package}: {exc}")
+    print(f"Wrote {package / section.file} and the card's onnx section")
+    print(f"  sha256 {section.sha256}; parity with torch fp32 on the probe {section.parity:.1e}")
     return 0
 
 

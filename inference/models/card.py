@@ -17,7 +17,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from inference.api import GateCard, LabelCard, LabelCode, ModelCard, Preprocessing, Task, ValidationCurve
+from inference.api import (
+    GateCard,
+    LabelCard,
+    LabelCode,
+    ModelCard,
+    OnnxCard,
+    Preprocessing,
+    Task,
+    ValidationCurve,
+)
 
 CARD = "card.json"
 WEIGHTS = "model.safetensors"
@@ -201,6 +210,14 @@ def _gate_section(value: Any) -> list[str]:
     return [f".{problem.lstrip()}" for problem in _section_problems(value, _GATE_FIELDS)]
 
 
+def _onnx_section(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not _is_object(value):
+        return [f" must be null or an object (got {_SHOW.repr(value)})"]
+    return [f".{problem.lstrip()}" for problem in _section_problems(value, _ONNX_FIELDS)]
+
+
 def _section_problems(data: Mapping[str, Any], spec: Spec) -> list[str]:
     problems: list[str] = []
     _fields(data, spec, "", problems)
@@ -244,16 +261,28 @@ _CARD_FIELDS = _spec(
         "metrics": _must(_is_object, "a JSON object"),
         "recipe": _TEXT,
         "gate": _gate_section,
+        "onnx": _onnx_section,
+    },
+)
+_FILE_NAME = _must(
+    lambda v: _is_text(v) and "/" not in v and "\\" not in v and not v.startswith("."),
+    "a file name inside the package",
+)
+_ONNX_FIELDS = _spec(
+    OnnxCard,
+    {
+        "file": _FILE_NAME,
+        "sha256": _must(_is_sha256, "a sha256: 64 lowercase hexadecimal digits"),
+        "outputs": _NON_EMPTY,
+        "opset": _must(lambda v: _is_int(v) and v > 0, "a positive integer"),
+        "parity": _must(lambda v: _is_number(v) and v >= 0, "a non-negative number"),
     },
 )
 _GATE_FIELDS = _spec(
     GateCard,
     {
         "method": _must(_one_of(GATE_METHODS), _choices(GATE_METHODS)),
-        "file": _must(
-            lambda v: _is_text(v) and "/" not in v and "\\" not in v and not v.startswith("."),
-            "a file name inside the package",
-        ),
+        "file": _FILE_NAME,
         "sha256": _must(_is_sha256, "a sha256: 64 lowercase hexadecimal digits"),
         "threshold": _must(lambda v: _is_number(v) and v > 0, "a positive number"),
         "components": _must(lambda v: _is_int(v) and v > 0, "a positive integer"),
@@ -355,7 +384,7 @@ def parse_card(data: object, package: Path) -> ModelCard:
         raise invalid(package, problems)
     task, preprocessing = Task(fields.pop("task")), Preprocessing(fields.pop("preprocessing"))
     training_data = tuple(fields.pop("training_data", ()))
-    gate = fields.pop("gate", None)
+    gate, onnx = fields.pop("gate", None), fields.pop("onnx", None)
     return ModelCard(
         **fields,
         labels=tuple(valid_labels),
@@ -363,6 +392,7 @@ def parse_card(data: object, package: Path) -> ModelCard:
         preprocessing=preprocessing,
         training_data=training_data,
         gate=None if gate is None else GateCard(**{**gate, "threshold": float(gate["threshold"])}),
+        onnx=None if onnx is None else OnnxCard(**{**onnx, "parity": float(onnx["parity"])}),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import cast
 
-from inference.api import GateCard, ModelCard
+from inference.api import GateCard, ModelCard, OnnxCard
 from inference.gate.image import MAX_ROUGHNESS
 from inference.gate.orientation import ORIENTATION_REPORT
 from inference.gate.stats import SITE_REPORT
@@ -46,6 +46,13 @@ def _distilled(d: Mapping[str, object]) -> str:
     )
 
 
+def _onnx_line(onnx: OnnxCard) -> str:
+    return (
+        f"- ONNX export (the CPU runtime): `{onnx.file}`, sha256 `{onnx.sha256}`, opset {onnx.opset}; "
+        f"largest probability difference from torch fp32 on the parity probe {onnx.parity:.1e}"
+    )
+
+
 def render(card: ModelCard) -> str:
     m = dict(card.metrics)
     lines = [
@@ -63,6 +70,7 @@ def render(card: ModelCard) -> str:
         *([f"- Initialisation: {m['initialisation']}"] if "initialisation" in m else []),
         *([_distilled(cast(Mapping[str, object], m["distillation"]))] if "distillation" in m else []),
         f"- Weights sha256: `{card.weights_sha256}`",
+        *([_onnx_line(card.onnx)] if card.onnx else []),
         f"- Shown labels: {', '.join(card.shown_labels)}",
     ]
     hidden = [lab.name for lab in card.labels if not lab.trained]

@@ -1,9 +1,9 @@
-"""Finish a package for shipping: published reference figures, the retrain command, card.md.
+"""Finish a package for shipping: published reference figures, the retrain command, card.md, and the
+ONNX export the CPU runtime runs (``model.onnx``, named in the card).
 
 ``python -m inference.train.publish PACKAGE [--recipe TEXT] [--reference NAME=AUROC ...]
 [--evaluation TITLE=DIR ...]``: ``DIR`` is the output of ``cxr-triage evaluate`` (its metrics.json),
-whose AUROCs and CIs go into the card under TITLE. Only card.json and card.md change; the weights (and
-so their sha256) do not.
+whose AUROCs and CIs go into the card under TITLE. The weights (and so their sha256) do not change.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from inference.backends import onnx
 from inference.models.card import read_card, write_card
 from inference.train.card_md import render
 
@@ -48,6 +49,8 @@ def publish(
         )
     write_card(package, card)
     (package / "card.md").write_text(render(read_card(package)), encoding="utf-8")
+    if card.architecture in onnx.ARCHITECTURES:  # the export the CPU runtime runs, named in the card
+        onnx.add_export(package)
 
 
 def main(argv: list[str] | None = None) -> int:

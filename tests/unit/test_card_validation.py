@@ -100,6 +100,18 @@ def refusal(load: Callable[[Path], object], package: Path) -> str:
         ("name", " ", "name must be a non-empty string (got ' ')"),
         ("training_data", "NIH", "training_data must be a list of strings (got 'NIH')"),
         ("metrics", [1], "metrics must be a JSON object (got [1])"),
+        ("onnx", "model.onnx", "onnx must be null or an object (got 'model.onnx')"),
+        (
+            "onnx",
+            {"file": "../model.onnx", "sha256": "0" * 64, "outputs": "x", "opset": 17, "parity": 0.0},
+            "onnx.file must be a file name inside the package (got '../model.onnx')",
+        ),
+        (
+            "onnx",
+            {"file": "model.onnx", "sha256": "0" * 64, "outputs": "x", "opset": 17, "parity": -1},
+            "onnx.parity must be a non-negative number (got -1)",
+        ),
+        ("onnx", {"file": "model.onnx"}, "onnx.sha256 is missing"),
         (
             "default_operating_point",
             "f1",

@@ -227,3 +227,28 @@ def test_import_refuses_thresholds_outside_0_1(
         in err
     )
     assert not (tmp_path / "pkg").exists()
+
+
+def test_export_adds_the_onnx_export_to_a_package(
+    random_package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = Path(shutil.copytree(random_package, tmp_path / "pkg"))
+    code, out, _ = run(capsys, "model", "export", package)
+    card = read_card(package)
+    assert code == 0 and card.onnx is not None and f"Wrote {package / 'model.onnx'}" in out
+    assert hashlib.sha256((package / "model.onnx").read_bytes()).hexdigest() == card.onnx.sha256
+    assert card.onnx.parity <= 1e-4 and card.onnx.outputs == "logits-pooled-features"
+
+
+def test_export_refuses_changed_weights_and_other_architectures(
+    random_package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    changed = Path(shutil.copytree(random_package, tmp_path / "changed"))
+    (changed / WEIGHTS).write_bytes((changed / WEIGHTS).read_bytes()[:-1] + b"\0")
+    code, _, err = run(capsys, "model", "export", changed)
+    assert code == 1 and "does not match the card" in err and not (changed / "model.onnx").exists()
+    lite = Path(shutil.copytree(random_package, tmp_path / "lite"))
+    card = json.loads((lite / "card.json").read_text())
+    (lite / "card.json").write_text(json.dumps(card | {"architecture": "efficientnet_lite0"}))
+    code, _, err = run(capsys, "model", "export", lite)
+    assert code == 2 and "densenet121 only, not efficientnet_lite0" in err

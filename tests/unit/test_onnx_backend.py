@@ -18,6 +18,7 @@ from inference.backends import onnx
 from inference.cli import main
 from inference.engine import ModelInfo
 from inference.io import read_image
+from inference.models.card import read_card
 from inference.models.package import load_package
 from inference.service import ModelService, load_service
 
@@ -100,17 +101,28 @@ def test_a_second_load_reuses_the_export_keyed_by_the_weights_sha256(
     assert calls == [private_data / onnx.CACHE_FOLDER / onnx.cached_name("0" * 64)]
 
 
-def test_an_export_the_package_ships_is_used_and_never_written(
-    package: Path, images: list[XRayImage], private_data: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_export_a_package_carries_is_used_only_while_it_matches_its_card(
+    package: Path,
+    images: list[XRayImage],
+    private_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settled(package, images)
-    (made,) = exports(private_data)
-    shipped = package / onnx.CACHE_FOLDER / made.name
-    shipped.parent.mkdir()
-    made.rename(shipped)
-    monkeypatch.setattr(onnx, "export", lambda *args: pytest.fail("exported although the package has one"))
-    assert settled(package, images).backend == "onnx"
-    assert exports(private_data) == []
+    section = onnx.add_export(package)
+    assert read_card(package).onnx == section and section.parity <= onnx.PARITY_TOLERANCE
+    exported: list[Path] = []
+    real_export = onnx.export
+    monkeypatch.setattr(onnx, "export", lambda model, path: exported.append(path) or real_export(model, path))
+    service = settled(package, images)
+    assert (service.backend, service._onnx.path) == ("onnx", package / "model.onnx")
+    assert exported == [] and exports(private_data) == []
+
+    with (package / "model.onnx").open("ab") as fh:  # changed since the card was written
+        fh.write(b"\0")
+    with caplog.at_level(logging.WARNING, logger="inference.backends.onnx"):
+        service = settled(package, images)
+    assert "does not match its model card's sha256" in caplog.text
+    assert service.backend == "onnx" and exported == [private_data / onnx.CACHE_FOLDER / exported[0].name]
 
 
 def test_a_damaged_cached_export_is_exported_again(

@@ -29,7 +29,7 @@ def copy_of_model(random_package: Path, target: Path, with_export: bool = True) 
     """A copy of the bundled demo model (trained weights: realistic feature maps), else of the random
     package; with the export it ships, or with none (loading it then exports to the data folder)."""
     source = DEMO_MODEL if (DEMO_MODEL / "card.json").is_file() else random_package
-    ignore = None if with_export else shutil.ignore_patterns("onnx-*")
+    ignore = None if with_export else shutil.ignore_patterns("model.onnx")
     return Path(shutil.copytree(source, target, ignore=ignore))
 
 
@@ -66,9 +66,8 @@ def test_onnx_maps_equal_forward_cams_on_real_images(package: Path, name: str) -
     service = fresh_service(package)
     model = service._model
     assert explain.has_closed_form(model)
-    sha = service.card.weights_sha256
     x = network_input(service, read_image(SAMPLES / name))
-    cams, logits = onnx_cams(onnx.open_runner(model, package, sha, 1), model, x)
+    cams, logits = onnx_cams(onnx.open_runner(model, package, service.card, 1), model, x)
     reference, reference_logits = forward_cams(model, x)
     assert cams.shape == reference.shape and cams.shape[0] == len(service.card.labels)
     for target in range(len(service.card.labels)):
