@@ -33,10 +33,13 @@ import torch
 from torch import nn
 
 from inference.api import ModelCard, OnnxCard
+from inference.backends.probe import probe_inputs
 from inference.models.architectures import ChestNet
-from inference.models.card import sha256_of
+from inference.models.card import read_card, sha256_of, write_card
 from inference.models.head import probabilities
+from inference.models.package import load_package
 from inference.store.location import data_dir
+from inference.train.card_md import render
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +191,6 @@ def add_export(package: Path) -> OnnxCard:
     """Export the package's weights into it (:func:`export_into_package`) and name the export in its
     card (card.json, and card.md rendered again where the package has one); raises PackageError when the
     weights do not load."""
-    from inference.models.card import read_card, write_card
-    from inference.models.package import load_package
-    from inference.train.card_md import render
-
     card, model = load_package(package)
     section = export_into_package(package, card, model)
     write_card(package, dataclasses.replace(card, onnx=section))
@@ -203,8 +202,6 @@ def add_export(package: Path) -> OnnxCard:
 def export_into_package(package: Path, card: ModelCard, model: ChestNet) -> OnnxCard:
     """Export ``model`` (the package's weights, fp32) as ``model.onnx`` into ``package``: the card
     section that names it, with its sha256 and its parity with torch fp32 on the parity probe."""
-    from inference.backends.probe import probe_inputs
-
     path = Path(package) / PACKAGE_FILE
     model = model.cpu().float().eval()
     export(model, path)
