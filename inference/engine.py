@@ -228,12 +228,15 @@ class Engine:
             self._cancel_job_locked()
             self._cond.notify()
 
-    def explain(self, image: XRayImage, label: str) -> Future[Heatmap]:
+    def explain(self, image: XRayImage, label: str, replaceable: bool = True) -> Future[Heatmap]:
         """Grad-CAM of ``label`` over ``image`` (the image shown), made from the network input scoring
-        takes from its file, so that it explains the input that was scored; a request not yet started
-        is replaced (and cancelled)."""
-        future: Future[Heatmap] = Future()
+        takes from its file, so that it explains the input that was scored. A ``replaceable`` request
+        (what the reader looks at) not yet started is replaced, and cancelled, by the next one; another
+        (an annotated image being exported or sent) runs as a task and is never cancelled that way."""
         shape = (int(image.pixels.shape[0]), int(image.pixels.shape[1]))
+        if not replaceable:
+            return self.run_task(lambda _service: self._heatmap(image.meta, shape, label))
+        future: Future[Heatmap] = Future()
         with self._cond:
             if self._explain is not None:
                 self._explain[3].cancel()
@@ -351,17 +354,21 @@ class Engine:
     ) -> None:
         if not future.set_running_or_notify_cancel():
             return
-        if self._service is None:
-            future.set_exception(RuntimeError("no model loaded"))
-            return
         try:
-            heatmap = self._service.explain(self._network_input(meta), label, shape)
+            heatmap = self._heatmap(meta, shape, label)
         except Exception as exc:
             log.warning("Grad-CAM failed: %s", exc)
             future.set_exception(exc)
             return
+        future.set_result(heatmap)
+
+    def _heatmap(self, meta: ImageMeta, shape: tuple[int, int], label: str) -> Heatmap:
+        """The heat map of one request, its values the caller's own copy (owner thread)."""
+        if self._service is None:
+            raise RuntimeError("no model loaded")
+        heatmap = self._service.explain(self._network_input(meta), label, shape)
         values = np.array(heatmap.values, dtype=np.float32, copy=True)
-        future.set_result(Heatmap(heatmap.label, values, heatmap.probability, heatmap.method))
+        return Heatmap(heatmap.label, values, heatmap.probability, heatmap.method)
 
     def _network_input(self, meta: ImageMeta) -> PreparedImage:
         """The network input scoring takes from the image's file, kept for the file last explained

@@ -240,7 +240,8 @@ def _annotate(
         name = f"{study.rank:04d}_{stem}.png"
         try:
             image = read_image(path)
-            heatmap = engine.explain(image, study.top_finding).result() if study.top_finding else None
+            finding = study.top_finding
+            heatmap = engine.explain(image, finding, replaceable=False).result() if finding else None
             annotated = render(image, heatmap, study, card, thresholds)
         except (ReadError, OSError, RuntimeError, ValueError) as exc:
             reason = terminal_safe(str(exc))

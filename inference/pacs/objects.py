@@ -105,7 +105,8 @@ def _annotated(
 ) -> np.ndarray:
     """The burned-in image of the study's lead image, heat map of its top finding included."""
     image = read_image(study.result.meta.path)
-    heatmap = engine.explain(image, study.top_finding).result() if study.top_finding else None
+    finding = study.top_finding
+    heatmap = engine.explain(image, finding, replaceable=False).result() if finding else None
     return render(image, heatmap, study, card, thresholds)
 
 

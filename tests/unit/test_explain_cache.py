@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import cv2
@@ -38,5 +39,24 @@ def test_findings_of_the_same_file_reuse_its_read_and_its_pass(random_package, m
         _radiograph(tmp_path / "b.png")
         engine.explain(read_image(tmp_path / "b.png"), labels[0]).result(timeout=60)  # same pixels
         assert (len(reads), len(passes)) == (2, 1)  # read and prepared, not run: the same network input
+    finally:
+        engine.shutdown()
+
+
+def test_a_heat_map_for_an_export_is_never_replaced_by_the_readers_next_one(random_package, tmp_path):
+    engine = Engine(loader=lambda package, device: load_service(package, device, backend="torch"))
+    try:
+        engine.load(random_package, "cpu").result(timeout=120)
+        image = read_image(_radiograph(tmp_path / "a.png"))
+        label = engine.info.card.labels[0].name
+        busy = threading.Event()
+        engine.run_task(lambda service: busy.wait(60))  # the owner thread is busy meanwhile
+        exported = engine.explain(image, label, replaceable=False)
+        looked_at = engine.explain(image, label)
+        latest = engine.explain(image, label)  # the reader moved on: the previous request goes
+        busy.set()
+        assert exported.result(timeout=60).values.shape == image.pixels.shape
+        assert latest.result(timeout=60).label == label
+        assert looked_at.cancelled()
     finally:
         engine.shutdown()
