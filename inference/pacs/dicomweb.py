@@ -26,6 +26,7 @@ _MODALITIES, _DESCRIPTION = "00080061", "00081030"
 PAGE = 500  # QIDO-RS results asked for at a time
 MAX_PAGES = 1000  # a server that ignores offsets must not keep a search going for ever
 ORIGINAL_SYNTAX = (("application/dicom", "*"),)  # as stored: no transcoding by the server
+RETRY_ATTEMPTS = 3  # per request, for a busy PACS (429, 503) or a failed connection
 
 
 @dataclass
@@ -141,7 +142,11 @@ def _client(node: WebNode, timeout: float, what: str) -> Iterator[DICOMwebClient
     """A DICOMweb client whose failures become :class:`PacsError` naming ``what`` and the server."""
     where = str(node)
     try:
-        yield DICOMwebClient(node.url, timeout=timeout)
+        client = DICOMwebClient(node.url, timeout=timeout)
+        # dicomweb-client retries every failed request 5 times, 2 to 16 s apart (30 s before a refused
+        # connection is reported); a busy PACS (429, 503) still gets two more tries, 0.5 and 1 s later
+        client.set_http_retry_params(max_attempts=RETRY_ATTEMPTS, wait_exponential_multiplier=250)
+        yield client
     except requests.exceptions.HTTPError as exc:
         response = exc.response
         status = f"{response.status_code} {response.reason}" if response is not None else str(exc)
