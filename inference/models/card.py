@@ -202,20 +202,13 @@ def _code(value: Any) -> list[str]:
 # ---------------------------------------------------------------------------------------------- fields
 
 
-def _gate_section(value: Any) -> list[str]:
+def _optional_section(value: Any, spec: Spec) -> list[str]:
+    """The problems of a card section that may be null (``gate``, ``onnx``), each field named."""
     if value is None:
         return []
     if not _is_object(value):
         return [f" must be null or an object (got {_SHOW.repr(value)})"]
-    return [f".{problem.lstrip()}" for problem in _section_problems(value, _GATE_FIELDS)]
-
-
-def _onnx_section(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if not _is_object(value):
-        return [f" must be null or an object (got {_SHOW.repr(value)})"]
-    return [f".{problem.lstrip()}" for problem in _section_problems(value, _ONNX_FIELDS)]
+    return [f".{problem.lstrip()}" for problem in _section_problems(value, spec)]
 
 
 def _section_problems(data: Mapping[str, Any], spec: Spec) -> list[str]:
@@ -260,15 +253,15 @@ _CARD_FIELDS = _spec(
         "training_data": _must(_is_list_of(_is_str), "a list of strings"),
         "metrics": _must(_is_object, "a JSON object"),
         "recipe": _TEXT,
-        "gate": _gate_section,
-        "onnx": _onnx_section,
+        "gate": lambda value: _optional_section(value, _GATE_FIELDS),
+        "onnx": lambda value: _optional_section(value, _ONNX_FIELDS),
     },
 )
 _FILE_NAME = _must(
     lambda v: _is_text(v) and "/" not in v and "\\" not in v and not v.startswith("."),
     "a file name inside the package",
 )
-_ONNX_FIELDS = _spec(
+_ONNX_FIELDS: Spec = _spec(
     OnnxCard,
     {
         "file": _FILE_NAME,
@@ -278,7 +271,7 @@ _ONNX_FIELDS = _spec(
         "parity": _must(lambda v: _is_number(v) and v >= 0, "a non-negative number"),
     },
 )
-_GATE_FIELDS = _spec(
+_GATE_FIELDS: Spec = _spec(
     GateCard,
     {
         "method": _must(_one_of(GATE_METHODS), _choices(GATE_METHODS)),
