@@ -24,8 +24,16 @@ import torch
 
 from inference.api import PreparedImage
 from inference.backends import onnx
-from inference.backends.onnx import FAILURES, INPUT, OnnxRunner, atomic_file, open_cached, runtime_available
+from inference.backends.onnx import (
+    FAILURES,
+    INPUT,
+    OnnxRunner,
+    open_cached,
+    readable_by_all,
+    runtime_available,
+)
 from inference.bundled import SAMPLES
+from inference.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +89,14 @@ def quantize(source: Path, target: Path, inputs: list[np.ndarray]) -> None:
             return next(self._feeds, None)
 
     quiet = contextlib.redirect_stdout(io.StringIO())  # the calibrator prints its progress
-    with tempfile.TemporaryDirectory() as work, atomic_file(target) as temporary, quiet:
+    with tempfile.TemporaryDirectory() as work, atomic_path(target) as temporary, quiet:
         prepared = Path(work) / "prepared.onnx"  # shape inference and graph clean-up, as ORT advises
         quant_pre_process(str(source), str(prepared))
         quantize_static(
             str(prepared), str(temporary), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
             op_types_to_quantize=list(QUANTIZED_OPS), calibrate_method=CalibrationMethod.Percentile,
         )  # fmt: skip
+        readable_by_all(temporary)
 
 
 def int8_runner(

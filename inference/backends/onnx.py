@@ -23,7 +23,6 @@ import dataclasses
 import importlib.util
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ from torch import nn
 
 from inference.api import ModelCard, OnnxCard
 from inference.backends.probe import probe_inputs
+from inference.io.atomic import atomic_path
 from inference.models.architectures import ChestNet
 from inference.models.card import read_card, sha256_of, write_card
 from inference.models.head import probabilities
@@ -83,33 +83,24 @@ class _Exported(nn.Module):
         return self.model.classifier(pooled), pooled, features
 
 
+def readable_by_all(path: Path) -> None:
+    """An export in a package another user runs must be readable by that user, whatever the umask."""
+    os.chmod(path, 0o644)
+
+
 def export(model: ChestNet, path: Path) -> None:
     """Write ``model`` (on the CPU, fp32) as ONNX to ``path`` atomically: batch and image size are dynamic."""
     wrapper = _Exported(model).eval()  # eval() on the wrapper: the exporter restores its mode afterwards
     example = torch.zeros(1, model.in_channels, 224, 224)
     image = {0: "batch", 2: "height", 3: "width"}
     axes = {INPUT: image, "logits": {0: "batch"}, "pooled": {0: "batch"}, "features": image}
-    with atomic_file(path) as temporary, warnings.catch_warnings():
+    with atomic_path(path) as temporary, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter's deprecation notices
         torch.onnx.export(
             wrapper, (example,), temporary, dynamo=False, opset_version=OPSET,
             input_names=[INPUT], output_names=list(OUTPUTS), dynamic_axes=axes,
         )  # fmt: skip
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path`` to write, moved onto ``path`` when the block ends without error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(temporary)
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide a shared package's export from other users
-        os.replace(temporary, path)  # readers (another process, another Ray worker) see all of it or none
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        readable_by_all(temporary)
 
 
 class OnnxRunner:

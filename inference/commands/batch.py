@@ -20,14 +20,17 @@ from inference.api import OPERATING_POINTS, ModelCard, Status, StudyResult
 from inference.bundled import DEMO_MODEL
 from inference.cli import EXIT_INTERRUPTED
 from inference.commands.common import (
+    INTERRUPTED,
     add_db_argument,
     check_output_folder,
     existing_paths,
     fail,
     positive_int,
     stop,
+    stopped_early,
     thresholds_or_error,
     with_store,
+    worklist_unwritten,
     write_failure,
 )
 from inference.commands.pacs_common import EXIT_PACS, add_timeout_argument
@@ -45,7 +48,6 @@ if TYPE_CHECKING:
     from inference.studies import RunCounts, StudyImages
 
 EXIT_NOTHING_SCORED = 1
-INTERRUPTED = "interrupted"
 STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batches in flight to be committed
 
 
@@ -247,9 +249,7 @@ def _write(
             ranked, card, thresholds, args.out, reviews=store.reviews(), run=outcome.summary
         )
     except OSError as exc:  # written atomically: any worklist already there is unchanged
-        before = f"stopped before finishing: {stopped}; then " if stopped not in ("", INTERRUPTED) else ""
-        code = stop(f"{before}{write_failure(f'the worklist into {args.out}', exc)}")
-        return EXIT_INTERRUPTED if stopped == INTERRUPTED else code
+        return worklist_unwritten(write_failure(f"the worklist into {args.out}", exc), stopped)
     try:
         store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
     except StoreError as exc:
@@ -265,9 +265,7 @@ def _write(
         return EXIT_INTERRUPTED
     if stopped:
         left = f"; {run.unfinished} studies not scored (partial worklist)" if run.unfinished else ""
-        return stop(
-            f"stopped before finishing: {stopped}{left}; run again once fixed, nothing is scored twice"
-        )
+        return stopped_early(stopped, left)
     return 0 if any(r.status is Status.SCORED for r in outcome.results) else EXIT_NOTHING_SCORED
 
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from inference.api import ModelCard
+from inference.cli import EXIT_INTERRUPTED
 from inference.store import Store, StoreError, store_path
 from inference.text import terminal_safe
 
@@ -21,6 +22,7 @@ EXIT_MISUSE = 2
 # The run stopped before finishing: the store or an output folder could not be written (a full disk,
 # a read-only file) or scoring failed. What was done is kept (partial worklist, store); run it again.
 EXIT_STOPPED = 4
+INTERRUPTED = "interrupted"  # why a scoring run stopped early, when it was Ctrl+C
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +67,19 @@ def stop(message: str) -> int:
     """Print why a run stopped before finishing, as one line, and return :data:`EXIT_STOPPED`."""
     print(f"cxr-triage: {terminal_safe(message)}", file=sys.stderr)
     return EXIT_STOPPED
+
+
+def stopped_early(stopped: str, left: str = "") -> int:
+    """The one line of a scoring run that stopped because ``stopped`` (and what it ``left`` undone)."""
+    return stop(f"stopped before finishing: {stopped}{left}; run again once fixed, nothing is scored twice")
+
+
+def worklist_unwritten(reason: str, stopped: str) -> int:
+    """The one line of a run whose worklist could not be written (``reason``), after the run's own
+    reason to stop, if any: :data:`EXIT_INTERRUPTED` after Ctrl+C, else :data:`EXIT_STOPPED`."""
+    before = "" if stopped in ("", INTERRUPTED) else f"stopped before finishing: {stopped}; then "
+    code = stop(f"{before}{reason}")
+    return EXIT_INTERRUPTED if stopped == INTERRUPTED else code
 
 
 def write_failure(what: str, exc: OSError) -> str:

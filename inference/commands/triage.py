@@ -15,6 +15,7 @@ from inference.api import OPERATING_POINTS, ModelCard, RankedStudy, Status, Stud
 from inference.bundled import DEMO_MODEL
 from inference.cli import EXIT_INTERRUPTED
 from inference.commands.common import (
+    INTERRUPTED,
     add_db_argument,
     check_output_folder,
     engine_warnings_reported,
@@ -23,9 +24,10 @@ from inference.commands.common import (
     minutes,
     plain_error,
     positive_int,
-    stop,
+    stopped_early,
     thresholds_or_error,
     with_store,
+    worklist_unwritten,
     write_failure,
 )
 from inference.options import BACKEND_HELP, BACKENDS, DEVICES, PRECISION_HELP, PRECISIONS, TTA_MODES
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
     from inference.store import Store
 
 EXIT_NOTHING_SCORED = 1
-INTERRUPTED = "interrupted"  # why a run stopped early, when it was Ctrl+C
 STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batch in flight to be committed
 
 
@@ -164,19 +165,16 @@ def _score_and_write(
         return EXIT_INTERRUPTED
     if stopped:
         left = f"; {unfinished} of {studies} studies not scored (partial worklist)" if unfinished else ""
-        return stop(
-            f"stopped before finishing: {stopped}{left}; run again once fixed, nothing is scored twice"
-        )
+        return stopped_early(stopped, left)
     return 0 if any(r.status is Status.SCORED for r in results) else EXIT_NOTHING_SCORED
 
 
 def _unwritten(reason: str, stopped: str, kept: int) -> int:
     """The one line of a worklist that could not be written: its reason (and the run's, if it had
     stopped before), and where the scored studies are kept."""
-    before = "" if not stopped or stopped == INTERRUPTED else f"stopped before finishing: {stopped}; then "
     kept_line = f"; the {kept} studies done are kept in the store ('cxr-triage worklist' writes them out)"
-    code = stop(f"{before}{reason} (any worklist already there is unchanged){kept_line if kept else ''}")
-    return EXIT_INTERRUPTED if stopped == INTERRUPTED else code
+    unchanged = f"{reason} (any worklist already there is unchanged)"
+    return worklist_unwritten(f"{unchanged}{kept_line if kept else ''}", stopped)
 
 
 def _collect(

@@ -9,6 +9,7 @@ from inference.store.db import (
     Store,
     StoredImage,
     StoreError,
+    cannot_write,
 )
 from inference.store.location import store_path
 
@@ -21,5 +22,6 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredImage",
+    "cannot_write",
     "store_path",
 ]

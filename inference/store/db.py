@@ -41,6 +41,23 @@ class StoreError(Exception):
     """The store cannot be opened or used (unreadable file, newer schema, ...): a plain message."""
 
 
+def cannot_write(exc: StoreError) -> str:
+    """Why a failed store call means the store cannot be written at all (read-only, full disk, I/O
+    error), or "" for a passing trouble (a lock held too long) and for anything else."""
+    cause = exc.__cause__
+    code = getattr(cause, "sqlite_errorcode", None)
+    if isinstance(cause, OSError) or code is None:
+        return str(cause) if isinstance(cause, OSError) else ""
+    primary = code & 0xFF
+    if primary == sqlite3.SQLITE_READONLY:
+        return "read-only"
+    if primary == sqlite3.SQLITE_FULL:
+        return "the disk is full"
+    if primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        return str(cause)
+    return ""
+
+
 @dataclass(frozen=True)
 class ImageResult:
     """One image's outcome under one set of weights: its probabilities, or why it could not be read

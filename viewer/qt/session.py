@@ -14,7 +14,6 @@ be written (a read-only file or folder, a full disk) is used read-only: the sess
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from inference.api import Heatmap, ScanEntry, StudyResult, XRayImage
 from inference.engine import default_scorer
-from inference.store import Review, Store, StoreError
+from inference.store import Review, Store, StoreError, cannot_write
 from inference.store.user import current_user, now_iso
 from inference.studies import store_worklist
 from viewer.core.batching import batched_by_time
@@ -63,23 +62,6 @@ class Backend:
     scorer: Scorer | None = None
     batch_size: int = 8
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def cannot_write(exc: StoreError) -> str:
-    """Why a failed store call means the store cannot be written at all (read-only, full disk, I/O
-    error), or "" for a passing trouble (a lock held too long) and for anything else."""
-    cause = exc.__cause__
-    code = getattr(cause, "sqlite_errorcode", None)
-    if isinstance(cause, OSError) or code is None:
-        return str(cause) if isinstance(cause, OSError) else ""
-    primary = code & 0xFF
-    if primary == sqlite3.SQLITE_READONLY:
-        return "read-only"
-    if primary == sqlite3.SQLITE_FULL:
-        return "the disk is full"
-    if primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
-        return str(cause)
-    return ""
 
 
 def _index(
