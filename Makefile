@@ -1,19 +1,30 @@
 # The two commands of the README: `make run` and `make test`. Both build .venv when missing.
+# `make run` installs the reading station (requirements.txt: no torch); `make test` everything the tests
+# need (requirements-dev.txt: the training stack, the cluster and the tools as well).
 PY ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
+APP_STAMP := $(VENV)/.installed-app
 
 .PHONY: run test lint bench
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+define install_venv
 	@command -v $(PY) >/dev/null || { echo "CXR Triage needs Python 3.11 ($(PY) not found)."; exit 1; }
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/python -m pip install --quiet -r $(1)
 	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	touch $(STAMP)
+endef
 
-run: $(STAMP)
+$(APP_STAMP): requirements.txt pyproject.toml
+	$(call install_venv,requirements.txt)
+	touch $(APP_STAMP)
+
+$(STAMP): requirements.txt requirements-train.txt requirements-cluster.txt requirements-dev.txt pyproject.toml
+	$(call install_venv,requirements-dev.txt)
+	touch $(STAMP) $(APP_STAMP)
+
+run: $(APP_STAMP)
 	$(VENV)/bin/cxr-triage $(ARGS)
 
 test: lint
