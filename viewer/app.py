@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from inference.cli import main as cli_main
 from inference.commands.common import add_db_argument
+
+SMOKE_LIMIT_S = 120.0  # viewer.gui.SMOKE_LIMIT_S (not imported: --help stays free of the viewer)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,11 +24,48 @@ def register_gui(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the desktop viewer (also what `cxr-triage` alone does)")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the bundled samples)")
     add_db_argument(p)
+    p.add_argument(
+        "--smoke-screenshot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="check an installation: open the viewer as usual, wait until the model has loaded and the "
+        "worklist is scored, save a screenshot of the window to PNG and quit with 0; 1, with one line on "
+        "stderr, when the model does not load, scoring fails, the PNG cannot be written or the time "
+        "limit passes",
+    )
+    p.add_argument(
+        "--smoke-timeout",
+        type=_seconds,
+        default=SMOKE_LIMIT_S,
+        metavar="SECONDS",
+        help=f"time limit of --smoke-screenshot (default {SMOKE_LIMIT_S:g})",
+    )
     p.set_defaults(func=run_gui)
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def run_gui(args: argparse.Namespace) -> int:
     from inference.bundled import SAMPLES
     from viewer.gui import main as gui_main
 
-    return gui_main(args.paths or [str(SAMPLES)], db=args.db)
+    paths = args.paths or [str(SAMPLES)]
+    if args.smoke_screenshot is None:
+        return gui_main(paths, db=args.db)
+    return gui_main(
+        paths, db=args.db, smoke_screenshot=args.smoke_screenshot, smoke_limit_s=args.smoke_timeout
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

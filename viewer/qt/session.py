@@ -133,6 +133,7 @@ class TriageSession(QObject):
     storeReadOnly = Signal(str)  # noqa: N815  the notice, once, when a write to the store failed
     _storeFailed = Signal(str)  # noqa: N815  from the model thread: why the store cannot be written
     scoringDone = Signal()  # noqa: N815  a scoring job ran to its end (not cancelled, no error)
+    scoringFailed = Signal(str)  # noqa: N815  a scoring job stopped with an error: why
 
     def __init__(
         self, backend: Backend | None = None, store: Store | None = None, parent: QObject | None = None
@@ -507,6 +508,7 @@ class TriageSession(QObject):
         self.model.requeue(only_unfinished=True)
         if error:
             self.message.emit(f"Scoring stopped: {error}")
+            self.scoringFailed.emit(error)
         elif cancelled:
             self.message.emit(f"Scoring cancelled after {self._job_done} of {self._job_total} studies")
         else:
