@@ -42,3 +42,10 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/startup.py
 	$(VENV)/bin/python bench/memory.py
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python bench/gui_stalls.py
+
+# The installable reading station (packaging/build.sh): dist/cxr-triage_<version>_amd64.deb, the portable
+# dist/cxr-triage-<version>-linux-x86_64.tar.gz and dist/SHA256SUMS, frozen with PyInstaller in its own
+# venv (build/package-venv: requirements.txt + requirements-package.txt, no torch).
+.PHONY: package
+package:
+	PY=$(PY) packaging/build.sh
