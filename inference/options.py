@@ -11,8 +11,8 @@ PRECISION_HELP = (
 )
 BACKENDS = ("auto", "torch", "onnx")
 BACKEND_HELP = (
-    "auto: ONNX Runtime on the CPU where it agrees with torch within 1e-4 on the parity probe, else torch;"
-    " onnx: the same, CPU only; torch: always torch"
+    "auto: ONNX Runtime on the CPU (the package's export, within 1e-4 of torch on the parity probe), else"
+    " torch; onnx: ONNX Runtime only; torch: always torch (the training install)"
 )
 CHECKPOINT_KINDS = ("chexnet", "xrv")  # published checkpoint formats `model import` reads
 STRATEGIES = ("scratch", "head", "finetune", "gradual")  # how `train` starts from a package

@@ -1,13 +1,19 @@
 """The model service: one loaded package on one device, answering in numpy and dataclasses.
 
 This is the only object the viewer and the CLI use to run a model. It is not thread-safe: keep it
-owned by a single worker thread.
+owned by a single worker thread. :func:`load_service` picks the runtime once, when the package loads:
+
+- on the CPU, ONNX Runtime with numpy (:class:`inference.onnx_service.OnnxService`): the package's own
+  ONNX export, or one made once where torch is installed; torch is never imported;
+- torch (:class:`inference.torch_service.TorchService`) on CUDA and MPS, for bf16, for ``--backend
+  torch`` and for networks with no ONNX export (EfficientNet-Lite0).
+
+Both give the same scores within 1e-4 (the export's parity, measured when it is written) and the same
+heat maps (:mod:`inference.gradcam`); each gives the same scores for an image however it is batched.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -15,124 +21,48 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from inference import preprocess
-from inference.api import (
-    CropBox,
-    Heatmap,
-    ModelCard,
-    Prediction,
-    PreparedImage,
-    Preprocessing,
-    XRayImage,
-)
-from inference.backends.int8 import check_int8, int8_runner
-from inference.backends.onnx import OnnxRunner, parity_runner, wants_onnx
-from inference.backends.probe import probe_inputs
-from inference.device import bf16_dtype, exact_fp32, select_device
-from inference.explain import (
-    ONNX_RUNTIME,
-    TORCH,
-    cam_method,
-    captum_cams,
-    checked_cam_runner,
-    forward_cams,
-    has_closed_form,
-    onnx_cams,
-)
-from inference.gate import Gate, load_gate
-from inference.models.architectures import ChestNet
-from inference.models.densenet import CheXDenseNet
-from inference.models.head import probabilities
-from inference.models.package import load_package
-from inference.network_input import prepare_image
+from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, Preprocessing, XRayImage
+from inference.backends import onnx
+from inference.backends.int8 import check_int8
+from inference.device import resolve_device, torch_installed
+from inference.gate import Gate
+from inference.gradcam import cam_method, place_cam
+from inference.models.card import read_card
 from inference.options import BACKENDS, PRECISIONS, TTA_MODES
-from inference.overlay import smooth_map
+from inference.probabilities import probabilities
 
 log = logging.getLogger(__name__)
 
-PARITY_TOLERANCE = 0.02  # max |p_bf16 - p_fp32| on the parity probe before bf16 is used
+TRAINING_INSTALL = "the training install (pip install 'cxr-triage[train]')"
 
 
-class _Cams(NamedTuple):
-    """Every output's low-resolution heat map of the last image explained."""
+class Cams(NamedTuple):
+    """Every output's low-resolution heat map of one network input, and what computed them."""
 
-    digest: bytes  # of the network input
-    maps: torch.Tensor  # L×h×w
-    logits: torch.Tensor  # L
-    runtime: str  # what ran the network: explain.TORCH or explain.ONNX_RUNTIME
+    maps: np.ndarray  # L×h×w
+    logits: np.ndarray  # L
+    runtime: str  # what ran the network, in words: "ONNX Runtime fp32", "torch fp32"
 
 
 class ModelService:
-    """Batched prediction and Grad-CAM for one model package."""
+    """Batched prediction and Grad-CAM for one model package; a runtime gives :meth:`_run` (scores and
+    pooled features of a batch) and :meth:`_cams` (every finding's map of one input)."""
 
-    def __init__(
-        self,
-        card: ModelCard,
-        model: ChestNet,
-        device: str = "auto",
-        tta: str = "none",
-        precision: str = "fp32",
-        backend: str = "auto",
-        package: Path | None = None,
-    ) -> None:
-        """``package`` is the folder the weights came from (its ONNX export is looked for there).
+    backend = ""  # the runtime that scores: onnx (ONNX Runtime, CPU) or torch
+    closed_form = True  # heat maps by :func:`inference.gradcam.closed_form_cams`, else Captum's
 
-        ``precision`` is fp32 unless bf16 or int8 is asked for; the runtime and precision are settled
-        here, once, by comparing each candidate with torch fp32 on the same fixed probe images
-        (:func:`inference.backends.probe.probe_inputs`), so they never depend on the images a run
-        scores first: every command, batch and worker on one machine scores an image alike.
-        """
+    def __init__(self, card: ModelCard, tta: str, gate: Gate | None) -> None:
         if tta not in TTA_MODES:
             raise ValueError(f"unknown TTA mode {tta!r}; choose one of {', '.join(TTA_MODES)}")
         if tta == "tencrop" and card.preprocessing is not Preprocessing.CHEXNET:
             raise ValueError("ten-crop TTA belongs to the CheXNet preprocessing convention")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self._card = card
-        self._device = select_device(device)
-        exact_fp32(self._device)
-        self._model = model.to(self._device).to(memory_format=torch.channels_last).eval()
         self._tta = tta
         self._shown = [i for i, lab in enumerate(card.labels) if lab.trained]
-        bf16 = bf16_dtype(self._device) if precision == "bf16" else None
-        if precision == "int8":
-            check_int8(backend, self._device)
-            backend = "onnx"
-        onnx_runs = wants_onnx(backend, self._device, card.architecture)
-        self._package = package
-        # The package's safety gate (sha256-checked); None without a package: every image is scored.
-        self.gate: Gate | None = load_gate(package, card) if package is not None else None
-        self._dtype = torch.float32
-        self._onnx: OnnxRunner | None = None
-        self._settle(onnx_runs and bf16 is None, precision == "int8", bf16)
-        # heat maps are fp32 whatever scores; ONNX Runtime's fp32 pass is faster than torch's (issue 10)
-        self._cam_onnx_pending = onnx_runs and has_closed_form(model)  # until the first explain checks it
-        self._cam_onnx: OnnxRunner | None = None  # the runner it checked, None: torch
-
-    def _settle(self, try_onnx: bool, int8: bool, bf16: torch.dtype | None) -> None:
-        """Runtime and precision of every batch, from each candidate's parity with torch fp32 on the
-        fixed probe images (deterministic: the same choice for every run on this machine)."""
-        self._probe = probe = torch.from_numpy(probe_inputs(self._card)).to(self._device)
-        reference = self._forward(probe, torch.float32)[0]
-        if try_onnx:
-            self._onnx = parity_runner(self._model, self._package, self._card, probe, reference, self._scores)
-        if int8 and self._onnx is not None:
-            calibration = functools.partial(prepare_image, service=self)
-            sha256 = self._card.weights_sha256
-            quantized = int8_runner(self._onnx, sha256, calibration, probe, reference, self._scores)
-            self._onnx = quantized or self._onnx
-        if bf16 is not None:
-            gap = (self._forward(probe, bf16)[0] - reference).abs().max().item()
-            if gap <= PARITY_TOLERANCE:
-                self._dtype = bf16
-            else:
-                log.warning("bf16 differs from fp32 by %.4f (> %.2f) on the probe", gap, PARITY_TOLERANCE)
-        log.info("scoring with %s %s", self.backend, self.precision)
+        self.gate = gate  # the package's safety gate (sha256-checked); None: every image is scored
+        self._last_cams: tuple[bytes, Cams] | None = None  # the last input explained, by digest
 
     @property
     def card(self) -> ModelCard:
@@ -140,19 +70,23 @@ class ModelService:
 
     @property
     def device(self) -> str:
-        return self._device.type
+        return "cpu"
 
     @property
     def precision(self) -> str:
         """What scores: fp32, bf16 or int8 (a result is reused only for a request of the same)."""
-        if self._onnx is not None:
-            return self._onnx.precision
-        return "bf16" if self._dtype == torch.bfloat16 else "fp32"
+        return "fp32"
 
-    @property
-    def backend(self) -> str:
-        """The runtime that scores: onnx (ONNX Runtime, CPU) or torch."""
-        return "onnx" if self._onnx is not None else "torch"
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (N×L) and pooled features (N×C, fp32) of a batch of network inputs."""
+        raise NotImplementedError
+
+    def _cams(self, inputs: np.ndarray) -> Cams:
+        """Every output's map and the logits of one network input (1×C×S×S), in fp32."""
+        raise NotImplementedError
+
+    def _scores(self, logits: np.ndarray) -> np.ndarray:
+        return probabilities(logits, self._card.task)
 
     def prepare(self, image: XRayImage) -> PreparedImage:
         """Network input of ``image`` (ten crops with ten-crop TTA); pure numpy, any thread."""
@@ -164,47 +98,26 @@ class ModelService:
         box = preprocess.crop_box(image.pixels.shape, card.preprocessing, card.input_size)
         return PreparedImage(meta=image.meta, inputs=inputs, warnings=image.warnings, box=box)
 
-    def _scores(self, logits: torch.Tensor) -> torch.Tensor:
-        return probabilities(logits, self._card.task)
-
-    def _forward(self, batch: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores and pooled features (fp32) of one forward pass."""
-        reduced = dtype != torch.float32
-        autocast = torch.autocast(self._device.type, dtype=dtype) if reduced else contextlib.nullcontext()
-        with torch.inference_mode(), autocast:
-            logits, pooled = self._model.forward_with_embedding(batch)
-            return self._scores(logits), pooled.float()
-
-    def _run(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores and pooled features of ``batch`` on the runtime and precision settled at load."""
-        if self._onnx is None:
-            return self._forward(batch, self._dtype)
-        logits, pooled = self._onnx.forward(batch.numpy())
-        return self._scores(torch.from_numpy(logits)), torch.from_numpy(pooled)
-
     def predict(self, images: Sequence[XRayImage | PreparedImage]) -> list[Prediction]:
-        """Scores of each image for the card's shown labels, and its embedding (pooled norm5 features,
+        """Scores of each image for the card's shown labels, and its embedding (pooled features,
         averaged over crops, L2-normalised), from one forward pass for the whole batch."""
         if not images:
             return []
         prepared = [im if isinstance(im, PreparedImage) else self.prepare(im) for im in images]
-        batch = torch.from_numpy(np.concatenate([im.inputs for im in prepared])).to(self._device)
-        batch = batch.contiguous(memory_format=torch.channels_last)
-        scores, pooled = self._run(batch)
-        per_image = _per_image(scores, len(images)).cpu().numpy()
-        embeddings = F.normalize(_per_image(pooled, len(images)), dim=1).cpu().numpy()
+        scores, pooled = self._run(np.concatenate([im.inputs for im in prepared]))
+        per_image = _per_image(scores, len(images))
+        pooled = _per_image(pooled, len(images))
+        embeddings = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         labels = self._card.labels
         return [
             Prediction(
                 path=image.meta.path,
                 probabilities={labels[i].name: float(row[i]) for i in self._shown},
                 weights_sha256=self._card.weights_sha256,
-                embedding=embedding,
+                embedding=embedding.astype(np.float32),
             )
             for image, row, embedding in zip(images, per_image, embeddings, strict=True)
         ]
-
-    _cams: _Cams | None = None
 
     def explain(
         self, image: XRayImage | PreparedImage, label: str, shape: tuple[int, int] | None = None
@@ -217,10 +130,7 @@ class ModelService:
         The product passes what scoring prepared from the file (the engine, through
         :func:`inference.network_input.prepare_image`), so the map and its probability are those of the
         input that was scored; an XRayImage is prepared as it is. Every output's map comes from one
-        forward pass with no backward pass (:func:`forward_cams`, equal to Captum's LayerGradCam; other
-        architectures: Captum's LayerGradCam itself), kept for the last input: another finding of the
-        same image costs no pass at all. On the CPU that pass runs on ONNX Runtime fp32 unless the
-        backend is torch or the export's maps differ from torch's (:meth:`_cam_runner`).
+        pass, kept for the last input: another finding of the same image costs no pass at all.
         """
         if isinstance(image, XRayImage):
             shape = shape or (image.pixels.shape[0], image.pixels.shape[1])
@@ -229,62 +139,102 @@ class ModelService:
             raise ValueError("the shape of the image shown is needed to place a prepared input's heat map")
         index = [lab.name for lab in self._card.labels].index(label)
         crop = image.inputs[preprocess.TENCROP_CENTRE if self._tta == "tencrop" else 0]
-        cams = self._forward_cams(crop)
+        cams = self._cams_of(np.ascontiguousarray(crop, np.float32)[None])
         probability = float(self._scores(cams.logits[None])[0, index])
-        values = _cam_to_image(cams.maps[index].cpu().numpy(), shape, image.box)
-        method = cam_method(self._model, cams.runtime)
+        values = place_cam(cams.maps[index], shape, image.box)
+        method = cam_method(self.closed_form, cams.runtime)
         return Heatmap(label=label, values=values, probability=probability, method=method)
 
-    def _forward_cams(self, inputs: np.ndarray) -> _Cams:
-        """Every output's low-resolution map and the logits of one network input (C×S×S), from the
-        cache when it is the input last explained."""
+    def _cams_of(self, inputs: np.ndarray) -> Cams:
         digest = hashlib.blake2b(inputs.tobytes(), digest_size=16).digest()
-        if self._cams is None or self._cams.digest != digest:
-            x = torch.from_numpy(np.ascontiguousarray(inputs)[None]).to(self._device)
-            model = self._model
-            if not has_closed_form(model):
-                self._cams = _Cams(digest, *captum_cams(model, x), TORCH)
-            elif (runner := self._cam_runner(model)) is not None:
-                self._cams = _Cams(digest, *onnx_cams(runner, model, x), ONNX_RUNTIME)
-            else:
-                self._cams = _Cams(digest, *forward_cams(model, x), TORCH)
-        return self._cams
-
-    def _cam_runner(self, model: CheXDenseNet) -> OnnxRunner | None:
-        """The fp32 ONNX Runtime runner of the heat maps, None for torch: the scoring runner when it is
-        fp32, else one opened on the first explain and kept only if its maps of the parity probe's first
-        image agree with torch's (the same choice whatever image is explained first). Never int8."""
-        if self._onnx is not None and self._onnx.precision == "fp32":
-            return self._onnx
-        if self._cam_onnx_pending:
-            self._cam_onnx_pending = False
-            probe, card = self._probe[:1], self._card
-            self._cam_onnx = checked_cam_runner(model, self._package, card, probe, self._scores)
-        return self._cam_onnx
+        if self._last_cams is None or self._last_cams[0] != digest:
+            self._last_cams = (digest, self._cams(inputs))
+        return self._last_cams[1]
 
 
-def _per_image(rows: torch.Tensor, images: int) -> torch.Tensor:
+def _per_image(rows: np.ndarray, images: int) -> np.ndarray:
     """Rows of a batch (one per crop) averaged per image: ten-crop TTA gives ten rows per image."""
-    return rows.reshape(images, -1, rows.shape[1]).mean(dim=1)
-
-
-def _cam_to_image(cam: np.ndarray, shape: tuple[int, ...], box: CropBox) -> np.ndarray:
-    """The low-resolution CAM over the part ``box`` of an image of ``shape``, zero elsewhere."""
-    h, w = shape[:2]
-    out = np.zeros((h, w), np.float32)
-    top, left = min(h - 1, round(box.top * h)), min(w - 1, round(box.left * w))
-    height = min(h - top, max(1, round(box.height * h)))
-    width = min(w - left, max(1, round(box.width * w)))
-    out[top : top + height, left : left + width] = smooth_map(cam, height, width)
-    return out
+    rows = np.asarray(rows, np.float32)
+    return rows.reshape(images, -1, rows.shape[1]).mean(axis=1)
 
 
 def load_service(
     package: Path, device: str = "auto", tta: str = "none", precision: str = "fp32", backend: str = "auto"
 ) -> ModelService:
-    """Load a model package (weights checked against the card's sha256) onto a device."""
+    """Load a model package (its card, weights, export and gate checked against the card's sha256s) and
+    choose its runtime (see the module doc): ONNX Runtime on the CPU unless ``backend`` is torch,
+    ``precision`` is bf16 or the network has no export; torch otherwise. A ValueError says why a request
+    cannot be met (``--backend onnx`` or int8 without an export, a GPU or bf16 without torch)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     package = Path(package)
+    card = read_card(package)
+    where = resolve_device(device)
+    if precision == "int8":
+        check_int8(backend, where)
+    if backend != "torch" and where == "cpu" and precision != "bf16":
+        service, problem = _onnx_service(package, card, tta, precision)
+        if service is not None:
+            return service
+        if backend == "onnx" or precision == "int8" or not torch_installed():
+            raise ValueError(f"the onnx backend cannot be used: {problem}")
+    if not torch_installed():
+        raise ValueError(f"{where} {precision} scoring needs torch: install {TRAINING_INSTALL}")
+    return _torch_service(package, where, tta, precision)
+
+
+def _onnx_service(
+    package: Path, card: ModelCard, tta: str, precision: str
+) -> tuple[ModelService | None, str]:
+    """The ONNX Runtime service of ``package``, or None and why not. A cached export ONNX Runtime cannot
+    open is deleted and made again (where torch is installed)."""
+    from inference.onnx_service import OnnxService
+
+    for _ in range(2):
+        export, problem = _export_of(package, card)
+        if export is None:
+            return None, problem
+        try:
+            return OnnxService.open(package, card, export, tta=tta, precision=precision), ""
+        except onnx.FAILURES as exc:
+            problem = f"ONNX Runtime cannot run {export} ({exc})"
+            log.warning("%s", problem)
+            if not onnx.discard_cached(export):
+                break
+    return None, problem
+
+
+def _export_of(package: Path, card: ModelCard) -> tuple[Path | None, str]:
+    """The ONNX export to score with (the package's, the cached one, or one exported now where torch is
+    installed), or None and why there is none."""
+    if card.architecture not in onnx.ARCHITECTURES:
+        return None, f"it exports DenseNet-121 only, not {card.architecture}"
+    if not onnx.runtime_available():
+        return None, "onnxruntime is not installed"
+    export = onnx.find_export(package, card)
+    if export is not None:
+        return export, ""
+    if not torch_installed():
+        return None, (
+            f"{package} carries no usable ONNX export; add one with `cxr-triage model export {package}` "
+            f"where {TRAINING_INSTALL} is installed"
+        )
+    from inference.backends.onnx_export import export_to_cache
+    from inference.models.package import load_package
+
+    _, model = load_package(package)
+    export = export_to_cache(model, card)
+    return export, "" if export is not None else "the ONNX export differs from torch or cannot be written"
+
+
+def _torch_service(package: Path, device: str, tta: str, precision: str) -> ModelService:
+    from inference.heavy_import import preload_torch_libraries
+
+    preload_torch_libraries()  # see inference.heavy_import: the GUI thread keeps running meanwhile
+    from inference.models.package import load_package
+    from inference.torch_service import TorchService
+
     card, model = load_package(package)
-    return ModelService(
-        card, model, device=device, tta=tta, precision=precision, backend=backend, package=package
-    )
+    return TorchService(card, model, device=device, tta=tta, precision=precision, package=package)

@@ -66,10 +66,12 @@ def _files(folder: Path) -> dict[Path, tuple[int, int]]:
 
 @pytest.fixture(scope="session")
 def random_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised CheXNet-convention model package (no trained model is needed)."""
+    """A randomly initialised CheXNet-convention model package (no trained model is needed), with its
+    ONNX export, as every package made by train or model import."""
     import torch
 
     from inference.api import LabelCard, ModelCard, Preprocessing, Task
+    from inference.backends.onnx_export import add_export
     from inference.labels import CHESTXRAY14
     from inference.models.package import build_model, save_package
 
@@ -90,6 +92,7 @@ def random_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     package = tmp_path_factory.mktemp("random_package")
     save_package(package, card, build_model(card))
+    add_export(package)
     return package
 
 

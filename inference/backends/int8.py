@@ -1,10 +1,11 @@
-"""Optional int8 for the ONNX Runtime backend: static quantization of the cached fp32 export.
+"""Optional int8 for the ONNX Runtime backend: static quantization of the fp32 export.
 
-Used only when asked for (``precision="int8"``, ONNX Runtime on the CPU) and only after the first
-batch's probabilities agree with torch fp32 within :data:`PARITY_TOLERANCE`; otherwise the service
-keeps the fp32 export and logs why. ONNX Runtime's ``quantize_static``, QDQ format: per-channel int8
-weights and uint8 activations for the convolutions and the classifier (BatchNorm and ReLU stay fp32),
-activation ranges from a percentile calibration over the bundled sample radiographs, each read and
+Used only when asked for (``precision="int8"``, ONNX Runtime on the CPU) and only where its
+probabilities of the parity probe agree with the fp32 export's (itself within 1e-4 of torch fp32)
+within :data:`PARITY_TOLERANCE`; otherwise the service keeps the fp32 export and logs why.
+ONNX Runtime's ``quantize_static``, QDQ format: per-channel int8 weights and uint8 activations for
+the convolutions and the classifier (BatchNorm and ReLU stay fp32), activation ranges from a
+percentile calibration over the bundled sample radiographs, each read and
 prepared by the product's own path (:func:`inference.network_input.prepare_image`). The quantized file
 is cached as ``<weights sha256>.<export format>.int8-<CALIBRATION_TAG>.onnx``; change the tag whenever
 the calibration changes.
@@ -20,7 +21,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from inference.api import PreparedImage
 from inference.backends import onnx
@@ -28,6 +28,7 @@ from inference.backends.onnx import (
     FAILURES,
     INPUT,
     OnnxRunner,
+    cpu_threads,
     open_cached,
     readable_by_all,
     runtime_available,
@@ -42,10 +43,10 @@ CALIBRATION_TAG = "samples-reduced-qdq-perchannel-p99999"  # reduced: read as sc
 QUANTIZED_OPS = ("Conv", "Gemm")  # quantizing Concat, pooling and ReLU too cost parity and gained no speed
 
 
-def check_int8(backend: str, device: torch.device) -> None:
+def check_int8(backend: str, device: str) -> None:
     """A ValueError saying why int8 cannot run with ``backend`` on ``device`` (ONNX Runtime, CPU only)."""
     problem = "" if backend != "torch" else "it runs on ONNX Runtime, not with --backend torch"
-    problem = problem or ("" if device.type == "cpu" else f"it runs on the CPU, not {device.type}")
+    problem = problem or ("" if device == "cpu" else f"it runs on the CPU, not {device}")
     problem = problem or ("" if runtime_available() else "onnxruntime is not installed")
     if problem:
         raise ValueError(f"int8 precision cannot be used: {problem}")
@@ -103,27 +104,27 @@ def int8_runner(
     fp32: OnnxRunner,
     weights_sha256: str,
     prepare: Callable[[Path], PreparedImage | str],
-    batch: torch.Tensor,
-    reference: torch.Tensor,
-    to_scores: Callable[[torch.Tensor], torch.Tensor],
+    batch: np.ndarray,
+    reference: np.ndarray,
+    to_scores: Callable[[np.ndarray], np.ndarray],
 ) -> OnnxRunner | None:
     """The int8 runner of the fp32 export ``fp32`` (quantized first when no cache folder holds it) when
-    its scores of ``batch`` agree with torch's fp32 ``reference`` within :data:`PARITY_TOLERANCE`; None
-    (and the reason logged) when they do not or it cannot be made."""
+    its scores of ``batch`` agree with the fp32 ``reference`` scores within :data:`PARITY_TOLERANCE`;
+    None (and the reason logged) when they do not or it cannot be made."""
 
     def make(path: Path) -> None:
         quantize(fp32.path, path, calibration_inputs(prepare))
 
     try:
-        runner = open_cached(cached_name(weights_sha256), make, torch.get_num_threads(), "int8")
-        logits, _ = runner.forward(batch.cpu().numpy())
+        runner = open_cached(cached_name(weights_sha256), make, cpu_threads(), "int8")
+        logits, _ = runner.forward(batch)
     except FAILURES as exc:
         log.warning("int8 model unavailable (%s); using onnx fp32", exc)
         return None
-    gap = (to_scores(torch.from_numpy(logits)) - reference).abs().max().item()
+    gap = float(abs(to_scores(logits) - reference).max())
     if gap > PARITY_TOLERANCE:
         log.warning(
-            "int8 differs from torch fp32 by %.3f (> %.2f) on the parity probe; using onnx fp32",
+            "int8 differs from fp32 by %.3f (> %.2f) on the parity probe; using onnx fp32",
             gap,
             PARITY_TOLERANCE,
         )

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from inference.commands.train import class_map_of
     from inference.evaluation.run import evaluate
-    from inference.models.package import PackageError
+    from inference.models.card import PackageError
     from inference.train.datasets import read_dataset
 
     class_map = class_map_of(args.class_map)

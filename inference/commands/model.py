@@ -86,6 +86,8 @@ def _fail(message: str, code: int = EXIT_ERROR) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from inference.backends.onnx import ARCHITECTURES, FAILURES
+    from inference.backends.onnx_export import add_export
     from inference.models.checkpoints import CheckpointError, import_checkpoint, parse_floats, parse_labels
 
     try:
@@ -106,11 +108,18 @@ def run_import(args: argparse.Namespace) -> int:
     print(f"Imported {args.kind} checkpoint {args.checkpoint} -> {args.dest}")
     print(f"  {card.name} {card.version}: {len(card.labels)} outputs, {shown} trained")
     print(f"  weights sha256 {card.weights_sha256}")
+    if card.architecture in ARCHITECTURES:  # the export the reading station runs, named in the card
+        try:
+            section = add_export(Path(args.dest))
+        except (PackageError, *FAILURES) as exc:
+            return _fail(f"imported, but the ONNX export failed: {exc}")
+        print(f"  ONNX export {section.file}: parity with torch fp32 on the probe {section.parity:.1e}")
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from inference.backends.onnx import ARCHITECTURES, FAILURES, add_export
+    from inference.backends.onnx import ARCHITECTURES, FAILURES
+    from inference.backends.onnx_export import add_export
 
     package = Path(args.package)
     try:  # an invalid card is bad input (2); weights that do not match it or load are exit 1, below

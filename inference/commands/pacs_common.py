@@ -57,7 +57,7 @@ def start_engine(
 ) -> tuple[Engine, ModelInfo | str]:
     """An engine on ``store`` with ``--model`` loaded on ``--device``, or the reason it could not load."""
     from inference.engine import Engine
-    from inference.models.package import PackageError
+    from inference.models.card import PackageError
     from inference.service import load_service
 
     backend = getattr(args, "backend", "auto")  # pull has --backend; listen scores with the default

@@ -114,7 +114,7 @@ def _score_and_write(
     full disk, a store that cannot be written, Ctrl+C) still writes what it scored, marked partial,
     and ends with one line saying why and how many studies it did not score."""
     from inference.io import scan
-    from inference.models.package import PackageError
+    from inference.models.card import PackageError
     from inference.triage import rank
     from inference.worklist_export import RunSummary, write_worklist
 

@@ -15,8 +15,7 @@ import numpy as np
 from inference.api import ModelCard
 from inference.evaluation.metrics import auroc, operating_points, validation_curve
 from inference.evaluation.predict import Scored
-from inference.models.card import write_card
-from inference.models.package import WEIGHTS
+from inference.models.card import WEIGHTS, write_card
 
 
 def recalibrated_card(card: ModelCard, scored: Scored, source: str) -> ModelCard:

@@ -62,6 +62,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def checked_weights(package: Path, card: ModelCard) -> Path:
+    """The package's weights file, after checking that it exists and that its sha256 is the card's."""
+    weights = Path(package) / WEIGHTS
+    if not weights.is_file():
+        raise invalid(package, [f"no {WEIGHTS}"])
+    try:
+        actual, expected = sha256_of(weights), card.weights_sha256
+    except OSError as exc:
+        raise invalid(package, [f"{WEIGHTS} cannot be read ({exc})"]) from exc
+    if actual != expected:
+        raise invalid(
+            package, [f"{WEIGHTS}: sha256 {actual[:12]}… does not match the card's {expected[:12]}…"]
+        )
+    return weights
+
+
 def card_to_dict(card: ModelCard) -> dict[str, Any]:
     out = dataclasses.asdict(card)
     out["task"] = card.task.value

@@ -26,6 +26,7 @@ from inference.models.card import (
     PackageError,
     card_text,
     card_to_dict,
+    checked_weights,
     invalid,
     read_card,
     sha256_of,
@@ -73,18 +74,7 @@ def _fit_problems(card: ModelCard, state: Mapping[str, torch.Tensor]) -> list[st
 def read_weights(package: Path, card: ModelCard) -> dict[str, torch.Tensor]:
     """The package's weights, after checking their sha256 against ``card`` and their tensors against
     the network it describes."""
-    package = Path(package)
-    weights = package / WEIGHTS
-    if not weights.is_file():
-        raise invalid(package, [f"no {WEIGHTS}"])
-    try:
-        actual, expected = sha256_of(weights), card.weights_sha256
-    except OSError as exc:
-        raise invalid(package, [f"{WEIGHTS} cannot be read ({exc})"]) from exc
-    if actual != expected:
-        raise invalid(
-            package, [f"{WEIGHTS}: sha256 {actual[:12]}… does not match the card's {expected[:12]}…"]
-        )
+    weights = checked_weights(package, card)
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:

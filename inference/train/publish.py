@@ -13,7 +13,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from inference.backends import onnx
+from inference.backends import onnx, onnx_export
 from inference.models.card import read_card, write_card
 from inference.train.card_md import render
 
@@ -50,7 +50,7 @@ def publish(
     write_card(package, card)
     (package / "card.md").write_text(render(read_card(package)), encoding="utf-8")
     if card.architecture in onnx.ARCHITECTURES:  # the export the CPU runtime runs, named in the card
-        onnx.add_export(package)
+        onnx_export.add_export(package)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from inference import explain, preprocess
-from inference import service as service_module
+from inference import explain, preprocess, torch_service
 from inference.api import ModelCard, Preprocessing
 from inference.bundled import SAMPLES
 from inference.io import read_image
@@ -123,7 +122,7 @@ def test_it_scores_and_explains_through_the_service_with_captum(package: Path, m
     def closed_form(*_args):
         raise AssertionError("the closed form is valid for DenseNet-121's head only")
 
-    monkeypatch.setattr(service_module, "forward_cams", closed_form)
+    monkeypatch.setattr(torch_service, "forward_cams", closed_form)
     service = load_service(package, device="cpu", precision="fp32", backend="auto")
     image = read_image(CHEST)
     [prediction] = service.predict([image])

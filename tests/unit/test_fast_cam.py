@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from inference import preprocess
-from inference import service as service_module
+from inference import preprocess, torch_service
 from inference.api import XRayImage
 from inference.bundled import DEMO_MODEL, SAMPLES
 from inference.explain import captum_cam, forward_cams
@@ -52,8 +51,8 @@ def test_every_finding_of_one_image_costs_one_forward_pass(service: ModelService
         calls.append(1)
         return forward_cams(model, inputs)
 
-    monkeypatch.setattr(service_module, "forward_cams", counted)
-    monkeypatch.setattr(service, "_cams", None)
+    monkeypatch.setattr(torch_service, "forward_cams", counted)
+    monkeypatch.setattr(service, "_last_cams", None)
     image = read_image(SAMPLES / REAL[0])
     copy = XRayImage(image.pixels.copy(), image.meta)  # the engine hands over a copy per request
     heatmaps = [

@@ -11,14 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 from inference.api import XRayImage
-from inference.backends import onnx
+from inference.backends import onnx, onnx_export
 from inference.cli import main
 from inference.engine import ModelInfo
 from inference.io import read_image
-from inference.models.card import read_card
+from inference.models.card import read_card, write_card
 from inference.models.package import load_package
 from inference.service import ModelService, load_service
 
@@ -28,10 +27,11 @@ RADIOGRAPHS = ("00000001_000.png", "DX_chest_NIH_google_1024_8bit.dcm")
 
 @pytest.fixture
 def package(random_package: Path, tmp_path: Path) -> Path:
-    """A copy of the random 224-px CheXNet package with no export cached yet."""
-    return Path(
-        shutil.copytree(random_package, tmp_path / "package", ignore=shutil.ignore_patterns("onnx-*"))
-    )
+    """A copy of the random 224-px CheXNet package without the export it carries (as an older package)."""
+    copy = Path(shutil.copytree(random_package, tmp_path / "package"))
+    (copy / onnx.PACKAGE_FILE).unlink()
+    write_card(copy, dataclasses.replace(read_card(copy), onnx=None))
+    return copy
 
 
 @pytest.fixture(scope="module")
@@ -75,15 +75,17 @@ def test_the_backend_is_settled_when_the_model_loads(package: Path, images: list
 def test_a_parity_failure_falls_back_to_torch_and_says_why(
     package: Path, images: list[XRayImage], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(onnx, "PARITY_TOLERANCE", 0.0)
-    with caplog.at_level(logging.WARNING, logger="inference.backends.onnx"):
-        service = settled(package, images, "onnx")
+    monkeypatch.setattr(onnx_export, "PARITY_TOLERANCE", 0.0)
+    with caplog.at_level(logging.WARNING, logger="inference.backends.onnx_export"):
+        service = settled(package, images)
     assert service.backend == "torch"
-    assert "differs from torch" in caplog.text and "using torch" in caplog.text
+    assert "differs from torch" in caplog.text and "scoring with torch" in caplog.text
     reference = settled(package, images, "torch")
     assert [p.probabilities for p in service.predict(images)] == [
         p.probabilities for p in reference.predict(images)
     ]
+    with pytest.raises(ValueError, match="the onnx backend cannot be used: the ONNX export differs"):
+        load_service(package, device="cpu", backend="onnx")
 
 
 def test_a_second_load_reuses_the_export_keyed_by_the_weights_sha256(
@@ -91,13 +93,17 @@ def test_a_second_load_reuses_the_export_keyed_by_the_weights_sha256(
 ) -> None:
     settled(package, images)
     calls: list[Path] = []
-    real_export = onnx.export
-    monkeypatch.setattr(onnx, "export", lambda model, path: calls.append(path) or real_export(model, path))
+    real_export = onnx_export.export
+    monkeypatch.setattr(
+        onnx_export, "export", lambda model, path: calls.append(path) or real_export(model, path)
+    )
     assert settled(package, images).backend == "onnx"
     assert calls == []
     card, model = load_package(package)
     other = dataclasses.replace(card, weights_sha256="0" * 64)  # as if these were other weights
-    ModelService(other, model, device="cpu", precision="fp32", package=package).predict(images)
+    assert onnx_export.export_to_cache(model, other) == private_data / onnx.CACHE_FOLDER / onnx.cached_name(
+        "0" * 64
+    )
     assert calls == [private_data / onnx.CACHE_FOLDER / onnx.cached_name("0" * 64)]
 
 
@@ -108,13 +114,15 @@ def test_the_export_a_package_carries_is_used_only_while_it_matches_its_card(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    section = onnx.add_export(package)
+    section = onnx_export.add_export(package)
     assert read_card(package).onnx == section and section.parity <= onnx.PARITY_TOLERANCE
     exported: list[Path] = []
-    real_export = onnx.export
-    monkeypatch.setattr(onnx, "export", lambda model, path: exported.append(path) or real_export(model, path))
+    real_export = onnx_export.export
+    monkeypatch.setattr(
+        onnx_export, "export", lambda model, path: exported.append(path) or real_export(model, path)
+    )
     service = settled(package, images)
-    assert (service.backend, service._onnx.path) == ("onnx", package / "model.onnx")
+    assert (service.backend, service._fp32.path) == ("onnx", package / "model.onnx")
     assert exported == [] and exports(private_data) == []
 
     with (package / "model.onnx").open("ab") as fh:  # changed since the card was written
@@ -135,16 +143,11 @@ def test_a_damaged_cached_export_is_exported_again(
     assert cached.stat().st_size > 1_000_000
 
 
-def test_explicit_onnx_needs_the_cpu_and_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert onnx.wants_onnx("auto", torch.device("cpu"))
-    assert not onnx.wants_onnx("torch", torch.device("cpu"))
-    assert not onnx.wants_onnx("auto", torch.device("cuda"))
-    with pytest.raises(ValueError, match="runs on the CPU, not cuda"):
-        onnx.wants_onnx("onnx", torch.device("cuda"))
+def test_explicit_onnx_needs_onnxruntime(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(onnx, "runtime_available", lambda: False)
-    assert not onnx.wants_onnx("auto", torch.device("cpu"))
+    assert load_service(package, device="cpu").backend == "torch"
     with pytest.raises(ValueError, match="onnxruntime is not installed"):
-        onnx.wants_onnx("onnx", torch.device("cpu"))
+        load_service(package, device="cpu", backend="onnx")
 
 
 def test_an_unknown_backend_is_refused(package: Path) -> None:

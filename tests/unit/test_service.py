@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from inference import service as service_module
+from inference import torch_service
 from inference.api import ImageMeta, Task, XRayImage
 from inference.explain import captum_cam
 from inference.io import read_image
+from inference.models.package import load_package
 from inference.service import ModelService, load_service
+from inference.torch_service import TorchService
 
 SAMPLE = Path(__file__).parents[2] / "resources" / "samples" / "00000001_000.png"
 
@@ -39,17 +41,17 @@ def test_batch_equals_one_by_one(service: ModelService, image: XRayImage):
 
 
 def test_only_trained_labels_are_reported(random_package: Path, image: XRayImage):
-    svc = load_service(random_package, device="cpu")
-    labels = tuple(dataclasses.replace(lab, trained=lab.name != "Hernia") for lab in svc.card.labels)
-    card = dataclasses.replace(svc.card, labels=labels)
-    partial = ModelService(card, svc._model, device="cpu")
+    card, model = load_package(random_package)
+    labels = tuple(dataclasses.replace(lab, trained=lab.name != "Hernia") for lab in card.labels)
+    partial = TorchService(dataclasses.replace(card, labels=labels), model)
     assert "Hernia" not in partial.predict([image])[0].probabilities
     assert len(partial.predict([image])[0].probabilities) == 13
 
 
 def test_multiclass_cards_get_softmax(random_package: Path, image: XRayImage):
     svc = load_service(random_package, device="cpu")
-    multiclass = ModelService(dataclasses.replace(svc.card, task=Task.MULTICLASS), svc._model, device="cpu")
+    card, model = load_package(random_package)
+    multiclass = TorchService(dataclasses.replace(card, task=Task.MULTICLASS), model)
     assert sum(multiclass.predict([image])[0].probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     assert sum(svc.predict([image])[0].probabilities.values()) > 2  # independent sigmoids
 
@@ -64,7 +66,7 @@ def test_tencrop_averages_ten_crops(random_package: Path, image: XRayImage):
 def test_fp32_is_the_default_and_settled_at_load_even_where_bf16_would_pass(
     monkeypatch, random_package: Path, image: XRayImage
 ):
-    monkeypatch.setattr(service_module, "bf16_dtype", lambda device: torch.bfloat16)
+    monkeypatch.setattr(torch_service, "bf16_dtype", lambda device: torch.bfloat16)
     svc = load_service(random_package, device="cpu")
     assert (svc.precision, svc.backend) == ("fp32", "onnx")  # before any image: nothing left pending
     svc.predict([image])
@@ -72,10 +74,10 @@ def test_fp32_is_the_default_and_settled_at_load_even_where_bf16_would_pass(
 
 
 def test_bf16_only_when_asked_and_within_parity(monkeypatch, random_package: Path):
-    monkeypatch.setattr(service_module, "bf16_dtype", lambda device: torch.bfloat16)
+    monkeypatch.setattr(torch_service, "bf16_dtype", lambda device: torch.bfloat16)
     svc = load_service(random_package, device="cpu", precision="bf16")
     assert (svc.precision, svc.backend) == ("bf16", "torch")  # a random DenseNet stays well within 0.02
-    monkeypatch.setattr(service_module, "PARITY_TOLERANCE", 0.0)
+    monkeypatch.setattr(torch_service, "PARITY_TOLERANCE", 0.0)
     assert load_service(random_package, device="cpu", precision="bf16").precision == "fp32"
 
 
@@ -83,7 +85,7 @@ def test_bf16_is_refused_where_the_hardware_lacks_it(monkeypatch, random_package
     def no_bf16(device: torch.device) -> torch.dtype:
         raise ValueError("bf16 precision cannot be used: cpu here has no native bf16")
 
-    monkeypatch.setattr(service_module, "bf16_dtype", no_bf16)
+    monkeypatch.setattr(torch_service, "bf16_dtype", no_bf16)
     with pytest.raises(ValueError, match="no native bf16"):
         load_service(random_package, device="cpu", precision="bf16")
 
@@ -99,19 +101,22 @@ def test_the_runtime_chosen_does_not_depend_on_the_first_images(random_package: 
     assert max(abs(ours.probabilities[k] - theirs.probabilities[k]) for k in ours.probabilities) <= 1e-6
 
 
-def test_heatmap_covers_the_image_and_leaves_no_hooks(service: ModelService, image: XRayImage):
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_heatmap_covers_the_image_and_leaves_no_hooks(random_package: Path, backend: str, image: XRayImage):
+    service = load_service(random_package, device="cpu", backend=backend)
+    assert service.backend == backend
     heatmap = service.explain(image, "Pneumonia")
     assert heatmap.values.shape == image.pixels.shape and heatmap.values.dtype == np.float32
     assert heatmap.values.min() >= 0.0 and heatmap.values.max() == pytest.approx(1.0, abs=0.01)
     assert heatmap.probability == pytest.approx(
         service.predict([image])[0].probabilities["Pneumonia"], abs=1e-5
     )
-    model = service._model
+    model = getattr(service, "_model", load_package(random_package)[1])
     assert not any(m._forward_hooks or m._backward_hooks or m._forward_pre_hooks for m in model.modules())
 
 
-def test_grad_cam_matches_a_hand_written_grad_cam(service: ModelService):
-    model = service._model
+def test_grad_cam_matches_a_hand_written_grad_cam(random_package: Path):
+    model = load_package(random_package)[1]
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     features = model.forward_features(x).detach().requires_grad_(True)
     model.forward_head(features)[0, 6].backward()
