@@ -31,9 +31,8 @@ import torch
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
 from inference.api import ModelCard, PreparedImage, ScanEntry, Status
-from inference.backends import onnx
 from inference.bundled import DEMO_MODEL, SAMPLES
-from inference.explain import captum_cam, forward_cams, onnx_cams
+from inference.explain import captum_cam, forward_cams
 from inference.io import read_image, scan
 from inference.models.package import load_package
 from inference.preprocess import decode_side, prepare
@@ -140,9 +139,9 @@ def cam_ms(
     new image (that pass, smoothing, placing over the full image)."""
     card = service.card
     outputs, shown = range(len(card.labels)), card.shown_labels
-    runner = onnx.open_runner(model, package, card, torch.get_num_threads())
+    runner = load_service(package, "cpu", precision="fp32", backend="onnx")
     times: dict[str, list[float]] = {"captum": [], "torch": [], "onnx": [], "explain": []}
-    service.explain(read_image(paths[0]), shown[0])  # once per load: the ONNX export and its check
+    service.explain(read_image(paths[0]), shown[0])  # warm-up
     for path in [p for _ in range(rounds) for p in paths]:
         image = read_image(path)
         x = torch.from_numpy(prepare(image.pixels, card.preprocessing, card.input_size)[None])
@@ -154,7 +153,7 @@ def cam_ms(
         forward_cams(model, x)
         times["torch"].append((time.perf_counter() - start) / len(outputs))
         start = time.perf_counter()
-        onnx_cams(runner, model, x)
+        runner._cams(x.numpy())
         times["onnx"].append((time.perf_counter() - start) / len(outputs))
         start = time.perf_counter()
         for label in shown:

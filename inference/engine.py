@@ -64,11 +64,10 @@ def run_below_normal_priority() -> None:
 
 
 def default_loader(package: Path, device: str) -> Any:
-    from inference.heavy_import import collection_paused, preload_torch_libraries
+    from inference.heavy_import import collection_paused
 
     with collection_paused():  # other threads (the GUI) keep running: see inference.heavy_import
-        preload_torch_libraries()
-        from inference.service import load_service  # imports torch: only ever on the owner thread
+        from inference.service import load_service  # may import torch: only ever on the owner thread
 
         return load_service(package, device=device)
 

@@ -206,3 +206,16 @@ def test_the_status_bar_names_the_backend(random_package: Path) -> None:
     service = load_service(random_package, device="cpu", backend="torch")
     info = ModelInfo(random_package, service.card, service.device, "fp32", service.backend)
     assert model_text(info).endswith("· cpu · torch · fp32")
+
+
+def test_without_torch_the_messages_name_what_to_install_or_run(
+    package: Path, random_package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inference import service as service_module
+
+    monkeypatch.setattr(service_module, "torch_installed", lambda: False)
+    with pytest.raises(ValueError, match=f"add one with `cxr-triage model export {package}`"):
+        load_service(package, device="cpu")
+    with pytest.raises(ValueError, match=r"bf16 scoring needs torch: install the training install"):
+        load_service(random_package, device="cpu", precision="bf16")
+    assert load_service(random_package, device="cpu").backend == "onnx"  # it carries its export
