@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from inference.cli import main as cli_main
-from inference.commands.common import add_db_argument
+from inference.commands.common import add_db_argument, seconds
 
 SMOKE_LIMIT_S = 120.0  # viewer.gui.SMOKE_LIMIT_S (not imported: --help stays free of the viewer)
 
@@ -36,23 +36,12 @@ def register_gui(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--smoke-timeout",
-        type=_seconds,
+        type=seconds,
         default=SMOKE_LIMIT_S,
         metavar="SECONDS",
         help=f"time limit of --smoke-screenshot (default {SMOKE_LIMIT_S:g})",
     )
     p.set_defaults(func=run_gui)
-
-
-def _seconds(text: str) -> float:
-    """argparse type: a positive number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
 
 
 def run_gui(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from inference.api import OPERATING_POINTS
 from inference.bundled import DEMO_MODEL
+from inference.commands.common import seconds
 from inference.options import DEVICES
 from inference.pacs.destinations import DEFAULT_TIMEOUT_S
 
@@ -18,17 +19,6 @@ if TYPE_CHECKING:
     from inference.store import Store
 
 EXIT_PACS = 3  # the PACS was down, refused, answered an error or timed out; what arrived is kept
-
-
-def seconds(text: str) -> float:
-    """argparse type: a positive number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, operating_point: bool = True) -> None:

@@ -103,6 +103,8 @@ def test_import_chexnet_then_info(
     assert "14 outputs, 14 trained" in out
     card = read_card(dest)
     assert (card.name, card.version) == ("chexnet", "2")
+    assert "ONNX export model.onnx" in out  # what the reading station runs, made with the package
+    assert card.onnx is not None and (dest / card.onnx.file).is_file() and card.onnx.parity <= 1e-4
 
     code, out, err = run(capsys, "model", "info", dest)
     assert code == 0, err
@@ -243,7 +245,9 @@ def test_export_adds_the_onnx_export_to_a_package(
 def test_export_refuses_changed_weights_and_other_architectures(
     random_package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    changed = Path(shutil.copytree(random_package, tmp_path / "changed"))
+    changed = Path(
+        shutil.copytree(random_package, tmp_path / "changed", ignore=shutil.ignore_patterns("*.onnx"))
+    )
     (changed / WEIGHTS).write_bytes((changed / WEIGHTS).read_bytes()[:-1] + b"\0")
     code, _, err = run(capsys, "model", "export", changed)
     assert code == 1 and "does not match the card" in err and not (changed / "model.onnx").exists()
