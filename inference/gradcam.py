@@ -17,8 +17,6 @@ import numpy as np
 from inference.api import CropBox
 from inference.overlay import smooth_map
 
-CLOSED_FORM_ARCHITECTURES = ("densenet121",)  # the card architectures whose head the formula fits
-
 
 def closed_form_cams(features: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Every output's Grad-CAM (L×H×W, float32) of one image from its norm5 output ``features``
@@ -28,14 +26,6 @@ def closed_form_cams(features: np.ndarray, weight: np.ndarray) -> np.ndarray:
     positive = (a > 0).mean(axis=(1, 2), dtype=np.float32) / np.float32(a.shape[1] * a.shape[2])
     alphas = np.asarray(weight, np.float32) * positive  # (L, C): LayerGradCam's channel weights
     return np.maximum(np.einsum("lc,chw->lhw", alphas, a), 0).astype(np.float32)
-
-
-def cam_gap(cams: np.ndarray, reference: np.ndarray) -> float:
-    """The largest difference between ``cams`` and ``reference`` (L×H×W each), per output as a fraction of
-    the reference map's peak: the maps are shown normalised to their peak."""
-    flat, ref = np.asarray(cams).reshape(len(cams), -1), np.asarray(reference).reshape(len(reference), -1)
-    peaks = np.maximum(ref.max(axis=1), 1e-12)
-    return float((np.abs(flat - ref).max(axis=1) / peaks).max())
 
 
 def cam_method(closed_form: bool, runtime: str) -> str:
