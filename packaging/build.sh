@@ -43,6 +43,9 @@ took "build venv"
 heavy=$(find "$APP" -regextype egrep -name 'libtorch*' -o -type d -regex ".*/($HEAVY)" | head)
 [ -z "$heavy" ] || fail "the training stack got into the frozen app:"$'\n'"$heavy"
 "$APP/cxr-triage" --help >/dev/null || fail "the frozen cxr-triage does not start"
+# The administrator's guide and the listener's systemd unit travel with the program (.deb and archive).
+install -Dm644 docs/administration.md "$APP/doc/administration.md"
+install -Dm644 packaging/cxr-triage-listen.service "$APP/doc/cxr-triage-listen.service"
 chmod -R u+rwX,go+rX,go-w "$APP"
 took "PyInstaller"
 

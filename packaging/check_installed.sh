@@ -49,6 +49,9 @@ done
 dpkg -i "$DEB" >"$T/dpkg.log" 2>&1 || { cat "$T/dpkg.log" >&2; fail "dpkg -i $DEB"; }
 installed=1
 [ -x /usr/bin/cxr-triage ] || fail "/usr/bin/cxr-triage missing after install"
+for doc in administration.md cxr-triage-listen.service; do
+    [ -f "/opt/cxr-triage/doc/$doc" ] || fail "/opt/cxr-triage/doc/$doc missing after install"
+done
 took "2. dpkg -i"
 
 # 3. Headless triage from /, empty environment, no network; the same studies scored by the checkout.
