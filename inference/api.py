@@ -10,9 +10,12 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from inference.gate import Gate
 
 
 class Status(enum.StrEnum):
@@ -292,6 +295,16 @@ class TriageService(Protocol):
 
     @property
     def precision(self) -> str: ...
+
+    @property
+    def backend(self) -> str:
+        """The runtime that scores, in a word (onnx, torch), shown beside the precision."""
+        ...
+
+    @property
+    def gate(self) -> Gate | None:
+        """The package's safety gate; None: every image is scored."""
+        ...
 
     def prepare(self, image: XRayImage) -> PreparedImage:
         """Network input of ``image``; pure, so it may run on any thread (e.g. while a batch scores)."""

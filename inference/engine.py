@@ -32,6 +32,7 @@ from inference.api import (
     PreparedImage,
     ScanEntry,
     StudyResult,
+    TriageService,
     XRayImage,
 )
 from inference.io import ReadError
@@ -41,7 +42,8 @@ from inference.store import Store
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[Path, str], Any]  # (package, device) -> service
+Loader = Callable[[Path, str], TriageService]  # (package, device) -> service
+Task = Callable[[TriageService | None], Any]  # run on the owner thread with the loaded service
 Scorer = Callable[..., Iterator[StudyResult]]  # score_studies(entries, service, batch_size=, cancelled=, ...)
 
 
@@ -63,7 +65,7 @@ def run_below_normal_priority() -> None:
         log.info("could not lower the model thread's priority: %s", exc)
 
 
-def default_loader(package: Path, device: str) -> Any:
+def default_loader(package: Path, device: str) -> TriageService:
     from inference.heavy_import import collection_paused
 
     with collection_paused():  # other threads (the GUI) keep running: see inference.heavy_import
@@ -72,15 +74,12 @@ def default_loader(package: Path, device: str) -> Any:
         return load_service(package, device=device)
 
 
-def default_scorer(entries: Sequence[ScanEntry], service: Any, **kwargs: Any) -> Iterator[StudyResult]:
+def default_scorer(
+    entries: Sequence[ScanEntry], service: TriageService, **kwargs: Any
+) -> Iterator[StudyResult]:
     from inference.scoring import score_studies
 
     return score_studies(entries, service, **kwargs)
-
-
-def _backend_of(service: Any) -> str:
-    """The service's runtime; a service without a choice of backend (a test double) runs torch."""
-    return str(getattr(service, "backend", "torch"))
 
 
 @dataclass(frozen=True)
@@ -131,25 +130,23 @@ class ScoringFinished:
     counts: RunCounts
 
 
-Event = (
-    ModelLoaded | ModelFailed | ScoringStarted | BatchStarted | StudyScored | ScoringFinished
-)
+Event = ModelLoaded | ModelFailed | ScoringStarted | BatchStarted | StudyScored | ScoringFinished
 Listener = Callable[[Event], None]
 
 
 class _Observed:
-    """Wraps the service to announce which studies a ``predict`` batch covers."""
+    """The service, announcing which studies each ``predict`` batch covers."""
 
-    def __init__(self, service: Any, announce: Callable[[list[str]], None]) -> None:
+    def __init__(self, service: TriageService, announce: Callable[[list[str]], None]) -> None:
         self._service, self._announce = service, announce
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._service, name)
+        self.card, self.device, self.precision = service.card, service.device, service.precision
+        self.backend, self.gate, self.prepare, self.explain = (
+            service.backend, service.gate, service.prepare, service.explain
+        )  # fmt: skip
 
     def predict(self, images: Sequence[XRayImage | PreparedImage]) -> list[Prediction]:
         self._announce(sorted({img.meta.study_uid or str(img.meta.path) for img in images}))
-        result: list[Prediction] = self._service.predict(images)
-        return result
+        return self._service.predict(images)
 
 
 @dataclass
@@ -191,14 +188,14 @@ class Engine:
         self._batch_size = batch_size
         self._cond = threading.Condition()
         self._loads: list[tuple[Path, str, Future[ModelInfo]]] = []
-        self._tasks: list[tuple[Callable[[Any], Any], Future[Any]]] = []
+        self._tasks: list[tuple[Task, Future[Any]]] = []
         self._explain: tuple[ImageMeta, tuple[int, int], str, Future[Heatmap]] | None = None
         self._explained: tuple[tuple[Path, int, int] | None, PreparedImage] | None = None  # owner thread
         self._job: ScoringJob | None = None
         self._retired: list[ScoringJob] = []  # replaced or cancelled jobs still to close and report
         self._next_id = 0
         self._stopping = False
-        self._service: Any = None
+        self._service: TriageService | None = None
         self.info: ModelInfo | None = None
         self.owner_ident: int | None = None
         self._thread = threading.Thread(target=self._loop, name="cxr-model-owner", daemon=True)
@@ -243,8 +240,9 @@ class Engine:
             self._cond.notify()
         return future
 
-    def run_task(self, func: Callable[[Any], Any]) -> Future[Any]:
-        """Run ``func(service)`` on the owner thread (e.g. a checkpoint import)."""
+    def run_task(self, func: Task) -> Future[Any]:
+        """Run ``func(service)`` on the owner thread (e.g. a checkpoint import); the service is None
+        while no model is loaded."""
         future: Future[Any] = Future()
         with self._cond:
             self._tasks.append((func, future))
@@ -334,13 +332,11 @@ class Engine:
             return
         self._service = service
         self._explained = None  # prepared for the previous model
-        self.info = ModelInfo(
-            package, service.card, str(service.device), str(service.precision), _backend_of(service)
-        )
+        self.info = ModelInfo(package, service.card, service.device, service.precision, service.backend)
         future.set_result(self.info)
         self._emit(ModelLoaded(self.info))
 
-    def _do_task(self, func: Callable[[Any], Any], future: Future[Any]) -> None:
+    def _do_task(self, func: Task, future: Future[Any]) -> None:
         if not future.set_running_or_notify_cancel():
             return
         try:
@@ -365,11 +361,11 @@ class Engine:
         """The heat map of one request, its values the caller's own copy (owner thread)."""
         if self._service is None:
             raise RuntimeError("no model loaded")
-        heatmap = self._service.explain(self._network_input(meta), label, shape)
+        heatmap = self._service.explain(self._network_input(meta, self._service), label, shape)
         values = np.array(heatmap.values, dtype=np.float32, copy=True)
         return Heatmap(heatmap.label, values, heatmap.probability, heatmap.method)
 
-    def _network_input(self, meta: ImageMeta) -> PreparedImage:
+    def _network_input(self, meta: ImageMeta, service: TriageService) -> PreparedImage:
         """The network input scoring takes from the image's file, kept for the file last explained
         (while its size and modification time stay the same): another finding costs no read."""
         try:
@@ -378,7 +374,7 @@ class Engine:
         except OSError:
             key = None  # the reader says why
         if key is None or self._explained is None or self._explained[0] != key:
-            prepared = prepare_image(meta.path, self._service)
+            prepared = prepare_image(meta.path, service)
             if isinstance(prepared, str):
                 raise ReadError(prepared)
             self._explained = (key, dataclasses.replace(prepared, meta=meta))

@@ -98,7 +98,7 @@ def _score_batch(
 ) -> None:
     """Score the readable images of a batch, then commit every outcome of the batch at once."""
     scores = iter(predict_each(service, [item for *_, item in batch if isinstance(item, PreparedImage)]))
-    gate = gate_of(service)
+    gate = service.gate
     results = [
         image_result(uid, item, scores, gate, study.members[index].meta.fingerprint)
         for study, index, uid, item in batch
@@ -146,13 +146,6 @@ def image_result(
         gate_score=verdict.score if verdict else None,
         fingerprint=fingerprint,
     )
-
-
-def gate_of(service: TriageService) -> Gate | None:
-    """The gate a service loaded with its package; None from services built without one (tests,
-    other back ends), which then score every image as before."""
-    gate = getattr(service, "gate", None)
-    return gate if isinstance(gate, Gate) else None
 
 
 def predict_each(service: TriageService, images: Sequence[PreparedImage]) -> list[Prediction | str]:

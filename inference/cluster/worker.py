@@ -13,7 +13,7 @@ from pathlib import Path
 
 from inference.api import PreparedImage
 from inference.network_input import prepare_image
-from inference.scoring import gate_of, image_result, predict_each
+from inference.scoring import image_result, predict_each
 from inference.store import ImageResult
 
 PRECISION = "fp32"  # every worker alike, so a result never depends on which worker scored it
@@ -60,7 +60,7 @@ class Scorer:
         """Results of ``items`` (image UID, path): a file that cannot be read or scored is an error row."""
         prepared = [(uid, prepare_image(Path(path), self._service)) for uid, path in items]
         scores = iter(predict_each(self._service, [p for _, p in prepared if isinstance(p, PreparedImage)]))
-        gate = gate_of(self._service)
+        gate = self._service.gate
         results = tuple(image_result(uid, item, scores, gate) for uid, item in prepared)
         node, pid = self.where()
         return ScoredBatch(results, node, pid, self._service.precision, self._service.device)

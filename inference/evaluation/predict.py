@@ -55,11 +55,11 @@ def score(
     """Read, score and gate every sample as triage does; unreadable or unscorable ones are skipped
     and listed with the product's reason."""
     from inference.network_input import prepare_image
-    from inference.scoring import gate_of, image_result, predict_each
+    from inference.scoring import image_result, predict_each
 
     card: ModelCard = service.card
     labels = card.shown_labels
-    gate = gate_of(service)
+    gate = service.gate
     kept: list[Sample] = []
     probs: list[list[float]] = []
     gate_scores: list[float] = []

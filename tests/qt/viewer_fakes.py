@@ -72,6 +72,8 @@ class FakeService:
         self.card = card or make_card()
         self.device = "cpu"
         self.precision = "float32"
+        self.backend = "fake"
+        self.gate = None
         self.delay = delay
         self.threads: set[int] = set()
         self.explained: list[tuple[str, str]] = []
