@@ -35,9 +35,9 @@ from inference.commands.common import (
 )
 from inference.commands.pacs_common import EXIT_PACS, add_timeout_argument
 from inference.options import BACKEND_HELP, BACKENDS, DEVICES
-from inference.pacs.cache import CACHE_FOLDER
 from inference.pacs.destinations import WebNode, is_web_root
-from inference.store import StoreError, store_path
+from inference.store import StoreError
+from inference.store.location import PULL_CACHE, beside_store
 from inference.text import terminal_safe
 from inference.worklist_export import RunSummary
 
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace, on_batch: OnBatch | None = None) -> int:
     webs = [s for s in args.sources if is_web_root(s)]
     present = existing_paths([Path(s) for s in args.sources if s not in webs])
     if webs:
-        pulled = _pull(webs, store_path(args.db).parent / CACHE_FOLDER, args.timeout)
+        pulled = _pull(webs, beside_store(PULL_CACHE, args.db), args.timeout)
         if pulled is None:
             return EXIT_PACS
         present += pulled

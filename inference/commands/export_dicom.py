@@ -18,7 +18,8 @@ from inference.commands.common import (
     with_store,
     write_failure,
 )
-from inference.commands.pacs_common import add_model_arguments, fail_pacs, start_engine
+from inference.commands.model_options import add_model_arguments
+from inference.commands.pacs_common import fail_pacs, start_engine
 
 if TYPE_CHECKING:
     from inference.pacs.objects import StudyObjects
@@ -40,7 +41,7 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--study", action="append", default=[], metavar="UID", help="only this study (repeatable)"
     )
-    add_model_arguments(parser)
+    add_model_arguments(parser, scoring=False)
     add_db_argument(parser)
 
 

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 from inference.api import Status, StudyResult
 from inference.commands.common import add_db_argument, fail, positive_int, with_store
-from inference.commands.pacs_common import add_model_arguments, add_timeout_argument, fail_pacs, start_engine
+from inference.commands.model_options import add_model_arguments
+from inference.commands.pacs_common import add_timeout_argument, fail_pacs, start_engine
 from inference.pacs.destinations import ae_title
 from inference.pacs.dimse import OWN_AE_TITLE, Peer
-from inference.store import store_path
+from inference.store.location import INBOX, beside_store
 from inference.text import terminal_safe
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from inference.pacs.dimse import Receiver, Rejection
     from inference.store import Store
 
-INBOX_FOLDER = "inbox"  # next to the store, unless --inbox says otherwise
 POLL_S = 0.5  # how often the loop looks for a stop request while idle
 AUDIT_REJECTED = "association-rejected"
 
@@ -54,9 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help=f"received files (default: {INBOX_FOLDER}/ next to the store)",
+        help=f"received files (default: {INBOX}/ next to the store)",
     )
-    p.add_argument("--batch-size", type=positive_int, default=8)
     add_model_arguments(p, operating_point=False)
     add_timeout_argument(p)
     add_db_argument(p)
@@ -92,13 +91,13 @@ def _listen(args: argparse.Namespace, store: Store) -> int:
     from inference.pacs import PacsError
     from inference.pacs.dimse import Access, Receiver
 
-    inbox = args.inbox or store_path(args.db).parent / INBOX_FOLDER
+    inbox = args.inbox or beside_store(INBOX, args.db)
     try:
         access = Access(args.aet, args.allow)  # resolves the --allow hosts, once, before the model loads
     except PacsError as exc:
         return fail_pacs(str(exc))
     events: queue.Queue[Event] = queue.Queue()
-    engine, info = start_engine(args, store, events.put, args.batch_size)
+    engine, info = start_engine(args, store, events.put)
     receiver = Receiver(inbox, args.port, args.aet, args.bind, args.timeout, access, _rejected(store))
     try:
         if isinstance(info, str):

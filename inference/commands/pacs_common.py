@@ -1,17 +1,14 @@
-"""What the PACS commands (pull, listen, export-dicom, send) share: model and network options, the
-engine they score and draw with, and the exit code of a PACS failure."""
+"""What the PACS commands (pull, listen, export-dicom, send) share: the network option, the engine they
+score and draw with, and the exit code of a PACS failure."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inference.api import OPERATING_POINTS
-from inference.bundled import DEMO_MODEL
 from inference.commands.common import seconds
-from inference.options import DEVICES
+from inference.commands.model_options import model_loader
 from inference.pacs.destinations import DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -19,17 +16,6 @@ if TYPE_CHECKING:
     from inference.store import Store
 
 EXIT_PACS = 3  # the PACS was down, refused, answered an error or timed out; what arrived is kept
-
-
-def add_model_arguments(parser: argparse.ArgumentParser, operating_point: bool = True) -> None:
-    parser.add_argument(
-        "--model", type=Path, default=DEMO_MODEL, help="model package folder (default: bundled demo)"
-    )
-    parser.add_argument("--device", choices=DEVICES, default="auto")
-    if operating_point:
-        parser.add_argument(
-            "--operating-point", choices=OPERATING_POINTS, default=None, help="default: the card's"
-        )
 
 
 def add_timeout_argument(parser: argparse.ArgumentParser) -> None:
@@ -43,20 +29,14 @@ def add_timeout_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def start_engine(
-    args: argparse.Namespace, store: Store, listener: Listener | None = None, batch_size: int = 8
+    args: argparse.Namespace, store: Store, listener: Listener | None = None
 ) -> tuple[Engine, ModelInfo | str]:
-    """An engine on ``store`` with ``--model`` loaded on ``--device``, or the reason it could not load."""
+    """An engine on ``store`` with ``--model`` loaded on ``--device`` as the options ask
+    (:func:`inference.commands.model_options.add_model_arguments`), or the reason it could not load."""
     from inference.engine import Engine
     from inference.models.card import PackageError
-    from inference.service import load_service
 
-    backend = getattr(args, "backend", "auto")  # pull has --backend; listen scores with the default
-    engine = Engine(
-        listener,
-        loader=lambda package, device: load_service(package, device, backend=backend),
-        store=store,
-        batch_size=batch_size,
-    )
+    engine = Engine(listener, loader=model_loader(args), store=store, batch_size=args.batch_size)
     try:
         return engine, engine.load(args.model, args.device).result()
     except (PackageError, ValueError, OSError) as exc:

@@ -14,16 +14,14 @@ from inference.commands.common import (
     add_db_argument,
     check_output_folder,
     fail,
-    positive_int,
     stop,
     write_failure,
 )
-from inference.commands.pacs_common import add_model_arguments, add_timeout_argument, fail_pacs
-from inference.options import BACKEND_HELP, BACKENDS
-from inference.pacs.cache import CACHE_FOLDER
+from inference.commands.model_options import add_model_arguments, add_worklist_arguments
+from inference.commands.pacs_common import add_timeout_argument, fail_pacs
 from inference.pacs.destinations import WebNode, parse_destination
 from inference.pacs.retrieve import DEFAULT_MODALITIES
-from inference.store import store_path
+from inference.store.location import PULL_CACHE, beside_store
 
 _MODALITY = re.compile(r"^[A-Z0-9_]{1,16}$")
 
@@ -38,21 +36,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--modality", type=modalities, default=DEFAULT_MODALITIES, metavar="CR,DX", help="default: CR,DX"
     )
-    p.add_argument("--out", type=Path, default=Path("cxr-triage-out"), help="output folder (worklist files)")
     p.add_argument(
         "--cache",
         type=Path,
         default=None,
         metavar="DIR",
-        help=f"retrieved instances (default: {CACHE_FOLDER}/ next to the store)",
+        help=f"retrieved instances (default: {PULL_CACHE}/ next to the store)",
     )
-    p.add_argument("--batch-size", type=positive_int, default=8)
-    p.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
     add_model_arguments(p)
+    add_worklist_arguments(p)
     add_timeout_argument(p)
     add_db_argument(p)
-    # the rest of what triage needs, at triage's defaults
-    p.set_defaults(func=run, annotate=False, tta="none", precision="fp32", deidentify=False, max_wait=None)
+    p.set_defaults(func=run)
 
 
 def web_root(text: str) -> WebNode:
@@ -89,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     problem = check_output_folder(args.out)
     if problem:
         return fail(problem)
-    cache = args.cache or store_path(args.db).parent / CACHE_FOLDER
+    cache = args.cache or beside_store(PULL_CACHE, args.db)
     try:
         pulled = pull_studies(
             args.url, cache, study_uids=args.study, since=args.since or "", modalities=args.modality,
@@ -104,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cxr-triage: {failure}; scoring what was retrieved, run again to retry", file=sys.stderr)
     if not folders:
         return fail_pacs(failure) if failure else _nothing()
-    args.paths = folders
-    code = triage.run(args)
+    code = triage.run_on(args, folders)
     return fail_pacs(f"stopped early: {failure}") if failure and code == 0 else code
 
 

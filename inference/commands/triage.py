@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inference.api import OPERATING_POINTS, ModelCard, RankedStudy, Status, StudyResult
-from inference.bundled import DEMO_MODEL
+from inference.api import ModelCard, RankedStudy, Status, StudyResult
 from inference.cli import EXIT_INTERRUPTED
 from inference.commands.common import (
     INTERRUPTED,
@@ -21,16 +20,14 @@ from inference.commands.common import (
     engine_warnings_reported,
     existing_paths,
     fail,
-    minutes,
     plain_error,
-    positive_int,
     stopped_early,
     thresholds_or_error,
     with_store,
     worklist_unwritten,
     write_failure,
 )
-from inference.options import BACKEND_HELP, BACKENDS, DEVICES, PRECISION_HELP, PRECISIONS, TTA_MODES
+from inference.commands.model_options import add_model_arguments, add_worklist_arguments, model_loader
 from inference.progress import ProgressBar
 from inference.store import StoreError
 from inference.text import terminal_safe
@@ -47,34 +44,8 @@ STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batch in flight to
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("triage", help="score studies and write a ranked worklist")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (recursive)")
-    p.add_argument(
-        "--model", type=Path, default=DEMO_MODEL, help="model package folder (default: bundled demo)"
-    )
-    p.add_argument("--out", type=Path, default=Path("cxr-triage-out"), help="output folder")
-    p.add_argument("--annotate", action="store_true", help="write one annotated PNG per scored study")
-    p.add_argument("--operating-point", choices=OPERATING_POINTS, default=None, help="default: the card's")
-    p.add_argument("--device", choices=DEVICES, default="auto")
-    p.add_argument("--tta", choices=TTA_MODES, default="none")
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="fp32",
-        help=PRECISION_HELP,
-    )
-    p.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
-    p.add_argument("--batch-size", type=positive_int, default=8)
-    p.add_argument(
-        "--deidentify",
-        action="store_true",
-        help="outputs name files and studies by opaque ids and leave out patient ID and accession",
-    )
-    p.add_argument(
-        "--max-wait",
-        type=minutes,
-        default=None,
-        metavar="MINUTES",
-        help="negative studies waiting longer than this move above the unscored and other negatives",
-    )
+    add_model_arguments(p)
+    add_worklist_arguments(p)
     add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -86,20 +57,20 @@ def run(args: argparse.Namespace) -> int:
     present = existing_paths(args.paths)
     if not present:
         return fail("none of the given paths exist")
-    return with_store(args.db, lambda store: _triage(args, present, store))
+    return run_on(args, present)
+
+
+def run_on(args: argparse.Namespace, paths: list[Path]) -> int:
+    """Score ``paths`` and write the worklist, with the options of :func:`add_model_arguments` and
+    :func:`add_worklist_arguments` and ``--db`` in ``args`` (triage, and pull on what it retrieved)."""
+    return with_store(args.db, lambda store: _triage(args, paths, store))
 
 
 def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:
     from inference.engine import Engine
-    from inference.service import load_service
 
     events: queue.Queue[Event] = queue.Queue()
-    engine = Engine(
-        events.put,
-        loader=lambda package, device: load_service(package, device, args.tta, args.precision, args.backend),
-        store=store,
-        batch_size=args.batch_size,
-    )
+    engine = Engine(events.put, loader=model_loader(args), store=store, batch_size=args.batch_size)
     try:
         with engine_warnings_reported():
             return _score_and_write(args, paths, store, engine, events)

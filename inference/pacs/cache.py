@@ -14,7 +14,6 @@ from inference.io.atomic import atomic_path
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 UNKNOWN_STUDY = "unknown-study"
-CACHE_FOLDER = "pacs-cache"  # retrieved instances, next to the store unless told otherwise
 
 
 def instance_path(folder: Path, study_uid: str, sop_uid: str) -> Path:

@@ -1,4 +1,5 @@
-"""Where the study store lives: ``--db``, else ``$CXR_TRIAGE_DB``, else the user's data folder."""
+"""Where the study store lives (``--db``, else ``$CXR_TRIAGE_DB``, else the user's data folder), and the
+folders kept beside it: DICOM files retrieved by ``pull`` and received by ``listen``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ APP_NAME = "cxr-triage"
 HOME_ENV = "CXR_TRIAGE_HOME"  # portable installs and tests point the whole data folder elsewhere
 DB_ENV = "CXR_TRIAGE_DB"
 STORE_FILE = "studies.sqlite"
+PULL_CACHE = "pacs-cache"  # instances pull (and the viewer's PACS dialog, and batch) retrieve
+INBOX = "inbox"  # files listen receives
 
 
 def data_dir() -> Path:
@@ -27,3 +30,8 @@ def store_path(explicit: Path | str | None = None) -> Path:
         return Path(explicit)
     env = os.environ.get(DB_ENV)
     return Path(env) if env else data_dir() / STORE_FILE
+
+
+def beside_store(folder: str, store: Path | str | None = None) -> Path:
+    """``folder`` (:data:`PULL_CACHE`, :data:`INBOX`) next to the store file :func:`store_path` picks."""
+    return store_path(store).parent / folder

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
 )
 
 from inference.pacs import PacsError, WebNode
-from viewer.core import paths
 from viewer.core.pacs_nodes import (
     PacsNode,
     make_node,
@@ -381,11 +380,11 @@ class PacsDialog(QDialog):
         self._start(_retrieve, node.destination, uids, self.cache_folder())
 
     def cache_folder(self) -> Path:
-        """Where ``pull`` keeps retrieved instances: next to the store (else in the user's data folder)."""
-        from inference.pacs.cache import CACHE_FOLDER
+        """Where ``pull`` keeps retrieved instances: next to the store (with none open, the default one)."""
+        from inference.store.location import PULL_CACHE, beside_store
 
         store = self.session.store
-        return (store.path.parent if store is not None else paths.data_dir()) / CACHE_FOLDER
+        return beside_store(PULL_CACHE, store.path if store is not None else None)
 
     def _open_retrieved(self) -> None:
         folders, self._retrieved = self._retrieved, []
