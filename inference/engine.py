@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import logging
 import os
+import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +48,7 @@ Task = Callable[[TriageService | None], Any]  # run on the owner thread with the
 Scorer = Callable[..., Iterator[StudyResult]]  # score_studies(entries, service, batch_size=, cancelled=, ...)
 
 
+POLL_S = 0.5  # how often follow() looks up from an empty queue
 BACKGROUND_NICENESS = 10  # the model thread's nice value above the caller's (Linux)
 
 
@@ -167,6 +169,29 @@ class ScoringJob:
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
+
+
+def follow(
+    job: ScoringJob,
+    events: queue.Queue[Event],
+    on_result: Callable[[StudyResult], None],
+    idle_timeout: float | None = None,
+) -> str:
+    """Take the engine's events from ``events`` (the queue its listener fills), handing each study
+    ``job`` scores to ``on_result``, until the job finishes or ``idle_timeout`` seconds pass without an
+    event; returns why scoring failed ("" when it did not). Waits in short steps, so that Ctrl+C and
+    signals are seen while it waits."""
+    while True:
+        try:
+            event = events.get(timeout=idle_timeout if idle_timeout is not None else POLL_S)
+        except queue.Empty:
+            if idle_timeout is not None:
+                return ""
+            continue
+        if isinstance(event, StudyScored) and event.job == job.id:
+            on_result(event.result)
+        elif isinstance(event, ScoringFinished) and event.job == job.id:
+            return event.error
 
 
 class Engine:

@@ -166,7 +166,7 @@ def _take(receiver: Receiver, wait: float) -> list[Path]:
 
 def _score_arrivals(paths: list[Path], engine: Engine, events: queue.Queue[Event]) -> None:
     """Record and score one batch of received files, reporting each study; waits for the job."""
-    from inference.engine import ScoringFinished, StudyScored
+    from inference.engine import follow
     from inference.io import read_header
 
     if not paths:
@@ -175,15 +175,9 @@ def _score_arrivals(paths: list[Path], engine: Engine, events: queue.Queue[Event
     for entry in entries:
         if entry.status is Status.ERROR:
             print(f"kept, not scored: {terminal_safe(entry.meta.path.name)}: {terminal_safe(entry.reason)}")
-    job = engine.score(entries, len({e.meta.study_uid for e in entries}))
-    while True:
-        event = events.get()
-        if isinstance(event, StudyScored) and event.job == job.id:
-            _report(event.result)
-        elif isinstance(event, ScoringFinished) and event.job == job.id:
-            if event.error:
-                print(f"cxr-triage: scoring stopped: {terminal_safe(event.error)}", file=sys.stderr)
-            return
+    error = follow(engine.score(entries, len({e.meta.study_uid for e in entries})), events, _report)
+    if error:
+        print(f"cxr-triage: scoring stopped: {terminal_safe(error)}", file=sys.stderr)
 
 
 def _report(result: StudyResult) -> None:

@@ -173,20 +173,13 @@ def _drain(
 ) -> str:  # fmt: skip
     """Take events until ``job`` finishes (or ``timeout`` seconds pass without one); returns why
     scoring failed ("" when it did not)."""
-    from inference.engine import ScoringFinished, StudyScored
+    from inference.engine import follow
 
-    while True:
-        try:
-            event = events.get(timeout=timeout if timeout is not None else 0.5)
-        except queue.Empty:
-            if timeout is not None:
-                return ""
-            continue
-        if isinstance(event, StudyScored) and event.job == job.id:
-            results.append(event.result)
-            progress.advance(terminal_safe(event.result.meta.path.name))
-        elif isinstance(event, ScoringFinished) and event.job == job.id:
-            return plain_error(event.error)
+    def take(result: StudyResult) -> None:
+        results.append(result)
+        progress.advance(terminal_safe(result.meta.path.name))
+
+    return plain_error(follow(job, events, take, timeout))
 
 
 def _annotate(
