@@ -22,13 +22,13 @@ from inference.cli import EXIT_INTERRUPTED
 from inference.commands.common import (
     INTERRUPTED,
     add_db_argument,
+    card_and_thresholds,
     check_output_folder,
     existing_paths,
     fail,
     positive_int,
     stop,
     stopped_early,
-    thresholds_or_error,
     with_store,
     worklist_unwritten,
     write_failure,
@@ -87,7 +87,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, on_batch: OnBatch | None = None) -> int:
     """The command; ``on_batch`` is also called after every committed batch (for tests)."""
-    from inference.models.card import PackageError, read_card
 
     problem = check_output_folder(args.out)
     if problem:
@@ -101,13 +100,10 @@ def run(args: argparse.Namespace, on_batch: OnBatch | None = None) -> int:
         present += pulled
     if not present:
         return fail("none of the given sources exist")
-    try:
-        card = read_card(args.model)
-    except PackageError as exc:
-        return fail(f"cannot load model: {exc}")
-    thresholds = thresholds_or_error(card, args.operating_point)
-    if isinstance(thresholds, str):
-        return fail(thresholds)
+    model = card_and_thresholds(args.model, args.operating_point)
+    if isinstance(model, str):
+        return fail(model)
+    card, thresholds = model
     return with_store(args.db, lambda store: _batch(args, present, card, thresholds, store, on_batch))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from inference.api import ModelCard
 from inference.cli import EXIT_INTERRUPTED
@@ -25,6 +26,9 @@ EXIT_STOPPED = 4
 INTERRUPTED = "interrupted"  # why a scoring run stopped early, when it was Ctrl+C
 
 
+T = TypeVar("T")
+
+
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
@@ -35,12 +39,17 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def parsed(text: str, convert: Callable[[str], T], expected: str) -> T:
+    """``convert(text)``, or argparse's error saying what was ``expected``."""
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = parsed(text, int, "a whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -48,10 +57,7 @@ def positive_int(text: str) -> int:
 
 def seconds(text: str) -> float:
     """argparse type: a positive number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    value = parsed(text, float, "seconds")
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
@@ -59,13 +65,22 @@ def seconds(text: str) -> float:
 
 def minutes(text: str) -> timedelta:
     """argparse type: a non-negative number of minutes."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected minutes, got {text!r}") from None
+    value = parsed(text, float, "minutes")
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number of minutes >= 0, got {text}")
     return timedelta(minutes=value)
+
+
+def card_and_thresholds(model: Path, operating_point: str | None) -> tuple[ModelCard, dict[str, float]] | str:
+    """The model's card and its thresholds at ``operating_point`` (default: the card's), or why not."""
+    from inference.models.card import PackageError, read_card
+
+    try:
+        card = read_card(model)
+    except PackageError as exc:
+        return f"cannot read the model card: {exc}"
+    thresholds = thresholds_or_error(card, operating_point)
+    return thresholds if isinstance(thresholds, str) else (card, thresholds)
 
 
 def fail(message: str) -> int:

@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from inference.commands.common import parsed
 from inference.models.card import ARCHITECTURES
 from inference.options import STRATEGIES
 
@@ -34,10 +35,7 @@ def _range(text: str) -> tuple[float, float]:
 
 
 def _decay(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to below 1, got {text!r}") from None
+    value = parsed(text, float, "a number from 0 to below 1")
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a number from 0 to below 1, got {text!r}")
     return value
@@ -253,5 +251,5 @@ def run(args: argparse.Namespace) -> int:
 if __name__ == "__main__":  # ``python -m inference.commands.train train ...`` == ``cxr-triage train ...``
     parser = argparse.ArgumentParser(prog="cxr-triage")
     register(parser.add_subparsers(dest="command", required=True))
-    parsed = parser.parse_args()
-    sys.exit(parsed.func(parsed))
+    arguments = parser.parse_args()
+    sys.exit(arguments.func(arguments))

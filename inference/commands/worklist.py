@@ -9,11 +9,11 @@ from inference.api import OPERATING_POINTS, ModelCard
 from inference.bundled import DEMO_MODEL
 from inference.commands.common import (
     add_db_argument,
+    card_and_thresholds,
     check_output_folder,
     fail,
     minutes,
     stop,
-    thresholds_or_error,
     with_store,
     write_failure,
 )
@@ -34,18 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.models.card import PackageError, read_card
-
     problem = check_output_folder(args.out)
     if problem:
         return fail(problem)
-    try:
-        card = read_card(args.model)
-    except PackageError as exc:
-        return fail(f"cannot read the model card: {exc}")
-    thresholds = thresholds_or_error(card, args.operating_point)
-    if isinstance(thresholds, str):
-        return fail(thresholds)
+    model = card_and_thresholds(args.model, args.operating_point)
+    if isinstance(model, str):
+        return fail(model)
+    card, thresholds = model
     return with_store(args.db, lambda store: _write(store, card, thresholds, args))
 
 
