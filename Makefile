@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 APP_STAMP := $(VENV)/.installed-app
 
-.PHONY: run test lint bench
+.PHONY: run test test-fast lint bench
 
 define install_venv
 	@command -v $(PY) >/dev/null || { echo "CXR Triage needs Python 3.11 ($(PY) not found)."; exit 1; }
@@ -28,7 +28,11 @@ run: $(APP_STAMP)
 	$(VENV)/bin/cxr-triage $(ARGS)
 
 test: lint
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest --durations=20 $(PYTEST_ARGS)
+
+# The unit layer alone (no PACS, cluster, viewer or end-to-end tests): a quick check while working.
+test-fast: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # Layering (inference without Qt; viewer/core without Qt or torch), style, and types.
 lint: $(STAMP)
