@@ -86,8 +86,7 @@ def _fail(message: str, code: int = EXIT_ERROR) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from inference.backends.onnx import ARCHITECTURES, FAILURES
-    from inference.backends.onnx_export import add_export
+    from inference.backends.onnx import FAILURES
     from inference.models.checkpoints import CheckpointError, import_checkpoint, parse_floats, parse_labels
 
     try:
@@ -102,18 +101,14 @@ def run_import(args: argparse.Namespace) -> int:
             training_data=args.training_data,
             force=args.force,
         )
-    except (CheckpointError, PackageError, OSError) as exc:
+    except (CheckpointError, PackageError, *FAILURES) as exc:
         return _fail(str(exc))
     shown = len(card.shown_labels)
     print(f"Imported {args.kind} checkpoint {args.checkpoint} -> {args.dest}")
     print(f"  {card.name} {card.version}: {len(card.labels)} outputs, {shown} trained")
     print(f"  weights sha256 {card.weights_sha256}")
-    if card.architecture in ARCHITECTURES:  # the export the reading station runs, named in the card
-        try:
-            section = add_export(Path(args.dest))
-        except (PackageError, *FAILURES) as exc:
-            return _fail(f"imported, but the ONNX export failed: {exc}")
-        print(f"  ONNX export {section.file}: parity with torch fp32 on the probe {section.parity:.1e}")
+    if card.onnx is not None:
+        print(f"  ONNX export {card.onnx.file}: parity with torch fp32 on the probe {card.onnx.parity:.1e}")
     return 0
 
 

@@ -23,9 +23,10 @@ from typing import Any
 import torch
 
 from inference.api import LabelCard, ModelCard, Preprocessing, Task
+from inference.backends.onnx_export import add_export
 from inference.labels import CHESTXRAY14, XRV_DEFAULT, canonical, label_code
 from inference.models.densenet import CheXDenseNet, preview, reference_state, state_problems
-from inference.models.package import CARD, WEIGHTS, save_package, sha256_of
+from inference.models.package import CARD, WEIGHTS, read_card, save_package, sha256_of
 from inference.models.safe_unpickle import load_restricted
 from inference.options import CHECKPOINT_KINDS
 
@@ -387,7 +388,8 @@ def import_checkpoint(
     training_data: Sequence[str] = (),
     force: bool = False,
 ) -> ModelCard:
-    """Read ``checkpoint`` (``kind`` = chexnet | xrv) and write a model package to ``dest``."""
+    """Read ``checkpoint`` (``kind`` = chexnet | xrv) and write a model package to ``dest``, with the ONNX
+    export the reading station runs (named in its card)."""
     if kind not in KINDS:
         raise CheckpointError(f"unknown checkpoint kind {kind!r}; expected one of {KINDS}")
     checkpoint, dest = Path(checkpoint), Path(dest)
@@ -412,4 +414,6 @@ def import_checkpoint(
     )
     model = CheXDenseNet(converted.num_outputs, in_channels=converted.in_channels)
     model.load_state_dict(converted.state_dict)
-    return save_package(dest, card, model.eval())
+    save_package(dest, card, model.eval())
+    add_export(dest)
+    return read_card(dest)

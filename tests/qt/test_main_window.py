@@ -316,7 +316,7 @@ def test_model_menu_loads_a_package_and_imports_a_checkpoint(qtbot, window, monk
 
     from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-    assert window.actions_.import_checkpoint is not None  # the import module exists in this checkout
+    assert window.actions_.import_checkpoint is not None  # torch (the training stack) is installed here
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "other"))
     with qtbot.waitSignal(window.session.modelLoaded, timeout=5000) as loaded:
         window.actions_.load_model.trigger()
@@ -333,6 +333,21 @@ def test_model_menu_loads_a_package_and_imports_a_checkpoint(qtbot, window, monk
     kind, path, dest = calls[0]
     assert kind == "chexnet" and path == tmp_path / "model.pth.tar"
     assert loaded.args[0].package == dest and str(dest).startswith(str(tmp_path / "cxr-home" / "models"))
+
+
+def test_the_reading_station_offers_no_checkpoint_import(qtbot, backend, tmp_path, monkeypatch):
+    """Importing a checkpoint needs torch: where it is not installed the Model menu has no such item."""
+    from viewer.core.settings import Settings
+    from viewer.qt import main_window
+    from viewer.qt.session import TriageSession
+
+    monkeypatch.setattr(main_window, "torch_installed", lambda: False)
+    win = main_window.MainWindow(TriageSession(backend), Settings(path=tmp_path / "settings.json"))
+    qtbot.addWidget(win)
+    assert win.actions_.import_checkpoint is None
+    (model_menu,) = [a.menu() for a in win.menuBar().actions() if a.text() == "&Model"]
+    assert all("Checkpoint" not in action.text() for action in model_menu.actions())
+    win.close()
 
 
 def test_every_command_is_in_a_menu_with_its_shortcut(window):

@@ -7,7 +7,6 @@ keeps the settings, and turns every command into a menu action with a shortcut.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from inference.api import Heatmap, XRayImage
+from inference.device import torch_installed
+from inference.options import CHECKPOINT_KINDS
 from viewer.core import paths
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
@@ -71,9 +72,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
         self._build_widgets()
-        self.actions_ = build_actions(
-            self, importlib.util.find_spec("inference.models.checkpoints") is not None
-        )
+        self.actions_ = build_actions(self, has_import=torch_installed())  # import needs the training stack
         build_menus(self, self.actions_, [self.worklist, self.image_view])
         build_worklist_menu(self.worklist.table, self.actions_)
         assert self.actions_.recent_menu is not None
@@ -237,7 +236,7 @@ class MainWindow(QMainWindow):
         if not path:
             return
         kind, ok = QInputDialog.getItem(
-            self, "Checkpoint kind", "Which convention?", ["chexnet", "xrv"], 0, False
+            self, "Checkpoint kind", "Which convention?", list(CHECKPOINT_KINDS), 0, False
         )
         if not ok:
             return
