@@ -10,12 +10,9 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from inference.gate import Gate
 
 
 class Status(enum.StrEnum):
@@ -284,6 +281,24 @@ class RankedStudy:
     overdue: bool = False  # a negative lifted above the rest for waiting past the maximum wait
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The safety gate's answer for one image: ``reason`` is empty when it passes."""
+
+    score: float | None  # distance / threshold; None without feature statistics or embedding
+    reason: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.reason
+
+
+class SafetyGate(Protocol):
+    """Whether an image's scores can be trusted (:mod:`inference.gate`)."""
+
+    def check(self, image: PreparedImage, embedding: np.ndarray | None) -> Verdict: ...
+
+
 class TriageService(Protocol):
     """What the viewer and CLI need from a loaded model; arrays and dataclasses only."""
 
@@ -302,7 +317,7 @@ class TriageService(Protocol):
         ...
 
     @property
-    def gate(self) -> Gate | None:
+    def gate(self) -> SafetyGate | None:
         """The package's safety gate; None: every image is scored."""
         ...
 

@@ -21,9 +21,9 @@ from inference.backends.onnx import OnnxRunner, cpu_threads
 from inference.backends.probe import probe_inputs
 from inference.gate import load_gate
 from inference.gradcam import closed_form_cams
+from inference.model_service import Cams, ModelService
 from inference.models.card import WEIGHTS, checked_weights, invalid
 from inference.network_input import prepare_image
-from inference.service import Cams, ModelService
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from inference.api import Prediction, PreparedImage, ScanEntry, Status, StudyResult, TriageService
-from inference.gate import Gate
+from inference.api import Prediction, PreparedImage, SafetyGate, ScanEntry, Status, StudyResult, TriageService
 from inference.io import group_by_study
 from inference.network_input import prepare_image
 from inference.store import ImageResult, Store
@@ -122,7 +121,7 @@ def image_result(
     uid: str,
     item: PreparedImage | str,
     scores: Iterator[Prediction | str],
-    gate: Gate | None = None,
+    gate: SafetyGate | None = None,
     fingerprint: str = "",
 ) -> ImageResult:
     """One image's row from its read outcome (network input, or why it could not be read) and, for a

@@ -14,8 +14,8 @@ from inference.api import ModelCard
 from inference.backends.probe import probe_inputs
 from inference.explain import captum_cams, forward_cams, has_closed_form
 from inference.gate import load_gate
+from inference.model_service import Cams, ModelService
 from inference.models.architectures import ChestNet
-from inference.service import Cams, ModelService
 
 log = logging.getLogger(__name__)
 

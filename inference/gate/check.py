@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.api import GateCard, ModelCard, PreparedImage
+from inference.api import GateCard, ModelCard, PreparedImage, Verdict
 from inference.gate.image import NOT_A_RADIOGRAPH, image_problem
 from inference.gate.orientation import ORIENTATION_REPORT
 from inference.gate.stats import SITE_REPORT, GateStats, read_stats
@@ -24,18 +24,6 @@ from inference.models.card import invalid, sha256_of
 
 OUTSIDE_TRAINING = f"{NOT_A_RADIOGRAPH} (outside the model's training data"  # closed with the score
 TURNED = f"{NOT_A_RADIOGRAPH} (it looks rotated or upside down"  # closed with the orientation score
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The gate's answer for one image: ``reason`` is empty when it passes."""
-
-    score: float | None  # distance / threshold; None without feature statistics or embedding
-    reason: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return not self.reason
 
 
 @dataclass(frozen=True)
