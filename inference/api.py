@@ -24,7 +24,8 @@ class Status(enum.StrEnum):
 
 
 class Preprocessing(enum.StrEnum):
-    """The two input conventions of DOMAIN.md; a model card names exactly one."""
+    """The two input conventions of published chest-X-ray models (:mod:`inference.preprocess`); a model
+    card names exactly one."""
 
     CHEXNET = "chexnet"  # 8-bit gray -> RGB, resize 256, crop 224, ImageNet mean/std
     XRV = "xrv"  # 1 channel in [-1024, 1024], centre crop to square, resize 224

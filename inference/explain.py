@@ -4,10 +4,11 @@ from one forward pass by the closed form (:func:`inference.gradcam.closed_form_c
 ONNX Runtime service uses). Other heads (EfficientNet-Lite0's ReLU6 sits inside its ``cam_layer``) get
 Captum's maps, one backward pass per output (:func:`captum_cams`).
 
-Traps handled (DOMAIN.md): gradients need ``enable_grad`` even when the caller is in inference
-mode; the ReLU after ``features.norm5`` is not in place in :class:`CheXDenseNet`; maps are
-rectified (``relu_attributions=True``); the target is the logit, never a normalised score; every
-hook (Captum's and ours) is gone when this returns (checked by a test).
+Traps handled: gradients need ``enable_grad`` even when the caller is in inference mode; the ReLU
+after ``features.norm5`` is not in place in :class:`CheXDenseNet` (an in-place ReLU breaks backward
+hooks: pytorch-grad-cam #147); maps are rectified (``relu_attributions=True``); the target is the
+logit, never a normalised score; every hook (Captum's and ours) is gone when this returns (checked by
+a test).
 """
 
 from __future__ import annotations

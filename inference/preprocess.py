@@ -1,7 +1,9 @@
 """Array transforms from an :class:`XRayImage` to network input, one per convention.
 
 Each returns float32 arrays shaped (C, H, W) (or (10, C, H, W) for ten-crop) ready to stack.
-Both conventions start from display pixels in [0, 1]; see DOMAIN.md for why they never mix.
+Both conventions start from display pixels in [0, 1] and must never mix: a network fed the other
+convention's range gives silently wrong or identical outputs (torchxrayvision issues #89, #152), so a
+model card names exactly one and nothing converts between them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Convert published checkpoints into model packages (see DOMAIN.md, "Checkpoint formats").
+"""Convert published checkpoints into model packages.
 
 * ``chexnet``: arnoweng/CheXNet ``model.pth.tar`` — ``{"state_dict": ...}`` with keys
   ``module.densenet121.features...`` in the old torchvision naming (``norm.1`` -> ``norm1``) and a
