@@ -121,7 +121,7 @@ def main() -> int:
     first: list[float] = []
 
     def scored_rows() -> int:
-        return sum(r.state is RowState.SCORED for r in session.model.worklist.rows)
+        return sum(r.state is RowState.SCORED for r in session.worklist_model.worklist.rows)
 
     def note_first() -> None:
         if not first and scored_rows():
@@ -129,7 +129,10 @@ def main() -> int:
 
     window.open_paths([folder])
     finished = run_until(
-        app, lambda: session.model.rowCount() >= args.studies and not session.busy, args.timeout, note_first
+        app,
+        lambda: session.worklist_model.rowCount() >= args.studies and not session.busy,
+        args.timeout,
+        note_first,
     )
     total = time.perf_counter() - opened
     meter.stop()

@@ -64,16 +64,16 @@ def time_viewer(path: Path, card: ModelCard, studies: int) -> float:
 
     from viewer.core.settings import Settings
     from viewer.qt.main_window import MainWindow
-    from viewer.qt.session import Backend, TriageSession
+    from viewer.qt.session import EngineParts, TriageSession
 
     app = QApplication.instance() or QApplication([])
     settings = Settings(path=path.parent / "settings.json")
-    session = TriageSession(Backend(loader=lambda package, device: CardOnly(card)), store=Store(path))
+    session = TriageSession(EngineParts(loader=lambda package, device: CardOnly(card)), store=Store(path))
     window = MainWindow(session, settings)
     window.show()
     start = time.perf_counter()
     window.load_model(DEMO_MODEL)
-    while session.info is None or session.busy or session.model.rowCount() < studies:
+    while session.info is None or session.busy or session.worklist_model.rowCount() < studies:
         app.processEvents()
     elapsed = time.perf_counter() - start
     assert "torch" not in sys.modules, "the viewer bench must not load torch"

@@ -58,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     window.open_paths([args.samples or SAMPLES])
     session = window.session
-    if not wait_until(app, lambda: session.model.rowCount() > 0 and not session.busy, 600):
+    if not wait_until(app, lambda: session.worklist_model.rowCount() > 0 and not session.busy, 600):
         print("scoring did not finish", file=sys.stderr)
         return 1
-    top = next((r for r in session.model.worklist.rows if r.state is RowState.SCORED), None)
+    top = next((r for r in session.worklist_model.worklist.rows if r.state is RowState.SCORED), None)
     if top is not None:
         window.worklist.select_uid(top.uid)
         wait_until(app, lambda: window.image_view.image() is not None, 60)

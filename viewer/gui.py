@@ -124,10 +124,10 @@ def create_window(
     from inference.store import store_path
     from viewer.core.settings import Settings
     from viewer.qt.main_window import MainWindow
-    from viewer.qt.session import Backend, TriageSession
+    from viewer.qt.session import EngineParts, TriageSession
 
     settings = Settings.load(settings_path)
-    session = TriageSession(backend or Backend(), store=open_store(store_path(db)))
+    session = TriageSession(backend or EngineParts(), store=open_store(store_path(db)))
     window = MainWindow(session, settings, demo_package=DEMO_MODEL)
     if load_model:
         package = model_package(settings)
@@ -199,7 +199,7 @@ class SmokeScreenshot:
             return "the model to load"
         if session.reading_files:
             return "the files to be indexed"
-        rows = session.model.worklist.rows
+        rows = session.worklist_model.worklist.rows
         left = sum(r.state in (RowState.QUEUED, RowState.SCORING) for r in rows)
         if session.busy or left:
             return f"scoring ({left} of {len(rows)} studies left)"
@@ -240,7 +240,7 @@ class SmokeScreenshot:
         except OSError as exc:
             self._fail(f"cannot write {self.path}: {exc.strerror or exc}")
             return
-        rows = self.window.session.model.worklist.rows
+        rows = self.window.session.worklist_model.worklist.rows
         scored = sum(r.state is RowState.SCORED for r in rows)
         print(f"Screenshot saved to {self.path} ({len(rows)} studies, {scored} scored).", flush=True)
         self._finish(0)

@@ -31,10 +31,10 @@ def window(qtbot, tmp_path, monkeypatch, package):
     monkeypatch.setenv("CXR_TRIAGE_HOME", str(tmp_path / "home"))
     from viewer.core.settings import Settings
     from viewer.qt.main_window import MainWindow
-    from viewer.qt.session import Backend, TriageSession
+    from viewer.qt.session import EngineParts, TriageSession
 
     settings = Settings(path=tmp_path / "settings.json", export_folder=str(tmp_path / "exports"))
-    session = TriageSession(Backend(batch_size=4))
+    session = TriageSession(EngineParts(batch_size=4))
     win = MainWindow(session, settings, demo_package=DEMO_MODEL)
     qtbot.addWidget(win)
     win.resize(1400, 800)
@@ -53,7 +53,7 @@ def rgb(path: Path) -> np.ndarray:
 
 
 def test_samples_are_scored_explained_and_exported(qtbot, window, tmp_path, package):
-    session, model = window.session, window.session.model
+    session, model = window.session, window.session.worklist_model
     window.open_paths([SAMPLES])
     qtbot.waitUntil(lambda: model.rowCount() > 0, timeout=30_000)
     qtbot.waitUntil(lambda: not session.busy, timeout=240_000)

@@ -17,7 +17,7 @@ from viewer.core.settings import Settings
 from viewer.core.worklist import RowState
 from viewer.qt.main_window import MainWindow
 from viewer.qt.pacs_dialog import PacsDialog, Tab
-from viewer.qt.session import Backend, TriageSession
+from viewer.qt.session import EngineParts, TriageSession
 
 pytestmark = pytest.mark.slow
 WAIT_MS = 120_000  # bound on every wait for the PACS or the model
@@ -33,7 +33,7 @@ SR_CLASS, SC_CLASS = "1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.7
 def window(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
     """A viewer on its own store with the demo model loaded on the CPU; closed (threads joined) after."""
     monkeypatch.setenv("CXR_TRIAGE_HOME", str(tmp_path / "home"))
-    session = TriageSession(Backend(), store=Store(tmp_path / "studies.sqlite"))
+    session = TriageSession(EngineParts(), store=Store(tmp_path / "studies.sqlite"))
     win = MainWindow(session, Settings(path=tmp_path / "settings.json"))
     qtbot.addWidget(win)
     win.show()
@@ -92,7 +92,7 @@ def test_the_pacs_menu_tests_queries_retrieves_and_sends(
             )
     assert set(dialog.selected_studies()) == wanted
     assert "retrieved" in click_and_wait(qtbot, dialog, dialog.retrieve_button)
-    worklist = window.session.model.worklist
+    worklist = window.session.worklist_model.worklist
 
     def scored() -> bool:
         return all((row := worklist.get(uid)) is not None and row.state is RowState.SCORED for uid in wanted)

@@ -51,7 +51,7 @@ def fake_service() -> FakeService:
 
 @pytest.fixture
 def backend(fake_service, tmp_path):
-    from viewer.qt.session import Backend
+    from viewer.qt.session import EngineParts
 
     def scan(paths, cancelled):
         """Folder "N" holds N good studies; "mixed" adds an error, a lateral and an unreadable one."""
@@ -64,7 +64,7 @@ def backend(fake_service, tmp_path):
                     return
                 yield e
 
-    return Backend(
+    return EngineParts(
         scan=scan,
         read_image=fake_image,
         loader=lambda package, device: fake_service,

@@ -55,7 +55,7 @@ def open_seeded(qtbot, open_window):
 
     def make() -> MainWindow:
         win = open_window()
-        qtbot.waitUntil(lambda: len(win.session.model.worklist) == 3, timeout=5000)
+        qtbot.waitUntil(lambda: len(win.session.worklist_model.worklist) == 3, timeout=5000)
         return win
 
     return make
@@ -69,12 +69,12 @@ def select(qtbot, win: MainWindow, uid: str) -> None:
 
 
 def gate_cell(win: MainWindow, uid: str) -> str:
-    return win.session.model.index_of(uid, Column.GATE).data()
+    return win.session.worklist_model.index_of(uid, Column.GATE).data()
 
 
 def test_the_gate_column_shows_each_studys_gate_score(open_seeded):
     win = open_seeded()
-    model = win.session.model
+    model = win.session.worklist_model
     assert model.headerData(Column.GATE, Qt.Orientation.Horizontal) == HEADERS[Column.GATE] == "Gate"
     assert gate_cell(win, ORDINARY.meta.study_uid) == "0.42"
     assert gate_cell(win, STOPPED.meta.study_uid) == "1.16 stopped"
@@ -87,7 +87,7 @@ def test_score_anyway_ranks_a_stopped_study_persists_and_is_audited_once(qtbot, 
     win = open_seeded()
     uid = STOPPED.meta.study_uid
     select(qtbot, win, uid)
-    row = win.session.model.worklist.get(uid)
+    row = win.session.worklist_model.worklist.get(uid)
     assert row.state is RowState.NOT_SCORED and row.probabilities == {}
     assert win.actions_.score_anyway.isEnabled()
     asked: list[str] = []
@@ -103,10 +103,10 @@ def test_score_anyway_ranks_a_stopped_study_persists_and_is_audited_once(qtbot, 
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
     assert len(asked) == 1 and "gate score 1.16" in asked[0]  # the reader confirms, knowing why it stopped
-    row = win.session.model.worklist.get(uid)
+    row = win.session.worklist_model.worklist.get(uid)
     assert row.state is RowState.SCORED and row.rank is not None
     assert dict(row.probabilities) == probs_for(uid)  # the kept probabilities, not new ones
-    assert win.session.model.index_of(uid, Column.STATUS).data() == "scored (gate overridden)"
+    assert win.session.worklist_model.index_of(uid, Column.STATUS).data() == "scored (gate overridden)"
     assert gate_cell(win, uid) == "1.16 overridden"
     assert win.worklist.current_uid() == uid  # the reader stays on the study
     assert "safety gate stopped it (gate score 1.16)" in win.caption.text()
@@ -117,7 +117,7 @@ def test_score_anyway_ranks_a_stopped_study_persists_and_is_audited_once(qtbot, 
     win.close()
 
     again = open_seeded()
-    row = again.session.model.worklist.get(uid)
+    row = again.session.worklist_model.worklist.get(uid)
     assert row.state is RowState.SCORED and row.rank is not None and row.gate_overridden
     assert dict(row.probabilities) == probs_for(uid)
     assert len(overrides(db)) == 1
@@ -131,7 +131,7 @@ def test_score_anyway_is_disabled_on_ordinary_studies(qtbot, open_seeded, db, mo
         assert not win.actions_.score_anyway.isEnabled(), study.meta.study_uid
         win.score_anyway()
     assert overrides(db) == []
-    assert win.session.model.worklist.get(LATERAL.meta.study_uid).state is RowState.NOT_SCORED
+    assert win.session.worklist_model.worklist.get(LATERAL.meta.study_uid).state is RowState.NOT_SCORED
 
 
 def test_score_anyway_is_in_the_study_and_context_menus_with_a_shortcut_of_its_own(open_seeded):

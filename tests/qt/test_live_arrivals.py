@@ -61,11 +61,11 @@ def test_a_study_another_process_writes_to_the_store_appears_in_the_open_window(
         with qtbot.waitSignal(session.modelLoaded, timeout=5000):
             win.load_model(tmp_path / "fake-package")
         qtbot.waitUntil(lambda: not session.busy, timeout=5000)
-        assert len(session.model.worklist) == 0
+        assert len(session.worklist_model.worklist) == 0
         sha = make_card().weights_sha256
         subprocess.run([sys.executable, "-c", WRITER, str(db), sha], check=True, timeout=120)
 
-        worklist = session.model.worklist
+        worklist = session.worklist_model.worklist
 
         def both_finished() -> bool:
             rows = [worklist.get("9.9.1"), worklist.get("9.9.2")]
@@ -86,9 +86,9 @@ def test_arrivals_wait_while_the_store_is_being_reread(qtbot, backend, tmp_path:
     try:
         session._reload_worker = object()  # type: ignore[assignment]  # a re-read under way
         assert session._take_arrivals([entry(1)]) is False
-        assert len(session.model.worklist) == 0
+        assert len(session.worklist_model.worklist) == 0
         session._reload_worker = None
         assert session._take_arrivals([entry(1)]) is True
-        assert session.model.worklist.get("1.2.1") is not None
+        assert session.worklist_model.worklist.get("1.2.1") is not None
     finally:
         session.close()

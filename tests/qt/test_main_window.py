@@ -20,8 +20,10 @@ from viewer.qt.worklist_model import HIDDEN, UID_ROLE
 
 def open_and_score(qtbot, win, folder: str) -> None:
     win.open_paths([Path(folder)])
-    qtbot.waitUntil(lambda: not win.session.busy and win.session.model.rowCount() > 0, timeout=10_000)
-    rows = win.session.model.worklist.rows
+    qtbot.waitUntil(
+        lambda: not win.session.busy and win.session.worklist_model.rowCount() > 0, timeout=10_000
+    )
+    rows = win.session.worklist_model.worklist.rows
     qtbot.waitUntil(
         lambda: all(r.state not in (RowState.QUEUED, RowState.SCORING) for r in rows), timeout=10_000
     )
@@ -33,7 +35,7 @@ def wait_image(qtbot, win) -> None:
 
 def test_studies_stream_in_and_are_ranked(qtbot, window):
     open_and_score(qtbot, window, "12")
-    model = window.session.model
+    model = window.session.worklist_model
     assert model.rowCount() == 12
     assert [model.row_at(r).rank for r in range(12)] == list(range(1, 13))
     assert window.worklist.current_uid() is not None  # first study selected as soon as it arrived
@@ -46,7 +48,7 @@ def test_opening_again_replaces_the_worklist_and_shows_its_first_study(qtbot, wi
     first = window.worklist.current_uid()
     assert first is not None
     open_and_score(qtbot, window, "mixed")
-    assert window.session.model.rowCount() == 8
+    assert window.session.worklist_model.rowCount() == 8
     current = window.worklist.table.selectionModel().currentIndex
     qtbot.waitUntil(lambda: current().isValid(), timeout=3000)
     assert current().data(UID_ROLE) == window.worklist.current_uid()
@@ -79,9 +81,9 @@ def test_number_keys_select_findings_and_space_marks_reviewed(qtbot, window):
     assert window.findings.selected_finding() == LABELS[2]
     uid = window.worklist.current_uid()
     qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)
-    row = window.session.model.worklist.get(uid)
+    row = window.session.worklist_model.worklist.get(uid)
     assert row.review is not None and row.review.outcome == "reviewed"
-    assert window.session.model.index_of(uid, Column.REVIEW).data() == "reviewed"
+    assert window.session.worklist_model.index_of(uid, Column.REVIEW).data() == "reviewed"
     qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)  # Space again takes the mark off
     assert row.review is None
 
@@ -125,7 +127,7 @@ def test_invert_and_reset_actions(qtbot, window):
 
 def test_phi_toggle_hides_ids_in_the_worklist(qtbot, window):
     open_and_score(qtbot, window, "5")
-    model = window.session.model
+    model = window.session.worklist_model
     assert model.index(0, Column.PATIENT).data().startswith("PID")
     window.worklist.select_row(0)
     patient = window.current_row().meta.patient_id
@@ -138,7 +140,7 @@ def test_phi_toggle_hides_ids_in_the_worklist(qtbot, window):
 
 def test_threshold_change_reranks_the_worklist_immediately(qtbot, window):
     open_and_score(qtbot, window, "20")
-    model = window.session.model
+    model = window.session.worklist_model
     window.findings.edit_thresholds({**dict.fromkeys(LABELS, 0.99), "Effusion": 0.01})
     top = model.row_at(0)
     assert top.positives[0] == "Effusion"
@@ -150,7 +152,7 @@ def test_threshold_change_reranks_the_worklist_immediately(qtbot, window):
 
 def test_bad_studies_show_their_reason(qtbot, window):
     open_and_score(qtbot, window, "mixed")
-    model = window.session.model
+    model = window.session.worklist_model
     statuses = {model.row_at(r).uid: model.index(r, Column.STATUS).data() for r in range(model.rowCount())}
     assert statuses["1.2.90"] == "error: corrupt DICOM header"
     assert statuses["1.2.91"] == "not scored: lateral view"
@@ -215,11 +217,12 @@ def test_cancel_stops_scoring_and_requeues(qtbot, backend, window, fake_service)
     window.open_paths([Path("200")])
     qtbot.waitUntil(lambda: window.session.model_thread.busy_scoring, timeout=5000)
     qtbot.waitUntil(
-        lambda: any(r.state is RowState.SCORED for r in window.session.model.worklist.rows), timeout=5000
+        lambda: any(r.state is RowState.SCORED for r in window.session.worklist_model.worklist.rows),
+        timeout=5000,
     )
     window.cancel_work()
     qtbot.waitUntil(lambda: not window.session.busy, timeout=5000)
-    states = {r.state for r in window.session.model.worklist.rows}
+    states = {r.state for r in window.session.worklist_model.worklist.rows}
     assert RowState.SCORING not in states and RowState.QUEUED in states
     assert "cancelled" in window.statusBar().currentMessage()
 
@@ -268,7 +271,7 @@ def test_dropping_files_adds_them_and_folders_become_recent(qtbot, window, tmp_p
         Qt.KeyboardModifier.NoModifier,
     )
     window.dropEvent(event)
-    qtbot.waitUntil(lambda: window.session.model.rowCount() == 3, timeout=5000)
+    qtbot.waitUntil(lambda: window.session.worklist_model.rowCount() == 3, timeout=5000)
     assert window.settings.recent_folders[0] == str(folder)
     window._fill_recent_menu()
     assert [a.text() for a in window.actions_.recent_menu.actions()] == [str(folder)]
@@ -389,10 +392,10 @@ def test_cancel_during_indexing_keeps_rows_and_scores_nothing(qtbot, window, bac
 
     backend.scan = slow_scan
     window.open_paths([Path("500")])
-    qtbot.waitUntil(lambda: window.session.model.rowCount() > 0, timeout=5000)
+    qtbot.waitUntil(lambda: window.session.worklist_model.rowCount() > 0, timeout=5000)
     window.cancel_work()
     qtbot.waitUntil(lambda: not window.session.busy, timeout=5000)
-    rows = window.session.model.worklist.rows
+    rows = window.session.worklist_model.worklist.rows
     assert 0 < len(rows) < 500 and all(r.state is RowState.QUEUED for r in rows)
     assert "Indexing cancelled" in window.statusBar().currentMessage()
     window.actions_.resume.trigger()  # Study > Score Queued Studies

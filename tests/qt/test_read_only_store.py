@@ -122,7 +122,7 @@ def make_window(qtbot, backend, tmp_path):
 
 
 def scored(win: MainWindow, count: int) -> bool:
-    rows = win.session.model.worklist.rows
+    rows = win.session.worklist_model.worklist.rows
     return not win.session.busy and len(rows) == count and all(r.state is RowState.SCORED for r in rows)
 
 
@@ -167,7 +167,7 @@ def test_a_read_only_store_is_shown_read_only_and_the_window_keeps_working(
     assert "Not saved" in win.statusBar().currentMessage()
     press(qtbot, win, Qt.Key.Key_Space)
     press(qtbot, win, Qt.Key.Key_N)  # the note dialog is not even opened
-    assert session.model.worklist.get(top).review is None
+    assert session.worklist_model.worklist.get(top).review is None
 
     # A folder still opens: its new studies are scored in memory and ranked with the others.
     win.open_paths([Path("6")])
@@ -190,7 +190,7 @@ def test_a_store_whose_disk_fills_up_turns_read_only_without_losing_the_worklist
         qtbot.waitUntil(lambda: scored(win, 3), timeout=10_000)
         press(qtbot, win, Qt.Key.Key_A)  # the store still has room
         uid = win.worklist.current_uid()
-        assert uid is not None and win.session.model.worklist.get(uid).review is not None
+        assert uid is not None and win.session.worklist_model.worklist.get(uid).review is not None
 
         with contextlib.suppress(OSError), (folder / "filler").open("wb") as filler:
             while True:  # the disk fills up
@@ -200,7 +200,7 @@ def test_a_store_whose_disk_fills_up_turns_read_only_without_losing_the_worklist
         qtbot.waitUntil(lambda: banner(win) != "", timeout=5000)
         notice = banner(win)
         assert "cannot be written" in notice and NOTICE in notice
-        assert win.session.model.worklist.get(uid).review.outcome == "accepted"  # the kept one stays
+        assert win.session.worklist_model.worklist.get(uid).review.outcome == "accepted"  # the kept one stays
         assert not win.session.store_writable
 
         press(qtbot, win, Qt.Key.Key_Backspace)

@@ -22,7 +22,7 @@ def db(tmp_path) -> Path:
 
 def score_folder(qtbot, win: MainWindow, folder: str) -> None:
     win.open_paths([Path(folder)])
-    rows = win.session.model.worklist.rows
+    rows = win.session.worklist_model.worklist.rows
     qtbot.waitUntil(lambda: not win.session.busy and rows and all(r.result for r in rows), timeout=10_000)
 
 
@@ -43,7 +43,7 @@ def test_a_second_window_on_the_store_shows_results_and_reviews_without_scoring(
     score_folder(qtbot, first, "6")
     uid = select_first(qtbot, first)
     qtbot.keyClick(first.worklist.table, Qt.Key.Key_A)  # accept
-    order = [r.uid for r in first.session.model.worklist.rows]
+    order = [r.uid for r in first.session.worklist_model.worklist.rows]
     first.close()
 
     calls: list[int] = []
@@ -51,7 +51,7 @@ def test_a_second_window_on_the_store_shows_results_and_reviews_without_scoring(
     backend.scorer = lambda entries, *a, **k: calls.append(len(entries)) or real(entries, *a, **k)
     predicted = len(fake_service.threads)  # threads that ran predict so far
     second = open_window()
-    model = second.session.model
+    model = second.session.worklist_model
     assert [r.uid for r in model.worklist.rows] == order  # same studies, same reading order
     assert all(r.state is RowState.SCORED for r in model.worklist.rows)
     assert calls == [] and len(fake_service.threads) == predicted  # nothing was scored again
@@ -62,7 +62,7 @@ def test_opening_a_folder_adds_to_the_stores_worklist(qtbot, open_window):
     win = open_window()
     score_folder(qtbot, win, "3")
     score_folder(qtbot, win, "5")  # studies 0-2 again plus 3-4: added, not replaced or duplicated
-    assert win.session.model.rowCount() == 5
+    assert win.session.worklist_model.rowCount() == 5
 
 
 def test_review_actions_persist_and_are_audited(qtbot, open_window, db, monkeypatch):
@@ -74,12 +74,12 @@ def test_review_actions_persist_and_are_audited(qtbot, open_window, db, monkeypa
     qtbot.keyClick(table, Qt.Key.Key_X)  # reject
     monkeypatch.setattr(QInputDialog, "getMultiLineText", lambda *a, **k: ("  check the apex  ", True))
     win.actions_.review_note.trigger()
-    assert win.session.model.index_of(uid, Column.REVIEW).data() == "rejected ✎"
+    assert win.session.worklist_model.index_of(uid, Column.REVIEW).data() == "rejected ✎"
     with Store(db) as store:
         review = store.reviews()[uid]
         assert (review.outcome, review.note) == ("rejected", "check the apex")
     qtbot.keyClick(table, Qt.Key.Key_Backspace)  # clear
-    assert win.session.model.worklist.get(uid).review is None
+    assert win.session.worklist_model.worklist.get(uid).review is None
     with Store(db) as store:
         assert uid not in store.reviews()
         actions = [(e.action, e.study_uid) for e in store.audit()]
@@ -110,13 +110,13 @@ def test_archived_studies_leave_the_worklist_for_good(qtbot, open_window, db, mo
     win.worklist.select_uid(uid)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     win.actions_.archive_selected.trigger()
-    assert win.session.model.rowCount() == 3 and win.session.model.worklist.get(uid) is None
+    assert win.session.worklist_model.rowCount() == 3 and win.session.worklist_model.worklist.get(uid) is None
     with sqlite3.connect(db) as raw:  # two studies arrived long ago
         old = "2001-01-01T00:00:00+00:00"
         raw.execute("UPDATE studies SET arrived = ? WHERE study_uid IN ('1.2.1', '1.2.2')", (old,))
     monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (30, True))
     win.actions_.archive_older.trigger()
-    qtbot.waitUntil(lambda: not win.session.busy and win.session.model.rowCount() == 1, timeout=5000)
+    qtbot.waitUntil(lambda: not win.session.busy and win.session.worklist_model.rowCount() == 1, timeout=5000)
     win.close()
     again = open_window()
-    assert [r.uid for r in again.session.model.worklist.rows] == ["1.2.3"]
+    assert [r.uid for r in again.session.worklist_model.worklist.rows] == ["1.2.3"]

@@ -18,7 +18,7 @@ def db(tmp_path) -> Path:
 
 
 def scored(win: MainWindow) -> bool:
-    rows = win.session.model.worklist.rows
+    rows = win.session.worklist_model.worklist.rows
     return not win.session.busy and bool(rows) and all(r.result is not None for r in rows)
 
 

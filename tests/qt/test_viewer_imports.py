@@ -47,7 +47,7 @@ app = QApplication([])
 from viewer.gui import create_window
 from viewer.core.settings import Settings
 w = create_window(settings_path={str(tmp_path / "s.json")!r}, load_model=False)
-w.session.model.set_thresholds({{"Effusion": 0.5}})
+w.session.worklist_model.set_thresholds({{"Effusion": 0.5}})
 w.close()
 """
     assert run_probe(extra) == "HEAVY:"

@@ -43,7 +43,7 @@ def test_the_panel_finds_studies_scored_in_the_same_window(qtbot, tmp_path, fold
         pytest.skip("the bundled demo model is not installed")
     from viewer.core.settings import Settings
     from viewer.qt.main_window import MainWindow
-    from viewer.qt.session import Backend, TriageSession
+    from viewer.qt.session import EngineParts, TriageSession
 
     release = threading.Event()
 
@@ -53,7 +53,9 @@ def test_the_panel_finds_studies_scored_in_the_same_window(qtbot, tmp_path, fold
         return default_scorer(entries, service, **kwargs)
 
     settings = Settings(path=tmp_path / "settings.json", export_folder=str(tmp_path / "exports"))
-    session = TriageSession(Backend(batch_size=4, scorer=scorer), store=Store(tmp_path / "studies.sqlite"))
+    session = TriageSession(
+        EngineParts(batch_size=4, scorer=scorer), store=Store(tmp_path / "studies.sqlite")
+    )
     win = MainWindow(session, settings, demo_package=DEMO_MODEL)
     qtbot.addWidget(win)
     win.show()
@@ -71,7 +73,7 @@ def test_the_panel_finds_studies_scored_in_the_same_window(qtbot, tmp_path, fold
         assert "no scored frontal image" in win.similar.status.text()
 
         release.set()
-        rows = session.model.worklist.rows
+        rows = session.worklist_model.worklist.rows
         qtbot.waitUntil(lambda: not session.busy and all(r.result is not None for r in rows), timeout=300_000)
         assert all(r.result.status.value == "scored" for r in rows)
         with Store(tmp_path / "studies.sqlite") as store:  # what `cxr-triage similar` reads

@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self.store_banner.setObjectName("storeBanner")
         self.store_banner.setStyleSheet("background:#f9a825; color:black; padding:4px;")
         self.store_banner.hide()
-        self.worklist = WorklistPanel(self.session.model)
+        self.worklist = WorklistPanel(self.session.worklist_model)
         self.image_view = ImageView()
         self.caption = QLabel(" ", objectName="studyCaption")
         self.caption.setStyleSheet("padding: 2px 4px;")
@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
         centre_layout.addWidget(self.image_view, 1)
         self.findings = FindingsPanel()
         self.similar = SimilarPanel(
-            self.session.backend.read_image, lambda: self.session.model.worklist.thresholds
+            self.session.backend.read_image, lambda: self.session.worklist_model.worklist.thresholds
         )
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.findings)
@@ -149,9 +149,9 @@ class MainWindow(QMainWindow):
         s.heatmapFailed.connect(self._on_heatmap_failed)
         s.taskFinished.connect(self._on_task_finished)
         s.scoringDone.connect(self._on_scoring_done)
-        s.model.reranked.connect(self._refresh_current)
-        s.model.reranked.connect(self._similar_catch_up)
-        s.model.reranked.connect(self._update_study_actions)
+        s.worklist_model.reranked.connect(self._refresh_current)
+        s.worklist_model.reranked.connect(self._similar_catch_up)
+        s.worklist_model.reranked.connect(self._update_study_actions)
         self.worklist.currentStudyChanged.connect(lambda _uid: self._update_study_actions())
         self.progress.cancelRequested.connect(self.cancel_work)
         self.worklist.currentStudyChanged.connect(self._on_study_changed)
@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
         if st.splitter_state:
             self.splitter.restoreState(QByteArray(base64.b64decode(st.splitter_state)))
         self.actions_.hide_phi.setChecked(st.hide_phi)
-        self.session.model.set_hide_phi(st.hide_phi)
+        self.session.worklist_model.set_hide_phi(st.hide_phi)
         self.actions_.heatmap.setChecked(self.image_view.overlay_visible())
 
     # -- opening --------------------------------------------------------------------------------
@@ -267,8 +267,8 @@ class MainWindow(QMainWindow):
         self.settings.last_model = str(info.package)
         self.similar.set_source(self.session.store, info.card.weights_sha256)
         self.findings.set_card(info.card)
-        self.session.model.set_thresholds(self.settings.thresholds_for(info.card))
-        self.findings.show_thresholds(self.session.model.worklist.thresholds)
+        self.session.worklist_model.set_thresholds(self.settings.thresholds_for(info.card))
+        self.findings.show_thresholds(self.session.worklist_model.worklist.thresholds)
         self.worklist.set_findings(info.card.shown_labels)
         self._schedule_save()
         self.show_message(f"Loaded {info.card.name} {info.card.version} on {info.device}")
@@ -281,7 +281,7 @@ class MainWindow(QMainWindow):
     # -- study display --------------------------------------------------------------------------
     def current_row(self) -> StudyRow | None:
         uid = self.worklist.current_uid()
-        return None if uid is None else self.session.model.worklist.get(uid)
+        return None if uid is None else self.session.worklist_model.worklist.get(uid)
 
     def move_study(self, delta: int) -> None:
         self.worklist.move(delta)
@@ -390,7 +390,7 @@ class MainWindow(QMainWindow):
     def _on_thresholds_edited(self, thresholds: dict) -> None:
         """The reader moved a threshold: the worklist takes it, the panel shows it, settings keep it."""
         self.session.set_thresholds(thresholds)
-        current = self.session.model.worklist.thresholds
+        current = self.session.worklist_model.worklist.thresholds
         self.findings.show_thresholds(current)
         self.similar.refresh()  # its findings and positives are under the thresholds too
         if self.session.info is not None:
@@ -413,7 +413,7 @@ class MainWindow(QMainWindow):
         self.image_view.reset_view()
 
     def set_hide_phi(self, hide: bool) -> None:
-        self.session.model.set_hide_phi(hide)
+        self.session.worklist_model.set_hide_phi(hide)
         self.worklist.proxy.refilter()
         self.settings.hide_phi = hide
         row = self.current_row()
@@ -555,13 +555,13 @@ class MainWindow(QMainWindow):
             self.show_message("Nothing to export: select a ranked study with an image")
             return None
         heatmap = self.image_view.heatmap() if self.image_view.overlay_visible() else None
-        path = self.exports.image(image, heatmap, item, card, self.session.model.worklist.thresholds)
+        path = self.exports.image(image, heatmap, item, card, self.session.worklist_model.worklist.thresholds)
         if path is not None:
             self.session.audit("exported", row.uid, kind="image", file=path.name)
         return path
 
     def export_worklist(self) -> tuple[Path, Path] | None:
-        wl = self.session.model.worklist
+        wl = self.session.worklist_model.worklist
         card = self.session.info.card if self.session.info else None
         out = self.exports.worklist(wl.ranked_rows(), card, wl.thresholds)
         if out is not None:

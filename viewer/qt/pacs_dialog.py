@@ -401,7 +401,7 @@ class PacsDialog(QDialog):
 
     def _current_row(self) -> StudyRow | None:
         uid = self._current_uid()
-        return None if uid is None else self.session.model.worklist.get(uid)
+        return None if uid is None else self.session.worklist_model.worklist.get(uid)
 
     def send_current(self) -> None:
         row, node = self._current_row(), self.send_node.currentData()
@@ -413,7 +413,7 @@ class PacsDialog(QDialog):
         elif row is None or row.state is not RowState.SCORED:
             self._say("Select a scored study in the worklist first.")
         else:
-            thresholds = dict(self.session.model.worklist.thresholds)
+            thresholds = dict(self.session.worklist_model.worklist.thresholds)
             objects_of = (store, self.session.model_thread.engine, info.card, thresholds)
             self._start(_send, objects_of, row.uid, node)
 

@@ -53,7 +53,7 @@ def _default_read(path: Path) -> XRayImage:
 
 
 @dataclass
-class Backend:
+class EngineParts:
     """The inference functions the session calls; tests swap in fakes."""
 
     scan: Callable[[Sequence[Path], Callable[[], bool]], Iterable[ScanEntry]] = _default_scan
@@ -136,13 +136,13 @@ class TriageSession(QObject):
     scoringFailed = Signal(str)  # noqa: N815  a scoring job stopped with an error: why
 
     def __init__(
-        self, backend: Backend | None = None, store: Store | None = None, parent: QObject | None = None
+        self, backend: EngineParts | None = None, store: Store | None = None, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
-        self.backend = backend or Backend()
+        self.backend = backend or EngineParts()
         self.store = store  # closed with the session
         self._unwritable = "read-only" if store is not None and not store.writable else ""
-        self.model = WorklistModel(parent=self)
+        self.worklist_model = WorklistModel(parent=self)
         self.info: ModelInfo | None = None
         self.io = WorkerPool(max_threads=2)
         self.model_thread = ModelThread(
@@ -243,7 +243,7 @@ class TriageSession(QObject):
             if self.store is not None:
                 self.reload()
             else:
-                self.model.requeue(only_unfinished=False)
+                self.worklist_model.requeue(only_unfinished=False)
         self.modelLoaded.emit(info)
         self.score_queued()
         self._maybe_idle()
@@ -267,8 +267,10 @@ class TriageSession(QObject):
         self._reload_worker = None
         if self._closed or self.info is None or rows.weights_sha256 != self.info.card.weights_sha256:
             return  # another model was loaded meanwhile; its own reload follows
-        self.model.load(rows.results, rows.queued, rows.reviews)
-        self.message.emit(f"{len(rows.results)} studies from the store, {len(self.model.worklist)} in all")
+        self.worklist_model.load(rows.results, rows.queued, rows.reviews)
+        self.message.emit(
+            f"{len(rows.results)} studies from the store, {len(self.worklist_model.worklist)} in all"
+        )
         self.score_queued()
         self._maybe_idle()
 
@@ -286,20 +288,20 @@ class TriageSession(QObject):
         else:
             review = self._store_call(lambda store: store.set_review(uid, outcome, note))[1]
         if review is not None:
-            self.model.set_review(uid, review)
+            self.worklist_model.set_review(uid, review)
         return review
 
     def clear_review(self, uid: str) -> bool:
         """Take the study's review off; False when the store refused (the reader is told)."""
         if self.store is None or self._store_call(lambda store: store.clear_review(uid))[0]:
-            self.model.set_review(uid, None)
+            self.worklist_model.set_review(uid, None)
             return True
         return False
 
     def archive(self, uids: Sequence[str]) -> int:
         """Archive studies in the store and take them off the worklist; returns how many went."""
         ok, _ = self._store_call(lambda store: store.archive(uids))
-        return self.model.remove(uids) if ok else 0
+        return self.worklist_model.remove(uids) if ok else 0
 
     def archive_older_than(self, arrived_before: str) -> int:
         """Archive every study that arrived before the ISO time, then re-read the worklist."""
@@ -319,7 +321,7 @@ class TriageSession(QObject):
             return store_worklist(store, sha, [uid]).results if store.override_gate(uid, sha) else []
 
         results = self._store_call(work)[1] or []
-        self.model.apply_results(results)
+        self.worklist_model.apply_results(results)
         return bool(results)
 
     def audit(self, action: str, study_uid: str = "", **detail: object) -> None:
@@ -330,8 +332,8 @@ class TriageSession(QObject):
 
     def set_thresholds(self, thresholds: Mapping[str, float]) -> None:
         """The reader's new thresholds: re-rank, and audit each finding whose threshold moved."""
-        old = dict(self.model.worklist.thresholds)
-        self.model.set_thresholds(thresholds)
+        old = dict(self.worklist_model.worklist.thresholds)
+        self.worklist_model.set_thresholds(thresholds)
         for label, value in thresholds.items():
             if label in old and old[label] != value:
                 self.audit("threshold-changed", label=label, old=old[label], new=value)
@@ -376,7 +378,7 @@ class TriageSession(QObject):
         if replace and self.replaces_on_open:
             self.model_thread.cancel_scoring()
             self._pending.clear()
-            self.model.clear()
+            self.worklist_model.clear()
             self.images.clear()
         self._indexed = 0
         self._index_token += 1
@@ -395,13 +397,13 @@ class TriageSession(QObject):
         if self._closed or self._reload_worker is not None:
             return False
         queued = self._queued_count()
-        self.model.add_entries(entries)
+        self.worklist_model.add_entries(entries)
         if self._queued_count() > queued:
             self.score_queued()
         return True
 
     def _queued_count(self) -> int:
-        return sum(row.state is RowState.QUEUED for row in self.model.worklist.rows)
+        return sum(row.state is RowState.QUEUED for row in self.worklist_model.worklist.rows)
 
     @property
     def replaces_on_open(self) -> bool:
@@ -415,7 +417,7 @@ class TriageSession(QObject):
             self._store_unwritable(failure)
         if token != self._index_token or self._closed:
             return  # a superseded scan
-        self.model.add_entries(entries)
+        self.worklist_model.add_entries(entries)
         self._indexed += len(entries)
         self.progressChanged.emit(f"Indexing… {self._indexed} files", 0, 0)
 
@@ -431,7 +433,7 @@ class TriageSession(QObject):
         if worker is None or token != worker.token or self._closed:
             return
         self._index_worker = None
-        studies = len(self.model.worklist)
+        studies = len(self.worklist_model.worklist)
         if worker.abort_requested:  # the reader pressed Cancel: keep what was indexed, score nothing
             self.message.emit(f"Indexing cancelled after {self._indexed} files ({studies} studies)")
         else:
@@ -445,8 +447,8 @@ class TriageSession(QObject):
         if self._closed or self.info is None or self.reading_files:
             return
         self._flush_results()
-        self.model.requeue(only_unfinished=True)
-        rows = [r for r in self.model.worklist.rows if r.state is RowState.QUEUED]
+        self.worklist_model.requeue(only_unfinished=True)
+        rows = [r for r in self.worklist_model.worklist.rows if r.state is RowState.QUEUED]
         if not rows:
             return
         entries = [e for r in sorted(rows, key=lambda r: r.seq) for e in r.entries]
@@ -474,7 +476,7 @@ class TriageSession(QObject):
     @Slot(int, list)
     def _on_batch_started(self, job_id: int, uids: list[str]) -> None:
         if job_id == self._job_id:
-            self.model.set_scoring(uids)
+            self.worklist_model.set_scoring(uids)
 
     @Slot(int, object)
     def _on_scored(self, job_id: int, result: StudyResult) -> None:
@@ -495,7 +497,7 @@ class TriageSession(QObject):
             self.progressChanged.emit(f"Scoring {done}/{total}", done, total)
         batch, self._pending = self._pending, []
         t0 = time.perf_counter()
-        self.model.apply_results(batch)
+        self.worklist_model.apply_results(batch)
         # Keep the GUI responsive on huge worklists: flush less often when a re-rank is slow.
         self._flush_interval = int(min(1000, max(100, 5000 * (time.perf_counter() - t0))))
 
@@ -505,7 +507,7 @@ class TriageSession(QObject):
         if job_id != self._job_id:
             return
         self._scoring = False
-        self.model.requeue(only_unfinished=True)
+        self.worklist_model.requeue(only_unfinished=True)
         if error:
             self.message.emit(f"Scoring stopped: {error}")
             self.scoringFailed.emit(error)
@@ -523,13 +525,13 @@ class TriageSession(QObject):
     # -- images and heat maps ---------------------------------------------------------------------
     def prefetch_image(self, uid: str) -> None:
         """Decode a study the reader is likely to open next, if it is not cached already."""
-        row = self.model.worklist.get(uid)
+        row = self.worklist_model.worklist.get(uid)
         if row is not None and row.state is not RowState.ERROR and uid not in self.images:
             self.request_image(uid)
 
     def request_image(self, uid: str) -> None:
         """Read the study's representative image off the GUI thread; answers with imageReady/Failed."""
-        row = self.model.worklist.get(uid)
+        row = self.worklist_model.worklist.get(uid)
         if row is None:
             return
         if row.state is RowState.ERROR:
@@ -568,7 +570,7 @@ class TriageSession(QObject):
         """
         key = self.heatmap_key(uid, label)
         image = self.images.get(uid)
-        row = self.model.worklist.get(uid)
+        row = self.worklist_model.worklist.get(uid)
         if key is None or image is None or row is None or row.state is not RowState.SCORED:
             return False
         cached = self.heatmaps.get(key)
