@@ -38,6 +38,8 @@ class CardOnly:
     card: ModelCard
     device: str = "cpu"
     precision: str = "float32"
+    backend: str = "none"
+    gate: None = None
 
 
 def build_store(path: Path, card: ModelCard, studies: int) -> None:
