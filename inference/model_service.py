@@ -13,8 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from inference import preprocess
-from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, Preprocessing, XRayImage
-from inference.gate import Gate
+from inference.api import Heatmap, ModelCard, Prediction, PreparedImage, Preprocessing, SafetyGate, XRayImage
 from inference.gradcam import cam_method, place_cam
 from inference.options import TTA_MODES
 from inference.probabilities import probabilities
@@ -35,7 +34,7 @@ class ModelService:
     backend = ""  # the runtime that scores: onnx (ONNX Runtime, CPU) or torch
     closed_form = True  # heat maps by :func:`inference.gradcam.closed_form_cams`, else Captum's
 
-    def __init__(self, card: ModelCard, tta: str, gate: Gate | None) -> None:
+    def __init__(self, card: ModelCard, tta: str, gate: SafetyGate | None) -> None:
         if tta not in TTA_MODES:
             raise ValueError(f"unknown TTA mode {tta!r}; choose one of {', '.join(TTA_MODES)}")
         if tta == "tencrop" and card.preprocessing is not Preprocessing.CHEXNET:

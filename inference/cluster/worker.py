@@ -40,7 +40,7 @@ class Scorer:
     def __init__(
         self, package: str, weights_sha256: str, device: str = "auto", backend: str = "auto"
     ) -> None:
-        from inference.service import load_service  # torch is loaded on workers only
+        from inference.service import load_service  # the model loads on workers only
 
         self._service = load_service(Path(package), device, precision=PRECISION, backend=backend)
         found = self._service.card.weights_sha256
