@@ -54,6 +54,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import cpu  # noqa: E402  (bench/, this script's folder, is on sys.path)
+
 from inference.bundled import DEMO_MODEL, SAMPLES  # noqa: E402
 from inference.models.card import read_card  # noqa: E402
 
@@ -61,7 +63,6 @@ DEV_APP = ROOT / ".venv" / "bin" / "cxr-triage"
 DEV_PYTHON = ROOT / ".venv" / "bin" / "python"
 ONE_IMAGE = SAMPLES / "00000001_000.png"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
-FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 LIMIT_S = 3600  # a child still running after this is killed (and the bench fails)
 TARGETS = {"cold": 1.5, "rss": 500.0, "pngs": 2.5, "dicoms": 3.0}
 
@@ -108,17 +109,6 @@ class Figures:
 
     def rounds(self, name: str) -> int:
         return len(self.runs[name])
-
-
-def cpu() -> str:
-    """The CPU's model name and the instruction-set flags that change what fp32/int8 run on."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line), "?")
-    flags = next(
-        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []
-    )
-    present = " ".join(f for f in FLAGS if f in flags) or "none of " + " ".join(FLAGS)
-    return f"{name}, {os.cpu_count()} logical cores; flags: {present}"
 
 
 def timed(command: list[str], work: Path) -> Run:

@@ -30,22 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from machine import cpu  # noqa: E402  (bench/, this script's folder, is on sys.path)
+
 from inference.bundled import DEMO_MODEL, SAMPLES  # noqa: E402
 from inference.cli import main  # noqa: E402
 
 Scores = dict[str, dict[str, float]]  # image UID -> every output's probability
-FLAGS = ("avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "avx2")
-
-
-def cpu() -> str:
-    """The CPU's model name and the instruction-set flags that change what fp32/bf16/int8 run on."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line), "?")
-    flags = next(
-        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []
-    )
-    present = " ".join(f for f in FLAGS if f in flags) or "none of these: " + " ".join(FLAGS)
-    return f"{name}, {os.cpu_count()} cores; flags: {present}"
 
 
 def stored(db: Path) -> tuple[Scores, set[str]]:
