@@ -46,9 +46,10 @@ def run(*argv: object) -> tuple[int, str, str]:
 
 
 def imported_package(folder: Path) -> Path:
-    """The demo package's weights and card without its gate: what ``model import`` leaves."""
+    """The demo package's weights, export and card without its gate: what ``model import`` leaves."""
     folder.mkdir()
     shutil.copy(DEMO_MODEL / "model.safetensors", folder)
+    shutil.copy(DEMO_MODEL / "model.onnx", folder)
     card = json.loads((DEMO_MODEL / "card.json").read_text())
     del card["gate"]
     (folder / "card.json").write_text(json.dumps(card))
