@@ -12,15 +12,16 @@ define install_venv
 	@command -v $(PY) >/dev/null || { echo "CXR Triage needs Python 3.11 ($(PY) not found)."; exit 1; }
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -r $(1)
+	$(VENV)/bin/python -m pip install --quiet -r $(1) -r requirements-build.txt
 	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 endef
 
-$(APP_STAMP): requirements.txt pyproject.toml
+$(APP_STAMP): requirements.txt requirements-build.txt pyproject.toml
 	$(call install_venv,requirements.txt)
 	touch $(APP_STAMP)
 
-$(STAMP): requirements.txt requirements-train.txt requirements-cluster.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-train.txt requirements-cluster.txt requirements-dev.txt \
+		requirements-build.txt pyproject.toml
 	$(call install_venv,requirements-dev.txt)
 	touch $(STAMP) $(APP_STAMP)
 
