@@ -20,6 +20,7 @@ from PySide6.QtGui import QImage
 
 from inference.bundled import SAMPLES
 from viewer import app, gui
+from viewer.qt import smoke_screenshot
 
 REPO = Path(__file__).resolve().parents[2]
 TWO_SAMPLES = ("00000001_000.png", "CR_chest_SIIM_jpegbaseline_8bit.dcm")
@@ -85,7 +86,7 @@ def test_the_time_limits_agree_and_the_option_takes_seconds(monkeypatch: pytest.
 # -- the failures, on the fake back end --------------------------------------------------------------
 @pytest.fixture
 def smoke(qtbot, tmp_path):
-    """Runs :class:`viewer.gui.SmokeScreenshot` on a window of the given back end opened on ``folder``
+    """Runs :class:`smoke_screenshot.SmokeScreenshot` on a window of the given back end opened on ``folder``
     (the fake scan: "N" is N studies); returns (exit code, the window). Windows are closed after."""
     windows = []
 
@@ -96,7 +97,7 @@ def smoke(qtbot, tmp_path):
         qtbot.addWidget(window)
         windows.append(window)
         codes: list[int] = []
-        gui.SmokeScreenshot(window, png, limit_s, codes.append)
+        smoke_screenshot.SmokeScreenshot(window, png, limit_s, codes.append)
         window.show()
         window.open_paths([tmp_path / folder])
         if load:
@@ -122,7 +123,7 @@ def test_a_model_that_does_not_load_fails_with_one_line(smoke, backend, tmp_path
         raise ValueError("weights do not match the card (test)")
 
     codes, _ = smoke(dataclasses.replace(backend, loader=refuse), tmp_path / "w.png")
-    assert codes == [gui.EXIT_SMOKE_FAILED] == [1]
+    assert codes == [smoke_screenshot.EXIT_SMOKE_FAILED] == [1]
     err = capsys.readouterr().err
     assert err.startswith("cxr-triage: smoke screenshot failed: the model did not load: ")
     assert "weights do not match the card (test)" in err and err.count("\n") == 1
