@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 from inference.api import Prediction, PreparedImage, SafetyGate, ScanEntry, Status, StudyResult, TriageService
 from inference.io import group_by_study
@@ -17,6 +18,8 @@ from inference.studies import RunCounts, StudyImages
 
 log = logging.getLogger(__name__)
 
+Reader = Callable[[Path, TriageService], PreparedImage | str]  # a file to network input, or why not
+
 
 def score_studies(
     entries: Iterable[ScanEntry],
@@ -25,6 +28,7 @@ def score_studies(
     cancelled: Callable[[], bool] | None = None,
     store: Store | None = None,
     counts: RunCounts | None = None,
+    read: Reader = prepare_image,
 ) -> Iterator[StudyResult]:
     """Read, score and summarise studies, yielding each as soon as all its images are done.
 
@@ -32,7 +36,8 @@ def score_studies(
     same content, same precision) are not read again, and each batch's results are committed before
     its studies are yielded, so a killed run loses at most the batch in flight. Images are decoded and
     reduced to network input on a reader thread, one batch ahead, while the model scores the current
-    batch; a file that cannot be read becomes an error for its study and the run goes on.
+    batch; a file that cannot be read becomes an error for its study and the run goes on. ``read``
+    turns a file into network input (the product's one path; tests give files of their own).
     """
     counts = counts if counts is not None else RunCounts()
     studies = plan_studies(list(entries), service.card.weights_sha256, service.precision, store, counts)
@@ -47,7 +52,7 @@ def score_studies(
         waiting.clear()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxr-reader") as reader:
-        for study, outcomes in _read_ahead(studies, reader, service, batch_size):
+        for study, outcomes in _read_ahead(studies, reader, service, batch_size, read):
             if cancelled is not None and cancelled():
                 return
             if not outcomes and not waiting:
@@ -161,14 +166,18 @@ def predict_each(service: TriageService, images: Sequence[PreparedImage]) -> lis
 
 
 def _read_ahead(
-    studies: Sequence[StudyImages], reader: ThreadPoolExecutor, service: TriageService, depth: int
+    studies: Sequence[StudyImages],
+    reader: ThreadPoolExecutor,
+    service: TriageService,
+    depth: int,
+    read: Reader,
 ) -> Iterator[tuple[StudyImages, list[tuple[int, str, PreparedImage | str]]]]:
     """Each study with its images to score, read and prepared ``depth`` images ahead on ``reader``."""
     queue: list[tuple[StudyImages, list[tuple[int, str, Future[PreparedImage | str]]]]] = []
     queued = 0
     for study in studies:
         futures = [
-            (index, uid, reader.submit(prepare_image, study.members[index].meta.path, service))
+            (index, uid, reader.submit(read, study.members[index].meta.path, service))
             for index, uid in study.todo
         ]
         queue.append((study, futures))

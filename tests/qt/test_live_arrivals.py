@@ -30,7 +30,9 @@ WRITER = textwrap.dedent(
     with Store(sys.argv[1]) as store:
         scored, unscored = scan_row(1), scan_row(2)
         uids = store.record([scored, unscored], source="dimse")
-        store.save_results([ImageResult(uids[0], Status.SCORED, {"Effusion": 0.987})], sys.argv[2])
+        store.save_results(
+            [ImageResult(uids[0], Status.SCORED, {"Effusion": 0.987})], sys.argv[2], precision="fp32"
+        )
     """
 )
 

@@ -71,7 +71,7 @@ class FakeService:
     def __init__(self, card: ModelCard | None = None, delay: float = 0.0) -> None:
         self.card = card or make_card()
         self.device = "cpu"
-        self.precision = "float32"
+        self.precision = "fp32"
         self.backend = "fake"
         self.gate = None
         self.delay = delay
@@ -122,64 +122,24 @@ def fake_image(path: Path, uid: str | None = None) -> XRayImage:
 
 
 def fake_scorer(read: Callable[[Path], XRayImage]):
-    """A score_studies look-alike: groups by study, predicts in batches, yields per study."""
+    """The product's own ``score_studies``, reading each file as ``read`` makes it (a fake image), under
+    the header the scan found for it (as reading a real file gives)."""
+    from inference.scoring import score_studies
 
-    def score(
-        entries: Sequence[ScanEntry], service, batch_size: int = 8, cancelled=None, store=None, counts=None
-    ) -> Iterator[StudyResult]:
-        if store is not None:  # like score_studies: record everything, score and commit what is missing
-            yield from _stored_scoring(entries, service, store, batch_size, cancelled)
-            return
-        groups: dict[str, list[ScanEntry]] = {}
-        for e in entries:
-            groups.setdefault(e.meta.study_uid, []).append(e)
-        todo = []
-        for uid, group in groups.items():
-            eligible = [e for e in group if e.status is Status.SCORED]
-            if not eligible:
-                yield StudyResult(uid, group[0].meta, group[0].status, group[0].reason)
-                continue
-            todo.append(eligible[0])
-        for start in range(0, len(todo), batch_size):
-            if cancelled is not None and cancelled():
-                return
-            batch = todo[start : start + batch_size]
-            images, failed = [], []
-            for e in batch:
-                try:
-                    im = read(e.meta.path)
-                    images.append(XRayImage(im.pixels, e.meta))
-                except Exception as exc:
-                    failed.append(StudyResult(e.meta.study_uid, e.meta, Status.ERROR, str(exc)))
-            yield from failed
-            for im, pred in zip(images, service.predict(images), strict=True):
-                yield StudyResult(im.meta.study_uid, im.meta, Status.SCORED, "", dict(pred.probabilities))
+    def score(entries: Sequence[ScanEntry], service, **options) -> Iterator[StudyResult]:
+        entries = list(entries)
+        headers = {e.meta.path: e.meta for e in entries}
+
+        def network_input(path: Path, service) -> PreparedImage | str:
+            try:
+                image = read(path)
+            except Exception as exc:
+                return str(exc)
+            return service.prepare(XRayImage(image.pixels, headers.get(Path(path), image.meta)))
+
+        return score_studies(entries, service, read=network_input, **options)
 
     return score
-
-
-def _stored_scoring(entries, service, store, batch_size, cancelled) -> Iterator[StudyResult]:
-    from inference.store import ImageResult
-
-    sha = service.card.weights_sha256
-    uids = store.record(entries)
-    have = store.results(sha, uids)
-    todo = [(e, uid) for e, uid in zip(entries, uids, strict=True) if e.status is Status.SCORED]
-    for start in range(0, len(todo), batch_size):
-        if cancelled is not None and cancelled():
-            return
-        batch = todo[start : start + batch_size]
-        fresh = [(e, uid) for e, uid in batch if uid not in have]
-        images = [XRayImage(np.zeros((4, 4), np.float32), e.meta) for e, _ in fresh]
-        predictions = service.predict(images) if images else []
-        saved = [
-            ImageResult(uid, Status.SCORED, p.probabilities)
-            for (_, uid), p in zip(fresh, predictions, strict=True)
-        ]
-        store.save_results(saved, sha)
-        have.update({r.image_uid: r for r in saved})
-        for e, uid in batch:
-            yield StudyResult(e.meta.study_uid, e.meta, Status.SCORED, "", dict(have[uid].probabilities))
 
 
 def mixed_entries() -> list[ScanEntry]:
