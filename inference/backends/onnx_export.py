@@ -22,6 +22,7 @@ from torch import nn
 from inference.api import ModelCard, OnnxCard
 from inference.backends.onnx import (
     EXPORT_FORMAT,
+    FAILURES,
     INPUT,
     OPSET,
     OUTPUTS,
@@ -113,7 +114,7 @@ def export_to_cache(model: ChestNet, card: ModelCard) -> Path | None:
     try:
         export(model.cpu().float().eval(), path)
         gap = parity(model, path, card)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except FAILURES as exc:
         log.warning("cannot export the model to ONNX in %s (%s); scoring with torch", path.parent, exc)
         return None
     if gap > PARITY_TOLERANCE:

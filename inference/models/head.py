@@ -7,14 +7,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from inference.api import Task
-
-
-def probabilities(logits: torch.Tensor, task: Task) -> torch.Tensor:
-    """The network's logits (N×L) as probabilities: softmax for mutually exclusive labels, else sigmoid."""
-    logits = logits.float()
-    return logits.softmax(dim=1) if task is Task.MULTICLASS else logits.sigmoid()
-
 
 class PooledLinearHead(nn.Module):
     """Logits, one per label, from ``classifier(pool(forward_features(x)))``."""
