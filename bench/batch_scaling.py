@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from inference.bundled import SAMPLES  # noqa: E402
-from inference.cli import main, parse  # noqa: E402
-from inference.commands import batch  # noqa: E402
+from inference.cli.commands import batch  # noqa: E402
+from inference.cli.main import main, parse  # noqa: E402
 
 SOURCES = ("00003956_001.png", "00011514_015.png", "16747_3_1.jpg", "IM-0115-0001.jpeg")
 

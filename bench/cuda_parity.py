@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 def prepare(target: Path) -> None:
     from inference.bundled import DEMO_MODEL, SAMPLES
-    from inference.network_input import prepare_image
-    from inference.service import load_service
+    from inference.runtime.network_input import prepare_image
+    from inference.runtime.service import load_service
 
     torch_service = load_service(DEMO_MODEL, device="cpu", backend="torch")
     onnx_service = load_service(DEMO_MODEL, device="cpu", backend="onnx")

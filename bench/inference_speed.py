@@ -3,7 +3,7 @@
     .venv/bin/python bench/inference_speed.py [--model DIR] [--images N] [--dicoms N] [--rounds R]
 
 naive   : for each image: full-resolution read, CheXNet preprocessing, eager fp32 forward at batch 1.
-product : ``inference.scoring.score_studies`` with the model service (reduced-resolution decoding,
+product : ``inference.runtime.scoring.score_studies`` with the model service (reduced-resolution decoding,
           batched, channels-last, read-ahead thread, bf16 only where the hardware has it and parity
           holds).
 Both end to end (decoding included) on two sets: the bundled PNG/JPEG/DICOM samples (repeated),
@@ -32,12 +32,12 @@ from pydicom.uid import JPEG2000Lossless, generate_uid
 
 from inference.api import ModelCard, PreparedImage, ScanEntry, Status
 from inference.bundled import DEMO_MODEL, SAMPLES
-from inference.explain import captum_cam, forward_cams
 from inference.io import read_image, scan
 from inference.models.package import load_package
-from inference.preprocess import decode_side, prepare
-from inference.scoring import score_studies
-from inference.service import ModelService, load_service
+from inference.runtime.explain import captum_cam, forward_cams
+from inference.runtime.preprocess import decode_side, prepare
+from inference.runtime.scoring import score_studies
+from inference.runtime.service import ModelService, load_service
 
 LARGE = (3000, 2500)  # rows, columns of a large CR/DX detector
 NIH_DX = SAMPLES / "DX_chest_NIH_google_1024_8bit.dcm"

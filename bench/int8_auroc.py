@@ -34,8 +34,8 @@ LIMIT = 0.005  # the largest AUROC drop int8 may cost
 
 
 def prepared(samples: list, model: Path) -> list:
-    from inference.network_input import prepare_image
-    from inference.service import load_service
+    from inference.runtime.network_input import prepare_image
+    from inference.runtime.service import load_service
 
     service = load_service(model, device="cpu", precision="fp32", backend="torch")
     return [prepare_image(s.path, service) for s in samples]
@@ -43,7 +43,7 @@ def prepared(samples: list, model: Path) -> list:
 
 def score(inputs: list, model: Path, precision: str) -> tuple[np.ndarray, str, float]:
     """Pneumonia probabilities, the precision the service settled on, and model ms/image."""
-    from inference.service import load_service
+    from inference.runtime.service import load_service
 
     service = load_service(model, device="cpu", precision=precision, backend="onnx")
     service.predict(inputs[:BATCH])  # a warm-up batch
@@ -54,7 +54,7 @@ def score(inputs: list, model: Path, precision: str) -> tuple[np.ndarray, str, f
 
 
 def main() -> int:
-    from inference.evaluation.metrics import auroc
+    from inference.fit.evaluation.metrics import auroc
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", type=Path, help="the public data folder (nih-pneumonia-subset/, ...)")

@@ -55,8 +55,8 @@ def child(folder: Path, batch_size: int, device: str) -> None:
     """Score every image under ``folder``; print peak RSS and timing as one JSON line."""
     from inference.bundled import DEMO_MODEL
     from inference.io import scan
-    from inference.scoring import score_studies
-    from inference.service import load_service
+    from inference.runtime.scoring import score_studies
+    from inference.runtime.service import load_service
 
     service = load_service(DEMO_MODEL, device=device)
     loaded = peak_rss_mb()

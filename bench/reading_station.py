@@ -75,7 +75,7 @@ import torch
 
 from inference.io import read_image
 from inference.models.package import load_package
-from inference.preprocess import prepare
+from inference.runtime.preprocess import prepare
 
 card, model = load_package(Path(sys.argv[1]))
 with torch.inference_mode():

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from machine import cpu  # noqa: E402  (bench/, this script's folder, is on sys.path)
 
 from inference.bundled import DEMO_MODEL, SAMPLES  # noqa: E402
-from inference.cli import main  # noqa: E402
+from inference.cli.main import main  # noqa: E402
 
 Scores = dict[str, dict[str, float]]  # image UID -> every output's probability
 
@@ -67,7 +67,7 @@ def alone(studies: Path, work: Path) -> tuple[Scores, set[str]]:
 def resumed(studies: Path, work: Path) -> tuple[Scores, set[str]]:
     """A run killed with SIGKILL once it has committed some results, then run again to the end."""
     db = work / "killed.sqlite"
-    command = [sys.executable, "-m", "inference.cli", "triage", str(studies), "--db", str(db)]
+    command = [sys.executable, "-m", "inference.cli.main", "triage", str(studies), "--db", str(db)]
     command += ["--out", str(work / "killed"), "--batch-size", "2"]
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.monotonic() + 600
@@ -103,8 +103,8 @@ def ray_batch(studies: Path, work: Path) -> tuple[Scores, set[str]]:
 
 def viewer_engine(studies: Path, work: Path) -> tuple[Scores, set[str]]:
     """Scoring through the model engine the viewer's model thread owns, with its default loader."""
-    from inference.engine import Engine, ScoringFinished
     from inference.io import scan
+    from inference.runtime.engine import Engine, ScoringFinished
     from inference.store import Store
 
     db = work / "engine.sqlite"

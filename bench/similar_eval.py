@@ -41,8 +41,8 @@ SPLIT = {"val_fraction": 0.15, "test_fraction": 0.2, "seed": 0}  # as models/cxr
 
 def test_split(data: Path) -> list:
     """The demo model's test split, both sources (every source is needed to replay the seeded split)."""
-    from inference.train.datasets import exclude, read_dataset
-    from inference.train.splits import split_by_patient
+    from inference.fit.train.datasets import exclude, read_dataset
+    from inference.fit.train.splits import split_by_patient
 
     class_map = {"NORMAL": "", "PNEUMONIA": "Pneumonia"}
     samples = read_dataset(f"nih={data / 'nih-pneumonia-subset' / 'labels.csv'}", class_map)
@@ -58,8 +58,8 @@ def adult_test_split(data: Path) -> list:
 
 
 def embed(samples: list, model: Path) -> np.ndarray:
-    from inference.network_input import prepare_image
-    from inference.service import load_service
+    from inference.runtime.network_input import prepare_image
+    from inference.runtime.service import load_service
 
     service = load_service(model, device="cpu", precision="fp32")
     vectors = []

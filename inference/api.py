@@ -24,7 +24,8 @@ class Status(enum.StrEnum):
 
 
 class Preprocessing(enum.StrEnum):
-    """The two input conventions of published chest-X-ray models (:mod:`inference.preprocess`); a model
+    """The two input conventions of published chest-X-ray models (:mod:`inference.runtime.preprocess`); a
+    model
     card names exactly one."""
 
     CHEXNET = "chexnet"  # 8-bit gray -> RGB, resize 256, crop 224, ImageNet mean/std
@@ -177,11 +178,11 @@ class OnnxCard:
     """The card's ``onnx`` section: the package's network exported to ONNX, which the CPU runtime runs.
 
     ``parity`` is the largest difference of any output probability between ONNX Runtime and torch fp32
-    on the parity probe (:mod:`inference.backends.probe`) when the export was made."""
+    on the parity probe (:mod:`inference.runtime.backends.probe`) when the export was made."""
 
     file: str  # in the package, e.g. "model.onnx"
     sha256: str
-    outputs: str  # the export's outputs (inference.backends.onnx.EXPORT_FORMAT)
+    outputs: str  # the export's outputs (inference.runtime.backends.onnx.EXPORT_FORMAT)
     opset: int
     parity: float
 

@@ -2,7 +2,7 @@
 concept that names each finding in a DICOM SR.
 
 Outputs are always mapped by name through :data:`CANONICAL`, never by position. :data:`CODES` is the
-one table of finding codes: training (:func:`inference.train.card.label_cards`) and ``model import``
+one table of finding codes: training (:func:`inference.fit.train.card.label_cards`) and ``model import``
 (:mod:`inference.models.checkpoints`) copy a label's entry into its card, which then holds it, with
 its source, and the SR takes it from the card.
 """

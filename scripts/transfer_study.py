@@ -112,7 +112,7 @@ def train_command(arm: Arm, data: Path, out: Path, epochs: int) -> list[str]:
     """The `cxr-triage train` command line of ``arm`` (resumable; its package in out/<arm>/package)."""
     teacher = ["--teacher", str(out / arm.teacher / "package")] if arm.teacher else []
     return [
-        sys.executable, "-m", "inference.commands.train", "train", *data_options(data), *arm.options,
+        sys.executable, "-m", "inference.cli.commands.train", "train", *data_options(data), *arm.options,
         *teacher, "--input-size", str(arm.input_size), "--epochs", str(arm.epochs or epochs),
         "--threads", str(THREADS),
         "--resume", "--name", arm.name, "--out", str(out / arm.name / "package"),
@@ -209,7 +209,7 @@ def held_out_predictions(out: Path, arm: str) -> HeldOutPredictions:
 
 def paired_difference(a: HeldOutPredictions, b: HeldOutPredictions, source: str) -> dict[str, object]:
     """AUROC(a) − AUROC(b) on ``source``'s annotated test images, with its 95% paired bootstrap CI."""
-    from inference.evaluation.metrics import auroc, paired_bootstrap_auroc_difference_ci
+    from inference.fit.evaluation.metrics import auroc, paired_bootstrap_auroc_difference_ci
 
     if a.paths != b.paths or not np.array_equal(a.y, b.y, equal_nan=True):
         raise ValueError("the two arms were tested on different images: they cannot be compared pairwise")
@@ -230,7 +230,7 @@ def differences(rows: Sequence[Mapping], out: Path) -> list[dict]:
 
 def save_history(arm: Arm, out: Path) -> None:
     """The arm's epoch history (from its last checkpoint) as JSON, for the table."""
-    from inference.train.checkpoint import LAST, load_checkpoint
+    from inference.fit.train.checkpoint import LAST, load_checkpoint
 
     history = load_checkpoint(out / arm.name / LAST)["history"]
     (out / arm.name / "history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")

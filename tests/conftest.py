@@ -71,9 +71,9 @@ def random_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     from inference.api import LabelCard, ModelCard, Preprocessing, Task
-    from inference.backends.onnx_export import add_export
     from inference.labels import CHESTXRAY14
     from inference.models.package import build_model, save_package
+    from inference.runtime.backends.onnx_export import add_export
 
     torch.manual_seed(0)
     card = ModelCard(
@@ -100,7 +100,7 @@ def random_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_training():
     """A factory of the smallest real training run: the two-class Kermany fixture at 32 px, 2 epochs,
     its package and work folder under the given folder (keyword arguments override fields)."""
-    from inference.train.config import TrainConfig
+    from inference.fit.train.config import TrainConfig
 
     def config(folder: Path, **overrides):
         return TrainConfig(

@@ -1,4 +1,4 @@
-"""Composition root of ``cxr-triage``: the headless commands of :mod:`inference.cli` plus ``gui``,
+"""Composition root of ``cxr-triage``: the headless commands of :mod:`inference.cli.main` plus ``gui``,
 which opens the desktop viewer (also what no arguments do), on the bundled sample studies when no
 path is given. Qt and :mod:`viewer.gui` are imported only when ``gui`` runs."""
 
@@ -8,8 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from inference.cli import main as cli_main
-from inference.commands.common import add_db_argument, seconds
+from inference.cli.commands.common import add_db_argument, seconds
+from inference.cli.main import main as cli_main
 
 SMOKE_LIMIT_S = 120.0  # viewer.gui.SMOKE_LIMIT_S (not imported: --help stays free of the viewer)
 

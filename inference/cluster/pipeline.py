@@ -21,7 +21,7 @@ from ray.exceptions import ActorDiedError, RayError
 from inference.api import Status, StudyResult
 from inference.cluster.worker import ScoredBatch
 from inference.store import ImageResult, Store
-from inference.studies import RunCounts, StudyImages
+from inference.worklist.studies import RunCounts, StudyImages
 
 IN_FLIGHT_PER_WORKER = 2  # one batch being scored, one waiting: the worker never idles on the driver
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference.api import PreparedImage
-from inference.network_input import prepare_image
-from inference.scoring import image_result, predict_each
+from inference.runtime.network_input import prepare_image
+from inference.runtime.scoring import image_result, predict_each
 from inference.store import ImageResult
 
 PRECISION = "fp32"  # every worker alike, so a result never depends on which worker scored it
@@ -40,7 +40,7 @@ class Scorer:
     def __init__(
         self, package: str, weights_sha256: str, device: str = "auto", backend: str = "auto"
     ) -> None:
-        from inference.service import load_service  # the model loads on workers only
+        from inference.runtime.service import load_service  # the model loads on workers only
 
         self._service = load_service(Path(package), device, precision=PRECISION, backend=backend)
         found = self._service.card.weights_sha256

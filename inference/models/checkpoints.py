@@ -23,12 +23,12 @@ from typing import Any
 import torch
 
 from inference.api import LabelCard, ModelCard, Preprocessing, Task
-from inference.backends.onnx_export import add_export
 from inference.labels import CHESTXRAY14, XRV_DEFAULT, canonical, label_code
 from inference.models.densenet import CheXDenseNet, preview, reference_state, state_problems
 from inference.models.package import CARD, WEIGHTS, read_card, save_package, sha256_of
 from inference.models.safe_unpickle import load_restricted
-from inference.options import CHECKPOINT_KINDS
+from inference.runtime.backends.onnx_export import add_export
+from inference.runtime.options import CHECKPOINT_KINDS
 
 KINDS = CHECKPOINT_KINDS
 XRV_OP = "xrv_op_thresh"

@@ -14,14 +14,14 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from inference.annotate import render
 from inference.api import ModelCard, RankedStudy, Status
-from inference.engine import Engine
 from inference.io import ReadError, read_image
 from inference.pacs.report import ObjectUids, build_sc, build_sr
+from inference.render.annotate import render
+from inference.runtime.engine import Engine
 from inference.store import Store
-from inference.studies import store_worklist
-from inference.triage import rank
+from inference.worklist.ranking import rank
+from inference.worklist.studies import store_worklist
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ def study_objects(
 def _objects(
     study: RankedStudy, store: Store, engine: Engine, card: ModelCard, thresholds: Mapping[str, float]
 ) -> StudyObjects | Skipped:
-    uid, weights = study.result.study_uid, card.weights_sha256
-    sources = _scored_dicom_headers(store, uid, weights)
+    uid, weights_sha256 = study.result.study_uid, card.weights_sha256
+    sources = _scored_dicom_headers(store, uid, weights_sha256)
     if not sources:
         return Skipped(uid, "no scored DICOM image to refer to (PNG/JPEG studies cannot go back to a PACS)")
     lead = next((ds for path, ds in sources if path == study.result.meta.path), sources[0][1])
@@ -74,17 +74,17 @@ def _objects(
         bgr = _annotated(study, engine, card, thresholds)
     except (ReadError, OSError, RuntimeError, ValueError) as exc:
         return Skipped(uid, f"cannot draw the annotated image: {exc}")
-    sr_uids = ObjectUids(*store.pacs_object_uids(uid, weights, "sr", _new_uids))
-    sc_uids = ObjectUids(*store.pacs_object_uids(uid, weights, "sc", _new_uids))
+    sr_uids = ObjectUids(*store.pacs_object_uids(uid, weights_sha256, "sr", _new_uids))
+    sc_uids = ObjectUids(*store.pacs_object_uids(uid, weights_sha256, "sc", _new_uids))
     sc = build_sc(bgr, lead, sc_uids)
     sr = build_sr(study, [ds for _, ds in sources], card, thresholds, sr_uids, capture=sc)
-    return StudyObjects(uid, weights, (sr, sc))
+    return StudyObjects(uid, weights_sha256, (sr, sc))
 
 
-def _scored_dicom_headers(store: Store, study_uid: str, weights: str) -> list[tuple[Path, Dataset]]:
+def _scored_dicom_headers(store: Store, study_uid: str, weights_sha256: str) -> list[tuple[Path, Dataset]]:
     """(path, header) of the study's DICOM images that these weights scored."""
     images = store.images([study_uid], include_archived=True)
-    results = store.results(weights, [image.image_uid for image in images])
+    results = store.results(weights_sha256, [image.image_uid for image in images])
     headers: list[tuple[Path, Dataset]] = []
     for image in images:
         result = results.get(image.image_uid)

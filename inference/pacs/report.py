@@ -38,9 +38,9 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.valuerep import validate_value
 
-from inference.annotate import DISCLAIMER
 from inference.api import LabelCode, ModelCard, RankedStudy
 from inference.labels import PRIVATE_SCHEME, private_code
+from inference.render.annotate import DISCLAIMER
 
 MANUFACTURER = "CXR Triage"
 SCHEME = PRIVATE_SCHEME  # private coding scheme: the procedure, the threshold and findings without a code

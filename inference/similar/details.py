@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from inference.api import Status, StudyResult
 from inference.similar.search import Neighbour
 from inference.store import ImageResult, Review, Store, StoredImage
-from inference.studies import summarise_study
-from inference.triage import figures
+from inference.worklist.ranking import figures
+from inference.worklist.studies import summarise_study
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from inference.bundled import DEMO_MODEL
-from inference.cli import EXIT_INTERRUPTED, main, parse
+from inference.cli.main import EXIT_INTERRUPTED, main, parse
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def _result_rows(db: Path) -> list[tuple[str, str]]:
 def test_batch_stopped_by_ctrl_c_resumes_to_the_triage_worklist_then_reuses_everything(
     images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from inference.commands import batch
+    from inference.cli.commands import batch
 
     db, out = tmp_path / "batch.sqlite", tmp_path / "batch-out"
     argv = ["batch", str(images), "--workers", "2", "--batch-size", "1", "--db", str(db), "--out", str(out)]
@@ -78,9 +78,9 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(images: Path, tmp_
     from inference.cluster import runtime
     from inference.cluster.pipeline import ClusterScoring
     from inference.models.card import read_card
-    from inference.scoring import plan_studies
+    from inference.runtime.scoring import plan_studies
     from inference.store import Store
-    from inference.studies import RunCounts
+    from inference.worklist.studies import RunCounts
 
     card = read_card(DEMO_MODEL)
     store = Store(tmp_path / "kill.sqlite")

@@ -45,7 +45,7 @@ def test_split_scan_equals_scan_in_rows_and_order(tmp_path: Path) -> None:
 
 def test_help_and_parsing_batch_never_import_ray() -> None:
     code = (
-        "import sys\nfrom inference.cli import build_parser, parse\nbuild_parser()\n"
+        "import sys\nfrom inference.cli.main import build_parser, parse\nbuild_parser()\n"
         "parse(['batch', 'x', '--ray', '127.0.0.1:1', '--workers', '2'])\n"
         "print('ray' in sys.modules)"
     )

@@ -40,7 +40,7 @@ def cluster() -> Iterator[str]:
 def test_batch_on_a_two_node_cluster_scores_on_both_nodes(cluster: str, images: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run = subprocess.run(
-        [sys.executable, "-m", "inference.cli", "batch", str(images), "--ray", cluster, "--workers", "2",
+        [sys.executable, "-m", "inference.cli.main", "batch", str(images), "--ray", cluster, "--workers", "2",
          "--batch-size", "1", "--db", str(tmp_path / "db.sqlite"), "--out", str(out)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip

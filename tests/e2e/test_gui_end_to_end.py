@@ -94,7 +94,7 @@ def test_samples_are_scored_explained_and_exported(qtbot, window, tmp_path, pack
 
 def assert_scored_as_on_the_command_line(scored: list, package: Path, tmp_path: Path) -> None:
     """The viewer's probabilities are those of ``cxr-triage triage`` with its defaults, within 1e-6."""
-    from inference.cli import main
+    from inference.cli.main import main
 
     out, db = tmp_path / "cli", tmp_path / "cli.sqlite"
     assert main(["triage", str(SAMPLES), "--model", str(package), "--db", str(db), "--out", str(out)]) == 0

@@ -14,7 +14,7 @@ import pytest
 
 from inference.api import Task
 from inference.bundled import DEMO_MODEL
-from inference.cli import main
+from inference.cli.main import main
 from inference.models.package import load_package
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train" / "kermany"

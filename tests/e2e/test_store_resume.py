@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inference.cli import main
+from inference.cli.main import main
 
 SAMPLES = Path(__file__).parents[2] / "resources" / "samples"
 IMAGES = 10
@@ -58,7 +58,7 @@ def _probabilities(out: Path) -> dict[str, dict[str, float]]:
 
 def test_sigkill_halfway_loses_nothing_committed(studies: Path, random_package: Path, tmp_path: Path):
     db = tmp_path / "store.sqlite"
-    code = "import sys; from inference.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from inference.cli.main import main; sys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "CXR_TRIAGE_DB": str(db)}
     run = subprocess.Popen(
         [sys.executable, "-c", code, *_command(studies, random_package, db, tmp_path / "killed")],

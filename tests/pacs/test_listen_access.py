@@ -38,7 +38,7 @@ from pydicom.uid import (
 )
 
 from inference.api import Status
-from inference.cli import build_parser
+from inference.cli.main import build_parser
 from inference.pacs.cache import instance_path
 from inference.pacs.dimse import CALLED_AE_NOT_RECOGNISED, CALLING_AE_NOT_RECOGNISED, Access, Peer
 from inference.store import Store
@@ -115,7 +115,7 @@ class Listener:
 
     def __init__(self, folder: Path, *allow: str) -> None:
         self.port, self.db, self.inbox = free_port(), folder / "s.sqlite", folder / "inbox"
-        self.command = [sys.executable, "-m", "inference.cli", "listen", "--port", str(self.port),
+        self.command = [sys.executable, "-m", "inference.cli.main", "listen", "--port", str(self.port),
                         "--bind", "127.0.0.1", "--aet", OURS, "--db", str(self.db),
                         "--inbox", str(self.inbox), "--device", "cpu",
                         *(arg for peer in allow for arg in ("--allow", peer))]  # fmt: skip

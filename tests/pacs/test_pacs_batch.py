@@ -22,7 +22,7 @@ RAY_ON_LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "d
 
 
 def batch(*args: str) -> subprocess.CompletedProcess[str]:
-    code = "import sys; from inference.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from inference.cli.main import main; sys.exit(main(sys.argv[1:]))"
     options = ["--ray", "local", "--workers", "1", "--device", "cpu"]
     command = [sys.executable, "-c", code, "batch", *args, *options]
     env = {**os.environ, **RAY_ON_LOOPBACK}

@@ -23,7 +23,7 @@ from pydicom.dataset import Dataset
 
 from inference.api import ModelCard
 from inference.bundled import DEMO_MODEL
-from inference.cli import main
+from inference.cli.main import main
 from inference.models.card import read_card
 from inference.pacs.destinations import DicomNode, PacsError
 from inference.pacs.dimse import OWN_AE_TITLE, echo
@@ -159,7 +159,7 @@ def test_listen_scores_a_study_that_orthanc_stores_to_it(
 ) -> None:
     db, study = tmp_path / "listen.sqlite", samples_in_pacs[CHEST[1]]
     inbox = tmp_path / "inbox"
-    command = [sys.executable, "-m", "inference.cli", "listen", "--port", str(orthanc.listener_port),
+    command = [sys.executable, "-m", "inference.cli.main", "listen", "--port", str(orthanc.listener_port),
                "--bind", "127.0.0.1", "--db", str(db), "--inbox", str(inbox), "--device", "cpu"]  # fmt: skip
     with _Running(command) as lines:
         _wait_for(lambda: _next_line(lines).startswith("Listening"), "the listener to start")

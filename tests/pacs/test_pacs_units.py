@@ -9,7 +9,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from inference.api import ImageMeta, ScanEntry
-from inference.cli import build_parser
+from inference.cli.main import build_parser
 from inference.pacs import DicomNode, WebNode, parse_destination
 from inference.pacs.cache import instance_path
 from inference.pacs.report import reference_header

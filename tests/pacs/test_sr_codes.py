@@ -25,7 +25,7 @@ from pydicom.uid import generate_uid
 
 from inference.api import ModelCard
 from inference.bundled import DEMO_MODEL
-from inference.cli import main
+from inference.cli.main import main
 from inference.models.card import read_card
 
 pytestmark = pytest.mark.slow

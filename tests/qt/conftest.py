@@ -22,7 +22,7 @@ def isolated_home(tmp_path, monkeypatch):
 def fake_files_read_as_fake_images(monkeypatch):
     """The engine takes a heat map's network input from the image's file; the fake studies' files
     (under /data, which does not exist) are read as their fake images. Real files are read as such."""
-    from inference import engine, network_input
+    from inference.runtime import engine, network_input
 
     def prepare_image(path, service):
         reader = network_input.prepare_image if Path(path).exists() else fake_network_input

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from inference.api import Heatmap, ImageMeta, XRayImage
-from inference.overlay import blend, heat_rgba, smooth_map
+from inference.render.overlay import blend, heat_rgba, smooth_map
 from viewer.qt.image_view import DEFAULT_OPACITY, FIXED_PRESETS, ImageView, render_rgb
 
 REPO = Path(__file__).parent.parent.parent

@@ -132,10 +132,10 @@ def test_phi_toggle_hides_ids_in_the_worklist(qtbot, window):
     window.worklist.select_row(0)
     patient = window.current_row().meta.patient_id
     assert patient in window.caption.text()
-    window.actions_.hide_phi.trigger()
+    window.actions_.deidentify.trigger()
     assert {model.index(r, Column.PATIENT).data() for r in range(5)} == {HIDDEN}
     assert patient not in window.caption.text() and ".dcm" not in window.caption.text()
-    assert window.settings.hide_phi
+    assert window.settings.deidentify
 
 
 def test_threshold_change_reranks_the_worklist_immediately(qtbot, window):
@@ -228,11 +228,11 @@ def test_cancel_stops_scoring_and_requeues(qtbot, backend, window, fake_service)
 
 
 def test_settings_persist_between_runs(qtbot, window, backend, tmp_path):
-    window.actions_.hide_phi.trigger()
+    window.actions_.deidentify.trigger()
     window.findings.edit_thresholds({"Effusion": 0.33})
     window.close()
     saved = Settings.load(tmp_path / "settings.json")
-    assert saved.hide_phi and saved.window_geometry
+    assert saved.deidentify and saved.window_geometry
     assert saved.last_model.endswith("fake-package")
     sha = window.session.info.card.weights_sha256
     assert saved.thresholds[sha]["Effusion"] == pytest.approx(0.33)
@@ -364,7 +364,7 @@ def test_every_command_is_in_a_menu_with_its_shortcut(window):
                 in_menus.update(action.menu().actions())
     a = window.actions_
     for action in (a.next_study, a.previous_study, a.mark_reviewed, a.heatmap, a.invert, a.reset_view,
-                   a.open_folder, a.export_image, a.export_worklist, a.hide_phi, *a.findings):  # fmt: skip
+                   a.open_folder, a.export_image, a.export_worklist, a.deidentify, *a.findings):  # fmt: skip
         assert action in in_menus, action.text()
     keys = dict(shortcut_table(a))
     for key in ("Down", "Up", "Space", "H", "I", "R", "Ctrl+O", "Ctrl+E", "Ctrl+Shift+E"):
@@ -376,7 +376,7 @@ def test_exported_image_never_carries_the_patient(qtbot, window):
     wait_image(qtbot, window)
     patient = window.current_row().meta.patient_id
     for hide in (False, True):
-        window.actions_.hide_phi.setChecked(hide)
+        window.actions_.deidentify.setChecked(hide)
         path = window.export_image()
         assert path is not None and patient.encode() not in path.read_bytes() and patient not in path.name
 

@@ -60,14 +60,14 @@ def test_a_bad_address_is_refused_with_a_plain_message(qtbot, window) -> None:
 
 def test_settings_from_before_the_pacs_menu_and_hand_edited_ones_still_load(tmp_path: Path) -> None:
     old = tmp_path / "old.json"
-    old.write_text(json.dumps({"hide_phi": True, "recent_folders": ["/x"]}), encoding="utf-8")
-    assert Settings.load(old).pacs_nodes == [] and Settings.load(old).hide_phi
+    old.write_text(json.dumps({"deidentify": True, "recent_folders": ["/x"]}), encoding="utf-8")
+    assert Settings.load(old).pacs_nodes == [] and Settings.load(old).deidentify
     edited = tmp_path / "edited.json"
     nodes = [{"name": "ok", "address": "dicom://A@h:104"}, {"name": "bad", "address": "nope"}, "junk", {}]
-    edited.write_text(json.dumps({"pacs_nodes": nodes, "hide_phi": True}), encoding="utf-8")
+    edited.write_text(json.dumps({"pacs_nodes": nodes, "deidentify": True}), encoding="utf-8")
     loaded = Settings.load(edited)
     assert loaded.pacs_nodes == [{"name": "ok", "address": "dicom://A@h:104"}]
-    assert loaded.hide_phi
+    assert loaded.deidentify
 
 
 def test_testing_a_node_that_does_not_answer_gives_a_plain_message(qtbot, window) -> None:

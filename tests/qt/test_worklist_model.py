@@ -106,7 +106,7 @@ def test_text_search_matches_ids_and_findings_but_not_hidden_ids():
     proxy = proxy_for(model)
     proxy.set_text_filter("PID00007")
     assert proxy.rowCount() == 1
-    model.set_hide_phi(True)
+    model.set_deidentify(True)
     proxy.refilter()
     assert proxy.rowCount() == 0  # hidden identifiers are not searchable either
     proxy.set_text_filter("cardiomegaly")
@@ -133,11 +133,11 @@ def test_phi_toggle_hides_patient_id_accession_and_file_name():
     assert column(model, Column.PATIENT)[0].startswith("PID")
     files = column(model, Column.FILE)
     assert files == [model.row_at(i).meta.path.name for i in range(5)] and all(files)
-    model.set_hide_phi(True)
+    model.set_deidentify(True)
     assert set(column(model, Column.PATIENT)) == {HIDDEN}
     assert set(column(model, Column.ACCESSION)) == {HIDDEN}
     assert set(column(model, Column.FILE)) == {HIDDEN}
-    model.set_hide_phi(False)
+    model.set_deidentify(False)
     assert column(model, Column.PATIENT)[0].startswith("PID")
 
 
@@ -215,6 +215,6 @@ def test_hidden_identifiers_also_leave_file_names_out_of_reasons():
     model.add_entries([dataclasses.replace(lateral, meta=meta)])
     status = model.index(0, Column.STATUS)
     assert "DOE_JOHN" in status.data()
-    model.set_hide_phi(True)
+    model.set_deidentify(True)
     assert status.data() == "not scored: image 1: lateral view"
     assert "DOE" not in status.data(Qt.ItemDataRole.ToolTipRole)

@@ -103,7 +103,7 @@ class FakeService:
 
 
 def fake_network_input(path: Path, service) -> PreparedImage | str:
-    """``inference.network_input.prepare_image`` for the fake files: their fake image, prepared."""
+    """``inference.runtime.network_input.prepare_image`` for the fake files: their fake image, prepared."""
     try:
         return service.prepare(fake_image(path))
     except Exception as exc:
@@ -124,7 +124,7 @@ def fake_image(path: Path, uid: str | None = None) -> XRayImage:
 def fake_scorer(read: Callable[[Path], XRayImage]):
     """The product's own ``score_studies``, reading each file as ``read`` makes it (a fake image), under
     the header the scan found for it (as reading a real file gives)."""
-    from inference.scoring import score_studies
+    from inference.runtime.scoring import score_studies
 
     def score(entries: Sequence[ScanEntry], service, **options) -> Iterator[StudyResult]:
         entries = list(entries)

@@ -9,7 +9,7 @@ import pytest
 from similar_helpers import add_study, unit
 
 from inference.bundled import DEMO_MODEL
-from inference.cli import main
+from inference.cli.main import main
 from inference.models.card import read_card
 from inference.store import Store
 

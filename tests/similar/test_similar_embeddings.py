@@ -13,11 +13,11 @@ import torch
 
 from inference.api import ImageMeta, XRayImage
 from inference.io import scan
-from inference.scoring import score_studies
-from inference.service import ModelService, load_service
+from inference.runtime.scoring import score_studies
+from inference.runtime.service import ModelService, load_service
 from inference.similar import SimilarCases
 from inference.store import Store
-from inference.studies import RunCounts
+from inference.worklist.studies import RunCounts
 
 
 @pytest.fixture(scope="module")

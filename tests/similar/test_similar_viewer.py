@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from inference.bundled import DEMO_MODEL, SAMPLES
-from inference.engine import default_scorer
+from inference.runtime.engine import default_scorer
 from inference.store import Store
 
 pytestmark = pytest.mark.slow

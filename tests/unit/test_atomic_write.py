@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.commands.common import EXIT_STOPPED
+from inference.cli.commands.common import EXIT_STOPPED
 from inference.io.atomic import (
     atomic_open,
     atomic_paths,
@@ -69,7 +69,7 @@ def test_temporary_names_are_hidden_so_a_scan_never_takes_one():
 def test_a_worklist_that_cannot_be_written_leaves_the_previous_pair(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from inference.worklist_export import write_records
+    from inference.worklist.export import write_records
 
     write_records([{"rank": 1}], ["rank"], None, {}, tmp_path / "worklist.csv")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -99,7 +99,7 @@ def test_a_pacs_instance_is_on_disk_before_it_takes_its_name(tmp_path: Path, mon
 def test_annotated_images_that_cannot_be_written_stop_the_run_with_one_line(
     random_package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    from inference.cli import main
+    from inference.cli.main import main
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "annotated").write_text("a file where the annotated images would go")
@@ -118,7 +118,7 @@ def test_annotated_images_that_cannot_be_written_stop_the_run_with_one_line(
 def test_pull_into_a_cache_that_cannot_be_written_ends_with_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
-    from inference.cli import main
+    from inference.cli.main import main
 
     monkeypatch.setattr("inference.pacs.retrieve.pull_studies", disk_full)
     code = main(["pull", "http://pacs.invalid/dicom-web", "--db", str(tmp_path / "s.sqlite"),

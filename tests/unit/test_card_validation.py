@@ -24,6 +24,8 @@ from safetensors.torch import load_file, save_file
 
 from inference.api import LabelCode, ModelCard
 from inference.bundled import DEMO_MODEL
+from inference.fit.train.card import label_cards
+from inference.fit.train.card_md import render
 from inference.labels import CHESTXRAY14, CODES, PRIVATE, PRIVATE_SCHEME, SNOMED, XRV_DEFAULT
 from inference.models.checkpoints import chexnet_labels, xrv_labels
 from inference.models.package import (
@@ -35,8 +37,6 @@ from inference.models.package import (
     read_card,
     save_package,
 )
-from inference.train.card import label_cards
-from inference.train.card_md import render
 
 Card = dict[str, Any]
 

@@ -27,12 +27,12 @@ import torchvision.transforms as T
 from PIL import Image
 from torch import nn
 
-from inference import preprocess
 from inference.api import ModelCard, Preprocessing
 from inference.labels import CHESTXRAY14, XRV_DEFAULT
 from inference.models import checkpoints
 from inference.models.checkpoints import UNCALIBRATED, XRV_OP, CheckpointError, import_checkpoint
 from inference.models.package import load_package, read_card
+from inference.runtime import preprocess
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = REPO / "resources" / "samples" / "00000001_000.png"
@@ -238,7 +238,7 @@ def pooled(features: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def our_input(card: ModelCard) -> torch.Tensor:
-    """inference.preprocess on our reader's pixels, as the predictor feeds the network."""
+    """inference.runtime.preprocess on our reader's pixels, as the predictor feeds the network."""
     return torch.from_numpy(preprocess.prepare(pixels(), card.preprocessing, card.input_size))
 
 
@@ -370,7 +370,7 @@ def test_chexnet_conversion_parity(chexnet_outputs: dict[str, np.ndarray]) -> No
 
 
 def test_chexnet_end_to_end_parity(chexnet_outputs: dict[str, np.ndarray]) -> None:
-    """Original pipeline (PIL + torchvision transforms) vs ours (inference.preprocess), real image.
+    """Original pipeline (PIL + torchvision transforms) vs ours (inference.runtime.preprocess), real image.
 
     A resize filter other than PIL's bilinear (e.g. cv2 INTER_AREA) measured max |dp| 0.069 here.
     """

@@ -12,7 +12,7 @@ import pytest
 
 import viewer.gui
 from inference.bundled import SAMPLES
-from inference.cli import COMMANDS, EXIT_INTERRUPTED
+from inference.cli.main import COMMANDS, EXIT_INTERRUPTED
 from viewer import app
 
 PROBE = """

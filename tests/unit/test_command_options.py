@@ -1,4 +1,4 @@
-"""The options of the commands that score are described once (inference/commands/model_options.py):
+"""The options of the commands that score are described once (inference/cli/commands/model_options.py):
 pull runs triage's scoring and worklist on what it retrieves, so it takes every option triage takes;
 listen scores with the same options; export-dicom and send draw with the same model."""
 
@@ -8,7 +8,7 @@ import argparse
 
 import pytest
 
-from inference.cli import build_parser
+from inference.cli.main import build_parser
 
 SCORING = {"model", "device", "tta", "precision", "backend", "batch_size"}
 

@@ -11,7 +11,7 @@ import pydicom
 import pytest
 
 from inference.bundled import DEMO_MODEL
-from inference.cli import main
+from inference.cli.main import main
 from inference.io import scan
 from inference.models.card import read_card
 from inference.store import CONTENT_CHANGED, Store

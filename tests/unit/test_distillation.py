@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from inference.api import Preprocessing, Task
-from inference.commands import train as train_command
+from inference.cli.commands import train as train_command
+from inference.fit.train import run as run_module
+from inference.fit.train.augment import AugmentConfig
+from inference.fit.train.config import TrainConfig
+from inference.fit.train.distillation import Distillation, distillation_loss, load_teacher
+from inference.fit.train.loop import masked_bce, train_one_epoch
 from inference.models.architectures import build
 from inference.models.package import read_card, save_package
-from inference.train import run as run_module
-from inference.train.augment import AugmentConfig
-from inference.train.config import TrainConfig
-from inference.train.distillation import Distillation, distillation_loss, load_teacher
-from inference.train.loop import masked_bce, train_one_epoch
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"
 NAN = float("nan")

@@ -10,19 +10,19 @@ import numpy as np
 import pytest
 import torch
 
-from inference import explain, preprocess, torch_service
 from inference.api import ModelCard, Preprocessing
 from inference.bundled import SAMPLES
+from inference.fit.train.config import TrainConfig
+from inference.fit.train.run import train
+from inference.fit.train.transfer import param_groups, set_trainable, train_mode
 from inference.io import read_image
 from inference.models import card as card_module
 from inference.models.architectures import ARCHITECTURES, build
 from inference.models.card import PackageError, parse_card
 from inference.models.efficientnet import CheXEfficientNetLite0, imagenet_state, map_key
 from inference.models.package import load_package, save_package
-from inference.service import load_service
-from inference.train.config import TrainConfig
-from inference.train.run import train
-from inference.train.transfer import param_groups, set_trainable, train_mode
+from inference.runtime import explain, preprocess, torch_service
+from inference.runtime.service import load_service
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"
 CHEST = SAMPLES / "00000001_000.png"

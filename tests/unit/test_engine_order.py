@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from inference import engine as engine_module
 from inference.api import Heatmap, ImageMeta, Prediction, PreparedImage, ScanEntry, XRayImage
 from inference.bundled import DEMO_MODEL
-from inference.engine import Engine
 from inference.models.card import read_card
-from inference.scoring import score_studies
+from inference.runtime import engine as engine_module
+from inference.runtime.engine import Engine
+from inference.runtime.scoring import score_studies
 
 STUDIES = 12
 

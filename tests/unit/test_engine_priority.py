@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from inference.engine import BACKGROUND_NICENESS, Engine
+from inference.runtime.engine import BACKGROUND_NICENESS, Engine
 
 
 def _nice() -> int:

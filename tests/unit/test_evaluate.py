@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.cli import main
-from inference.evaluation.analysis import extremes, label_report
+from inference.cli.main import main
+from inference.fit.evaluation.analysis import extremes, label_report
 from inference.models.package import load_package
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.commands.train import class_map_of
-from inference.evaluation.analysis import AurocSummary, Extremes, LabelReport, label_report
-from inference.evaluation.predict import Scored
-from inference.evaluation.report import markdown
-from inference.evaluation.run import by_stratum
-from inference.train.card import grouped_metrics, label_cards
-from inference.train.datasets import Sample
+from inference.cli.commands.train import class_map_of
+from inference.fit.evaluation.analysis import AurocSummary, Extremes, LabelReport, label_report
+from inference.fit.evaluation.predict import Scored
+from inference.fit.evaluation.report import markdown
+from inference.fit.evaluation.run import by_stratum
+from inference.fit.train.card import grouped_metrics, label_cards
+from inference.fit.train.datasets import Sample
 
 
 def _data(n: int = 60) -> tuple[np.ndarray, np.ndarray]:

@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference import network_input
-from inference.engine import Engine
 from inference.io import read_image
-from inference.service import load_service
+from inference.runtime import network_input
+from inference.runtime.engine import Engine
+from inference.runtime.service import load_service
 
 
 def _radiograph(path: Path) -> Path:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from inference import preprocess, torch_service
 from inference.api import XRayImage
 from inference.bundled import DEMO_MODEL, SAMPLES
-from inference.explain import captum_cam, forward_cams
 from inference.io import read_image
-from inference.service import ModelService, load_service
+from inference.runtime import preprocess, torch_service
+from inference.runtime.explain import captum_cam, forward_cams
+from inference.runtime.service import ModelService, load_service
 
 REAL = ["00011973_015.png", "00000001_000.png", "CR_chest_SIIM_jpegbaseline_8bit.dcm"]
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from inference.bundled import SAMPLES
-from inference.commands.common import EXIT_STOPPED
+from inference.cli.commands.common import EXIT_STOPPED
 from inference.io.atomic import write_bytes_atomic
 
 pytestmark = pytest.mark.slow

@@ -16,20 +16,20 @@ from pydicom.data import get_testdata_file
 
 from inference.api import ImageMeta, PreparedImage, ScanEntry, Status
 from inference.bundled import DEMO_MODEL
-from inference.commands.model import run_info
+from inference.cli.commands.model import run_info
 from inference.gate import Gate, load_gate
 from inference.gate.image import COLOUR_WARNING, MAX_ROUGHNESS, image_problem, roughness
 from inference.gate.stats import fit_stats
 from inference.io import read_image, scan
 from inference.models.card import PackageError, parse_card, read_card
-from inference.network_input import prepare_image
-from inference.scoring import image_result, predict_each
-from inference.service import ModelService, load_service
+from inference.runtime.network_input import prepare_image
+from inference.runtime.scoring import image_result, predict_each
+from inference.runtime.service import ModelService, load_service
 from inference.store import ImageResult, Store
 from inference.store import schema as schema_module
-from inference.studies import summarise_study
-from inference.triage import rank
-from inference.worklist_export import study_record
+from inference.worklist.export import study_record
+from inference.worklist.ranking import rank
+from inference.worklist.studies import summarise_study
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "resources" / "samples"

@@ -14,17 +14,17 @@ import pytest
 
 from inference.api import GateCard, ImageMeta, PreparedImage, Status
 from inference.bundled import DEMO_MODEL
+from inference.fit.gate import Embedded, passed
+from inference.fit.train.card_md import render
 from inference.gate import METHOD, Gate, GateStats, describe
 from inference.gate.check import OUTSIDE_TRAINING, TURNED
-from inference.gate.fit import Embedded, passed
 from inference.gate.orientation import ORIENTATION_REPORT, Orientation, calibrate, fit_direction
 from inference.gate.stats import fit_stats, read_stats, stats_bytes
 from inference.models.card import read_card
-from inference.network_input import prepare_image
-from inference.scoring import image_result, predict_each
-from inference.service import ModelService, load_service
+from inference.runtime.network_input import prepare_image
+from inference.runtime.scoring import image_result, predict_each
+from inference.runtime.service import ModelService, load_service
 from inference.store import ImageResult
-from inference.train.card_md import render
 
 D = 64
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"

@@ -16,18 +16,18 @@ import cv2
 import numpy as np
 import pytest
 
-from inference import cli
 from inference.api import PreparedImage, Status
 from inference.bundled import DEMO_MODEL
+from inference.cli.main import main as cli
+from inference.fit.gate import generated_negatives
 from inference.gate import load_gate
 from inference.gate import site_fit as site_fit_module
 from inference.gate.check import OUTSIDE_TRAINING, TURNED
-from inference.gate.fit import generated_negatives
 from inference.io import read_image
 from inference.models.card import read_card
-from inference.network_input import prepare_image
-from inference.scoring import image_result, predict_each
-from inference.service import ModelService, load_service
+from inference.runtime.network_input import prepare_image
+from inference.runtime.scoring import image_result, predict_each
+from inference.runtime.service import ModelService, load_service
 from inference.store import ImageResult
 
 ROOT = Path(__file__).resolve().parents[2]

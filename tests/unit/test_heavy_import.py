@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from inference.heavy_import import collection_paused, preload_torch_libraries
+from inference.runtime.heavy_import import collection_paused, preload_torch_libraries
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the preload is Linux-only")
@@ -17,7 +17,7 @@ def test_preload_maps_libtorch_before_the_import_and_torch_still_works():
     probe = textwrap.dedent(
         """
         import sys
-        from inference.heavy_import import preload_torch_libraries
+        from inference.runtime.heavy_import import preload_torch_libraries
         loaded = preload_torch_libraries()
         maps = open("/proc/self/maps").read()
         assert "torch" not in sys.modules

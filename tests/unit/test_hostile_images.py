@@ -15,7 +15,6 @@ import pydicom
 import pytest
 
 import inference.io.raster as io_raster
-from inference import annotate, preprocess
 from inference.api import (
     Heatmap,
     ImageMeta,
@@ -32,6 +31,8 @@ from inference.io import ReadError, read_header, read_image
 from inference.io.marker import is_marked
 from inference.io.quiet import TRUNCATED, decoder_messages
 from inference.io.sanity import check_pixels
+from inference.render import annotate
+from inference.runtime import preprocess
 
 REPO = Path(__file__).parents[2]
 SAMPLES = REPO / "resources" / "samples"

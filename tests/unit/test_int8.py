@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from inference import onnx_service
 from inference.api import XRayImage
-from inference.backends import int8, onnx
 from inference.bundled import DEMO_MODEL
-from inference.cli import main
+from inference.cli.main import main
 from inference.io import read_image
-from inference.service import ModelService, load_service
+from inference.runtime import onnx_service
+from inference.runtime.backends import int8, onnx
+from inference.runtime.service import ModelService, load_service
 
 SAMPLES = Path(__file__).parents[2] / "resources" / "samples"
 RADIOGRAPHS = ("00000001_000.png", "person1000_bacteria_2931.jpeg")
@@ -86,7 +86,7 @@ def test_int8_outside_its_parity_falls_back_to_onnx_fp32_and_says_why(
     package: Path, images: list[XRayImage], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(int8, "PARITY_TOLERANCE", 0.0)
-    with caplog.at_level(logging.WARNING, logger="inference.backends.int8"):
+    with caplog.at_level(logging.WARNING, logger="inference.runtime.backends.int8"):
         service = settled(package, images, "int8")
     assert (service.backend, service.precision) == ("onnx", "fp32")
     assert "int8 differs from fp32" in caplog.text and "using onnx fp32" in caplog.text

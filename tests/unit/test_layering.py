@@ -11,7 +11,7 @@ import inference
 
 def test_inference_imports_neither_qt_nor_the_viewer():
     modules = sorted(m.name for m in pkgutil.walk_packages(inference.__path__, "inference."))
-    assert "inference.service" in modules and "inference.io.dicom" in modules
+    assert "inference.runtime.service" in modules and "inference.io.dicom" in modules
     code = (
         f"import sys\nfor name in {modules!r}:\n    __import__(name)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'viewer')))"

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from inference.evaluation.metrics import (
+from inference.fit.evaluation.metrics import (
     auroc,
     bootstrap_auroc_ci,
     confusion_at,

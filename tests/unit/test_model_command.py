@@ -1,4 +1,4 @@
-"""``cxr-triage model import|info`` through :func:`inference.cli.main`: outputs and exit codes."""
+"""``cxr-triage model import|info`` through :func:`inference.cli.main.main`: outputs and exit codes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from inference import cli
+from inference.cli.main import main as cli
 from inference.models.package import WEIGHTS, read_card
 
 try:  # helpers that recreate the original checkpoint formats

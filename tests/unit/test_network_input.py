@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference import preprocess
 from inference.api import ImageMeta, Preprocessing, XRayImage
 from inference.bundled import DEMO_MODEL, SAMPLES
-from inference.cli import main
-from inference.engine import Engine
+from inference.cli.main import main
 from inference.io import read_image
-from inference.network_input import prepare_image
-from inference.service import load_service
+from inference.runtime import preprocess
+from inference.runtime.engine import Engine
+from inference.runtime.network_input import prepare_image
+from inference.runtime.service import load_service
 from inference.store import Store
 
 # A JPEG 2000 DICOM of 2k pixels a side: scoring decodes it at a coarse wavelet level, not in full.
@@ -48,8 +48,8 @@ def test_the_heat_map_shown_is_that_of_the_input_that_was_scored(tmp_path: Path)
 
 
 def test_the_training_cache_sees_what_scoring_feeds_the_network(service):
-    from inference.train.augment import crop, to_batch
-    from inference.train.cache import load_one
+    from inference.fit.train.augment import crop, to_batch
+    from inference.fit.train.cache import load_one
 
     cached, issue = load_one(J2K, service.card.input_size)
     assert issue == "" and cached is not None

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from inference.api import XRayImage
-from inference.backends import onnx, onnx_export
-from inference.cli import main
-from inference.engine import ModelInfo
+from inference.cli.main import main
 from inference.io import read_image
 from inference.models.card import read_card, write_card
 from inference.models.package import load_package
-from inference.service import ModelService, load_service
+from inference.runtime.backends import onnx, onnx_export
+from inference.runtime.engine import ModelInfo
+from inference.runtime.service import ModelService, load_service
 
 SAMPLES = Path(__file__).parents[2] / "resources" / "samples"
 RADIOGRAPHS = ("00000001_000.png", "DX_chest_NIH_google_1024_8bit.dcm")
@@ -76,7 +76,7 @@ def test_a_parity_failure_falls_back_to_torch_and_says_why(
     package: Path, images: list[XRayImage], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(onnx_export, "PARITY_TOLERANCE", 0.0)
-    with caplog.at_level(logging.WARNING, logger="inference.backends.onnx_export"):
+    with caplog.at_level(logging.WARNING, logger="inference.runtime.backends.onnx_export"):
         service = settled(package, images)
     assert service.backend == "torch"
     assert "differs from torch" in caplog.text and "scoring with torch" in caplog.text
@@ -127,7 +127,7 @@ def test_the_export_a_package_carries_is_used_only_while_it_matches_its_card(
 
     with (package / "model.onnx").open("ab") as fh:  # changed since the card was written
         fh.write(b"\0")
-    with caplog.at_level(logging.WARNING, logger="inference.backends.onnx"):
+    with caplog.at_level(logging.WARNING, logger="inference.runtime.backends.onnx"):
         service = settled(package, images)
     assert "does not match its model card's sha256" in caplog.text
     assert service.backend == "onnx" and exported == [private_data / onnx.CACHE_FOLDER / exported[0].name]
@@ -164,7 +164,7 @@ def worklist_probabilities(out: Path) -> dict[str, float]:
 def test_the_triage_flag_chooses_the_backend_and_onnx_scores_like_torch(
     package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from inference import service as service_module
+    from inference.runtime import service as service_module
 
     studies = tmp_path / "studies"
     studies.mkdir()
@@ -211,7 +211,7 @@ def test_the_status_bar_names_the_backend(random_package: Path) -> None:
 def test_without_torch_the_messages_name_what_to_install_or_run(
     package: Path, random_package: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from inference import service as service_module
+    from inference.runtime import service as service_module
 
     monkeypatch.setattr(service_module, "torch_installed", lambda: False)
     with pytest.raises(ValueError, match=f"add one with `cxr-triage model export {package}`"):

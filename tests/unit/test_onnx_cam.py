@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from inference import preprocess
 from inference.api import XRayImage
-from inference.backends import onnx
-from inference.backends.onnx import OnnxRunner
 from inference.bundled import DEMO_MODEL, SAMPLES
-from inference.explain import captum_cam
 from inference.io import read_image
 from inference.models.package import load_package
-from inference.service import ModelService, load_service
+from inference.runtime import preprocess
+from inference.runtime.backends import onnx
+from inference.runtime.backends.onnx import OnnxRunner
+from inference.runtime.explain import captum_cam
+from inference.runtime.service import ModelService, load_service
 
 REAL = ["00011973_015.png", "00000001_000.png", "CR_chest_SIIM_jpegbaseline_8bit.dcm"]
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.annotate import render
 from inference.api import (
     Heatmap,
     ImageMeta,
@@ -21,7 +20,8 @@ from inference.api import (
     Task,
     XRayImage,
 )
-from inference.overlay import (
+from inference.render.annotate import render
+from inference.render.overlay import (
     DEFAULT_STYLE,
     OverlayStyle,
     blend,
@@ -128,7 +128,7 @@ def test_annotated_tiny_image_still_renders():
 def test_a_large_crop_gets_the_map_shaped_small_and_stretched_within_0005(shape):
     import cv2
 
-    from inference.overlay import MAP_SIDE, _fade
+    from inference.render.overlay import MAP_SIDE, _fade
 
     height, width = shape
     cam = np.random.default_rng(height).random((7, 7)).astype(np.float32)

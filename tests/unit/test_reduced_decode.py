@@ -11,12 +11,12 @@ import pytest
 from pydicom.encaps import encapsulate, get_frame
 from pydicom.uid import ExplicitVRLittleEndian
 
-from inference import network_input
 from inference.api import Preprocessing, XRayImage
 from inference.bundled import DEMO_MODEL, SAMPLES
 from inference.io import ReadError, read_image
 from inference.io.reduced import j2k_levels
-from inference.preprocess import decode_side, resize
+from inference.runtime import network_input
+from inference.runtime.preprocess import decode_side, resize
 
 DICOM = Path(__file__).parents[1] / "fixtures" / "dicom"
 CANON_J2K = SAMPLES / "DX_chest_PA_canon_J2KR_MONO1_966_fixed.dcm"
@@ -67,7 +67,7 @@ def test_no_reduction_when_the_image_is_already_small() -> None:
 
 @pytest.mark.slow
 def test_probabilities_of_reduced_decoding_within_002_of_full_on_every_sample() -> None:
-    from inference.service import load_service
+    from inference.runtime.service import load_service
 
     service = load_service(DEMO_MODEL, device="cpu", precision="fp32")
     side = decode_side(service.card.preprocessing, service.card.input_size)
@@ -90,7 +90,7 @@ def test_decode_side_is_three_times_what_the_preprocessing_resizes_to() -> None:
 def test_scoring_reads_at_the_side_the_model_needs(
     monkeypatch: pytest.MonkeyPatch, random_package: Path
 ) -> None:
-    from inference.service import load_service
+    from inference.runtime.service import load_service
 
     service = load_service(random_package, device="cpu", precision="fp32")
     asked: list[int | None] = []

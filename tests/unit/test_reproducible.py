@@ -9,9 +9,9 @@ import pytest
 
 from inference.api import Status
 from inference.bundled import DEMO_MODEL, SAMPLES
-from inference.cli import main
+from inference.cli.main import main
 from inference.models.card import read_card
-from inference.options import PRECISIONS
+from inference.runtime.options import PRECISIONS
 from inference.store import ImageResult, Store
 
 # A PNG, a JPEG, and DICOMs decoded at reduced resolution by three routes (JPEG DCT, JPEG 2000, plain)
@@ -73,7 +73,7 @@ def test_reduced_precisions_are_only_ever_asked_for():
     assert PRECISIONS[0] == "fp32" and "auto" not in PRECISIONS
     import argparse
 
-    from inference.commands.triage import register
+    from inference.cli.commands.triage import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())

@@ -14,10 +14,10 @@ import numpy as np
 import pydicom
 import pytest
 
-from inference.annotate import write_png
 from inference.api import ScanEntry, Status
 from inference.io import ReadError, read_header, read_image, scan
 from inference.io.scan import EMPTY_FOLDER, OWN_OUTPUT
+from inference.render.annotate import write_png
 
 REPO = Path(__file__).parents[2]
 NIH_PNG = REPO / "resources" / "samples" / "00000001_000.png"

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from inference import torch_service
 from inference.api import ImageMeta, Task, XRayImage
-from inference.explain import captum_cam
 from inference.io import read_image
 from inference.models.package import load_package
-from inference.service import ModelService, load_service
-from inference.torch_service import TorchService
+from inference.runtime import torch_service
+from inference.runtime.explain import captum_cam
+from inference.runtime.service import ModelService, load_service
+from inference.runtime.torch_service import TorchService
 
 SAMPLE = Path(__file__).parents[2] / "resources" / "samples" / "00000001_000.png"
 

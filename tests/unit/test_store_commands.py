@@ -10,7 +10,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from inference.cli import main
+from inference.cli.main import main
 
 SAMPLES = Path(__file__).parents[2] / "resources" / "samples"
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from inference.fit.train.augment import AugmentConfig, augment, crop, to_batch
+from inference.fit.train.cache import load_images, pre_crop_size, quality_issue
+from inference.fit.train.loop import WarmupCosine, masked_bce
+from inference.fit.train.sampling import balanced_weights, epoch_order
+from inference.fit.train.transfer import param_groups, set_trainable, train_mode
 from inference.models.densenet import CheXDenseNet
-from inference.train.augment import AugmentConfig, augment, crop, to_batch
-from inference.train.cache import load_images, pre_crop_size, quality_issue
-from inference.train.loop import WarmupCosine, masked_bce
-from inference.train.sampling import balanced_weights, epoch_order
-from inference.train.transfer import param_groups, set_trainable, train_mode
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"
 
@@ -117,8 +117,8 @@ def test_frozen_backbone_is_unchanged_after_a_step():
 def test_cli_defaults_per_strategy_and_amp_only_with_native_bf16(monkeypatch):
     import argparse
 
-    from inference.commands import train as train_cmd
-    from inference.train import hardware
+    from inference.cli.commands import train as train_cmd
+    from inference.fit.train import hardware
 
     parser = argparse.ArgumentParser()
     train_cmd.register(parser.add_subparsers())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.train.datasets import (
+from inference.fit.train.datasets import (
     Sample,
     exclude,
     multiclass_targets,
@@ -16,7 +16,7 @@ from inference.train.datasets import (
     read_dataset,
     read_folder,
 )
-from inference.train.splits import split_by_patient
+from inference.fit.train.splits import split_by_patient
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from inference.fit.train import run as run_module
+from inference.fit.train.checkpoint import LAST, load_checkpoint
 from inference.models.package import load_package
-from inference.train import run as run_module
-from inference.train.checkpoint import LAST, load_checkpoint
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"
 

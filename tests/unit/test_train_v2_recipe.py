@@ -12,13 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.commands import train as train_command
-from inference.evaluation.aspect import WIDTH_RANGE, restore_split, stretch_factor
-from inference.evaluation.metrics import balancing_weights, operating_points, rates_at
+from inference.cli.commands import train as train_command
+from inference.fit.evaluation.aspect import WIDTH_RANGE, restore_split, stretch_factor
+from inference.fit.evaluation.metrics import balancing_weights, operating_points, rates_at
+from inference.fit.train import run as run_module
+from inference.fit.train.augment import AugmentConfig, augment
+from inference.fit.train.checkpoint import BEST, LAST, load_checkpoint
 from inference.models.package import load_package
-from inference.train import run as run_module
-from inference.train.augment import AugmentConfig, augment
-from inference.train.checkpoint import BEST, LAST, load_checkpoint
 
 FIX = Path(__file__).parent.parent / "fixtures" / "train"
 STILL = dict(rotate_deg=0.0, translate=0.0, scale=(1.0, 1.0), brightness=0.0, contrast=0.0)
@@ -159,8 +159,8 @@ def _evaluation(folder: Path, metrics: dict) -> Path:
 
 def test_publish_puts_product_path_evaluations_into_the_card(tmp_path):
     from inference.bundled import DEMO_MODEL
+    from inference.fit.train.publish import publish
     from inference.models.card import read_card
-    from inference.train.publish import publish
 
     package = tmp_path / "pkg"
     package.mkdir()

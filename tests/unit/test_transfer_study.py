@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.evaluation.metrics import auroc, paired_bootstrap_auroc_difference_ci
+from inference.fit.evaluation.metrics import auroc, paired_bootstrap_auroc_difference_ci
 
 SCRIPT = Path(__file__).parent.parent.parent / "scripts" / "transfer_study.py"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.cli import main
+from inference.cli.main import main
 
 SAMPLES = Path(__file__).parents[2] / "resources" / "samples"
 FIXED = [

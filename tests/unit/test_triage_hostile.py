@@ -12,7 +12,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from inference.cli import main
+from inference.cli.main import main
 
 SAMPLES = Path(__file__).parents[2] / "resources" / "samples"
 PNG = SAMPLES / "00000001_000.png"
@@ -111,7 +111,7 @@ def test_the_output_folder_and_the_products_own_images_are_never_scanned(
 def test_ctrl_c_marks_the_files_partial_and_a_second_one_prints_no_traceback(
     random_package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
-    import inference.commands.triage as command
+    import inference.cli.commands.triage as command
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt

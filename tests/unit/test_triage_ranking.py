@@ -12,8 +12,8 @@ import pytest
 
 from inference.api import ImageMeta, RankedStudy, ScanEntry, Status, StudyResult
 from inference.store import ImageResult
-from inference.studies import summarise_study
-from inference.triage import NO_FIGURES, Figures, figures, rank
+from inference.worklist.ranking import NO_FIGURES, Figures, figures, rank
+from inference.worklist.studies import summarise_study
 
 THRESHOLDS = {"Pneumonia": 0.5, "Effusion": 0.1}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from inference.api import ImageMeta, LabelCard, ModelCard, Preprocessing, ScanEntry, Status, StudyResult, Task
-from inference.triage import Figures, rank
+from inference.worklist.ranking import Figures, rank
 from viewer.core import worklist
 from viewer.core.errorlog import RedactingFilter, path_token, redact, setup_error_log
 from viewer.core.settings import Settings
@@ -96,12 +96,18 @@ def test_settings_round_trip_and_thresholds_per_weights(tmp_path):
     s.store_thresholds(card(), {"Effusion": 0.9})
     for i in range(12):
         s.add_recent(f"/data/{i}")
-    s.hide_phi = True
+    s.deidentify = True
     s.save()
     again = Settings.load(path)
-    assert again.hide_phi and len(again.recent_folders) == 8 and again.recent_folders[0] == "/data/11"
+    assert again.deidentify and len(again.recent_folders) == 8 and again.recent_folders[0] == "/data/11"
     assert again.thresholds_for(card())["Effusion"] == 0.9
     assert again.thresholds_for(card("0" * 64)) == dict.fromkeys(LABELS, 0.4)  # another model: card's
+
+
+def test_a_settings_file_from_before_the_rename_keeps_its_deidentify_choice(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"hide_phi": True}))
+    assert Settings.load(path).deidentify is True
 
 
 def test_corrupt_settings_fall_back_to_defaults(tmp_path):
@@ -143,7 +149,7 @@ def test_error_log_redacts_paths(tmp_path):
 
 def test_export_hides_phi_when_asked(tmp_path):
     wl = filled(random_results(10), dict.fromkeys(LABELS, 0.5))
-    csv_path, json_path = export_worklist(wl.ranked_rows(), card(), wl.thresholds, tmp_path, hide_phi=True)
+    csv_path, json_path = export_worklist(wl.ranked_rows(), card(), wl.thresholds, tmp_path, deidentify=True)
     doc = json.loads(json_path.read_text())
     assert doc["patient_identifiers"] == "removed" and len(doc["studies"]) == 10
     for s in doc["studies"]:

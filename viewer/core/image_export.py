@@ -1,4 +1,4 @@
-"""Annotated PNG export from the viewer: the headless renderer (:mod:`inference.annotate`), one file
+"""Annotated PNG export from the viewer: the headless renderer (:mod:`inference.render.annotate`), one file
 per export under a name free of patient data. The image never carries patient identifiers."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from inference.annotate import render, write_png
 from inference.api import Heatmap, ModelCard, RankedStudy, XRayImage
+from inference.render.annotate import render, write_png
 
 
 def export_annotated(

@@ -25,7 +25,7 @@ class Settings:
 
     path: Path = field(default_factory=paths.settings_path)
     export_folder: str = ""
-    hide_phi: bool = False
+    deidentify: bool = False
     last_model: str = ""
     recent_folders: list[str] = field(default_factory=list)
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # sha256 -> label -> t
@@ -45,6 +45,8 @@ class Settings:
         except (OSError, ValueError) as exc:
             log.warning("settings unreadable, using defaults: %s", type(exc).__name__)
             return cls(path=path)
+        if isinstance(data, dict) and "hide_phi" in data:  # a file saved before the option was renamed
+            data.setdefault("deidentify", data.pop("hide_phi"))
         known = {f.name for f in dataclasses.fields(cls)} - {"path"}
         values = {k: v for k, v in data.items() if k in known} if isinstance(data, dict) else {}
         try:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inference.api import ImageMeta, RankedStudy, ScanEntry, Status, StudyResult
-from inference.deidentify import neutral_names
 from inference.store import Review
-from inference.triage import NO_FIGURES, Figures, figures, reading_order_key
+from inference.worklist.deidentify import neutral_names
+from inference.worklist.ranking import NO_FIGURES, Figures, figures, reading_order_key
 
 
 class RowState(enum.StrEnum):
@@ -145,16 +145,16 @@ class StudyRow:
 
     @property
     def status_text(self) -> str:
-        return self.status_for(hide_phi=False)
+        return self.status_for(deidentify=False)
 
-    def reason_for(self, hide_phi: bool) -> str:
+    def reason_for(self, deidentify: bool) -> str:
         """The reason; file names (which may carry patient names) become "image N" when hidden."""
-        if not hide_phi or not self.reason or self.result is None:
+        if not deidentify or not self.reason or self.result is None:
             return self.reason
         return neutral_names(self.reason, self.result.images or [e.meta.path for e in self.entries])
 
-    def status_for(self, hide_phi: bool) -> str:
-        reason = self.reason_for(hide_phi)
+    def status_for(self, deidentify: bool) -> str:
+        reason = self.reason_for(deidentify)
         if self.state is RowState.ERROR:
             return f"error: {reason}" if reason else "error"
         if self.state is RowState.NOT_SCORED:
@@ -360,7 +360,7 @@ class Worklist:
     def rerank(self, changed: Iterable[StudyRow] | None = None) -> None:
         """Refresh the figures of ``changed`` rows (all rows when None), then every rank.
 
-        Ranks follow :func:`inference.triage.reading_order_key` (the triage engine's reading order);
+        Ranks follow :func:`inference.worklist.ranking.reading_order_key` (the triage engine's reading order);
         queued and scoring studies have no rank yet.
         """
         rows = self.rows if changed is None else list(changed)
@@ -412,17 +412,17 @@ class Worklist:
         return [r.uid for r in self.rows]
 
 
-def study_caption(row: StudyRow, hide_phi: bool) -> str:
+def study_caption(row: StudyRow, deidentify: bool) -> str:
     """One line above the image: rank, view, date, patient (unless hidden), file, why not scored, and
     whether the reader overrode the safety gate."""
     meta = row.meta
     parts = [f"#{row.rank}" if row.rank is not None else row.state.value]
     parts += [p for p in (meta.view_position, meta.study_date) if p]
-    if not hide_phi:
+    if not deidentify:
         parts += [f"Patient {meta.patient_id}"] if meta.patient_id else []
         parts.append(meta.path.name)
     if row.state in (RowState.ERROR, RowState.NOT_SCORED) and row.reason:
-        parts.append(f"{row.state.value}: {row.reason_for(hide_phi)}")
+        parts.append(f"{row.state.value}: {row.reason_for(deidentify)}")
     if row.gate_overridden:
         parts.append(f"scored although the safety gate stopped it (gate score {row.gate_score:.2f})")
     return "  ·  ".join(parts)

@@ -1,6 +1,6 @@
 """Worklist export (CSV + JSON) from the viewer.
 
-The records are the headless ``triage`` command's (:func:`inference.worklist_export.study_record`),
+The records are the headless ``triage`` command's (:func:`inference.worklist.export.study_record`),
 review columns included; while the viewer hides patient identifiers they are de-identified, and
 file names carry a time stamp so that exports never overwrite each other.
 """
@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from inference.api import ModelCard
-from inference.worklist_export import columns, study_record, write_records
+from inference.worklist.export import columns, study_record, write_records
 from viewer.core.worklist import StudyRow
 
 
@@ -21,14 +21,14 @@ def export_worklist(
     card: ModelCard | None,
     thresholds: Mapping[str, float],
     folder: Path,
-    hide_phi: bool,
+    deidentify: bool,
     stamp: str | None = None,
 ) -> tuple[Path, Path]:
     """Write the ranked ``rows`` as ``worklist-<stamp>.csv`` and ``.json`` into ``folder``."""
     stamp = stamp or datetime.now().strftime("%Y%m%d-%H%M%S")
     labels = card.shown_labels if card else ()
     records = [
-        study_record(item, labels, row.review, deidentify=hide_phi)
+        study_record(item, labels, row.review, deidentify=deidentify)
         for row in rows
         if (item := row.ranked()) is not None
     ]
@@ -38,5 +38,5 @@ def export_worklist(
         card,
         thresholds,
         Path(folder) / f"worklist-{stamp}.csv",
-        notes={"patient_identifiers": "removed" if hide_phi else "included"},
+        notes={"patient_identifiers": "removed" if deidentify else "included"},
     )

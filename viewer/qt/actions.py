@@ -35,7 +35,7 @@ class Actions:
     heatmap: QAction
     invert: QAction
     reset_view: QAction
-    hide_phi: QAction
+    deidentify: QAction
     cancel: QAction
     resume: QAction
     load_model: QAction
@@ -101,7 +101,7 @@ def build_actions(w, has_import: bool) -> Actions:
         heatmap=_action(w, "&Heat Map Overlay", w.set_overlay_visible, Qt.Key.Key_H, checkable=True),
         invert=_action(w, "&Invert Grey Scale", w.set_inverted, Qt.Key.Key_I, checkable=True),
         reset_view=_action(w, "&Reset View", w.reset_view, Qt.Key.Key_R),
-        hide_phi=_action(w, "Hide &Patient Identifiers", w.set_hide_phi, "Ctrl+Shift+P", checkable=True),
+        deidentify=_action(w, "Hide &Patient Identifiers", w.set_deidentify, "Ctrl+Shift+P", checkable=True),
         cancel=_action(w, "&Cancel Indexing/Scoring", w.cancel_work, Qt.Key.Key_Escape),
         resume=_action(w, "&Score Queued Studies", w.score_queued),
         load_model=_action(w, "&Load Model Package…", w.load_model_dialog),
@@ -147,7 +147,7 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     findings = view.addMenu("Select &Finding")
     findings.addActions(a.findings)
     view.addSeparator()
-    view.addAction(a.hide_phi)
+    view.addAction(a.deidentify)
     model = bar.addMenu("&Model")
     model.addAction(a.load_model)
     if a.import_checkpoint is not None:

@@ -70,7 +70,7 @@ class ExportCommands:
         if folder is None:
             return None
         try:
-            out = export_worklist(rows, card, thresholds, folder, self._settings.hide_phi)
+            out = export_worklist(rows, card, thresholds, folder, self._settings.deidentify)
         except OSError as exc:
             log.warning("worklist export failed: %s", exc)
             self._say(f"Export failed: {exc}")

@@ -1,6 +1,6 @@
 """Radiograph canvas: zoom/pan, window/level by right-drag, inversion and a Grad-CAM overlay.
 
-The grey levels come from :func:`gray_lut`; the overlay is the RGBA that :mod:`inference.overlay`
+The grey levels come from :func:`gray_lut`; the overlay is the RGBA that :mod:`inference.render.overlay`
 draws (colour map, alpha ramp, contour), the same rule as the annotated PNG and the DICOM SC.
 :func:`render_rgb` composes both as the view shows them.
 """
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from inference.api import Heatmap, XRayImage
-from inference.overlay import DEFAULT_STYLE, blend, colour_bar, heat_rgba, legend_notes
+from inference.render.overlay import DEFAULT_STYLE, blend, colour_bar, heat_rgba, legend_notes
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def render_rgb(
 
 
 def colour_bar_pixmap() -> QPixmap:
-    """The overlay's legend (:func:`inference.overlay.colour_bar`) as a pixmap."""
+    """The overlay's legend (:func:`inference.render.overlay.colour_bar`) as a pixmap."""
     rgb = np.ascontiguousarray(colour_bar(*COLOUR_BAR_SIZE))
     h, w = rgb.shape[:2]
     return QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from inference.api import Heatmap, XRayImage
-from inference.device import torch_installed
-from inference.options import CHECKPOINT_KINDS
+from inference.runtime.device import torch_installed
+from inference.runtime.options import CHECKPOINT_KINDS
 from viewer.core import paths
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
@@ -172,8 +172,8 @@ class MainWindow(QMainWindow):
             self.restoreState(QByteArray(base64.b64decode(st.window_state)))
         if st.splitter_state:
             self.splitter.restoreState(QByteArray(base64.b64decode(st.splitter_state)))
-        self.actions_.hide_phi.setChecked(st.hide_phi)
-        self.session.worklist_model.set_hide_phi(st.hide_phi)
+        self.actions_.deidentify.setChecked(st.deidentify)
+        self.session.worklist_model.set_deidentify(st.deidentify)
         self.actions_.heatmap.setChecked(self.image_view.overlay_visible())
 
     # -- opening --------------------------------------------------------------------------------
@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
         self.session.request_image(row.uid)
 
     def _show_probabilities(self, row: StudyRow) -> None:
-        self.caption.setText(study_caption(row, self.settings.hide_phi))
+        self.caption.setText(study_caption(row, self.settings.deidentify))
         scored = row.state is RowState.SCORED
         self.findings.set_probabilities(row.probabilities if scored else None)
         if scored and self.findings.selected_finding() is None and row.top_finding:
@@ -412,10 +412,10 @@ class MainWindow(QMainWindow):
         self.worklist.hold()
         self.image_view.reset_view()
 
-    def set_hide_phi(self, hide: bool) -> None:
-        self.session.worklist_model.set_hide_phi(hide)
+    def set_deidentify(self, hide: bool) -> None:
+        self.session.worklist_model.set_deidentify(hide)
         self.worklist.proxy.refilter()
-        self.settings.hide_phi = hide
+        self.settings.deidentify = hide
         row = self.current_row()
         if row is not None:
             self.caption.setText(study_caption(row, hide))
@@ -479,7 +479,7 @@ class MainWindow(QMainWindow):
         if self._cannot_keep("an override"):
             return
         question = (
-            f"The safety gate stopped this study: {row.reason_for(self.settings.hide_phi)}.\n\n"
+            f"The safety gate stopped this study: {row.reason_for(self.settings.deidentify)}.\n\n"
             "Its scores may not mean anything. Rank it with them anyway? The override is recorded "
             "in the audit trail."
         )
@@ -565,7 +565,7 @@ class MainWindow(QMainWindow):
         card = self.session.info.card if self.session.info else None
         out = self.exports.worklist(wl.ranked_rows(), card, wl.thresholds)
         if out is not None:
-            hidden = self.settings.hide_phi
+            hidden = self.settings.deidentify
             self.session.audit("exported", kind="worklist", file=out[0].name, deidentified=hidden)
         return out
 

@@ -1,4 +1,4 @@
-"""The Qt face of :class:`inference.engine.Engine`: engine events and futures become queued signals.
+"""The Qt face of :class:`inference.runtime.engine.Engine`: engine events and futures become queued signals.
 
 The engine owns the model on its own thread; this adapter only translates. Signals are emitted
 from the engine's thread and reach GUI-thread slots queued, carrying dataclasses and copied arrays.
@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from inference.api import Heatmap, ScanEntry, XRayImage
-from inference.engine import (
+from inference.runtime.engine import (
     BatchStarted,
     Engine,
     Event,

@@ -51,8 +51,8 @@ from viewer.qt.workers import GeneratorWorker, WorkerPool
 
 if TYPE_CHECKING:  # the network libraries load with the first network action, not with the window
     from inference.api import ModelCard
-    from inference.engine import Engine
     from inference.pacs.dicomweb import StudySummary
+    from inference.runtime.engine import Engine
     from inference.store import Store
     from viewer.qt.session import TriageSession
 
@@ -354,7 +354,7 @@ class PacsDialog(QDialog):
     def _show_found(self, found: list[StudySummary]) -> None:
         self._found = found
         self.results.setRowCount(len(found))
-        hide = self.settings.hide_phi
+        hide = self.settings.deidentify
         for row, study in enumerate(found):
             values = (
                 "•••" if hide and study.patient_id else study.patient_id,

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from inference.api import Heatmap, ScanEntry, StudyResult, XRayImage
-from inference.engine import default_scorer
+from inference.runtime.engine import default_scorer
 from inference.store import Review, Store, StoreError, cannot_write
 from inference.store.user import current_user, now_iso
-from inference.studies import store_worklist
+from inference.worklist.studies import store_worklist
 from viewer.core.batching import batched_by_time
 from viewer.core.cache import LruCache
 from viewer.core.worklist import RowState

@@ -138,19 +138,19 @@ class SimilarPanel(QWidget):
         self._pool.shutdown()
 
     def _find(
-        self, store: Store, weights: str, study_uid: str, thresholds: Mapping[str, float]
+        self, store: Store, weights_sha256: str, study_uid: str, thresholds: Mapping[str, float]
     ) -> Found | str:
         """On the pool's thread: bring the index up to date, search, describe, read thumbnails."""
         cases = self._cases
-        if cases is None or cases.store is not store or cases.weights_sha256 != weights:
-            cases = self._cases = SimilarCases(store, weights)
+        if cases is None or cases.store is not store or cases.weights_sha256 != weights_sha256:
+            cases = self._cases = SimilarCases(store, weights_sha256)
         else:
             cases.refresh()
         try:
             neighbours = cases.neighbours(study_uid, NEIGHBOURS)
         except SimilarityError as exc:  # expected (e.g. not scored yet): an answer, not a failure
             return str(exc)
-        studies = describe(store, weights, neighbours, thresholds)
+        studies = describe(store, weights_sha256, neighbours, thresholds)
         return [(study, thumbnail(self._read_image, study)) for study in studies]
 
     def _answered(self, study_uid: str) -> bool:

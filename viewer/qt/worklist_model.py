@@ -37,7 +37,7 @@ GATE_TIP = (
 Index = QModelIndex | QPersistentModelIndex
 
 
-def _display(row: StudyRow, column: Column, hide_phi: bool) -> str:
+def _display(row: StudyRow, column: Column, deidentify: bool) -> str:
     meta = row.meta
     match column:
         case Column.RANK:
@@ -45,11 +45,11 @@ def _display(row: StudyRow, column: Column, hide_phi: bool) -> str:
         case Column.FLAG:
             return FLAG if row.flagged else ""
         case Column.PATIENT:
-            return HIDDEN if hide_phi and meta.patient_id else meta.patient_id
+            return HIDDEN if deidentify and meta.patient_id else meta.patient_id
         case Column.FILE:  # file names may carry patient names
-            return HIDDEN if hide_phi else meta.path.name
+            return HIDDEN if deidentify else meta.path.name
         case Column.ACCESSION:
-            return HIDDEN if hide_phi and meta.accession else meta.accession
+            return HIDDEN if deidentify and meta.accession else meta.accession
         case Column.DATE:
             d = meta.study_date
             return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
@@ -64,7 +64,7 @@ def _display(row: StudyRow, column: Column, hide_phi: bool) -> str:
         case Column.GATE:
             return row.gate_text()
         case Column.STATUS:
-            return row.status_for(hide_phi)
+            return row.status_for(deidentify)
         case Column.REVIEW:
             return row.review_text()
     return ""
@@ -84,7 +84,7 @@ class WorklistModel(QAbstractTableModel):
     def __init__(self, worklist: Worklist | None = None, parent=None) -> None:
         super().__init__(parent)
         self.worklist = worklist or Worklist()
-        self._hide_phi = False
+        self._deidentify = False
         self._pos: dict[str, int] = {}
         self._reindex()
 
@@ -107,14 +107,14 @@ class WorklistModel(QAbstractTableModel):
         row = self.worklist.rows[index.row()]
         column = Column(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
-            return _display(row, column, self._hide_phi)
+            return _display(row, column, self._deidentify)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column is Column.REVIEW:
                 return review_tip(row.review) if row.review is not None else None
             if column is Column.GATE and row.gate_score is not None:
                 return GATE_TIP
             if column is Column.STATUS or row.state in (RowState.ERROR, RowState.NOT_SCORED):
-                return row.status_for(self._hide_phi)
+                return row.status_for(self._deidentify)
             if column in (Column.POSITIVES, Column.FLAG) and row.positives:
                 return "Positive for " + ", ".join(p.replace("_", " ") for p in row.positives)
             return None
@@ -151,8 +151,8 @@ class WorklistModel(QAbstractTableModel):
         return self.index(r, column) if r >= 0 else QModelIndex()
 
     @property
-    def hide_phi(self) -> bool:
-        return self._hide_phi
+    def deidentify(self) -> bool:
+        return self._deidentify
 
     # -- write (each call: at most one insert, one layout change, one dataChanged) -------------
     def add_entries(self, entries: Sequence[ScanEntry]) -> list[str]:
@@ -191,9 +191,9 @@ class WorklistModel(QAbstractTableModel):
         if row is not None:
             self._emit_rows_changed([row], [Column.REVIEW])
 
-    def set_hide_phi(self, hide: bool) -> None:
-        if hide != self._hide_phi:
-            self._hide_phi = hide
+    def set_deidentify(self, hide: bool) -> None:
+        if hide != self._deidentify:
+            self._deidentify = hide
             self._emit_all_changed()  # identifiers, and file names inside reasons
 
     def clear(self) -> None:
@@ -313,9 +313,9 @@ class WorklistProxy(QSortFilterProxyModel):
             return False
         if self._text:
             meta = row.meta
-            fields = [row.top_finding.replace("_", " "), row.status_for(model.hide_phi), meta.view_position]
+            fields = [row.top_finding.replace("_", " "), row.status_for(model.deidentify), meta.view_position]
             fields += [p.replace("_", " ") for p in row.positives]
-            if not model.hide_phi:
+            if not model.deidentify:
                 fields += [meta.patient_id, meta.accession, meta.path.name]
             return any(self._text in f.casefold() for f in fields)
         return True

@@ -1,0 +1,1 @@
+"""One module per ``cxr-triage`` command; see :mod:`inference.cli.main`."""

@@ -1,0 +1,270 @@
+"""``cxr-triage batch SOURCE...``: score an archive on a Ray cluster into the store, write the worklist.
+
+The driver (this process) scans through Ray tasks, plans against the store (images it holds a
+result for, with these weights, are never read), lets the scorer actors decode and score, commits
+every batch as it comes back and writes the same worklist files as ``triage``. Ray is imported here
+only, when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from inference.api import OPERATING_POINTS, ModelCard, Status, StudyResult
+from inference.bundled import DEMO_MODEL
+from inference.cli.commands.common import (
+    INTERRUPTED,
+    add_db_argument,
+    card_and_thresholds,
+    check_output_folder,
+    existing_paths,
+    fail,
+    positive_int,
+    stop,
+    stopped_early,
+    with_store,
+    worklist_unwritten,
+    write_failure,
+)
+from inference.cli.commands.pacs_common import EXIT_PACS, add_timeout_argument
+from inference.cli.main import EXIT_INTERRUPTED
+from inference.pacs.destinations import WebNode, is_web_root
+from inference.runtime.options import BACKEND_HELP, BACKENDS, DEVICES
+from inference.store import StoreError
+from inference.store.location import PULL_CACHE, beside_store
+from inference.text import terminal_safe
+from inference.worklist.export import RunSummary
+
+if TYPE_CHECKING:
+    from inference.cluster.pipeline import OnBatch
+    from inference.cluster.progress import Throughput
+    from inference.store import Store
+    from inference.worklist.studies import RunCounts, StudyImages
+
+EXIT_NOTHING_SCORED = 1
+STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batches in flight to be committed
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="score files and folders on a Ray cluster into the store")
+    p.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="files or folders (recursive), or a DICOMweb root (http://…/dicom-web: its CR and DX studies"
+        " are retrieved into the pull cache first)",
+    )
+    p.add_argument(
+        "--ray",
+        default="local",
+        metavar="local|ADDRESS",
+        help="local: start Ray on this machine; HOST:PORT: join a running cluster (default: local)",
+    )
+    p.add_argument(
+        "--workers", type=positive_int, default=None, help="scorer actors (default: one per CPU Ray has)"
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=DEMO_MODEL,
+        help="model package folder, at the same path on every node (default: bundled demo)",
+    )
+    p.add_argument("--out", type=Path, default=Path("cxr-triage-out"), help="output folder")
+    p.add_argument("--operating-point", choices=OPERATING_POINTS, default=None, help="default: the card's")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="the workers' device")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    add_timeout_argument(p)
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, on_batch: OnBatch | None = None) -> int:
+    """The command; ``on_batch`` is also called after every committed batch (for tests)."""
+
+    problem = check_output_folder(args.out)
+    if problem:
+        return fail(problem)
+    webs = [s for s in args.sources if is_web_root(s)]
+    present = existing_paths([Path(s) for s in args.sources if s not in webs])
+    if webs:
+        pulled = _pull(webs, beside_store(PULL_CACHE, args.db), args.timeout)
+        if pulled is None:
+            return EXIT_PACS
+        present += pulled
+    if not present:
+        return fail("none of the given sources exist")
+    model = card_and_thresholds(args.model, args.operating_point)
+    if isinstance(model, str):
+        return fail(model)
+    card, thresholds = model
+    return with_store(args.db, lambda store: _batch(args, present, card, thresholds, store, on_batch))
+
+
+def _batch(
+    args: argparse.Namespace,
+    sources: list[Path],
+    card: ModelCard,
+    thresholds: dict[str, float],
+    store: Store,
+    on_batch: OnBatch | None,
+) -> int:
+    from ray.exceptions import RayError
+
+    from inference.cluster import runtime
+    from inference.cluster.worker import PRECISION
+    from inference.runtime.scoring import plan_studies
+    from inference.worklist.studies import RunCounts
+
+    try:
+        workers = runtime.connect(args.ray, args.workers)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        return fail(f"cannot start Ray ({args.ray}): {exc}")
+    scorers: list[Any] = []
+    try:
+        entries = runtime.scan_entries(sources, exclude=[args.out])
+        counts = RunCounts()
+        try:
+            # records every image first
+            studies = plan_studies(entries, card.weights_sha256, PRECISION, store, counts)
+        except StoreError as exc:
+            return stop(f"stopped before scoring anything: {exc}; run again once fixed")
+        todo = sum(len(s.todo) for s in studies)
+        print(
+            f"{len(studies)} studies in {len(entries)} files: {todo} images to score, "
+            f"{counts.reused} reused from the store."
+        )
+        if todo:  # nothing to score: no worker, no model loaded
+            try:
+                scorers, nodes = runtime.start_scorers(
+                    args.model, card.weights_sha256, args.device, workers, args.backend
+                )
+            except RayError as exc:
+                return fail(f"a worker cannot load the model: {_last_line(exc)}")
+            print(f"Model {card.name} {card.version}; {workers} workers on {len(nodes)} node(s).")
+        outcome = _score(args, studies, counts, card, store, scorers, on_batch)
+    finally:
+        runtime.shutdown(scorers)
+    return _write(args, outcome, card, thresholds, store)
+
+
+def _pull(roots: list[str], cache: Path, timeout: float) -> list[Path] | None:
+    """Retrieve the studies of DICOMweb ``roots`` into ``cache``: their study folders, or None after
+    a failure (already printed) that left nothing to score."""
+    from inference.pacs import PacsError
+    from inference.pacs.retrieve import pull_studies
+
+    folders: list[Path] = []
+    for root in roots:
+        try:
+            pulled = pull_studies(WebNode(root.rstrip("/")), cache, timeout=timeout)
+        except PacsError as exc:
+            print(f"cxr-triage: {exc}", file=sys.stderr)
+            continue
+        if pulled.failure:
+            print(f"cxr-triage: {pulled.failure}; scoring what was retrieved", file=sys.stderr)
+        folders += pulled.folders
+    return folders or None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run leaves for the worklist: finished studies, counts, the nodes that scored and why
+    it stopped before the end ("" when it did not, :data:`INTERRUPTED` after Ctrl+C)."""
+
+    results: list[StudyResult]
+    summary: RunSummary
+    nodes: frozenset[str]
+    stopped: str = ""
+
+
+def _score(
+    args: argparse.Namespace,
+    studies: list[StudyImages],
+    counts: RunCounts,
+    card: ModelCard,
+    store: Store,
+    scorers: list[Any],
+    on_batch: OnBatch | None,
+) -> Outcome:
+    """Score what the store lacks; Ctrl+C stops submitting and keeps what lands."""
+    from inference.cluster.pipeline import ClusterError, ClusterScoring
+    from inference.cluster.progress import Throughput
+
+    scoring = ClusterScoring(
+        studies, scorers, store, card.weights_sha256, card.preprocessing.value,
+        batch_size=args.batch_size, counts=counts,
+    )  # fmt: skip
+    progress = Throughput(scoring.to_score)
+    scoring.on_batch = _both(progress, on_batch)
+    stopped = ""
+    try:
+        scoring.run()
+    except (ClusterError, StoreError) as exc:  # said once, at the end, with what was left undone
+        stopped = str(exc)
+    except KeyboardInterrupt:
+        stopped = INTERRUPTED
+        scoring.stop()
+        print("\nInterrupted: committing the batches in flight; Ctrl+C again to stop now.", file=sys.stderr)
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl+C: stop waiting, keep what is stored
+            scoring.run(timeout=STOP_WAIT_S)
+    progress.close()
+    unfinished = len(studies) - len(scoring.finished) if stopped else 0
+    summary = RunSummary(
+        counts.scored, counts.reused, counts.errors, partial=bool(stopped), unfinished=max(0, unfinished)
+    )
+    return Outcome(scoring.finished, summary, frozenset(scoring.nodes), stopped)
+
+
+def _both(progress: Throughput, extra: OnBatch | None) -> OnBatch:
+    def on_batch(images: int, finished: Sequence[StudyResult]) -> None:
+        progress.advance(images)
+        if extra is not None:
+            extra(images, finished)
+
+    return on_batch
+
+
+def _write(
+    args: argparse.Namespace, outcome: Outcome, card: ModelCard, thresholds: dict[str, float], store: Store
+) -> int:
+    """The worklist files, exactly as ``triage`` writes them, and the run's last lines."""
+    from inference.worklist.export import write_worklist
+    from inference.worklist.ranking import rank
+
+    ranked = rank(outcome.results, thresholds)
+    stopped = outcome.stopped
+    try:
+        csv_path, _ = write_worklist(
+            ranked, card, thresholds, args.out, reviews=store.reviews(), run=outcome.summary
+        )
+    except OSError as exc:  # written atomically: any worklist already there is unchanged
+        return worklist_unwritten(write_failure(f"the worklist into {args.out}", exc), stopped)
+    try:
+        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
+    except StoreError as exc:
+        stopped = stopped or f"the export could not be recorded in the audit trail: {exc}"
+    run = outcome.summary
+    print(f"Scored on node(s): {', '.join(sorted(outcome.nodes)) or 'none'}")
+    tail = " — partial" if run.partial else ""
+    print(
+        f"Worklist: {terminal_safe(str(csv_path))} (+ worklist.json); {len(ranked)} studies; images scored "
+        f"{run.scored}, reused {run.reused}, errors {run.errors}{tail}"
+    )
+    if stopped == INTERRUPTED:
+        return EXIT_INTERRUPTED
+    if stopped:
+        left = f"; {run.unfinished} studies not scored (partial worklist)" if run.unfinished else ""
+        return stopped_early(stopped, left)
+    return 0 if any(r.status is Status.SCORED for r in outcome.results) else EXIT_NOTHING_SCORED
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return terminal_safe(lines[-1] if lines else type(exc).__name__)

@@ -1,0 +1,108 @@
+"""``cxr-triage pull URL``: find studies on a DICOMweb server (QIDO-RS), retrieve their instances into
+a local cache (WADO-RS; resumable, nothing fetched twice), then record, score and rank them exactly
+as ``triage`` does with folders, writing the same worklist files."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from inference.cli.commands import triage
+from inference.cli.commands.common import (
+    add_db_argument,
+    check_output_folder,
+    fail,
+    stop,
+    write_failure,
+)
+from inference.cli.commands.model_options import add_model_arguments, add_worklist_arguments
+from inference.cli.commands.pacs_common import add_timeout_argument, fail_pacs
+from inference.pacs.destinations import WebNode, parse_destination
+from inference.pacs.retrieve import DEFAULT_MODALITIES
+from inference.store.location import PULL_CACHE, beside_store
+
+_MODALITY = re.compile(r"^[A-Z0-9_]{1,16}$")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pull", help="retrieve studies from a DICOMweb server, score them, write the worklist")
+    p.add_argument("url", type=web_root, metavar="URL", help="DICOMweb root, e.g. http://pacs:8042/dicom-web")
+    p.add_argument("--study", action="append", default=[], metavar="UID", help="only this study (repeatable)")
+    p.add_argument(
+        "--since", type=study_date, default=None, metavar="YYYYMMDD", help="studies of this day or later"
+    )
+    p.add_argument(
+        "--modality", type=modalities, default=DEFAULT_MODALITIES, metavar="CR,DX", help="default: CR,DX"
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"retrieved instances (default: {PULL_CACHE}/ next to the store)",
+    )
+    add_model_arguments(p)
+    add_worklist_arguments(p)
+    add_timeout_argument(p)
+    add_db_argument(p)
+    p.set_defaults(func=run)
+
+
+def web_root(text: str) -> WebNode:
+    """argparse type: a DICOMweb root."""
+    try:
+        node = parse_destination(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not isinstance(node, WebNode):
+        raise argparse.ArgumentTypeError(
+            "pull needs a DICOMweb root (http://…); a DIMSE node sends with 'listen'"
+        )
+    return node
+
+
+def study_date(text: str) -> str:
+    if not re.fullmatch(r"\d{8}", text):
+        raise argparse.ArgumentTypeError(f"expected a date as YYYYMMDD, got {text!r}")
+    return text
+
+
+def modalities(text: str) -> tuple[str, ...]:
+    values = tuple(v.strip().upper() for v in text.split(",") if v.strip())
+    bad = [v for v in values if not _MODALITY.match(v)]
+    if not values or bad:
+        raise argparse.ArgumentTypeError(f"expected modalities like CR,DX, got {text!r}")
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.pacs import PacsError
+    from inference.pacs.retrieve import pull_studies
+
+    problem = check_output_folder(args.out)
+    if problem:
+        return fail(problem)
+    cache = args.cache or beside_store(PULL_CACHE, args.db)
+    try:
+        pulled = pull_studies(
+            args.url, cache, study_uids=args.study, since=args.since or "", modalities=args.modality,
+            timeout=args.timeout,
+        )  # fmt: skip
+    except PacsError as exc:
+        return fail_pacs(str(exc))
+    except OSError as exc:  # each instance is written atomically: what is in the cache is whole
+        return stop(f"{write_failure(f'the retrieved instances into {cache}', exc)}; run again once fixed")
+    folders, failure = pulled.folders, pulled.failure
+    if failure:
+        print(f"cxr-triage: {failure}; scoring what was retrieved, run again to retry", file=sys.stderr)
+    if not folders:
+        return fail_pacs(failure) if failure else _nothing()
+    code = triage.run_on(args, folders)
+    return fail_pacs(f"stopped early: {failure}") if failure and code == 0 else code
+
+
+def _nothing() -> int:
+    print("No study matches.")
+    return triage.EXIT_NOTHING_SCORED

@@ -1,1 +1,0 @@
-"""One module per ``cxr-triage`` command; see :mod:`inference.cli`."""

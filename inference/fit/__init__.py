@@ -1,0 +1,1 @@
+"""Fitting what a model package holds: training, evaluation and the safety gate's statistics."""

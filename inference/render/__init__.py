@@ -1,0 +1,1 @@
+"""Pictures made from results: heat-map overlays and annotated images for export."""
