@@ -71,9 +71,9 @@ def random_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     from inference.api import LabelCard, ModelCard, Preprocessing, Task
+    from inference.fit.package_export import add_export
     from inference.labels import CHESTXRAY14
     from inference.models.package import build_model, save_package
-    from inference.runtime.backends.onnx_export import add_export
 
     torch.manual_seed(0)
     card = ModelCard(

@@ -1,6 +1,6 @@
 """Fit and calibrate the safety gate of a model package from the public data folder, and report it.
 
-    .venv/bin/python -m inference.fit.gate PACKAGE DATA_DIR [--components K] [--per-source N]
+    .venv/bin/python scripts/fit_gate.py PACKAGE DATA_DIR [--components K] [--per-source N]
         [--orientation-per-source M]
 
 The training split the package's model saw (rebuilt from DATA_DIR with the training run's seed and
@@ -20,7 +20,6 @@ DATA_DIR is read by this script only, run by hand.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import tempfile
@@ -31,7 +30,7 @@ import cv2
 import numpy as np
 
 from inference.api import GateCard, PreparedImage
-from inference.fit.train.card_md import render
+from inference.fit.card_md import render_into
 from inference.gate.image import image_problem, roughness
 from inference.gate.orientation import ORIENTATION_REPORT, calibrate, fit_direction
 from inference.gate.stats import GATE_FILE, METHOD, GateStats, fit_stats, stats_bytes
@@ -215,38 +214,30 @@ def passed(group: Embedded, stats: GateStats, threshold: float) -> np.ndarray:
     return np.concatenate([scored, np.zeros(group.unreadable, bool)])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m inference.fit.gate", description=__doc__.split("\n")[0])
-    parser.add_argument("package", type=Path)
-    parser.add_argument("data", type=Path)
-    parser.add_argument("--components", type=int, default=32)
-    parser.add_argument("--per-source", type=int, default=600, help="images per source and split at most")
-    parser.add_argument(
-        "--orientation-per-source",
-        type=int,
-        default=150,
-        help="training images per source the orientation fit embeds upright and turned four ways",
-    )
-    args = parser.parse_args(argv)
+def fit_public_gate(
+    package: Path, data: Path, components: int = 32, per_source: int = 600, orientation_per_source: int = 150
+) -> None:
+    """Fit, calibrate and measure ``package``'s safety gate on the public data folder ``data`` (see the
+    module's description) and write it into the package."""
     from inference.runtime.service import load_service
 
-    service = load_service(args.package, device="cpu", precision="fp32")
-    splits = _samples(args.data)
+    service = load_service(package, device="cpu", precision="fp32")
+    splits = _samples(data)
 
     def subsample(split: str) -> dict[str, list[Path]]:
-        return {src: _subsample(paths, args.per_source, 0) for src, paths in splits[split].items()}
+        return {src: _subsample(paths, per_source, 0) for src, paths in splits[split].items()}
 
     fit_paths = subsample("train")
     fit_groups, val_groups, test_groups = (
         {src: embed(paths, service) for src, paths in group.items()}
         for group in (fit_paths, subsample("val"), subsample("test"))
     )
-    stats = fit_stats(np.concatenate([g.vectors for g in fit_groups.values()]), args.components)
+    stats = fit_stats(np.concatenate([g.vectors for g in fit_groups.values()]), components)
     threshold = distance_threshold(stats, val_groups.values())
     upright: dict[str, np.ndarray] = {}
     turned: dict[str, np.ndarray] = {}
     for src, paths in fit_paths.items():
-        chosen = _subsample(paths, args.orientation_per_source, 2)
+        chosen = _subsample(paths, orientation_per_source, 2)
         # The upright ones were embedded for the distance fit already: the same vectors, in order.
         picked = set(chosen)
         fitted = fit_groups[src]
@@ -275,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     report["bundled_samples_pass"] = _count(passed(embed(samples, service), stats, threshold))
     negatives: dict[str, list[Path]] = {"pydicom non-radiograph test images": pydicom_negatives()}
-    negatives["hip radiographs (pixels only)"] = sorted((args.data / "dicom").glob("RG2_*.dcm"))
+    negatives["hip radiographs (pixels only)"] = sorted((data / "dicom").glob("RG2_*.dcm"))
     heldout = {src: _subsample(splits["test"][src], 40, 1) for src in ("nih", "kermany")}
 
     def stopped_when(paths: list[Path], transform: Callable[[np.ndarray], np.ndarray] | None = None) -> str:
@@ -296,9 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda im: im[im.shape[0] // 4 : -im.shape[0] // 4, im.shape[1] // 4 : -im.shape[1] // 4],
         ),
     }
-    write_gate(args.package, stats_bytes(stats), args.components, threshold, report)
-    print(f"wrote {args.package / GATE_FILE}; the figures are in {args.package / 'card.md'} (Safety gate)")
-    return 0
+    write_gate(package, stats_bytes(stats), components, threshold, report)
 
 
 def rate(flags: np.ndarray) -> float:
@@ -314,8 +303,4 @@ def write_gate(package: Path, blob: bytes, k: int, threshold: float, report: dic
     (package / GATE_FILE).write_bytes(blob)
     section = GateCard(METHOD, GATE_FILE, hashlib.sha256(blob).hexdigest(), round(threshold, 6), k, report)
     write_card(package, dataclasses.replace(card, gate=section))
-    (package / "card.md").write_text(render(read_card(package)), encoding="utf-8")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    render_into(package)

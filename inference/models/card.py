@@ -27,10 +27,10 @@ from inference.api import (
     Task,
     ValidationCurve,
 )
+from inference.models.registry import ARCHITECTURES
 
 CARD = "card.json"
 WEIGHTS = "model.safetensors"
-ARCHITECTURES = ("densenet121", "efficientnet_lite0")  # the names inference.models.architectures builds
 GATE_METHODS = ("ppca-mahalanobis",)
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 2048  # DenseNet-121 downsamples by 32; larger is not a radiograph model
 
@@ -257,7 +257,7 @@ _CARD_FIELDS = _spec(
     {
         "name": _NON_EMPTY,
         "version": _NON_EMPTY,
-        "architecture": _must(_one_of(ARCHITECTURES), _choices(ARCHITECTURES)),
+        "architecture": _must(_one_of(tuple(ARCHITECTURES)), _choices(tuple(ARCHITECTURES))),
         "task": _must(_one_of(_TASKS), _choices(_TASKS)),
         "preprocessing": _must(_one_of(_PREPROCESSINGS), _choices(_PREPROCESSINGS)),
         "labels": _must(lambda v: isinstance(v, list) and bool(v), "a non-empty list, one entry per output"),

@@ -1,4 +1,5 @@
-"""Choices the commands offer, kept free of heavy imports so that building the parser stays fast."""
+"""The runtime's choices (device, test-time augmentation, precision, backend), free of heavy imports so that
+building a parser stays fast."""
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 TTA_MODES = ("none", "tencrop")
@@ -14,5 +15,3 @@ BACKEND_HELP = (
     "auto: ONNX Runtime on the CPU (the package's export, within 1e-4 of torch on the parity probe), else"
     " torch; onnx: ONNX Runtime only; torch: always torch (the training install)"
 )
-CHECKPOINT_KINDS = ("chexnet", "xrv")  # published checkpoint formats `model import` reads
-STRATEGIES = ("scratch", "head", "finetune", "gradual")  # how `train` starts from a package

@@ -22,13 +22,13 @@ SPLIT="$PACKAGE/test-split.json"
   --split-file "$SPLIT" --split test --device cpu \
   --out "$PACKAGE/evaluation"
 rm -rf runs/kermany-aspect-restored-test
-"$PY" -m inference.evaluation.aspect "$DATA/kermany-pediatric-224/train" runs/kermany-aspect-restored-test \
+"$PY" scripts/restore_aspect.py "$DATA/kermany-pediatric-224/train" runs/kermany-aspect-restored-test \
   --split-file "$SPLIT" --split test
 "$PY" -m inference.commands.evaluate evaluate "$PACKAGE" \
   "kermany-aspect-restored=runs/kermany-aspect-restored-test" \
   --class-map NORMAL= --class-map PNEUMONIA=Pneumonia --device cpu \
   --out "$PACKAGE/evaluation-aspect-restored"
 # Both results into the card (card.json metrics.product_path_test, and card.md).
-"$PY" -m inference.train.publish "$PACKAGE" \
+"$PY" scripts/publish_package.py "$PACKAGE" \
   --evaluation "Test split as the sources give it=$PACKAGE/evaluation" \
   --evaluation "kermany-aspect-restored=$PACKAGE/evaluation-aspect-restored"

@@ -65,7 +65,7 @@ COMMON=(
 # Reference figures and the retrain command into the card, card.md; then the held-out test split
 # evaluated again through the product's own inference path (evaluate.sh); then the safety gate fitted
 # to the new model's features (its card section and gate.npz).
-"$PY" -m inference.train.publish models/cxr-demo-densenet121 \
+"$PY" scripts/publish_package.py models/cxr-demo-densenet121 \
   --recipe "models/cxr-demo-densenet121/retrain.sh $DATA" \
   --reference "CheXNet (Rajpurkar et al. 2017), ChestX-ray14 official test split, mean over 14 findings=0.841" \
   --reference "Kermany et al. 2018, pediatric pneumonia vs normal, their test set, ImageNet-pretrained=0.968"
@@ -73,4 +73,4 @@ COMMON=(
 "$PY" -c 'import json, pathlib, sys; names = [pathlib.Path(p).name for p in json.load(open(sys.argv[1]))["test"]]; json.dump({"test": names}, open(sys.argv[2], "w"), indent=0)' \
   runs/cxr-demo-densenet121-stage3/split.json models/cxr-demo-densenet121/test-split.json
 models/cxr-demo-densenet121/evaluate.sh "$DATA"
-"$PY" -m inference.gate.fit models/cxr-demo-densenet121 "$DATA" --per-source 400
+"$PY" scripts/fit_gate.py models/cxr-demo-densenet121 "$DATA" --per-source 400

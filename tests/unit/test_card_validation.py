@@ -24,10 +24,10 @@ from safetensors.torch import load_file, save_file
 
 from inference.api import LabelCode, ModelCard
 from inference.bundled import DEMO_MODEL
+from inference.fit.card_md import render
 from inference.fit.train.card import label_cards
-from inference.fit.train.card_md import render
 from inference.labels import CHESTXRAY14, CODES, PRIVATE, PRIVATE_SCHEME, SNOMED, XRV_DEFAULT
-from inference.models.checkpoints import chexnet_labels, xrv_labels
+from inference.models.chexnet_checkpoint import chexnet_labels
 from inference.models.package import (
     CARD,
     WEIGHTS,
@@ -37,6 +37,7 @@ from inference.models.package import (
     read_card,
     save_package,
 )
+from inference.models.xrv_checkpoint import xrv_labels
 
 Card = dict[str, Any]
 

@@ -28,10 +28,14 @@ from PIL import Image
 from torch import nn
 
 from inference.api import ModelCard, Preprocessing
+from inference.fit.checkpoint_import import import_checkpoint
 from inference.labels import CHESTXRAY14, XRV_DEFAULT
 from inference.models import checkpoints
-from inference.models.checkpoints import UNCALIBRATED, XRV_OP, CheckpointError, import_checkpoint
-from inference.models.package import load_package, read_card
+from inference.models import chexnet_checkpoint as chexnet_format
+from inference.models.checkpoints import UNCALIBRATED, CheckpointError
+from inference.models.package import load_package, read_card, sha256_of
+from inference.models.registry import CHECKPOINT_FORMATS
+from inference.models.xrv_checkpoint import XRV_OP, xrv_labels
 from inference.runtime import preprocess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -357,7 +361,7 @@ def test_chexnet_card(chexnet_package: Path, chexnet_checkpoint: Path) -> None:
     assert card.default_operating_point == UNCALIBRATED  # stated on the card, not a silent fallback
     assert card.preprocessing is Preprocessing.CHEXNET and card.input_size == 224
     assert "re-derive" in card.description
-    assert checkpoints.sha256_of(chexnet_checkpoint) in card.recipe
+    assert sha256_of(chexnet_checkpoint) in card.recipe
 
 
 def test_chexnet_conversion_parity(chexnet_outputs: dict[str, np.ndarray]) -> None:
@@ -403,7 +407,7 @@ def test_tencrop_is_the_reference_crop_set() -> None:
 def test_chexnet_without_rename_fails_clearly(
     chexnet_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(checkpoints, "rename_old_densenet_key", lambda key: key)
+    monkeypatch.setattr(chexnet_format, "rename_old_densenet_key", lambda key: key)
     with pytest.raises(CheckpointError, match=r"missing key.*norm1.*unexpected key.*norm\.1"):
         import_checkpoint("chexnet", chexnet_checkpoint, tmp_path / "pkg")
 
@@ -492,7 +496,7 @@ class _Payload:
 def test_pickled_code_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     torch.save({"state_dict": {"x": torch.zeros(1)}, "payload": _Payload(marker)}, tmp_path / "evil.pt")
-    for kind in checkpoints.KINDS:
+    for kind in CHECKPOINT_FORMATS:
         with pytest.raises(CheckpointError, match="needs code from module 'builtins'"):
             import_checkpoint(kind, tmp_path / "evil.pt", tmp_path / kind)
     assert not marker.exists()
@@ -530,15 +534,15 @@ def test_existing_package_is_not_overwritten(chexnet_checkpoint: Path, chexnet_p
 
 
 def test_xrv_labels_rules() -> None:
-    labels, notes = checkpoints.xrv_labels(3, ["Pleural Effusion", "", "Mass"], [0.2, math.nan, math.nan])
+    labels, notes = xrv_labels(3, ["Pleural Effusion", "", "Mass"], [0.2, math.nan, math.nan])
     assert [lab.name for lab in labels] == ["Effusion", "output_1", "Mass"]  # canonical names
     assert [lab.trained for lab in labels] == [True, False, True]
     assert labels[0].operating_points == {XRV_OP: 0.2, "youden": 0.2}
     assert labels[2].operating_points == {XRV_OP: 0.5} and not labels[1].operating_points
     assert any("Mass" in note for note in notes)
-    labels, notes = checkpoints.xrv_labels(2, ["Effusion", ""], None)
+    labels, notes = xrv_labels(2, ["Effusion", ""], None)
     assert labels[0].operating_points == {UNCALIBRATED: 0.5} and any(UNCALIBRATED in note for note in notes)
     with pytest.raises(CheckpointError, match="duplicate"):
-        checkpoints.xrv_labels(2, ["Effusion", "Pleural Effusion"], None)
+        xrv_labels(2, ["Effusion", "Pleural Effusion"], None)
     with pytest.raises(CheckpointError, match="--labels"):
-        checkpoints.xrv_labels(5, None, None)
+        xrv_labels(5, None, None)

@@ -14,8 +14,8 @@ import pytest
 
 from inference.api import GateCard, ImageMeta, PreparedImage, Status
 from inference.bundled import DEMO_MODEL
+from inference.fit.card_md import render
 from inference.fit.gate import Embedded, passed
-from inference.fit.train.card_md import render
 from inference.gate import METHOD, Gate, GateStats, describe
 from inference.gate.check import OUTSIDE_TRAINING, TURNED
 from inference.gate.orientation import ORIENTATION_REPORT, Orientation, calibrate, fit_direction

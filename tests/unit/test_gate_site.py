@@ -18,10 +18,10 @@ import pytest
 
 from inference.api import PreparedImage, Status
 from inference.bundled import DEMO_MODEL
-from inference.cli.main import main as cli
+from inference.cli import main as cli
+from inference.fit import site_gate as site_fit_module
 from inference.fit.gate import generated_negatives
 from inference.gate import load_gate
-from inference.gate import site_fit as site_fit_module
 from inference.gate.check import OUTSIDE_TRAINING, TURNED
 from inference.io import read_image
 from inference.models.card import read_card

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from inference.cli.main import main as cli
+from inference.cli import main as cli
 from inference.models.package import WEIGHTS, read_card
 
 try:  # helpers that recreate the original checkpoint formats

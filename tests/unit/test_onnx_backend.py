@@ -14,6 +14,7 @@ import pytest
 
 from inference.api import XRayImage
 from inference.cli.main import main
+from inference.fit import package_export
 from inference.io import read_image
 from inference.models.card import read_card, write_card
 from inference.models.package import load_package
@@ -114,7 +115,7 @@ def test_the_export_a_package_carries_is_used_only_while_it_matches_its_card(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    section = onnx_export.add_export(package)
+    section = package_export.add_export(package)
     assert read_card(package).onnx == section and section.parity <= onnx.PARITY_TOLERANCE
     exported: list[Path] = []
     real_export = onnx_export.export

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from inference.api import ModelCard, Preprocessing, Task
+from inference.fit.card_md import render
 from inference.fit.train.card import grouped_metrics, label_cards
-from inference.fit.train.card_md import render
 
 
 def _data(n_pos: int, n_neg: int, rng) -> tuple[np.ndarray, np.ndarray]:

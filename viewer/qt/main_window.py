@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from inference.api import Heatmap, XRayImage
+from inference.models.registry import CHECKPOINT_FORMATS
 from inference.runtime.device import torch_installed
-from inference.runtime.options import CHECKPOINT_KINDS
 from viewer.core import paths
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
         if not path:
             return
         kind, ok = QInputDialog.getItem(
-            self, "Checkpoint kind", "Which convention?", list(CHECKPOINT_KINDS), 0, False
+            self, "Checkpoint kind", "Which convention?", list(CHECKPOINT_FORMATS), 0, False
         )
         if not ok:
             return
@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
         dest = paths.data_dir() / "models" / f"{kind}-{stem}-{datetime.now():%Y%m%d%H%M%S}"
 
         def work(_service: object) -> Path:
-            from inference.models.checkpoints import import_checkpoint
+            from inference.fit.checkpoint_import import import_checkpoint
 
             import_checkpoint(kind, Path(path), dest)
             return dest

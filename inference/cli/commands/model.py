@@ -22,7 +22,7 @@ from typing import TextIO
 
 from inference.api import OPERATING_POINTS, ModelCard
 from inference.models.card import WEIGHTS, PackageError, read_card
-from inference.runtime.options import CHECKPOINT_KINDS
+from inference.models.registry import CHECKPOINT_FORMATS
 
 EXIT_MISMATCH = 1
 EXIT_ERROR = 2
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     imp.add_argument(
         "kind",
-        choices=CHECKPOINT_KINDS,
+        choices=tuple(CHECKPOINT_FORMATS),
         help="chexnet: arnoweng model.pth.tar; xrv: torchxrayvision DenseNet",
     )
     imp.add_argument("checkpoint", help="checkpoint file (.pth.tar, .pt, .pth)")
@@ -86,7 +86,8 @@ def _fail(message: str, code: int = EXIT_ERROR) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from inference.models.checkpoints import CheckpointError, import_checkpoint, parse_floats, parse_labels
+    from inference.fit.checkpoint_import import import_checkpoint
+    from inference.models.checkpoints import CheckpointError, parse_floats, parse_labels
     from inference.runtime.backends.onnx import FAILURES
 
     try:
@@ -113,8 +114,8 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from inference.fit.package_export import add_export
     from inference.runtime.backends.onnx import ARCHITECTURES, FAILURES
-    from inference.runtime.backends.onnx_export import add_export
 
     package = Path(args.package)
     try:  # an invalid card is bad input (2); weights that do not match it or load are exit 1, below

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from inference.cli.commands.common import parsed
-from inference.models.card import ARCHITECTURES
-from inference.runtime.options import STRATEGIES
+from inference.fit.train.config import STRATEGIES
+from inference.models.registry import ARCHITECTURES
 
 
 def class_map_of(items: list[str] | None) -> dict[str, str] | None:
@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", type=Path, help="start from this model package (default: from scratch)")
     p.add_argument(
         "--arch",
-        choices=ARCHITECTURES,
+        choices=tuple(ARCHITECTURES),
         help="network to train (default: the --init package's, else densenet121)",
     )
     p.add_argument(

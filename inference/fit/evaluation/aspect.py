@@ -4,15 +4,11 @@ The Kermany pediatric images were resized to 224x224 from radiographs 1.3-1.5 ti
 real files keep their aspect ratio. This writes each image of one split stretched back to a width
 drawn from that range (seeded by the file name, so the copy is the same on every run), as PNG (no
 second lossy compression), in the same class folders, so that ``cxr-triage evaluate`` can score it
-through the product's own path::
-
-    python -m inference.fit.evaluation.aspect DATA/kermany-pediatric-224/train OUT \\
-        --split-file runs/.../split.json --split test
+through the product's own path (by hand: ``scripts/restore_aspect.py``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import zlib
 from pathlib import Path
@@ -56,20 +52,3 @@ def restore_split(
         restore(sample.path, target, stretch_factor(sample.path.name, seed))
         written += 1
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m inference.fit.evaluation.aspect", description=__doc__)
-    p.add_argument("dataset", type=Path, help="a folder of class folders (squashed images)")
-    p.add_argument("out", type=Path, help="where the restored copy goes (class folders of PNGs)")
-    p.add_argument("--split-file", type=Path, help="split.json of a training run: copy only --split")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    n = restore_split(args.dataset, args.out, args.split_file, args.split, args.seed)
-    print(f"wrote {n} aspect-restored images to {args.out}")
-    return 0 if n else 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+STRATEGIES = ("scratch", "head", "finetune", "gradual")  # how `train` starts from a package
+
 
 @dataclass
 class TrainConfig:

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from inference.api import ModelCard, Preprocessing, Task
+from inference.fit.card_md import render
 from inference.fit.train.card import grouped_metrics, label_cards
-from inference.fit.train.card_md import render
 from inference.fit.train.config import TrainConfig
 from inference.fit.train.datasets import Sample
 from inference.fit.train.distillation import distillation_metrics

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from inference.fit.train.config import TrainConfig
+from inference.fit.train.config import STRATEGIES, TrainConfig
 from inference.models.architectures import DEFAULT_ARCH, ChestNet, architecture_of
-from inference.runtime.options import STRATEGIES
 
 
 def initialisation(cfg: TrainConfig) -> str:

@@ -11,7 +11,6 @@ export off by more than :data:`inference.runtime.backends.onnx.PARITY_TOLERANCE`
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import warnings
 from pathlib import Path
@@ -20,11 +19,9 @@ import torch
 from torch import nn
 
 from inference.api import ModelCard, OnnxCard
-from inference.fit.train.card_md import render
 from inference.io.atomic import atomic_path
 from inference.models.architectures import ChestNet
-from inference.models.card import read_card, sha256_of, write_card
-from inference.models.package import load_package
+from inference.models.card import sha256_of
 from inference.runtime.backends.onnx import (
     EXPORT_FORMAT,
     FAILURES,
@@ -94,23 +91,11 @@ def export_into_package(package: Path, card: ModelCard, model: ChestNet) -> Onnx
     return OnnxCard(file=PACKAGE_FILE, sha256=sha256_of(path), outputs=EXPORT_FORMAT, opset=OPSET, parity=gap)
 
 
-def add_export(package: Path) -> OnnxCard:
-    """Export the package's weights into it (:func:`export_into_package`) and name the export in its
-    card (card.json, and card.md rendered again where the package has one); raises PackageError when the
-    weights do not load."""
-    card, model = load_package(package)
-    section = export_into_package(package, card, model)
-    write_card(package, dataclasses.replace(card, onnx=section))
-    if (package / "card.md").is_file():
-        (package / "card.md").write_text(render(read_card(package)), encoding="utf-8")
-    return section
-
-
 def export_to_cache(model: ChestNet, card: ModelCard) -> Path | None:
-    """Export ``model`` into the data folder's cache (:func:`inference.runtime.backends.onnx.cached_export`
-    finds
-    it afterwards) and keep it only when its parity with torch holds; the path, or None with the reason
-    logged (parity off, or the export or the folder failing)."""
+    """Export ``model`` into the data folder's cache (where
+    :func:`inference.runtime.backends.onnx.cached_export` finds it afterwards) and keep it only when its
+    parity with torch holds; the path, or None with the reason logged (parity off, or the export or the
+    folder failing)."""
     path = cache_folder() / cached_name(card.weights_sha256)
     try:
         export(model.cpu().float().eval(), path)

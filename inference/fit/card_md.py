@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import cast
 
 from inference.api import GateCard, ModelCard, OnnxCard
@@ -11,6 +12,7 @@ from inference.gate.image import MAX_ROUGHNESS
 from inference.gate.orientation import ORIENTATION_REPORT
 from inference.gate.stats import SITE_REPORT
 from inference.labels import PRIVATE_SCHEME
+from inference.models.card import read_card
 
 Strata = Mapping[str, Mapping[str, GroupMetrics]]  # stratum -> label -> metrics
 
@@ -145,7 +147,7 @@ def _codes_section(card: ModelCard) -> list[str]:
 
 
 def _gate_section(gate: GateCard) -> list[str]:
-    """The safety gate: how it decides, and what it was measured to do (``python -m inference.fit.gate``,
+    """The safety gate: how it decides, and what it was measured to do (``scripts/fit_gate.py``,
     or ``cxr-triage model gate`` on a site's own images)."""
     lines = [
         "## Safety gate",
@@ -178,7 +180,7 @@ def _training_fit(gate: GateCard) -> list[str]:
         "Fitted and calibrated on training and validation images only; the held-out, bundled-sample,",
         "negative and transformed figures below are on images used for neither, and every figure",
         "applies all the rules above. Reproduce:",
-        "`.venv/bin/python -m inference.fit.gate PACKAGE DATA_DIR`.",
+        "`.venv/bin/python scripts/fit_gate.py PACKAGE DATA_DIR`.",
     ]
 
 
@@ -209,3 +211,8 @@ def _orientation(gate: GateCard, fitted_on: str, bias: str) -> list[str]:
         "same file; an image scoring above 0 on it is stopped as rotated or upside down. Its bias is",
         f"{bias} images' scores.",
     ]
+
+
+def render_into(package: Path) -> None:
+    """Write the package's card.md again from its card.json (after anything changed the card)."""
+    (package / "card.md").write_text(render(read_card(package)), encoding="utf-8")
