@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from inference.api import ModelCard
+from inference.api import LabelCard, ModelCard, Preprocessing, Task
 from inference.models.densenet import preview, reference_state, state_problems
 from inference.models.registry import CHECKPOINT_FORMATS, CheckpointFormat
 from inference.models.safe_unpickle import load_restricted
@@ -62,6 +62,32 @@ class Provenance:
     version: str
     recipe: str
     training_data: tuple[str, ...] = ()
+
+
+def densenet_card(
+    provenance: Provenance,
+    preprocessing: Preprocessing,
+    labels: tuple[LabelCard, ...],
+    default_operating_point: str,
+    description: str,
+    default_training_data: tuple[str, ...] = (),
+) -> ModelCard:
+    """The card of an imported DenseNet-121 (224 px, multi-label; ``weights_sha256`` is filled by
+    ``save_package``)."""
+    return ModelCard(
+        name=provenance.name,
+        version=provenance.version,
+        architecture="densenet121",
+        task=Task.MULTILABEL,
+        preprocessing=preprocessing,
+        labels=labels,
+        weights_sha256="",
+        input_size=224,
+        default_operating_point=default_operating_point,
+        description=description,
+        training_data=provenance.training_data or default_training_data,
+        recipe=provenance.recipe,
+    )
 
 
 def checkpoint_format(name: str) -> CheckpointFormat:

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from inference.api import LabelCard, ModelCard, Preprocessing, Task
+from inference.api import LabelCard, ModelCard, Preprocessing
 from inference.labels import CHESTXRAY14, canonical, label_code
 from inference.models.checkpoints import (
     FALLBACK_THRESHOLD,
@@ -18,6 +18,7 @@ from inference.models.checkpoints import (
     CheckpointError,
     Converted,
     Provenance,
+    densenet_card,
     fit_densenet,
     rename_old_densenet_key,
     strip_prefixes,
@@ -75,17 +76,11 @@ def card(
         f"No operating points were published: every label's default point '{UNCALIBRATED}' is "
         f"{FALLBACK_THRESHOLD}, which is not a calibrated cut-off. {THRESHOLD_NOTE}"
     )
-    return ModelCard(
-        name=provenance.name,
-        version=provenance.version,
-        architecture="densenet121",
-        task=Task.MULTILABEL,
-        preprocessing=Preprocessing.CHEXNET,
-        labels=chexnet_labels(converted.num_outputs, labels),
-        weights_sha256="",
-        input_size=224,
-        default_operating_point=UNCALIBRATED,
-        description=description,
-        training_data=provenance.training_data or ("ChestX-ray14 (NIH Clinical Center)",),
-        recipe=provenance.recipe,
+    return densenet_card(
+        provenance,
+        Preprocessing.CHEXNET,
+        chexnet_labels(converted.num_outputs, labels),
+        UNCALIBRATED,
+        description,
+        default_training_data=("ChestX-ray14 (NIH Clinical Center)",),
     )

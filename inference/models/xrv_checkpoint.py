@@ -11,19 +11,15 @@ from typing import Any
 
 import torch
 
-from inference.api import LabelCard, ModelCard, Preprocessing, Task
+from inference.api import LabelCard, ModelCard, Preprocessing
 from inference.labels import XRV_DEFAULT, canonical, label_code
+from inference.models import checkpoints
 from inference.models.checkpoints import (
     FALLBACK_THRESHOLD,
-    THRESHOLD_NOTE,
     UNCALIBRATED,
     CheckpointError,
     Converted,
     Provenance,
-    fit_densenet,
-    rename_old_densenet_key,
-    strip_prefixes,
-    tensor_dict,
 )
 
 XRV_OP = "xrv_op_thresh"
@@ -53,19 +49,19 @@ def convert(obj: Any, source: str = "checkpoint") -> Converted:
         tensors = dict(obj.state_dict())
         pathologies = _as_names(getattr(obj, "pathologies", None)) or _as_names(getattr(obj, "targets", None))
         op_threshs = _as_floats(getattr(obj, "op_threshs", None))
-    elif isinstance(obj, Mapping) and tensor_dict(obj) is None and "state_dict" in obj:
-        tensors = tensor_dict(obj["state_dict"]) or {}
+    elif isinstance(obj, Mapping) and checkpoints.tensor_dict(obj) is None and "state_dict" in obj:
+        tensors = checkpoints.tensor_dict(obj["state_dict"]) or {}
         pathologies = _as_names(obj.get("pathologies")) or _as_names(obj.get("targets"))
         op_threshs = _as_floats(obj.get("op_threshs"))
     else:
-        tensors = tensor_dict(obj) or {}
+        tensors = checkpoints.tensor_dict(obj) or {}
     if not tensors:
         raise CheckpointError(f"{source}: expected a torchxrayvision DenseNet or its state dict")
-    tensors = {strip_prefixes(k, ("module.",)): v for k, v in tensors.items()}
+    tensors = {checkpoints.strip_prefixes(k, ("module.",)): v for k, v in tensors.items()}
     if "op_threshs" in tensors:  # xrv registers op_threshs as a buffer: not a network weight
         op_threshs = _as_floats(tensors.pop("op_threshs"))
-    state = {rename_old_densenet_key(k): v for k, v in tensors.items()}
-    converted = fit_densenet(state, in_channels=1, source=source)
+    state = {checkpoints.rename_old_densenet_key(k): v for k, v in tensors.items()}
+    converted = checkpoints.fit_densenet(state, in_channels=1, source=source)
     return dataclasses.replace(converted, pathologies=pathologies, op_threshs=op_threshs)
 
 
@@ -154,19 +150,8 @@ def card(
         "torchxrayvision DenseNet-121 (1 channel, input scaled to [-1024, 1024]). Scores are "
         "probabilities sigmoid(logit), not xrv's op_norm display scores. Operating point "
         f"'{XRV_OP}' (also stored as 'youden') is xrv's op_threshs in probability space, derived on "
-        f"xrv's own validation data. {THRESHOLD_NOTE} " + " ".join(notes)
+        f"xrv's own validation data. {checkpoints.THRESHOLD_NOTE} " + " ".join(notes)
     )
-    return ModelCard(
-        name=provenance.name,
-        version=provenance.version,
-        architecture="densenet121",
-        task=Task.MULTILABEL,
-        preprocessing=Preprocessing.XRV,
-        labels=cards,
-        weights_sha256="",
-        input_size=224,
-        default_operating_point=xrv_default_point(threshs),
-        description=description.strip(),
-        training_data=provenance.training_data,
-        recipe=provenance.recipe,
+    return checkpoints.densenet_card(
+        provenance, Preprocessing.XRV, cards, xrv_default_point(threshs), description.strip()
     )

@@ -16,24 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inference.api import OPERATING_POINTS, ModelCard, Status, StudyResult
+from inference.api import OPERATING_POINTS, ModelCard, StudyResult
 from inference.bundled import DEMO_MODEL
-from inference.cli.commands.common import (
-    INTERRUPTED,
-    add_db_argument,
-    card_and_thresholds,
-    check_output_folder,
-    existing_paths,
-    fail,
-    positive_int,
-    stop,
-    stopped_early,
-    with_store,
-    worklist_unwritten,
-    write_failure,
-)
+from inference.cli.commands import common
 from inference.cli.commands.pacs_common import EXIT_PACS, add_timeout_argument
-from inference.cli.main import EXIT_INTERRUPTED
+from inference.cli.commands.run_end import exit_code, worklist_line, write_and_record
 from inference.pacs.destinations import WebNode, is_web_root
 from inference.runtime.options import BACKEND_HELP, BACKENDS, DEVICES
 from inference.store import StoreError
@@ -47,7 +34,6 @@ if TYPE_CHECKING:
     from inference.store import Store
     from inference.worklist.studies import RunCounts, StudyImages
 
-EXIT_NOTHING_SCORED = 1
 STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batches in flight to be committed
 
 
@@ -67,7 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="local: start Ray on this machine; HOST:PORT: join a running cluster (default: local)",
     )
     p.add_argument(
-        "--workers", type=positive_int, default=None, help="scorer actors (default: one per CPU Ray has)"
+        "--workers",
+        type=common.positive_int,
+        default=None,
+        help="scorer actors (default: one per CPU Ray has)",
     )
     p.add_argument(
         "--model",
@@ -79,32 +68,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--operating-point", choices=OPERATING_POINTS, default=None, help="default: the card's")
     p.add_argument("--device", choices=DEVICES, default="auto", help="the workers' device")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
-    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--batch-size", type=common.positive_int, default=8)
     add_timeout_argument(p)
-    add_db_argument(p)
+    common.add_db_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, on_batch: OnBatch | None = None) -> int:
     """The command; ``on_batch`` is also called after every committed batch (for tests)."""
 
-    problem = check_output_folder(args.out)
-    if problem:
-        return fail(problem)
+    if problem := common.check_output_folder(args.out):
+        return common.fail(problem)
     webs = [s for s in args.sources if is_web_root(s)]
-    present = existing_paths([Path(s) for s in args.sources if s not in webs])
+    present = common.existing_paths([Path(s) for s in args.sources if s not in webs])
     if webs:
         pulled = _pull(webs, beside_store(PULL_CACHE, args.db), args.timeout)
         if pulled is None:
             return EXIT_PACS
         present += pulled
     if not present:
-        return fail("none of the given sources exist")
-    model = card_and_thresholds(args.model, args.operating_point)
+        return common.fail("none of the given sources exist")
+    model = common.card_and_thresholds(args.model, args.operating_point)
     if isinstance(model, str):
-        return fail(model)
+        return common.fail(model)
     card, thresholds = model
-    return with_store(args.db, lambda store: _batch(args, present, card, thresholds, store, on_batch))
+    return common.with_store(args.db, lambda store: _batch(args, present, card, thresholds, store, on_batch))
 
 
 def _batch(
@@ -125,7 +113,7 @@ def _batch(
     try:
         workers = runtime.connect(args.ray, args.workers)
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        return fail(f"cannot start Ray ({args.ray}): {exc}")
+        return common.fail(f"cannot start Ray ({args.ray}): {exc}")
     scorers: list[Any] = []
     try:
         entries = runtime.scan_entries(sources, exclude=[args.out])
@@ -134,7 +122,7 @@ def _batch(
             # records every image first
             studies = plan_studies(entries, card.weights_sha256, PRECISION, store, counts)
         except StoreError as exc:
-            return stop(f"stopped before scoring anything: {exc}; run again once fixed")
+            return common.stop(f"stopped before scoring anything: {exc}; run again once fixed")
         todo = sum(len(s.todo) for s in studies)
         print(
             f"{len(studies)} studies in {len(entries)} files: {todo} images to score, "
@@ -146,7 +134,7 @@ def _batch(
                     args.model, card.weights_sha256, args.device, workers, args.backend
                 )
             except RayError as exc:
-                return fail(f"a worker cannot load the model: {_last_line(exc)}")
+                return common.fail(f"a worker cannot load the model: {_last_line(exc)}")
             print(f"Model {card.name} {card.version}; {workers} workers on {len(nodes)} node(s).")
         outcome = _score(args, studies, counts, card, store, scorers, on_batch)
     finally:
@@ -176,7 +164,7 @@ def _pull(roots: list[str], cache: Path, timeout: float) -> list[Path] | None:
 @dataclass(frozen=True)
 class Outcome:
     """What a run leaves for the worklist: finished studies, counts, the nodes that scored and why
-    it stopped before the end ("" when it did not, :data:`INTERRUPTED` after Ctrl+C)."""
+    it stopped before the end ("" when it did not, ``common.INTERRUPTED`` after Ctrl+C)."""
 
     results: list[StudyResult]
     summary: RunSummary
@@ -209,7 +197,7 @@ def _score(
     except (ClusterError, StoreError) as exc:  # said once, at the end, with what was left undone
         stopped = str(exc)
     except KeyboardInterrupt:
-        stopped = INTERRUPTED
+        stopped = common.INTERRUPTED
         scoring.stop()
         print("\nInterrupted: committing the batches in flight; Ctrl+C again to stop now.", file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl+C: stop waiting, keep what is stored
@@ -235,34 +223,18 @@ def _write(
     args: argparse.Namespace, outcome: Outcome, card: ModelCard, thresholds: dict[str, float], store: Store
 ) -> int:
     """The worklist files, exactly as ``triage`` writes them, and the run's last lines."""
-    from inference.worklist.export import write_worklist
     from inference.worklist.ranking import rank
 
     ranked = rank(outcome.results, thresholds)
-    stopped = outcome.stopped
-    try:
-        csv_path, _ = write_worklist(
-            ranked, card, thresholds, args.out, reviews=store.reviews(), run=outcome.summary
-        )
-    except OSError as exc:  # written atomically: any worklist already there is unchanged
-        return worklist_unwritten(write_failure(f"the worklist into {args.out}", exc), stopped)
-    try:
-        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
-    except StoreError as exc:
-        stopped = stopped or f"the export could not be recorded in the audit trail: {exc}"
+    csv_path, problem = write_and_record(ranked, card, thresholds, args.out, store, run=outcome.summary)
+    if csv_path is None:
+        return common.worklist_unwritten(problem, outcome.stopped)
+    stopped = outcome.stopped or problem
     run = outcome.summary
     print(f"Scored on node(s): {', '.join(sorted(outcome.nodes)) or 'none'}")
-    tail = " — partial" if run.partial else ""
-    print(
-        f"Worklist: {terminal_safe(str(csv_path))} (+ worklist.json); {len(ranked)} studies; images scored "
-        f"{run.scored}, reused {run.reused}, errors {run.errors}{tail}"
-    )
-    if stopped == INTERRUPTED:
-        return EXIT_INTERRUPTED
-    if stopped:
-        left = f"; {run.unfinished} studies not scored (partial worklist)" if run.unfinished else ""
-        return stopped_early(stopped, left)
-    return 0 if any(r.status is Status.SCORED for r in outcome.results) else EXIT_NOTHING_SCORED
+    print(worklist_line(csv_path, len(ranked), run, stopped))
+    left = f"; {run.unfinished} studies not scored (partial worklist)" if run.unfinished else ""
+    return exit_code(stopped, outcome.results, left)
 
 
 def _last_line(exc: BaseException) -> str:

@@ -30,13 +30,8 @@ T = TypeVar("T")
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="study store (default: $CXR_TRIAGE_DB, else studies.sqlite in the user's data folder)",
-    )
+    store = "study store (default: $CXR_TRIAGE_DB, else studies.sqlite in the user's data folder)"
+    parser.add_argument("--db", type=Path, default=None, metavar="FILE", help=store)
 
 
 def parsed(text: str, convert: Callable[[str], T], expected: str) -> T:

@@ -19,6 +19,7 @@ from inference.cli.commands.common import (
 )
 from inference.cli.commands.model_options import add_model_arguments, add_worklist_arguments
 from inference.cli.commands.pacs_common import add_timeout_argument, fail_pacs
+from inference.cli.commands.run_end import EXIT_NOTHING_SCORED
 from inference.pacs.destinations import WebNode, parse_destination
 from inference.pacs.retrieve import DEFAULT_MODALITIES
 from inference.store.location import PULL_CACHE, beside_store
@@ -81,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from inference.pacs import PacsError
     from inference.pacs.retrieve import pull_studies
 
-    problem = check_output_folder(args.out)
-    if problem:
+    if problem := check_output_folder(args.out):
         return fail(problem)
     cache = args.cache or beside_store(PULL_CACHE, args.db)
     try:
@@ -105,4 +105,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _nothing() -> int:
     print("No study matches.")
-    return triage.EXIT_NOTHING_SCORED
+    return EXIT_NOTHING_SCORED

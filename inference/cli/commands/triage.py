@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import queue
 import re
-import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,16 +19,14 @@ from inference.cli.commands.common import (
     existing_paths,
     fail,
     plain_error,
-    stopped_early,
     thresholds_or_error,
     with_store,
     worklist_unwritten,
     write_failure,
 )
 from inference.cli.commands.model_options import add_model_arguments, add_worklist_arguments, model_loader
-from inference.cli.main import EXIT_INTERRUPTED
+from inference.cli.commands.run_end import exit_code, worklist_line, write_and_record
 from inference.cli.progress import ProgressBar
-from inference.store import StoreError
 from inference.text import terminal_safe
 
 if TYPE_CHECKING:
@@ -37,7 +34,6 @@ if TYPE_CHECKING:
     from inference.runtime.scoring import RunCounts
     from inference.store import Store
 
-EXIT_NOTHING_SCORED = 1
 STOP_WAIT_S = 120.0  # after Ctrl+C, how long to wait for the batch in flight to be committed
 
 
@@ -51,8 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = check_output_folder(args.out)
-    if problem:
+    if problem := check_output_folder(args.out):
         return fail(problem)
     present = existing_paths(args.paths)
     if not present:
@@ -86,7 +81,7 @@ def _score_and_write(
     and ends with one line saying why and how many studies it did not score."""
     from inference.io import scan
     from inference.models.card import PackageError
-    from inference.worklist.export import RunSummary, write_worklist
+    from inference.worklist.export import RunSummary
     from inference.worklist.ranking import rank
 
     try:
@@ -101,43 +96,26 @@ def _score_and_write(
     studies = len({e.meta.study_uid for e in entries})
     print(f"Model {card.name} {card.version} on {info.device}; {studies} studies in {len(entries)} files.")
     results, counts, stopped = _collect(engine, engine.score(entries, studies), events, studies)
-    interrupted = stopped == INTERRUPTED
     unfinished = max(0, studies - len(results)) if stopped else 0
     ranked = rank(results, thresholds, max_wait=args.max_wait)
     summary = RunSummary(
         counts.scored, counts.reused, counts.errors, partial=bool(stopped), unfinished=unfinished
     )
-    try:
-        reviews = store.reviews()
-    except (StoreError, sqlite3.Error) as exc:
-        reviews, stopped = {}, stopped or f"the study store could not be read: {exc}"
-    try:
-        csv_path, _ = write_worklist(
-            ranked, card, thresholds, args.out, reviews=reviews, deidentify=args.deidentify, run=summary
-        )
-    except OSError as exc:
-        return _unwritten(write_failure(f"the worklist into {args.out}", exc), stopped, len(results))
-    try:
-        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
-    except StoreError as exc:
-        stopped = stopped or f"the export could not be recorded in the audit trail: {exc}"
+    csv_path, problem = write_and_record(
+        ranked, card, thresholds, args.out, store, deidentify=args.deidentify, run=summary
+    )
+    if csv_path is None:
+        return _unwritten(problem, stopped, len(results))
+    stopped = stopped or problem
     if args.annotate and not stopped:
         try:
             _annotate(ranked, engine, card, thresholds, args.out / "annotated", args.deidentify)
         except OSError as exc:
             stopped = write_failure(f"the annotated images into {args.out / 'annotated'}", exc)
     _print_worklist(ranked, args.deidentify)
-    tail = " — interrupted, partial" if interrupted else " — stopped, partial" if summary.partial else ""
-    print(
-        f"Worklist: {terminal_safe(str(csv_path))} (+ worklist.json); images scored {counts.scored}, "
-        f"reused {counts.reused}, errors {counts.errors}{tail}"
-    )
-    if interrupted:
-        return EXIT_INTERRUPTED
-    if stopped:
-        left = f"; {unfinished} of {studies} studies not scored (partial worklist)" if unfinished else ""
-        return stopped_early(stopped, left)
-    return 0 if any(r.status is Status.SCORED for r in results) else EXIT_NOTHING_SCORED
+    print(worklist_line(csv_path, len(ranked), summary, stopped))
+    left = f"; {unfinished} of {studies} studies not scored (partial worklist)" if unfinished else ""
+    return exit_code(stopped, results, left)
 
 
 def _unwritten(reason: str, stopped: str, kept: int) -> int:

@@ -15,9 +15,9 @@ from inference.cli.commands.common import (
     minutes,
     stop,
     with_store,
-    write_failure,
 )
-from inference.store import Store, StoreError
+from inference.cli.commands.run_end import write_and_record
+from inference.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,8 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = check_output_folder(args.out)
-    if problem:
+    if problem := check_output_folder(args.out):
         return fail(problem)
     model = card_and_thresholds(args.model, args.operating_point)
     if isinstance(model, str):
@@ -45,24 +44,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(store: Store, card: ModelCard, thresholds: dict[str, float], args: argparse.Namespace) -> int:
-    from inference.worklist.export import write_worklist
     from inference.worklist.ranking import rank
     from inference.worklist.studies import store_worklist
 
     ranked = rank(store_worklist(store, card.weights_sha256).results, thresholds, max_wait=args.max_wait)
-    try:
-        csv_path, _ = write_worklist(
-            ranked, card, thresholds, args.out, reviews=store.reviews(), deidentify=args.deidentify
-        )
-    except OSError as exc:  # written atomically: any worklist already there is unchanged
-        return stop(
-            f"{write_failure(f'the worklist into {args.out}', exc)} (any worklist already there is unchanged)"
-        )
+    csv_path, problem = write_and_record(
+        ranked, card, thresholds, args.out, store, deidentify=args.deidentify
+    )
+    if csv_path is None:
+        return stop(f"{problem} (any worklist already there is unchanged)")
     print(f"{len(ranked)} studies from {store.path}; worklist: {csv_path} (+ worklist.json)")
-    try:
-        store.log("exported", weights_sha256=card.weights_sha256, what="worklist", studies=len(ranked))
-    except StoreError as exc:
-        return stop(
-            f"the worklist was written but its export could not be recorded in the audit trail: {exc}"
-        )
+    if problem:
+        return stop(f"the worklist was written, but {problem}")
     return 0
