@@ -42,7 +42,7 @@ def resolve_device(requested: str = "auto") -> str:
         return "cpu"
     if not torch_installed():
         raise ValueError(f"{requested} needs torch, which this installation does not have")
-    import torch
+    import torch  # torch: only when a GPU is asked for or may be there
 
     cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
     if requested == "cuda" and not cuda:

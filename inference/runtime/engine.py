@@ -37,8 +37,9 @@ from inference.api import (
     XRayImage,
 )
 from inference.io import ReadError
+from inference.runtime.heavy_import import collection_paused
 from inference.runtime.network_input import prepare_image
-from inference.runtime.scoring import RunCounts
+from inference.runtime.scoring import RunCounts, score_studies
 from inference.store import Store
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,8 @@ def run_below_normal_priority() -> None:
 
 
 def default_loader(package: Path, device: str) -> TriageService:
-    from inference.runtime.heavy_import import collection_paused
-
     with collection_paused():  # other threads (the GUI) keep running: see inference.runtime.heavy_import
-        from inference.runtime.service import load_service  # may import torch: only ever on the owner thread
+        from inference.runtime.service import load_service  # the runtime modules: off the viewer start-up
 
         return load_service(package, device=device)
 
@@ -79,8 +78,6 @@ def default_loader(package: Path, device: str) -> TriageService:
 def default_scorer(
     entries: Sequence[ScanEntry], service: TriageService, **kwargs: Any
 ) -> Iterator[StudyResult]:
-    from inference.runtime.scoring import score_studies
-
     return score_studies(entries, service, **kwargs)
 
 

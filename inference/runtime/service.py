@@ -22,7 +22,9 @@ from inference.models.card import read_card
 from inference.runtime.backends import onnx
 from inference.runtime.backends.int8 import check_int8
 from inference.runtime.device import resolve_device, torch_installed
+from inference.runtime.heavy_import import preload_torch_libraries
 from inference.runtime.model_service import ModelService
+from inference.runtime.onnx_service import OnnxService
 from inference.runtime.options import BACKENDS, PRECISIONS
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,6 @@ def _onnx_service(
 ) -> tuple[ModelService | None, str]:
     """The ONNX Runtime service of ``package``, or None and why not. A cached export ONNX Runtime cannot
     open is deleted and made again (where torch is installed)."""
-    from inference.runtime.onnx_service import OnnxService
-
     for _ in range(2):
         export, problem = _export_of(package, card)
         if export is None:
@@ -95,7 +95,7 @@ def _export_of(package: Path, card: ModelCard) -> tuple[Path | None, str]:
             f"{package} carries no usable ONNX export; add one with `cxr-triage model export {package}` "
             f"where {TRAINING_INSTALL} is installed"
         )
-    from inference.models.package import load_package
+    from inference.models.package import load_package  # torch: only when an export is made here
     from inference.runtime.backends.onnx_export import export_to_cache
 
     _, model = load_package(package)
@@ -104,10 +104,8 @@ def _export_of(package: Path, card: ModelCard) -> tuple[Path | None, str]:
 
 
 def _torch_service(package: Path, device: str, tta: str, precision: str) -> ModelService:
-    from inference.runtime.heavy_import import preload_torch_libraries
-
     preload_torch_libraries()  # see inference.runtime.heavy_import: the GUI thread keeps running meanwhile
-    from inference.models.package import load_package
+    from inference.models.package import load_package  # torch: only when the torch runtime is chosen
     from inference.runtime.torch_service import TorchService
 
     card, model = load_package(package)

@@ -74,7 +74,7 @@ def calibration_inputs(
 
 def quantize(source: Path, target: Path, inputs: list[np.ndarray]) -> None:
     """Write the static int8 quantization of the fp32 ONNX model ``source`` to ``target`` atomically."""
-    from onnxruntime.quantization import (
+    from onnxruntime.quantization import (  # onnxruntime.quantization and onnx: only when quantizing
         CalibrationDataReader,
         CalibrationMethod,
         QuantFormat,

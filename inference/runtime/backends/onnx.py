@@ -72,7 +72,7 @@ class OnnxRunner:
     for scoring, logits and the feature map for heat maps."""
 
     def __init__(self, path: Path, threads: int, precision: str = "fp32") -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # onnxruntime: only when a session opens
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
