@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ray
+
 from inference.api import PreparedImage
 from inference.runtime.network_input import prepare_image
 from inference.runtime.scoring import image_result, predict_each
+from inference.runtime.service import load_service
 from inference.store import ImageResult
 
 PRECISION = "fp32"  # every worker alike, so a result never depends on which worker scored it
@@ -40,8 +43,6 @@ class Scorer:
     def __init__(
         self, package: str, weights_sha256: str, device: str = "auto", backend: str = "auto"
     ) -> None:
-        from inference.runtime.service import load_service  # the model loads on workers only
-
         self._service = load_service(Path(package), device, precision=PRECISION, backend=backend)
         found = self._service.card.weights_sha256
         if found != weights_sha256:
@@ -52,8 +53,6 @@ class Scorer:
 
     def where(self) -> tuple[str, int]:
         """This worker's Ray node id and process id."""
-        import ray
-
         return ray.get_runtime_context().get_node_id(), os.getpid()
 
     def score(self, items: Sequence[tuple[str, str]]) -> ScoredBatch:

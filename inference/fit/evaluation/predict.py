@@ -13,6 +13,8 @@ import numpy as np
 from inference.api import ModelCard, Status, Task
 from inference.fit.train.datasets import Sample
 from inference.gate.image import NOT_A_RADIOGRAPH
+from inference.runtime.network_input import prepare_image
+from inference.runtime.scoring import image_result, predict_each
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,6 @@ def score(
 ) -> Scored:
     """Read, score and gate every sample as triage does; unreadable or unscorable ones are skipped
     and listed with the product's reason."""
-    from inference.runtime.network_input import prepare_image
-    from inference.runtime.scoring import image_result, predict_each
-
     card: ModelCard = service.card
     labels = card.shown_labels
     gate = service.gate

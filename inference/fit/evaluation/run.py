@@ -13,10 +13,13 @@ import numpy as np
 
 from inference.api import ModelCard
 from inference.fit.evaluation.analysis import AurocSummary, LabelReport, auroc_summary, label_report
+from inference.fit.evaluation.calibrate import recalibrated_card, write_calibrated
 from inference.fit.evaluation.plots import roc_png, threshold_png
 from inference.fit.evaluation.predict import GateSummary, Scored, gate_summary, score
 from inference.fit.evaluation.report import markdown
 from inference.fit.train.datasets import Sample
+from inference.gate import describe
+from inference.runtime.service import load_service
 
 
 class EvaluationMetrics(TypedDict):
@@ -88,9 +91,6 @@ def evaluate(
     Every figure counts the images the gate stopped too, as if a reader had scored them anyway, so
     that figures stay comparable across packages and gates; ``gate`` and ``labels_gate_passed`` say
     what the gate did and how the model does on the images it lets through."""
-    from inference.gate import describe
-    from inference.runtime.service import load_service
-
     # fp32, the product's default: published figures are those every reading station reproduces.
     service = load_service(Path(package), device=device, precision="fp32")
     card = service.card
@@ -141,8 +141,6 @@ def evaluate(
                       gate=gate, gate_passed=passed)  # fmt: skip
     (out / "report.md").write_text(report, encoding="utf-8")
     if calibrated_out is not None:
-        from inference.fit.evaluation.calibrate import recalibrated_card, write_calibrated
-
         sources = ", ".join(sorted({s.source for s in scored.samples}))
         write_calibrated(package, recalibrated_card(card, scored, sources), calibrated_out)
     return metrics

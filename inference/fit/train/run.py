@@ -19,6 +19,7 @@ from inference.fit.train.cache import load_images
 from inference.fit.train.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
 from inference.fit.train.config import TrainConfig
 from inference.fit.train.distillation import load_teacher
+from inference.fit.train.finish import finish
 from inference.fit.train.hardware import use_amp
 from inference.fit.train.loop import WarmupCosine, masked_bce, predict, softmax_ce, train_one_epoch
 from inference.fit.train.sampling import balanced_weights, epoch_order
@@ -231,6 +232,4 @@ def train(cfg: TrainConfig) -> ModelCard:
     if (work / BEST).is_file():
         scored.load_state_dict(load_checkpoint(work / BEST)["model"])
     log(f"best epoch {best_epoch + 1} (validation score {best_score:.4f})")
-    from inference.fit.train.finish import finish
-
     return finish(cfg, scored, task, labels, samples, images, targets, split, history, best_epoch, log)
