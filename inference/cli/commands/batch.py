@@ -21,6 +21,7 @@ from inference.bundled import DEMO_MODEL
 from inference.cli.commands import common
 from inference.cli.commands.pacs_common import EXIT_PACS, add_timeout_argument
 from inference.cli.commands.run_end import exit_code, worklist_line, write_and_record
+from inference.pacs import PacsError
 from inference.pacs.destinations import WebNode, is_web_root
 from inference.runtime.options import BACKEND_HELP, BACKENDS, DEVICES
 from inference.store import StoreError
@@ -103,9 +104,9 @@ def _batch(
     store: Store,
     on_batch: OnBatch | None,
 ) -> int:
-    from ray.exceptions import RayError
+    from ray.exceptions import RayError  # ray: only when the command runs
 
-    from inference.cluster import runtime
+    from inference.cluster import runtime  # ray, and the scoring path: only when the command runs
     from inference.cluster.worker import PRECISION
     from inference.runtime.scoring import plan_studies
     from inference.worklist.studies import RunCounts
@@ -145,8 +146,7 @@ def _batch(
 def _pull(roots: list[str], cache: Path, timeout: float) -> list[Path] | None:
     """Retrieve the studies of DICOMweb ``roots`` into ``cache``: their study folders, or None after
     a failure (already printed) that left nothing to score."""
-    from inference.pacs import PacsError
-    from inference.pacs.retrieve import pull_studies
+    from inference.pacs.retrieve import pull_studies  # dicomweb_client: only for DICOMweb sources
 
     folders: list[Path] = []
     for root in roots:
@@ -182,7 +182,7 @@ def _score(
     on_batch: OnBatch | None,
 ) -> Outcome:
     """Score what the store lacks; Ctrl+C stops submitting and keeps what lands."""
-    from inference.cluster.pipeline import ClusterError, ClusterScoring
+    from inference.cluster.pipeline import ClusterError, ClusterScoring  # ray: only when the command runs
     from inference.cluster.progress import Throughput
 
     scoring = ClusterScoring(
@@ -223,7 +223,7 @@ def _write(
     args: argparse.Namespace, outcome: Outcome, card: ModelCard, thresholds: dict[str, float], store: Store
 ) -> int:
     """The worklist files, exactly as ``triage`` writes them, and the run's last lines."""
-    from inference.worklist.ranking import rank
+    from inference.worklist.ranking import rank  # worklist.ranking: not at parser build time
 
     ranked = rank(outcome.results, thresholds)
     csv_path, problem = write_and_record(ranked, card, thresholds, args.out, store, run=outcome.summary)

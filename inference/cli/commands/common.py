@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from inference.api import ModelCard
 from inference.cli.main import EXIT_INTERRUPTED
+from inference.models.card import PackageError, read_card
 from inference.store import Store, StoreError, store_path
 from inference.text import terminal_safe
 
@@ -68,8 +69,6 @@ def minutes(text: str) -> timedelta:
 
 def card_and_thresholds(model: Path, operating_point: str | None) -> tuple[ModelCard, dict[str, float]] | str:
     """The model's card and its thresholds at ``operating_point`` (default: the card's), or why not."""
-    from inference.models.card import PackageError, read_card
-
     try:
         card = read_card(model)
     except PackageError as exc:

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.cli.commands.train import class_map_of
+    from inference.cli.commands.train import class_map_of  # numpy, matplotlib: not at parser build time
     from inference.fit.evaluation.run import evaluate
     from inference.fit.train.datasets import read_dataset
     from inference.models.card import PackageError

@@ -68,7 +68,7 @@ class _Unwritten(Exception):
 
 def for_each_study(args: argparse.Namespace, store: Store, deliver: Deliver) -> int:
     """Make the objects of the chosen studies and ``deliver`` each; stops at the first failure."""
-    from inference.pacs.objects import Skipped, study_objects
+    from inference.pacs.objects import Skipped, study_objects  # highdicom: only when the command runs
 
     engine, info = start_engine(args, store)
     try:
@@ -95,7 +95,7 @@ def for_each_study(args: argparse.Namespace, store: Store, deliver: Deliver) -> 
 def _write(objects: StudyObjects, folder: Path) -> None:
     """The study's objects, each whole, all appearing together (:mod:`inference.io.atomic`); a
     failed write leaves none of them and raises :class:`_Unwritten`."""
-    from inference.io.atomic import atomic_paths
+    from inference.io.atomic import atomic_paths  # cv2, pydicom (inference.io): not at parser build time
     from inference.pacs.cache import instance_path
 
     paths = [instance_path(folder, objects.study_uid, str(ds.SOPInstanceUID)) for ds in objects.datasets]

@@ -21,13 +21,15 @@ from inference.api import Status, StudyResult
 from inference.cli.commands.common import add_db_argument, fail, positive_int, with_store
 from inference.cli.commands.model_options import add_model_arguments
 from inference.cli.commands.pacs_common import add_timeout_argument, fail_pacs, start_engine
+from inference.io import read_header
+from inference.pacs import PacsError
 from inference.pacs.destinations import ae_title
-from inference.pacs.dimse import OWN_AE_TITLE, Peer
+from inference.pacs.dimse import OWN_AE_TITLE, Access, Peer, Receiver
 from inference.store.location import INBOX, beside_store
 from inference.text import terminal_safe
 
 if TYPE_CHECKING:
-    from inference.pacs.dimse import Receiver, Rejection
+    from inference.pacs.dimse import Rejection
     from inference.runtime.engine import Engine, Event
     from inference.store import Store
 
@@ -88,9 +90,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _listen(args: argparse.Namespace, store: Store) -> int:
-    from inference.pacs import PacsError
-    from inference.pacs.dimse import Access, Receiver
-
     inbox = args.inbox or beside_store(INBOX, args.db)
     try:
         access = Access(args.aet, args.allow)  # resolves the --allow hosts, once, before the model loads
@@ -166,8 +165,7 @@ def _take(receiver: Receiver, wait: float) -> list[Path]:
 
 def _score_arrivals(paths: list[Path], engine: Engine, events: queue.Queue[Event]) -> None:
     """Record and score one batch of received files, reporting each study; waits for the job."""
-    from inference.io import read_header
-    from inference.runtime.engine import follow
+    from inference.runtime.engine import follow  # runtime.engine: not at parser build time
 
     if not paths:
         return

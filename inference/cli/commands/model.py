@@ -86,7 +86,7 @@ def _fail(message: str, code: int = EXIT_ERROR) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from inference.fit.checkpoint_import import import_checkpoint
+    from inference.fit.checkpoint_import import import_checkpoint  # torch: only when a checkpoint is imported
     from inference.models.checkpoints import CheckpointError, parse_floats, parse_labels
     from inference.runtime.backends.onnx import FAILURES
 
@@ -114,7 +114,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from inference.fit.package_export import add_export
+    from inference.fit.package_export import add_export  # torch: only when an export is made
     from inference.runtime.backends.onnx import ARCHITECTURES, FAILURES
 
     package = Path(args.package)
@@ -136,7 +136,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_gate(args: argparse.Namespace) -> int:
-    from inference.fit.site_gate import SiteGateError, fit_site_gate
+    from inference.fit.site_gate import SiteGateError, fit_site_gate  # cv2, pydicom: only when fitting a gate
     from inference.gate import GATE_FILE
 
     package = Path(args.package)
@@ -168,7 +168,7 @@ def _fmt(value: float | None, spec: str = ".4g") -> str:
 
 def print_card(card: ModelCard, weights_status: str, out: TextIO) -> None:
     """The card as a reader would want it: facts first, then one row per output."""
-    from inference.gate import describe as describe_gate  # numpy and OpenCV: not at parser build time
+    from inference.gate import describe as describe_gate  # cv2: not at parser build time
 
     rows = [
         ("Name", card.name),
@@ -217,7 +217,7 @@ def print_card(card: ModelCard, weights_status: str, out: TextIO) -> None:
 
 def run_info(args: argparse.Namespace) -> int:
     """The card, then the weights and the gate file checked as loading them would (sha256, tensors)."""
-    from inference.gate import load_gate
+    from inference.gate import load_gate  # cv2, and torch (models.package): only for model info
     from inference.models.package import read_weights
 
     package = Path(args.package)

@@ -66,7 +66,7 @@ def model_loader(args: argparse.Namespace) -> Loader:
     """The engine's loader of the service the options ask for (the package and device come with each load)."""
 
     def load(package: Path, device: str) -> TriageService:
-        from inference.runtime.service import load_service
+        from inference.runtime.service import load_service  # runtime.service: not at parser build time
 
         return load_service(package, device, args.tta, args.precision, args.backend)
 

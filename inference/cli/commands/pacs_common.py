@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from inference.cli.commands.common import seconds
 from inference.cli.commands.model_options import model_loader
+from inference.models.card import PackageError
 from inference.pacs.destinations import DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -33,8 +34,7 @@ def start_engine(
 ) -> tuple[Engine, ModelInfo | str]:
     """An engine on ``store`` with ``--model`` loaded on ``--device`` as the options ask
     (:func:`inference.cli.commands.model_options.add_model_arguments`), or the reason it could not load."""
-    from inference.models.card import PackageError
-    from inference.runtime.engine import Engine
+    from inference.runtime.engine import Engine  # runtime.engine: not at parser build time
 
     engine = Engine(listener, loader=model_loader(args), store=store, batch_size=args.batch_size)
     try:

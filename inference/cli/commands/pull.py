@@ -20,6 +20,7 @@ from inference.cli.commands.common import (
 from inference.cli.commands.model_options import add_model_arguments, add_worklist_arguments
 from inference.cli.commands.pacs_common import add_timeout_argument, fail_pacs
 from inference.cli.commands.run_end import EXIT_NOTHING_SCORED
+from inference.pacs import PacsError, retrieve
 from inference.pacs.destinations import WebNode, parse_destination
 from inference.pacs.retrieve import DEFAULT_MODALITIES
 from inference.store.location import PULL_CACHE, beside_store
@@ -79,14 +80,11 @@ def modalities(text: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.pacs import PacsError
-    from inference.pacs.retrieve import pull_studies
-
     if problem := check_output_folder(args.out):
         return fail(problem)
     cache = args.cache or beside_store(PULL_CACHE, args.db)
     try:
-        pulled = pull_studies(
+        pulled = retrieve.pull_studies(
             args.url, cache, study_uids=args.study, since=args.since or "", modalities=args.modality,
             timeout=args.timeout,
         )  # fmt: skip

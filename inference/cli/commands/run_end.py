@@ -12,7 +12,7 @@ from inference.cli.commands.common import INTERRUPTED, stopped_early, write_fail
 from inference.cli.main import EXIT_INTERRUPTED
 from inference.store import Store, StoreError
 from inference.text import terminal_safe
-from inference.worklist.export import RunSummary
+from inference.worklist.export import RunSummary, write_worklist
 
 EXIT_NOTHING_SCORED = 1
 
@@ -30,8 +30,6 @@ def write_and_record(
     """Write the worklist files into ``out`` (atomically: a failure leaves any worklist already there
     unchanged) with the store's reviews, and record the export in the audit trail. Returns the CSV's
     path (None when the files could not be written) and what went wrong ("" when nothing did)."""
-    from inference.worklist.export import write_worklist  # the CSV and JSON writers: not at parser build time
-
     problem = ""
     try:
         reviews = store.reviews()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from inference.cli.commands.common import with_store
 from inference.cli.commands.export_dicom import add_study_arguments, for_each_study
 from inference.cli.commands.pacs_common import add_timeout_argument
+from inference.pacs import PacsError
 from inference.pacs.destinations import DicomNode, WebNode, parse_destination
 from inference.pacs.dimse import OWN_AE_TITLE
 
@@ -47,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _send(objects: StudyObjects, args: argparse.Namespace, store: Store) -> str:
-    from inference.pacs import PacsError
-    from inference.pacs.transfer import send_objects
+    from inference.pacs.transfer import send_objects  # dicomweb_client: not at parser build time
 
     node = args.destination
     try:

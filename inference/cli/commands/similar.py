@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from inference.bundled import DEMO_MODEL
 from inference.cli.commands.common import EXIT_MISUSE, add_db_argument, fail, positive_int, with_store
+from inference.models.card import PackageError, read_card
 from inference.text import printable, terminal_safe
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.models.card import PackageError, read_card
-
     try:
         card = read_card(args.model)
     except PackageError as exc:
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _answer(store: Store, weights_sha256: str, thresholds: dict[str, float], args: argparse.Namespace) -> int:
-    from inference.similar import SimilarCases, SimilarityError, describe
+    from inference.similar import SimilarCases, SimilarityError, describe  # similar: not at parser build time
 
     search = SimilarCases(store, weights_sha256)
     answers: dict[str, list[SimilarStudy]] = {}

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from inference.cli.commands.common import parsed
-from inference.fit.train.config import STRATEGIES
+from inference.fit.train.config import STRATEGIES, TrainConfig
 from inference.models.registry import ARCHITECTURES
 
 
@@ -209,8 +209,6 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def config_from_args(args: argparse.Namespace):
-    from inference.fit.train.config import TrainConfig
-
     strategy = args.strategy or ("finetune" if args.init else "scratch")
     lr = args.lr if args.lr is not None else (1e-4 if strategy == "finetune" else 1e-3)
     scale = (
@@ -241,7 +239,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.fit.train.run import train
+    from inference.fit.train.run import train  # torch: only when the command runs
 
     card = train(config_from_args(args))
     print(f"{args.out}: {', '.join(card.shown_labels) or 'no label had enough validation positives to show'}")

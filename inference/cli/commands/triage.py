@@ -27,7 +27,11 @@ from inference.cli.commands.common import (
 from inference.cli.commands.model_options import add_model_arguments, add_worklist_arguments, model_loader
 from inference.cli.commands.run_end import exit_code, worklist_line, write_and_record
 from inference.cli.progress import ProgressBar
+from inference.io import ReadError, read_image, scan
+from inference.models.card import PackageError
 from inference.text import terminal_safe
+from inference.worklist.deidentify import neutral_names, opaque_id
+from inference.worklist.export import RunSummary
 
 if TYPE_CHECKING:
     from inference.runtime.engine import Engine, Event, ScoringJob
@@ -62,7 +66,7 @@ def run_on(args: argparse.Namespace, paths: list[Path]) -> int:
 
 
 def _triage(args: argparse.Namespace, paths: list[Path], store: Store) -> int:
-    from inference.runtime.engine import Engine
+    from inference.runtime.engine import Engine  # runtime.engine: not at parser build time
 
     events: queue.Queue[Event] = queue.Queue()
     engine = Engine(events.put, loader=model_loader(args), store=store, batch_size=args.batch_size)
@@ -79,10 +83,7 @@ def _score_and_write(
     """Score, then write the worklist (and the annotated images). A run that stops before the end (a
     full disk, a store that cannot be written, Ctrl+C) still writes what it scored, marked partial,
     and ends with one line saying why and how many studies it did not score."""
-    from inference.io import scan
-    from inference.models.card import PackageError
-    from inference.worklist.export import RunSummary
-    from inference.worklist.ranking import rank
+    from inference.worklist.ranking import rank  # worklist.ranking: not at parser build time
 
     try:
         info = engine.load(args.model, args.device).result()
@@ -151,7 +152,7 @@ def _drain(
 ) -> str:  # fmt: skip
     """Take events until ``job`` finishes (or ``timeout`` seconds pass without one); returns why
     scoring failed ("" when it did not)."""
-    from inference.runtime.engine import follow
+    from inference.runtime.engine import follow  # runtime.engine: not at parser build time
 
     def take(result: StudyResult) -> None:
         results.append(result)
@@ -168,9 +169,7 @@ def _annotate(
     folder: Path,
     deidentify: bool,
 ) -> None:
-    from inference.io import ReadError, read_image
-    from inference.render.annotate import render, write_png
-    from inference.worklist.deidentify import opaque_id
+    from inference.render.annotate import render, write_png  # render.annotate: only with --annotate
 
     scored = [s for s in ranked if s.result.status is Status.SCORED]
     progress = ProgressBar(len(scored), "Heatmaps")
@@ -203,8 +202,6 @@ def _safe(stem: str) -> str:
 
 
 def _print_worklist(ranked: list[RankedStudy], deidentify: bool) -> None:
-    from inference.worklist.deidentify import neutral_names, opaque_id
-
     print(f"{'rank':>4}  {'status':<10}  {'top finding':<22}  {'p':>5}  positive  file")
     for s in ranked:
         result = s.result

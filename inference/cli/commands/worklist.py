@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(store: Store, card: ModelCard, thresholds: dict[str, float], args: argparse.Namespace) -> int:
-    from inference.worklist.ranking import rank
+    from inference.worklist.ranking import rank  # ranking, studies: not at parser build time
     from inference.worklist.studies import store_worklist
 
     ranked = rank(store_worklist(store, card.weights_sha256).results, thresholds, max_wait=args.max_wait)
