@@ -86,10 +86,10 @@ def test_arrivals_wait_while_the_store_is_being_reread(qtbot, backend, tmp_path:
     """Offered during a re-read of the store, arrivals are refused and offered again after it."""
     session = TriageSession(backend, store=Store(tmp_path / "s.sqlite"))
     try:
-        session._reload_worker = object()  # type: ignore[assignment]  # a re-read under way
+        session._store_access._reload_worker = object()  # type: ignore[assignment]  # a re-read under way
         assert session._take_arrivals([entry(1)]) is False
         assert len(session.worklist_model.worklist) == 0
-        session._reload_worker = None
+        session._store_access._reload_worker = None
         assert session._take_arrivals([entry(1)]) is True
         assert session.worklist_model.worklist.get("1.2.1") is not None
     finally:

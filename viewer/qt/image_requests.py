@@ -1,0 +1,118 @@
+"""Images and heat maps for the studies the reader looks at: images read on the I/O pool, heat maps
+(Grad-CAM) computed on the model thread, both kept in caches capped by bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Slot
+
+from inference.api import Heatmap, XRayImage
+from viewer.core.cache import LruCache
+from viewer.core.worklist import RowState
+from viewer.qt.workers import FunctionWorker
+
+if TYPE_CHECKING:
+    from viewer.qt.session import TriageSession
+
+log = logging.getLogger(__name__)
+CACHE_BYTES = 256 * 1024 * 1024  # per cache (images, heat maps)
+
+
+def _read(read_image: Callable[[Path], XRayImage], uid: str, path: Path) -> tuple[str, XRayImage | None, str]:
+    try:
+        return uid, read_image(path), ""
+    except Exception as exc:  # ReadError carries a user-facing reason; anything else is named
+        log.warning("could not read image: %s", exc)
+        return uid, None, str(exc) or type(exc).__name__
+
+
+class ImageRequests(QObject):
+    """The images and heat maps of one :class:`TriageSession`, answered through its signals."""
+
+    def __init__(self, session: TriageSession) -> None:
+        super().__init__(session)
+        self._session = session
+        # Full-resolution float32 arrays are big (a 2,500² film is 25 MB): cap by bytes, not count.
+        self.images: LruCache[XRayImage] = LruCache(16, lambda im: im.pixels.nbytes, CACHE_BYTES)
+        self.heatmaps: LruCache[Heatmap] = LruCache(64, lambda hm: hm.values.nbytes, CACHE_BYTES)
+        self._reading: dict[str, FunctionWorker] = {}
+        self._explaining: set[object] = set()
+        sig = session.model_thread.signals
+        sig.explained.connect(self._on_explained)
+        sig.explainFailed.connect(self._on_explain_failed)
+
+    # -- images -----------------------------------------------------------------------------------
+    def prefetch_image(self, uid: str) -> None:
+        row = self._session.worklist_model.worklist.get(uid)
+        if row is not None and row.state is not RowState.ERROR and uid not in self.images:
+            self.request_image(uid)
+
+    def request_image(self, uid: str) -> None:
+        s = self._session
+        row = s.worklist_model.worklist.get(uid)
+        if row is None:
+            return
+        if row.state is RowState.ERROR:
+            s.imageFailed.emit(uid, row.reason or "unreadable")
+            return
+        cached = self.images.get(uid)
+        if cached is not None:
+            s.imageReady.emit(uid, cached)
+            return
+        if uid in self._reading:
+            return
+        worker = FunctionWorker(_read, s.backend.read_image, uid, row.meta.path)
+        worker.signals.returned.connect(self._on_image)
+        self._reading[uid] = worker
+        s.io.start(worker)
+
+    @Slot(object)
+    def _on_image(self, item: tuple[str, XRayImage | None, str]) -> None:
+        uid, image, reason = item
+        self._reading.pop(uid, None)
+        if self._session.closed:
+            return
+        if image is None:
+            self._session.imageFailed.emit(uid, reason)
+            return
+        self.images.put(uid, image)
+        self._session.imageReady.emit(uid, image)
+
+    # -- heat maps --------------------------------------------------------------------------------
+    def heatmap_key(self, uid: str, label: str) -> tuple[str, str, str] | None:
+        info = self._session.info
+        return None if info is None else (uid, label, info.card.weights_sha256)
+
+    def request_heatmap(self, uid: str, label: str) -> bool:
+        key = self.heatmap_key(uid, label)
+        image = self.images.get(uid)
+        row = self._session.worklist_model.worklist.get(uid)
+        if key is None or image is None or row is None or row.state is not RowState.SCORED:
+            return False
+        cached = self.heatmaps.get(key)
+        if cached is not None:
+            self._session.heatmapReady.emit(key, cached)
+            return False
+        if key not in self._explaining:
+            self._explaining = {key}  # the thread keeps only the newest request
+            self._session.model_thread.explain(key, image, label)
+        return True
+
+    def explaining(self, key: object) -> bool:
+        return key in self._explaining
+
+    @Slot(object, object)
+    def _on_explained(self, key: object, heatmap: Heatmap) -> None:
+        self._explaining.discard(key)
+        self.heatmaps.put(key, heatmap)
+        self._session.heatmapReady.emit(key, heatmap)
+
+    @Slot(object, str)
+    def _on_explain_failed(self, key: object, reason: str) -> None:
+        self._explaining.discard(key)
+        self._session.heatmapFailed.emit(key, reason)

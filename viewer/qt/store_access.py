@@ -1,0 +1,205 @@
+"""The session's use of the study store: the reader's writes (reviews, archiving, gate overrides, the
+audit trail), the worklist read back from it, and the fall-back to reading only.
+
+Writes are short and run on the GUI thread; re-reading the worklist runs on the I/O pool. A store
+that cannot be written (a read-only file or folder, a full disk) is used read-only: the session says
+so once (``storeReadOnly``), writes nothing more, and scores in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from inference.api import ScanEntry, StudyResult
+from inference.runtime.engine import default_scorer
+from inference.store import Review, Store, StoreError, cannot_write
+from inference.store.user import current_user, now_iso
+from inference.worklist.studies import store_worklist
+from viewer.qt.workers import FunctionWorker
+
+if TYPE_CHECKING:
+    from viewer.qt.session import TriageSession
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoredRows:
+    """What the store holds for one set of weights: finished studies, files still to score, reviews."""
+
+    weights_sha256: str
+    results: list[StudyResult]
+    queued: list[ScanEntry]
+    reviews: dict[str, Review]
+
+
+def _stored_rows(store: Store, weights_sha256: str) -> StoredRows:
+    held = store_worklist(store, weights_sha256)
+    return StoredRows(weights_sha256, held.results, held.unscored, store.reviews())
+
+
+class StoreAccess(QObject):
+    """The study store of one :class:`TriageSession` (which may have none: then nothing is kept)."""
+
+    _failed = Signal(str)  # from the model thread: why the store cannot be written
+
+    def __init__(self, session: TriageSession) -> None:
+        super().__init__(session)
+        self._session = session
+        self._store = session.store
+        self._unwritable = "read-only" if self._store is not None and not self._store.writable else ""
+        self._reload_worker: FunctionWorker | None = None
+        self._failed.connect(self.mark_unwritable)
+
+    # -- a store that cannot be written ------------------------------------------------------------
+    @property
+    def writable(self) -> bool:
+        return self._store is not None and not self._unwritable
+
+    @property
+    def notice(self) -> str:
+        if self._store is None or not self._unwritable:
+            return ""
+        return (
+            f"The study store {self._store.path} cannot be written: {self._unwritable}; "
+            "reviews and new results are not kept"
+        )
+
+    @Slot(str)
+    def mark_unwritable(self, reason: str) -> None:
+        """A write failed for good: from now on the store is only read (said once)."""
+        if self._unwritable or self._store is None:
+            return
+        self._unwritable = reason or "read-only"
+        log.warning("the study store cannot be written (%s): using it read-only", reason)
+        self._session.storeReadOnly.emit(self.notice)
+
+    def score(
+        self, entries: Sequence[ScanEntry], service: Any, *, store: Store | None = None, **kwargs: Any
+    ) -> Iterator[StudyResult]:
+        """On the model thread: the back end's scorer with the store while it can be written; when a
+        write fails for good, the studies not yet yielded are scored again without it (in memory)."""
+        scorer = self._session.backend.scorer or default_scorer
+        if store is None or self._unwritable:
+            yield from scorer(entries, service, store=None, **kwargs)
+            return
+        done: set[str] = set()
+        try:
+            for result in scorer(entries, service, store=store, **kwargs):
+                done.add(result.study_uid)
+                yield result
+            return
+        except StoreError as exc:
+            reason = cannot_write(exc)
+            if not reason:
+                raise
+            self._failed.emit(reason)
+        rest = [e for e in entries if e.meta.study_uid not in done]
+        yield from scorer(rest, service, store=None, **kwargs)
+
+    # -- the worklist read back --------------------------------------------------------------------
+    @property
+    def reading(self) -> bool:
+        """The worklist is being read from the store."""
+        return self._reload_worker is not None
+
+    def reload(self, weights_sha256: str) -> None:
+        """Read the store's worklist for ``weights_sha256`` on the I/O pool; it replaces the worklist."""
+        worker = FunctionWorker(_stored_rows, self._store, weights_sha256)
+        worker.signals.returned.connect(self._on_reloaded)
+        worker.signals.errored.connect(self._on_reload_failed)
+        self._reload_worker = worker
+        self._session.progressChanged.emit("Opening the study store…", 0, 0)
+        self._session.io.start(worker)
+
+    @Slot(object)
+    def _on_reloaded(self, rows: StoredRows) -> None:
+        self._reload_worker = None
+        s = self._session
+        if s.closed or s.info is None or rows.weights_sha256 != s.info.card.weights_sha256:
+            return  # another model was loaded meanwhile; its own reload follows
+        s.worklist_model.load(rows.results, rows.queued, rows.reviews)
+        s.message.emit(f"{len(rows.results)} studies from the store, {len(s.worklist_model.worklist)} in all")
+        s.score_queued()
+        s.maybe_idle()
+
+    @Slot(object)
+    def _on_reload_failed(self, exc: Exception) -> None:
+        self._reload_worker = None
+        self._session.message.emit(f"The study store could not be read: {exc}")
+        self._session.maybe_idle()
+
+    # -- the reader's actions ----------------------------------------------------------------------
+    def set_review(self, uid: str, outcome: str, note: str = "") -> Review | None:
+        if self._store is None:
+            review: Review | None = Review(uid, outcome, note, current_user(), now_iso())
+        else:
+            review = self._call(lambda store: store.set_review(uid, outcome, note))[1]
+        if review is not None:
+            self._session.worklist_model.set_review(uid, review)
+        return review
+
+    def clear_review(self, uid: str) -> bool:
+        if self._store is None or self._call(lambda store: store.clear_review(uid))[0]:
+            self._session.worklist_model.set_review(uid, None)
+            return True
+        return False
+
+    def archive(self, uids: Sequence[str]) -> int:
+        ok, _ = self._call(lambda store: store.archive(uids))
+        return self._session.worklist_model.remove(uids) if ok else 0
+
+    def archive_older_than(self, arrived_before: str) -> int:
+        count = self._call(lambda store: store.archive_older_than(arrived_before))[1] or 0
+        if count:
+            self._session.reload()
+        return count
+
+    def override_gate(self, uid: str) -> bool:
+        info = self._session.info
+        if info is None:
+            return False
+        sha = info.card.weights_sha256
+
+        def work(store: Store) -> list[StudyResult]:
+            return store_worklist(store, sha, [uid]).results if store.override_gate(uid, sha) else []
+
+        results = self._call(work)[1] or []
+        self._session.worklist_model.apply_results(results)
+        return bool(results)
+
+    def audit(self, action: str, study_uid: str = "", **detail: object) -> None:
+        info = self._session.info
+        sha = info.card.weights_sha256 if info is not None else ""
+        self._call(lambda store: store.log(action, study_uid, sha, **detail), quiet=True)
+
+    def _call(self, work: Callable[[Store], T], quiet: bool = False) -> tuple[bool, T | None]:
+        """Run a short store write on this thread: (done, its result). A failure is told to the
+        reader and logged, never raised; without a store (or once closed) nothing runs. A store that
+        cannot be written is not asked: the reader is told it was not saved (unless ``quiet``); a
+        write that fails for good makes the store read-only from then on (said once)."""
+        if self._store is None or self._session.closed:
+            return False, None
+        if self._unwritable:
+            if not quiet:
+                self._session.message.emit(
+                    f"Not saved: the study store cannot be written ({self._unwritable})"
+                )
+            return False, None
+        try:
+            return True, work(self._store)
+        except (StoreError, KeyError) as exc:
+            text = "the study is not in the store yet" if isinstance(exc, KeyError) else str(exc)
+            log.warning("study store call failed: %s", type(exc).__name__)
+            reason = cannot_write(exc) if isinstance(exc, StoreError) else ""
+            if reason:
+                self.mark_unwritable(reason)
+            if not quiet or not reason:
+                self._session.message.emit(f"Not saved: {text}")
+            return False, None
