@@ -326,9 +326,9 @@ def test_model_menu_loads_a_package_and_imports_a_checkpoint(qtbot, window, monk
     assert loaded.args[0].package == tmp_path / "other"
 
     calls = []
-    fake = types.ModuleType("inference.models.checkpoints")
+    fake = types.ModuleType("inference.fit.checkpoint_import")
     fake.import_checkpoint = lambda kind, path, dest: calls.append((kind, path, dest))
-    monkeypatch.setitem(sys.modules, "inference.models.checkpoints", fake)
+    monkeypatch.setitem(sys.modules, "inference.fit.checkpoint_import", fake)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "model.pth.tar"), ""))
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("chexnet", True))
     with qtbot.waitSignal(window.session.modelLoaded, timeout=5000) as loaded:
