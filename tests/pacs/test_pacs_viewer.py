@@ -46,23 +46,24 @@ def window(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[M
 
 
 def add_node(qtbot, dialog: PacsDialog, name: str, address: str) -> None:
-    dialog.node_name.setText(name)
-    dialog.node_address.setText(address)
-    qtbot.mouseClick(dialog.save_node_button, Qt.MouseButton.LeftButton)
+    dialog.nodes_tab.node_name.setText(name)
+    dialog.nodes_tab.node_address.setText(address)
+    qtbot.mouseClick(dialog.nodes_tab.save_node_button, Qt.MouseButton.LeftButton)
 
 
 def click_and_wait(qtbot, dialog: PacsDialog, button) -> str:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.busy, timeout=WAIT_MS)
-    return dialog.status.text()
+    return dialog.jobs.status.text()
 
 
 def search(qtbot, dialog: PacsDialog, dates: tuple[str, str] = ("", ""), patient: str = "") -> set[str]:
-    dialog.date_from.setText(dates[0])
-    dialog.date_to.setText(dates[1])
-    dialog.patient_id.setText(patient)
-    assert "found" in click_and_wait(qtbot, dialog, dialog.search_button)
-    return {dialog.results.item(row, 5).text() for row in range(dialog.results.rowCount())}
+    query = dialog.query_tab
+    query.date_from.setText(dates[0])
+    query.date_to.setText(dates[1])
+    query.patient_id.setText(patient)
+    assert "found" in click_and_wait(qtbot, dialog, query.search_button)
+    return {query.results.item(row, 5).text() for row in range(query.results.rowCount())}
 
 
 def test_the_pacs_menu_tests_queries_retrieves_and_sends(
@@ -73,8 +74,8 @@ def test_the_pacs_menu_tests_queries_retrieves_and_sends(
     add_node(qtbot, dialog, "web", orthanc.dicomweb)
     add_node(qtbot, dialog, "dimse", f"dicom://{PACS_AET}@127.0.0.1:{orthanc.dicom_port}")
     for row, name in enumerate(("web", "dimse")):
-        dialog.node_list.setCurrentRow(row)
-        assert click_and_wait(qtbot, dialog, dialog.test_button) == f"{name} answers."
+        dialog.nodes_tab.node_list.setCurrentRow(row)
+        assert click_and_wait(qtbot, dialog, dialog.nodes_tab.test_button) == f"{name} answers."
 
     dialog.show_tab(Tab.QUERY)
     assert set(samples_in_pacs.values()) <= search(qtbot, dialog)
@@ -83,15 +84,16 @@ def test_the_pacs_menu_tests_queries_retrieves_and_sends(
 
     wanted = {samples_in_pacs[NIH], samples_in_pacs[SIIM]}
     search(qtbot, dialog)
-    selection = dialog.results.selectionModel()
-    for row in range(dialog.results.rowCount()):
-        if dialog.results.item(row, 5).text() in wanted:
-            index = dialog.results.model().index(row, 0)
+    results = dialog.query_tab.results
+    selection = results.selectionModel()
+    for row in range(results.rowCount()):
+        if results.item(row, 5).text() in wanted:
+            index = results.model().index(row, 0)
             selection.select(
                 index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
             )
-    assert set(dialog.selected_studies()) == wanted
-    assert "retrieved" in click_and_wait(qtbot, dialog, dialog.retrieve_button)
+    assert set(dialog.query_tab.selected_studies()) == wanted
+    assert "retrieved" in click_and_wait(qtbot, dialog, dialog.query_tab.retrieve_button)
     worklist = window.session.worklist_model.worklist
 
     def scored() -> bool:
@@ -103,9 +105,10 @@ def test_the_pacs_menu_tests_queries_retrieves_and_sends(
     assert window.worklist.select_uid(samples_in_pacs[NIH])
     window.actions_.pacs_send.trigger()
     assert dialog.tabs.currentIndex() == Tab.SEND
-    assert dialog.send_study.text() == samples_in_pacs[NIH]
-    dialog.send_node.setCurrentIndex(0)  # web: STOW-RS
-    assert click_and_wait(qtbot, dialog, dialog.send_button) == "SR and Secondary Capture sent to web."
+    send = dialog.send_tab
+    assert send.send_study.text() == samples_in_pacs[NIH]
+    send.send_node.setCurrentIndex(0)  # web: STOW-RS
+    assert click_and_wait(qtbot, dialog, send.send_button) == "SR and Secondary Capture sent to web."
     sent = window.session.store.sent(samples_in_pacs[NIH])
     assert sorted(kind for kind, _, _ in sent) == ["sc", "sr"]
     for _, sop_uid, destination in sent:

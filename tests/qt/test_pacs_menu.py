@@ -17,9 +17,9 @@ from viewer.qt.pacs_dialog import PacsDialog, Tab
 
 
 def add_node(qtbot, dialog: PacsDialog, name: str, address: str) -> None:
-    dialog.node_name.setText(name)
-    dialog.node_address.setText(address)
-    qtbot.mouseClick(dialog.save_node_button, Qt.MouseButton.LeftButton)
+    dialog.nodes_tab.node_name.setText(name)
+    dialog.nodes_tab.node_address.setText(address)
+    qtbot.mouseClick(dialog.nodes_tab.save_node_button, Qt.MouseButton.LeftButton)
 
 
 def test_nodes_are_kept_in_the_settings_and_come_back(qtbot, window, tmp_path: Path) -> None:
@@ -39,23 +39,23 @@ def test_nodes_are_kept_in_the_settings_and_come_back(qtbot, window, tmp_path: P
     ]
     again = PacsDialog(window.session, reloaded, lambda: None, lambda: None)
     qtbot.addWidget(again)
-    assert again.node_list.count() == 2
-    assert again.query_node.count() == 1  # queries need DICOMweb
-    assert again.send_node.count() == 2
+    assert again.nodes_tab.node_list.count() == 2
+    assert again.query_tab.query_node.count() == 1  # queries need DICOMweb
+    assert again.send_tab.send_node.count() == 2
 
-    again.node_list.setCurrentRow(1)
-    qtbot.mouseClick(again.remove_node_button, Qt.MouseButton.LeftButton)
-    assert [n.name for n in again.nodes] == ["Orthanc"]
+    again.nodes_tab.node_list.setCurrentRow(1)
+    qtbot.mouseClick(again.nodes_tab.remove_node_button, Qt.MouseButton.LeftButton)
+    assert [n.name for n in again.nodes_tab.nodes] == ["Orthanc"]
     assert reloaded.pacs_nodes == [{"name": "Orthanc", "address": "https://pacs.example:8043/dicom-web/"}]
 
 
 def test_a_bad_address_is_refused_with_a_plain_message(qtbot, window) -> None:
     window.show_pacs(Tab.NODES)
     add_node(qtbot, window.pacs, "Broken", "ftp://pacs")
-    assert window.pacs.nodes == []
-    assert window.pacs.status.text().startswith("Not saved: not a PACS address")
+    assert window.pacs.nodes_tab.nodes == []
+    assert window.pacs.jobs.status.text().startswith("Not saved: not a PACS address")
     add_node(qtbot, window.pacs, "", "http://127.0.0.1:8042/dicom-web")
-    assert window.pacs.status.text() == "Not saved: give the node a name"
+    assert window.pacs.jobs.status.text() == "Not saved: give the node a name"
 
 
 def test_settings_from_before_the_pacs_menu_and_hand_edited_ones_still_load(tmp_path: Path) -> None:
@@ -77,12 +77,12 @@ def test_testing_a_node_that_does_not_answer_gives_a_plain_message(qtbot, window
     window.show_pacs(Tab.NODES)
     dialog = window.pacs
     add_node(qtbot, dialog, "Nobody", f"dicom://NOBODY@127.0.0.1:{port}")
-    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    assert dialog.busy and not dialog.test_button.isEnabled()
+    qtbot.mouseClick(dialog.nodes_tab.test_button, Qt.MouseButton.LeftButton)
+    assert dialog.busy and not dialog.nodes_tab.test_button.isEnabled()
     qtbot.waitUntil(lambda: not dialog.busy, timeout=30_000)
-    assert dialog.status.text().startswith(f"cannot reach dicom://NOBODY@127.0.0.1:{port}")
-    assert "Traceback" not in dialog.status.text()
-    assert dialog.test_button.isEnabled()
+    assert dialog.jobs.status.text().startswith(f"cannot reach dicom://NOBODY@127.0.0.1:{port}")
+    assert "Traceback" not in dialog.jobs.status.text()
+    assert dialog.nodes_tab.test_button.isEnabled()
 
 
 def test_the_pacs_shortcuts_clash_with_no_other(window) -> None:
@@ -99,25 +99,12 @@ def test_esc_cancels_a_running_action_then_closes_the_window(qtbot, window, monk
     window.show_pacs(Tab.NODES)
     dialog = window.pacs
     add_node(qtbot, dialog, "Slow", "dicom://SLOW@127.0.0.1:104")
-    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.status.text() == "Testing Slow…", timeout=5000)
+    qtbot.mouseClick(dialog.nodes_tab.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.jobs.status.text() == "Testing Slow…", timeout=5000)
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
-    assert dialog.isVisible() and dialog.status.text().startswith("Cancelling")
+    assert dialog.isVisible() and dialog.jobs.status.text().startswith("Cancelling")
     release.set()
     qtbot.waitUntil(lambda: not dialog.busy, timeout=10_000)
-    assert dialog.status.text() == "Cancelled."
+    assert dialog.jobs.status.text() == "Cancelled."
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
-
-
-def test_failures_read_as_plain_messages() -> None:
-    from concurrent.futures import CancelledError
-
-    from inference.pacs import PacsError
-    from viewer.qt.pacs_dialog import _plain
-
-    assert _plain(PacsError("cannot reach the PACS at http://h/dicom-web")) == (
-        "cannot reach the PACS at http://h/dicom-web"
-    )
-    assert _plain(CancelledError()) == "Interrupted while drawing the annotated image: send again."
-    assert _plain(KeyError("x")) == "KeyError: 'x'"
