@@ -14,7 +14,8 @@ import pytest
 from PySide6.QtGui import QImage
 
 from inference.bundled import DEMO_MODEL, SAMPLES
-from viewer.core.worklist import Column, RowState
+from viewer.core.worklist import RowState
+from viewer.core.worklist_columns import Column
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,8 @@ from viewer_fakes import entry, make_card, probs_for
 from inference.api import Status
 from inference.gate import OUTSIDE_TRAINING
 from inference.store import ImageResult, Store
-from viewer.core.worklist import HEADERS, Column, RowState
+from viewer.core.worklist import RowState
+from viewer.core.worklist_columns import HEADERS, Column
 from viewer.qt.actions import shortcut_table
 from viewer.qt.main_window import MainWindow
 

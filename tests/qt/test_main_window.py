@@ -14,7 +14,8 @@ from PySide6.QtGui import QImage
 from viewer_fakes import LABELS
 
 from viewer.core.settings import Settings
-from viewer.core.worklist import Column, RowState
+from viewer.core.worklist import RowState
+from viewer.core.worklist_columns import Column
 from viewer.qt.worklist_model import HIDDEN, UID_ROLE
 
 

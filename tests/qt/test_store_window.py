@@ -11,7 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from inference.store import Store
-from viewer.core.worklist import Column, RowState
+from viewer.core.worklist import RowState
+from viewer.core.worklist_columns import Column
 from viewer.qt.main_window import MainWindow
 
 

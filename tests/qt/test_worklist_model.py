@@ -10,7 +10,8 @@ from viewer_fakes import LABELS, entry, result
 
 from inference.api import Status
 from inference.store import Review
-from viewer.core.worklist import Column, RowState
+from viewer.core.worklist import RowState
+from viewer.core.worklist_columns import Column
 from viewer.qt.worklist_model import HIDDEN, UID_ROLE, WorklistModel, WorklistProxy
 
 THRESHOLDS = dict.fromkeys(LABELS, 0.5)

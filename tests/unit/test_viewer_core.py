@@ -12,10 +12,11 @@ import pytest
 
 from inference.api import ImageMeta, LabelCard, ModelCard, Preprocessing, ScanEntry, Status, StudyResult, Task
 from inference.worklist.ranking import Figures, rank
-from viewer.core import worklist
+from viewer.core import ranked_worklist
 from viewer.core.errorlog import RedactingFilter, path_token, redact, setup_error_log
+from viewer.core.ranked_worklist import Worklist
 from viewer.core.settings import Settings
-from viewer.core.worklist import RowState, Worklist
+from viewer.core.worklist import RowState
 from viewer.core.worklist_export import export_worklist
 
 LABELS = ("Atelectasis", "Effusion", "Pneumothorax")
@@ -64,7 +65,7 @@ def test_worklist_order_matches_the_triage_engine(seed, n):
 
 def test_a_new_result_recomputes_only_its_row(monkeypatch):
     rows_computed: list[int] = []
-    engine = worklist.figures
+    engine = ranked_worklist.figures
 
     def counting(
         probabilities: Sequence[Mapping[str, float]], thresholds: Mapping[str, float]
@@ -74,7 +75,7 @@ def test_a_new_result_recomputes_only_its_row(monkeypatch):
 
     results = random_results(50)
     wl = filled(results[:-1], dict.fromkeys(LABELS, 0.5))
-    monkeypatch.setattr(worklist, "figures", counting)
+    monkeypatch.setattr(ranked_worklist, "figures", counting)
     wl.add_entries([ScanEntry(results[-1].meta)])
     wl.rerank(wl.apply_results(results[-1:]))
     assert rows_computed == [1]

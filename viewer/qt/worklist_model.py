@@ -1,4 +1,4 @@
-"""Qt table model over :class:`viewer.core.worklist.Worklist`, and its filter proxy.
+"""Qt table model over :class:`viewer.core.ranked_worklist.Worklist`, and its filter proxy.
 
 Sorting happens once per change in the core (a C-level ``list.sort``) and reaches views as one
 ``layoutChanged``; inserts arrive in batches. The proxy only filters, so a 10,000-row worklist
@@ -21,7 +21,9 @@ from PySide6.QtGui import QBrush, QColor
 
 from inference.api import ScanEntry, StudyResult
 from inference.store import Review
-from viewer.core.worklist import HEADERS, Column, RowState, StudyRow, Worklist
+from viewer.core.ranked_worklist import Worklist
+from viewer.core.worklist import RowState, StudyRow
+from viewer.core.worklist_columns import HEADERS, Column
 
 UID_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.core.worklist import Column
+from viewer.core.worklist_columns import Column
 from viewer.qt.worklist_model import UID_ROLE, WorklistModel, WorklistProxy
 
 ALL_FINDINGS = "All studies"
