@@ -130,7 +130,7 @@ def test_score_anyway_is_disabled_on_ordinary_studies(qtbot, open_seeded, db, mo
     for study in (ORDINARY, LATERAL):  # scored; not scored for a reason of its own (no gate score)
         select(qtbot, win, study.meta.study_uid)
         assert not win.actions_.score_anyway.isEnabled(), study.meta.study_uid
-        win.score_anyway()
+        win.gate_override.score_anyway()
     assert overrides(db) == []
     assert win.session.worklist_model.worklist.get(LATERAL.meta.study_uid).state is RowState.NOT_SCORED
 

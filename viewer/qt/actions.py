@@ -86,27 +86,34 @@ def build_actions(w, has_import: bool) -> Actions:
         # Arrow keys stay local to the worklist and image so that sliders keep theirs.
         next_study=_action(w, "&Next Study", lambda: w.move_study(1), Qt.Key.Key_Down, context=local),
         previous_study=_action(w, "&Previous Study", lambda: w.move_study(-1), Qt.Key.Key_Up, context=local),
-        mark_reviewed=_action(w, "Mark &Reviewed", w.toggle_reviewed, Qt.Key.Key_Space),
-        accept=_action(w, "&Accept", lambda: w.review_current("accepted"), Qt.Key.Key_A),
-        reject=_action(w, "Re&ject", lambda: w.review_current("rejected"), Qt.Key.Key_X),
-        review_note=_action(w, "Review &Note…", w.review_note_dialog, Qt.Key.Key_N),
-        clear_review=_action(w, "C&lear Review", w.clear_review, Qt.Key.Key_Backspace),
+        mark_reviewed=_action(w, "Mark &Reviewed", w.reviews.toggle_reviewed, Qt.Key.Key_Space),
+        accept=_action(w, "&Accept", lambda: w.reviews.mark("accepted"), Qt.Key.Key_A),
+        reject=_action(w, "Re&ject", lambda: w.reviews.mark("rejected"), Qt.Key.Key_X),
+        review_note=_action(w, "Review &Note…", w.reviews.note_dialog, Qt.Key.Key_N),
+        clear_review=_action(w, "C&lear Review", w.reviews.clear, Qt.Key.Key_Backspace),
         score_anyway=_action(
-            w, "Score Any&way", w.score_anyway, "Ctrl+Shift+G", tip="Rank a study the safety gate stopped"
+            w,
+            "Score Any&way",
+            w.gate_override.score_anyway,
+            "Ctrl+Shift+G",
+            tip="Rank a study the safety gate stopped",
         ),
         archive_selected=_action(
-            w, "Arc&hive Selected Studies", w.archive_selected, tip="Take the studies off the worklist"
+            w,
+            "Arc&hive Selected Studies",
+            w.archive.selected_studies,
+            tip="Take the studies off the worklist",
         ),
-        archive_older=_action(w, "Archive Studies &Older Than…", w.archive_older_dialog),
+        archive_older=_action(w, "Archive Studies &Older Than…", w.archive.older_than_dialog),
         heatmap=_action(w, "&Heat Map Overlay", w.set_overlay_visible, Qt.Key.Key_H, checkable=True),
         invert=_action(w, "&Invert Grey Scale", w.set_inverted, Qt.Key.Key_I, checkable=True),
         reset_view=_action(w, "&Reset View", w.reset_view, Qt.Key.Key_R),
         deidentify=_action(w, "Hide &Patient Identifiers", w.set_deidentify, "Ctrl+Shift+P", checkable=True),
         cancel=_action(w, "&Cancel Indexing/Scoring", w.cancel_work, Qt.Key.Key_Escape),
         resume=_action(w, "&Score Queued Studies", w.score_queued),
-        load_model=_action(w, "&Load Model Package…", w.load_model_dialog),
+        load_model=_action(w, "&Load Model Package…", w.models.load_dialog),
         import_checkpoint=(
-            _action(w, "&Import CheXNet / torchxrayvision Checkpoint…", w.import_checkpoint_dialog)
+            _action(w, "&Import CheXNet / torchxrayvision Checkpoint…", w.models.import_checkpoint_dialog)
             if has_import
             else None
         ),

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import base64
 import logging
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -25,17 +23,19 @@ from PySide6.QtWidgets import (
 )
 
 from inference.api import Heatmap, XRayImage
-from inference.models.registry import CHECKPOINT_FORMATS
 from inference.runtime.device import torch_installed
-from viewer.core import paths
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
 from viewer.qt.actions import build_actions, build_menus, build_worklist_menu, shortcut_table
+from viewer.qt.archive_commands import ArchiveCommands
 from viewer.qt.export_commands import ExportCommands
 from viewer.qt.findings_panel import FindingsPanel
+from viewer.qt.gate_override import GateOverride
 from viewer.qt.image_view import ImageView
+from viewer.qt.model_commands import ModelCommands
 from viewer.qt.model_thread import ModelInfo
 from viewer.qt.pacs_dialog import PacsDialog, Tab
+from viewer.qt.review_commands import ReviewCommands
 from viewer.qt.session import TriageSession
 from viewer.qt.similar_panel import SimilarPanel
 from viewer.qt.status_widgets import ProgressWidget, model_text
@@ -72,6 +72,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
         self._build_widgets()
+        say, hold = self.show_message, self.worklist.hold
+        self.models = ModelCommands(self, session, say)
+        self.reviews = ReviewCommands(self, session, self.current_row, hold, say)
+        self.gate_override = GateOverride(self, session, settings, self.current_row, hold, say)
+        self.archive = ArchiveCommands(self, session, self.worklist.selected_uids, say)
         self.actions_ = build_actions(self, has_import=torch_installed())  # import needs the training stack
         build_menus(self, self.actions_, [self.worklist, self.image_view])
         build_worklist_menu(self.worklist.table, self.actions_)
@@ -147,7 +152,8 @@ class MainWindow(QMainWindow):
         s.imageFailed.connect(self._on_image_failed)
         s.heatmapReady.connect(self._on_heatmap_ready)
         s.heatmapFailed.connect(self._on_heatmap_failed)
-        s.taskFinished.connect(self._on_task_finished)
+        s.taskFinished.connect(lambda *_: self.progress.finish())
+        s.taskFinished.connect(self.models.on_task_finished)  # after: an import loads (progress again)
         s.scoringDone.connect(self._on_scoring_done)
         s.worklist_model.reranked.connect(self._refresh_current)
         s.worklist_model.reranked.connect(self._similar_catch_up)
@@ -221,44 +227,7 @@ class MainWindow(QMainWindow):
 
     # -- model ----------------------------------------------------------------------------------
     def load_model(self, package: Path) -> None:
-        self.show_message(f"Loading model from {Path(package).name}…")
-        self.session.load_model(Path(package))
-
-    def load_model_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Load model package (card.json + model.safetensors)")
-        if folder:
-            self.load_model(Path(folder))
-
-    def import_checkpoint_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Import checkpoint", str(Path.home()), "Checkpoints (*.pth *.tar *.pt *.pkl);;All files (*)"
-        )
-        if not path:
-            return
-        kind, ok = QInputDialog.getItem(
-            self, "Checkpoint kind", "Which convention?", list(CHECKPOINT_FORMATS), 0, False
-        )
-        if not ok:
-            return
-        stem = Path(path).name.split(".")[0]
-        dest = paths.data_dir() / "models" / f"{kind}-{stem}-{datetime.now():%Y%m%d%H%M%S}"
-
-        def work(_service: object) -> Path:
-            from inference.fit.checkpoint_import import import_checkpoint
-
-            import_checkpoint(kind, Path(path), dest)
-            return dest
-
-        self.session.run_on_model_thread(("import", dest), work)
-
-    def _on_task_finished(self, key: object, result: object, error: str) -> None:
-        self.progress.finish()
-        if isinstance(key, tuple) and key[0] == "import":
-            if error:
-                self.show_message(f"Import failed: {error}")
-                QMessageBox.warning(self, "Import failed", error)
-            else:
-                self.load_model(Path(str(result)))
+        self.models.load(package)
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_label.setText(model_text(info))
@@ -421,108 +390,10 @@ class MainWindow(QMainWindow):
             self.caption.setText(study_caption(row, hide))
         self._schedule_save()
 
-    # -- reviews and archive --------------------------------------------------------------------
-    def toggle_reviewed(self) -> None:
-        """Space: mark the study reviewed, or take a plain "reviewed" mark off again."""
-        row = self.current_row()
-        if row is not None and row.review is not None and row.review.outcome == "reviewed":
-            self.clear_review()
-        else:
-            self.review_current("reviewed")
-
-    def review_current(self, outcome: str) -> None:
-        """Record ``outcome`` for the current study, keeping any note it has."""
-        row = self.current_row()
-        if row is None:
-            return
-        self.worklist.hold()
-        if self._cannot_keep("the review"):
-            return
-        note = row.review.note if row.review is not None else ""
-        if self.session.set_review(row.uid, outcome, note) is not None:
-            self.show_message(f"Marked {outcome}")
-
-    def review_note_dialog(self) -> None:
-        row = self.current_row()
-        if row is None:
-            return
-        self.worklist.hold()
-        if self._cannot_keep("a review note"):
-            return
-        review = row.review
-        text, ok = QInputDialog.getMultiLineText(
-            self, "Review note", "Note on this study (no patient names):", review.note if review else ""
-        )
-        if ok:
-            outcome = review.outcome if review is not None else "reviewed"
-            if self.session.set_review(row.uid, outcome, text.strip()) is not None:
-                self.show_message("Review note saved")
-
-    def clear_review(self) -> None:
-        row = self.current_row()
-        self.worklist.hold()
-        if row is None or row.review is None or self._cannot_keep("taking the review off"):
-            return
-        if self.session.clear_review(row.uid):
-            self.show_message("Review mark removed")
-
-    def score_anyway(self) -> None:
-        """Ctrl+Shift+G: rank the current study with its scores although the safety gate stopped it
-        (after the reader confirms; the store audits it)."""
-        row = self.current_row()
-        if row is None or not row.gate_stopped:
-            return
-        self.worklist.hold()
-        if self.session.store is None:
-            self.show_message("No study store is open: an override could not be recorded")
-            return
-        if self._cannot_keep("an override"):
-            return
-        question = (
-            f"The safety gate stopped this study: {row.reason_for(self.settings.deidentify)}.\n\n"
-            "Its scores may not mean anything. Rank it with them anyway? The override is recorded "
-            "in the audit trail."
-        )
-        if QMessageBox.question(self, "Score anyway", question) != QMessageBox.StandardButton.Yes:
-            return
-        if self.session.override_gate(row.uid):
-            self.show_message("Scored anyway: the safety gate was overridden for this study")
-
+    # -- study store and work -------------------------------------------------------------------
     def _update_study_actions(self) -> None:
         row = self.current_row()
         self.actions_.score_anyway.setEnabled(row is not None and row.gate_stopped)
-
-    def archive_selected(self) -> None:
-        uids = self.worklist.selected_uids()
-        if not self._can_archive() or not uids:
-            return
-        question = f"Take {len(uids)} selected studies off the worklist (they stay in the store)?"
-        answer = QMessageBox.question(self, "Archive studies", question)
-        if answer == QMessageBox.StandardButton.Yes:
-            self.show_message(f"Archived {self.session.archive(uids)} studies")
-
-    def archive_older_dialog(self) -> None:
-        if not self._can_archive():
-            return
-        days, ok = QInputDialog.getInt(
-            self, "Archive old studies", "Archive studies that arrived more than this many days ago:",
-            30, 0, 36_500,
-        )  # fmt: skip
-        if ok:
-            before = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
-            self.show_message(f"Archived {self.session.archive_older_than(before)} studies")
-
-    def _can_archive(self) -> bool:
-        if self.session.store is None:
-            self.show_message("No study store is open: nothing to archive")
-        return self.session.store is not None and not self._cannot_keep("archiving")
-
-    def _cannot_keep(self, what: str) -> bool:
-        """True, and the reader told, when the study store is open but cannot be written."""
-        if self.session.store is None or self.session.store_writable:
-            return False
-        self.show_message(f"Not saved: the study store cannot be written, so {what} is not kept")
-        return True
 
     def _show_store_notice(self, notice: str) -> None:
         """The store cannot be written: a banner for as long as the window is open, said once."""
