@@ -72,7 +72,7 @@ def _action(
 
 
 def build_actions(w, has_import: bool) -> Actions:
-    """Create the window's actions, wired to methods of ``w`` (a MainWindow)."""
+    """Create the window's actions, wired to methods of ``w`` (a MainWindow) and of its command objects."""
     local = Qt.ShortcutContext.WidgetWithChildrenShortcut
     a = Actions(
         open_files=_action(w, "Open &Files…", w.open_files_dialog, "Ctrl+Shift+O"),

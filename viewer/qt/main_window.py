@@ -1,7 +1,8 @@
 """The CXR Triage main window: worklist (left), image (centre), findings (right).
 
 Widgets only: all background work is the :class:`TriageSession`'s. This class wires the two,
-keeps the settings, and turns every command into a menu action with a shortcut.
+keeps the settings, and holds the command objects (review, archive, gate override, model, export)
+that the menu actions, each with its shortcut, call.
 """
 
 from __future__ import annotations
