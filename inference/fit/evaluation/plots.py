@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from inference.fit.evaluation.metrics import rates_at, roc_points  # noqa: E402
 
@@ -31,11 +32,7 @@ def roc_png(
         ax.scatter(1 - spec[0], sens[0], zorder=3, label=f"{name} (t={t:.3f})")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=f"ROC: {label}", xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower right", fontsize=8)
-    path = Path(out) / f"roc_{_safe(label)}.png"
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _saved(fig, Path(out) / f"roc_{_safe(label)}.png")
 
 
 def threshold_png(y: np.ndarray, p: np.ndarray, label: str, ops: Mapping[str, float], out: Path) -> Path:
@@ -51,7 +48,10 @@ def threshold_png(y: np.ndarray, p: np.ndarray, label: str, ops: Mapping[str, fl
     ax.set(xlabel="threshold (positive if score >= threshold)", ylabel="rate", title=f"Thresholds: {label}")
     ax.set_ylim(0, 1.02)
     ax.legend(loc="center right", fontsize=8)
-    path = Path(out) / f"thresholds_{_safe(label)}.png"
+    return _saved(fig, Path(out) / f"thresholds_{_safe(label)}.png")
+
+
+def _saved(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
