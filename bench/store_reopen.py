@@ -65,8 +65,9 @@ def time_viewer(path: Path, card: ModelCard, studies: int) -> float:
     from PySide6.QtWidgets import QApplication
 
     from viewer.core.settings import Settings
+    from viewer.qt.engine_parts import EngineParts
     from viewer.qt.main_window import MainWindow
-    from viewer.qt.session import EngineParts, TriageSession
+    from viewer.qt.session import TriageSession
 
     app = QApplication.instance() or QApplication([])
     settings = Settings(path=path.parent / "settings.json")

@@ -121,8 +121,9 @@ def create_window(
     from inference.bundled import DEMO_MODEL
     from inference.store import store_path
     from viewer.core.settings import Settings
+    from viewer.qt.engine_parts import EngineParts
     from viewer.qt.main_window import MainWindow
-    from viewer.qt.session import EngineParts, TriageSession
+    from viewer.qt.session import TriageSession
 
     settings = Settings.load(settings_path)
     session = TriageSession(backend or EngineParts(), store=open_store(store_path(db)))

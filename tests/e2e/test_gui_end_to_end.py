@@ -31,8 +31,9 @@ def package(request) -> Path:
 def window(qtbot, tmp_path, monkeypatch, package):
     monkeypatch.setenv("CXR_TRIAGE_HOME", str(tmp_path / "home"))
     from viewer.core.settings import Settings
+    from viewer.qt.engine_parts import EngineParts
     from viewer.qt.main_window import MainWindow
-    from viewer.qt.session import EngineParts, TriageSession
+    from viewer.qt.session import TriageSession
 
     settings = Settings(path=tmp_path / "settings.json", export_folder=str(tmp_path / "exports"))
     session = TriageSession(EngineParts(batch_size=4))

@@ -15,9 +15,10 @@ from inference.bundled import DEMO_MODEL
 from inference.store import Store
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState
+from viewer.qt.engine_parts import EngineParts
 from viewer.qt.main_window import MainWindow
 from viewer.qt.pacs_dialog import PacsDialog, Tab
-from viewer.qt.session import EngineParts, TriageSession
+from viewer.qt.session import TriageSession
 
 pytestmark = pytest.mark.slow
 WAIT_MS = 120_000  # bound on every wait for the PACS or the model

@@ -51,7 +51,7 @@ def fake_service() -> FakeService:
 
 @pytest.fixture
 def backend(fake_service, tmp_path):
-    from viewer.qt.session import EngineParts
+    from viewer.qt.engine_parts import EngineParts
 
     def scan(paths, cancelled):
         """Folder "N" holds N good studies; "mixed" adds an error, a lateral and an unreadable one."""

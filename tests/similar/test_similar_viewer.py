@@ -42,8 +42,9 @@ def test_the_panel_finds_studies_scored_in_the_same_window(qtbot, tmp_path, fold
     if not (DEMO_MODEL / "model.safetensors").is_file():
         pytest.skip("the bundled demo model is not installed")
     from viewer.core.settings import Settings
+    from viewer.qt.engine_parts import EngineParts
     from viewer.qt.main_window import MainWindow
-    from viewer.qt.session import EngineParts, TriageSession
+    from viewer.qt.session import TriageSession
 
     release = threading.Event()
 

@@ -7,17 +7,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
 
 from inference.api import Heatmap, XRayImage
 from viewer.core.cache import LruCache
 from viewer.core.worklist import RowState
+from viewer.qt.session_host import SessionHost
 from viewer.qt.workers import FunctionWorker
-
-if TYPE_CHECKING:
-    from viewer.qt.session import TriageSession
 
 log = logging.getLogger(__name__)
 CACHE_BYTES = 256 * 1024 * 1024  # per cache (images, heat maps)
@@ -34,8 +31,8 @@ def _read(read_image: Callable[[Path], XRayImage], uid: str, path: Path) -> tupl
 class ImageRequests(QObject):
     """The images and heat maps of one :class:`TriageSession`, answered through its signals."""
 
-    def __init__(self, session: TriageSession) -> None:
-        super().__init__(session)
+    def __init__(self, session: SessionHost, parent: QObject) -> None:
+        super().__init__(parent)
         self._session = session
         # Full-resolution float32 arrays are big (a 2,500² film is 25 MB): cap by bytes, not count.
         self.images: LruCache[XRayImage] = LruCache(16, lambda im: im.pixels.nbytes, CACHE_BYTES)

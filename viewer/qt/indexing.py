@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
 
 from inference.api import ScanEntry
 from inference.store import Store, StoreError, cannot_write
 from viewer.core.batching import batched_by_time
+from viewer.qt.session_host import SessionHost
 from viewer.qt.store_access import StoreAccess
 from viewer.qt.workers import GeneratorWorker
-
-if TYPE_CHECKING:
-    from viewer.qt.session import TriageSession
 
 
 def _index(
@@ -56,8 +53,8 @@ class _IndexWorker(GeneratorWorker):
 class FolderIndexer(QObject):
     """Indexes for one :class:`TriageSession`; scoring follows a scan that ran to its end."""
 
-    def __init__(self, session: TriageSession, store_access: StoreAccess) -> None:
-        super().__init__(session)
+    def __init__(self, session: SessionHost, store_access: StoreAccess, parent: QObject) -> None:
+        super().__init__(parent)
         self._session = session
         self._store_access = store_access
         self._worker: _IndexWorker | None = None

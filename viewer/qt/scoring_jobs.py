@@ -8,22 +8,19 @@ result scored by weights that have since been replaced is dropped.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Slot
 
 from inference.api import StudyResult
 from viewer.core.worklist import RowState
-
-if TYPE_CHECKING:
-    from viewer.qt.session import TriageSession
+from viewer.qt.session_host import SessionHost
 
 
 class ScoringJobs(QObject):
     """The scoring jobs of one :class:`TriageSession`, reported through its signals."""
 
-    def __init__(self, session: TriageSession) -> None:
-        super().__init__(session)
+    def __init__(self, session: SessionHost, parent: QObject) -> None:
+        super().__init__(parent)
         self._session = session
         self.running = False  # until the current job's scoringFinished arrives
         self._job_id = 0

@@ -18,48 +18,24 @@ follows what (opening files, re-reading the store, cancelling). The jobs are its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from inference.api import ScanEntry, XRayImage
+from inference.api import ScanEntry
 from inference.store import Review, Store
 from viewer.core.worklist import RowState
 from viewer.qt.arrivals import StoreWatcher
+from viewer.qt.engine_parts import EngineParts
 from viewer.qt.image_requests import ImageRequests
 from viewer.qt.indexing import FolderIndexer
-from viewer.qt.model_thread import Loader, ModelInfo, ModelThread, Scorer
+from viewer.qt.model_thread import ModelInfo, ModelThread
 from viewer.qt.scoring_jobs import ScoringJobs
 from viewer.qt.store_access import StoreAccess
 from viewer.qt.workers import WorkerPool
 from viewer.qt.worklist_model import WorklistModel
-
-
-def _default_scan(paths: Sequence[Path], cancelled: Callable[[], bool]) -> Iterator[ScanEntry]:
-    from inference.io import scan
-
-    return scan(paths, cancelled=cancelled)
-
-
-def _default_read(path: Path) -> XRayImage:
-    from inference.io import read_image
-
-    return read_image(path)
-
-
-@dataclass
-class EngineParts:
-    """The inference functions the session calls; tests swap in fakes."""
-
-    scan: Callable[[Sequence[Path], Callable[[], bool]], Iterable[ScanEntry]] = _default_scan
-    read_image: Callable[[Path], XRayImage] = _default_read
-    loader: Loader | None = None
-    scorer: Scorer | None = None
-    batch_size: int = 8
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class TriageSession(QObject):
@@ -89,13 +65,13 @@ class TriageSession(QObject):
         self.info: ModelInfo | None = None
         self.io = WorkerPool(max_threads=2)
         self.closed = False
-        self._store_access = StoreAccess(self)
+        self._store_access = StoreAccess(self, self.backend.scorer, parent=self)
         self.model_thread = ModelThread(
             self.backend.loader, self._store_access.score, self.backend.batch_size, store=store
         )  # scores with the back end's scorer, without the store once it cannot be written
-        self._indexer = FolderIndexer(self, self._store_access)
-        self._scoring = ScoringJobs(self)
-        self._images = ImageRequests(self)
+        self._indexer = FolderIndexer(self, self._store_access, parent=self)
+        self._scoring = ScoringJobs(self, parent=self)
+        self._images = ImageRequests(self, parent=self)
         sig = self.model_thread.signals
         sig.loaded.connect(self._on_loaded)
         sig.loadFailed.connect(self._on_load_failed)

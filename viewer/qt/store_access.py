@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -20,10 +20,9 @@ from inference.runtime.engine import default_scorer
 from inference.store import Review, Store, StoreError, cannot_write
 from inference.store.user import current_user, now_iso
 from inference.worklist.studies import store_worklist
+from viewer.qt.model_thread import Scorer
+from viewer.qt.session_host import SessionHost
 from viewer.qt.workers import FunctionWorker
-
-if TYPE_CHECKING:
-    from viewer.qt.session import TriageSession
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,9 +48,10 @@ class StoreAccess(QObject):
 
     _failed = Signal(str)  # from the model thread: why the store cannot be written
 
-    def __init__(self, session: TriageSession) -> None:
-        super().__init__(session)
+    def __init__(self, session: SessionHost, scorer: Scorer | None, parent: QObject) -> None:
+        super().__init__(parent)
         self._session = session
+        self._scorer = scorer  # the back end's (tests swap in a fake), else the product's
         self._store = session.store
         self._unwritable = "read-only" if self._store is not None and not self._store.writable else ""
         self._reload_worker: FunctionWorker | None = None
@@ -85,7 +85,7 @@ class StoreAccess(QObject):
     ) -> Iterator[StudyResult]:
         """On the model thread: the back end's scorer with the store while it can be written; when a
         write fails for good, the studies not yet yielded are scored again without it (in memory)."""
-        scorer = self._session.backend.scorer or default_scorer
+        scorer = self._scorer or default_scorer
         if store is None or self._unwritable:
             yield from scorer(entries, service, store=None, **kwargs)
             return
