@@ -75,7 +75,7 @@ def test_samples_are_scored_explained_and_exported(qtbot, window, tmp_path, pack
 
     window.worklist.select_uid(scored[0].uid)
     qtbot.waitUntil(lambda: window.image_view.image() is not None, timeout=30_000)
-    window.select_finding(0)
+    window.display.select_finding(0)
     qtbot.waitUntil(lambda: window.image_view.heatmap() is not None, timeout=60_000)
     with_overlay = window.export_image()
     assert with_overlay is not None and with_overlay.suffix == ".png" and with_overlay.stat().st_size > 1000

@@ -93,7 +93,7 @@ def test_heatmap_is_computed_on_demand_cached_and_toggled(qtbot, window, fake_se
     open_and_score(qtbot, window, "3")
     window.worklist.select_row(0)
     wait_image(qtbot, window)
-    window.select_finding(1)
+    window.display.select_finding(1)
     qtbot.waitUntil(lambda: window.image_view.heatmap() is not None, timeout=5000)
     heatmap = window.image_view.heatmap()
     assert heatmap.label == LABELS[1]
@@ -106,7 +106,7 @@ def test_heatmap_is_computed_on_demand_cached_and_toggled(qtbot, window, fake_se
     window.actions_.heatmap.trigger()
     assert window.image_view.overlay_visible()
     for index in (0, 1, 0, 1):
-        window.select_finding(index)
+        window.display.select_finding(index)
         qtbot.waitUntil(
             lambda i=index: getattr(window.image_view.heatmap(), "label", "") == LABELS[i], timeout=5000
         )
@@ -191,7 +191,7 @@ def test_export_writes_png_and_overlay_changes_pixels(qtbot, window, tmp_path):
     open_and_score(qtbot, window, "3")
     window.worklist.select_row(0)
     wait_image(qtbot, window)
-    window.select_finding(0)
+    window.display.select_finding(0)
     qtbot.waitUntil(lambda: window.image_view.heatmap() is not None, timeout=5000)
     with_overlay = window.export_image()
     assert with_overlay is not None and with_overlay.is_file()
@@ -274,7 +274,7 @@ def test_dropping_files_adds_them_and_folders_become_recent(qtbot, window, tmp_p
     window.dropEvent(event)
     qtbot.waitUntil(lambda: window.session.worklist_model.rowCount() == 3, timeout=5000)
     assert window.settings.recent_folders[0] == str(folder)
-    window._fill_recent_menu()
+    window.opening.fill_recent_menu(window.actions_.recent_menu)
     assert [a.text() for a in window.actions_.recent_menu.actions()] == [str(folder)]
 
 

@@ -160,7 +160,9 @@ def test_a_read_only_store_is_shown_read_only_and_the_window_keeps_working(
     # The store's studies are there, ranked, without scoring, and the top-ranked one is shown.
     assert scored(win, 4) and fake_service.predicted == 0
     top = win.worklist.proxy.uid_at(0)
-    qtbot.waitUntil(lambda: win.image_view.image() is not None and win._image_uid == top, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: win.image_view.image() is not None and win.display.image_uid == top, timeout=10_000
+    )
 
     # Reviews say they were not saved; nothing crashes and nothing is recorded.
     press(qtbot, win, Qt.Key.Key_A)
@@ -173,7 +175,7 @@ def test_a_read_only_store_is_shown_read_only_and_the_window_keeps_working(
     win.open_paths([Path("6")])
     qtbot.waitUntil(lambda: scored(win, 6), timeout=10_000)
     press(qtbot, win, Qt.Key.Key_Down)
-    qtbot.waitUntil(lambda: win._image_uid == win.worklist.proxy.uid_at(1), timeout=10_000)
+    qtbot.waitUntil(lambda: win.display.image_uid == win.worklist.proxy.uid_at(1), timeout=10_000)
     assert banner(win) == notice
     win.close()
     assert stored(read_only_store) == before

@@ -24,7 +24,7 @@ def scored(win: MainWindow) -> bool:
 
 def shown(win: MainWindow) -> str | None:
     """The study whose image is on screen (None while it loads)."""
-    return win._image_uid if win.image_view.image() is not None else None
+    return win.display.image_uid if win.image_view.image() is not None else None
 
 
 def table_row(win: MainWindow) -> int:

@@ -75,9 +75,9 @@ def build_actions(w, has_import: bool) -> Actions:
     """Create the window's actions, wired to methods of ``w`` (a MainWindow) and of its command objects."""
     local = Qt.ShortcutContext.WidgetWithChildrenShortcut
     a = Actions(
-        open_files=_action(w, "Open &Files…", w.open_files_dialog, "Ctrl+Shift+O"),
+        open_files=_action(w, "Open &Files…", w.opening.files_dialog, "Ctrl+Shift+O"),
         open_folder=_action(
-            w, "Open &Folder…", w.open_folder_dialog, StdKey.Open, tip="Index a folder recursively"
+            w, "Open &Folder…", w.opening.folder_dialog, StdKey.Open, tip="Index a folder recursively"
         ),
         export_image=_action(w, "&Export Annotated Image", w.export_image, "Ctrl+E"),
         export_worklist=_action(w, "Export &Worklist (CSV + JSON)", w.export_worklist, "Ctrl+Shift+E"),
@@ -105,9 +105,9 @@ def build_actions(w, has_import: bool) -> Actions:
             tip="Take the studies off the worklist",
         ),
         archive_older=_action(w, "Archive Studies &Older Than…", w.archive.older_than_dialog),
-        heatmap=_action(w, "&Heat Map Overlay", w.set_overlay_visible, Qt.Key.Key_H, checkable=True),
-        invert=_action(w, "&Invert Grey Scale", w.set_inverted, Qt.Key.Key_I, checkable=True),
-        reset_view=_action(w, "&Reset View", w.reset_view, Qt.Key.Key_R),
+        heatmap=_action(w, "&Heat Map Overlay", w.display.set_overlay_visible, Qt.Key.Key_H, checkable=True),
+        invert=_action(w, "&Invert Grey Scale", w.display.set_inverted, Qt.Key.Key_I, checkable=True),
+        reset_view=_action(w, "&Reset View", w.display.reset_view, Qt.Key.Key_R),
         deidentify=_action(w, "Hide &Patient Identifiers", w.set_deidentify, "Ctrl+Shift+P", checkable=True),
         cancel=_action(w, "&Cancel Indexing/Scoring", w.cancel_work, Qt.Key.Key_Escape),
         resume=_action(w, "&Score Queued Studies", w.score_queued),
@@ -125,7 +125,7 @@ def build_actions(w, has_import: bool) -> Actions:
     )
     for i in range(9):
         a.findings.append(
-            _action(w, f"Finding {i + 1}", lambda _=False, i=i: w.select_finding(i), str(i + 1))
+            _action(w, f"Finding {i + 1}", lambda _=False, i=i: w.display.select_finding(i), str(i + 1))
         )
     return a
 
