@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from viewer_fakes import LABELS
 
+from inference.models.registry import CHECKPOINT_FORMATS
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState
 from viewer.core.worklist_columns import Column
@@ -331,7 +332,7 @@ def test_model_menu_loads_a_package_and_imports_a_checkpoint(qtbot, window, monk
     fake.import_checkpoint = lambda kind, path, dest: calls.append((kind, path, dest))
     monkeypatch.setitem(sys.modules, "inference.fit.checkpoint_import", fake)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "model.pth.tar"), ""))
-    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("chexnet", True))
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: (CHECKPOINT_FORMATS["chexnet"].title, True))
     with qtbot.waitSignal(window.session.modelLoaded, timeout=5000) as loaded:
         window.actions_.import_checkpoint.trigger()
     kind, path, dest = calls[0]

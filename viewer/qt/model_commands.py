@@ -39,11 +39,13 @@ class ModelCommands:
         )
         if not path:
             return
-        kind, ok = QInputDialog.getItem(
-            self._parent, "Checkpoint kind", "Which convention?", list(CHECKPOINT_FORMATS), 0, False
+        by_title = {f.title: f.name for f in CHECKPOINT_FORMATS.values()}
+        title, ok = QInputDialog.getItem(
+            self._parent, "Checkpoint format", "Which format is this checkpoint?", list(by_title), 0, False
         )
         if not ok:
             return
+        kind = by_title[title]
         stem = Path(path).name.split(".")[0]
         dest = paths.data_dir() / "models" / f"{kind}-{stem}-{datetime.now():%Y%m%d%H%M%S}"
 

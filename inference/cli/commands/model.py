@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument(
         "kind",
         choices=tuple(CHECKPOINT_FORMATS),
-        help="chexnet: arnoweng model.pth.tar; xrv: torchxrayvision DenseNet",
+        help="; ".join(f"{f.name}: {f.title}" for f in CHECKPOINT_FORMATS.values()),
     )
     imp.add_argument("checkpoint", help="checkpoint file (.pth.tar, .pt, .pth)")
     imp.add_argument("dest", help="folder to write model.safetensors and card.json into")
