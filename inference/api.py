@@ -58,6 +58,7 @@ class ImageMeta:
     window_center: float | None = None
     window_width: float | None = None
     fingerprint: str = ""  # of the pixels and the header that changes the picture (inference.io.fingerprint)
+    purged: str = ""  # when ``cxr-triage purge`` removed the file (ISO 8601 UTC); "" while it is kept
 
 
 @dataclass(frozen=True)

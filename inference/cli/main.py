@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 COMMANDS = (
     "triage", "worklist", "review", "audit", "model", "train", "evaluate", "similar",
-    "pull", "listen", "export-dicom", "send", "batch",
+    "pull", "listen", "export-dicom", "send", "batch", "purge",
 )  # fmt: skip
 EXIT_INTERRUPTED = 130
 

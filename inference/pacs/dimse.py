@@ -10,7 +10,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import queue
+import shutil
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -216,21 +218,40 @@ def _ip(text: str) -> IPAddress | None:
     return ip
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """An association the listener accepted (who called whom, from where; never a password)."""
+
+    calling_ae_title: str
+    called_ae_title: str
+    peer_address: str
+
+
 class Receiver:
     """A C-STORE and C-ECHO provider: each received instance is written to ``inbox`` (one folder per
     study) and its path put on :attr:`arrivals`. Runs on pynetdicom's threads until :meth:`stop`.
 
     Associations that ``access`` refuses (by default: any whose called AE title is not ``ae_title``) are
-    rejected with an A-ASSOCIATE-RJ giving the reason, after ``on_reject`` has been told."""
+    rejected with an A-ASSOCIATE-RJ giving the reason, after ``on_reject`` has been told; each one
+    accepted is told to ``on_accept``.
+
+    While the inbox's file system has less than ``min_free_bytes`` free, each instance is refused with
+    status 0xA700 (out of resources) and nothing is written; ``on_space(False, free)`` is told once
+    when it drops below that floor, ``on_space(True, free)`` once when storing resumes."""
 
     def __init__(
         self, inbox: Path, port: int, ae_title: str = OWN_AE_TITLE, bind: str = "0.0.0.0",
         timeout: float = DEFAULT_TIMEOUT_S, access: Access | None = None,
         on_reject: Callable[[Rejection], None] | None = None,
+        on_accept: Callable[[Accepted], None] | None = None,
+        min_free_bytes: int = 0, on_space: Callable[[bool, int], None] | None = None,
     ) -> None:  # fmt: skip
         self.inbox, self.port, self.bind = inbox, port, bind
         self.access = access or Access(ae_title)
-        self.on_reject = on_reject
+        self.on_reject, self.on_accept = on_reject, on_accept
+        self.min_free_bytes, self.on_space = min_free_bytes, on_space
+        self._below_floor = False
+        self._floor_lock = threading.Lock()
         self.arrivals: queue.Queue[Path] = queue.Queue()
         self._ae = _ae(ae_title, timeout)
         for context in AllStoragePresentationContexts:
@@ -246,6 +267,7 @@ class Receiver:
         """Listen; raises :class:`PacsError` when the port cannot be bound."""
         handlers: list[Any] = [
             (evt.EVT_REQUESTED, self._on_requested),
+            (evt.EVT_ACCEPTED, self._on_accepted),
             (evt.EVT_C_STORE, self._on_store),
             (evt.EVT_C_ECHO, lambda event: SUCCESS),
         ]
@@ -274,9 +296,40 @@ class Receiver:
             assoc.acse.send_reject(REJECTED_PERMANENT, SERVICE_USER, rejection.reason)
             assoc.kill()
 
+    def _on_accepted(self, event: Any) -> None:
+        if self.on_accept is None:
+            return
+        assoc = event.assoc
+        asked = assoc.requestor.primitive
+        self.on_accept(
+            Accepted(str(asked.calling_ae_title).strip(), str(asked.called_ae_title).strip(),
+                     str(assoc.requestor.address))
+        )  # fmt: skip
+
+    def free_bytes(self) -> int:
+        """Free space (for an unprivileged user) on the inbox's file system (the inbox, else the
+        nearest folder above it that exists)."""
+        folder = next((p for p in (self.inbox, *self.inbox.parents) if p.exists()), Path("/"))
+        return shutil.disk_usage(folder).free
+
+    def _room(self) -> bool:
+        """Whether the inbox's file system is above the floor; tells ``on_space`` when that changes."""
+        if self.min_free_bytes <= 0:
+            return True
+        free = self.free_bytes()
+        low = free < self.min_free_bytes
+        with self._floor_lock:
+            changed, self._below_floor = low != self._below_floor, low
+        if changed and self.on_space is not None:
+            self.on_space(not low, free)
+        return not low
+
     def _on_store(self, event: Any) -> int:
-        """Keep the instance as it came (whatever it holds), then announce it."""
+        """Keep the instance as it came (whatever it holds), then announce it; refused (out of
+        resources) while the inbox's file system is below the floor."""
         try:
+            if not self._room():
+                return OUT_OF_RESOURCES
             sop = str(event.request.AffectedSOPInstanceUID or "")
             path = instance_path(self.inbox, _study_uid(event), sop)
             write_atomically(path, lambda target: target.write_bytes(event.encoded_dataset()))

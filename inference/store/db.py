@@ -104,7 +104,7 @@ class AuditEvent:
 
 _META_COLUMNS = (
     "patient_id", "patient_name", "accession", "study_date", "study_time", "modality", "view_position",
-    "body_part", "photometric", "rows", "columns", "window_center", "window_width", "fingerprint",
+    "body_part", "photometric", "rows", "columns", "window_center", "window_width", "fingerprint", "purged",
 )  # fmt: skip
 CONTENT_CHANGED = "instance UID reused with different content"  # the warning, and the audit's reason
 _RESULT_COLUMNS = (
@@ -420,6 +420,34 @@ class Store:
             r["study_uid"]: Review(r["study_uid"], r["outcome"], r["note"], r["user"], r["time"])
             for r in self._read("SELECT * FROM reviews")
         }
+
+    # -- purge: the received and retrieved files of old studies ------------------------------------
+    def purgeable(self, arrived_before: str, reviewed_only: bool = False) -> list[StoredImage]:
+        """The images whose file is still kept (not purged) of every study, archived or not, that
+        arrived before the ISO time ``arrived_before`` (only reviewed studies with ``reviewed_only``),
+        by study in arrival order."""
+        reviewed = " AND EXISTS (SELECT 1 FROM reviews v WHERE v.study_uid = s.study_uid)"
+        rows = self._read(
+            "SELECT i.*, s.arrived AS study_arrived FROM images i JOIN studies s USING (study_uid)"
+            f" WHERE s.arrived < ? AND i.purged = ''{reviewed if reviewed_only else ''}"
+            " ORDER BY s.arrived, s.study_uid, i.rowid",
+            (arrived_before,),
+        )
+        return [StoredImage(r["image_uid"], _entry(r), r["study_arrived"]) for r in rows]
+
+    def mark_purged(self, image_uids: Iterable[str]) -> str:
+        """Note that the files of ``image_uids`` were removed (now; images already marked keep their
+        time); returns the time written. Results, reviews and audit are untouched."""
+        stamp = now_iso()
+        uids = json.dumps(list(image_uids))
+        self._write(
+            lambda db: db.execute(
+                "UPDATE images SET purged = ? WHERE purged = ''"
+                " AND image_uid IN (SELECT value FROM json_each(?))",
+                (stamp, uids),
+            )
+        )
+        return stamp
 
     def arrivals(self, study_uids: Iterable[str]) -> dict[str, str]:
         """When each of ``study_uids`` first arrived (ISO 8601 UTC), by study UID."""

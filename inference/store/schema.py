@@ -142,6 +142,12 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE results;
     ALTER TABLE results_by_content RENAME TO results;
     """,
+    # bounded inbox and cache: when ``cxr-triage purge`` removed an image's received or retrieved file
+    # (ISO 8601 UTC; '' while the file is kept). Its results, reviews and audit stay; receiving the
+    # image again clears it.
+    """
+    ALTER TABLE images ADD COLUMN purged TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 VERSION = len(MIGRATIONS)

@@ -28,6 +28,11 @@ def _read(read_image: Callable[[Path], XRayImage], uid: str, path: Path) -> tupl
         return uid, None, str(exc) or type(exc).__name__
 
 
+def purged_message(when: str) -> str:
+    """What the image pane says of a study whose files ``cxr-triage purge`` removed at ``when``."""
+    return f"Files removed by purge on {when[:10]}.\nIts results, review and audit are kept in the store."
+
+
 class ImageRequests(QObject):
     """The images and heat maps of one :class:`TriageSession`, answered through its signals."""
 
@@ -60,6 +65,9 @@ class ImageRequests(QObject):
         cached = self.images.get(uid)
         if cached is not None:
             s.imageReady.emit(uid, cached)
+            return
+        if row.meta.purged and not row.meta.path.exists():
+            s.imageFailed.emit(uid, purged_message(row.meta.purged))
             return
         if uid in self._reading:
             return

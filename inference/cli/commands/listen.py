@@ -3,7 +3,12 @@ kept in the inbox, recorded in the store and scored as it arrives (batched, thro
 until SIGINT or SIGTERM. An object that is not an image is kept and noted, never a crash.
 
 Only associations calling ``--aet`` are accepted, and with ``--allow`` only from those calling AE
-titles (and hosts); others are rejected at association, each with one line and an audit event."""
+titles (and hosts); others are rejected at association, each with one line and an audit event. Each
+association accepted is audited too.
+
+While the inbox's file system has less than ``--min-free-gb`` free, every instance is refused with
+status 0xA700 (out of resources): one line and one audit event when it drops below the floor, and
+again when storing resumes (by itself, once space is freed)."""
 
 from __future__ import annotations
 
@@ -15,26 +20,32 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from inference.api import Status, StudyResult
-from inference.cli.commands.common import add_db_argument, fail, positive_int, with_store
+from inference.cli.commands.common import add_db_argument, fail, parsed, positive_int, with_store
 from inference.cli.commands.model_options import add_model_arguments
 from inference.cli.commands.pacs_common import add_timeout_argument, fail_pacs, start_engine
 from inference.io import read_header
 from inference.pacs import PacsError
 from inference.pacs.destinations import ae_title
 from inference.pacs.dimse import OWN_AE_TITLE, Access, Peer, Receiver
+from inference.store import StoreError
 from inference.store.location import INBOX, beside_store
 from inference.text import terminal_safe
 
 if TYPE_CHECKING:
-    from inference.pacs.dimse import Rejection
+    from inference.pacs.dimse import Accepted, Rejection
     from inference.runtime.engine import Engine, Event
     from inference.store import Store
 
 POLL_S = 0.5  # how often the loop looks for a stop request while idle
 AUDIT_REJECTED = "association-rejected"
+AUDIT_ACCEPTED = "association-accepted"
+AUDIT_FLOOR = "disk-floor-reached"  # instances refused (0xA700) from now on
+AUDIT_RESUMED = "disk-floor-cleared"  # storing again
+DEFAULT_MIN_FREE_GB = 5.0
+GB = 1e9
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +69,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help=f"received files (default: {INBOX}/ next to the store)",
     )
+    p.add_argument(
+        "--min-free-gb",
+        type=gigabytes,
+        default=DEFAULT_MIN_FREE_GB,
+        metavar="N",
+        help="refuse instances (status 0xA700, out of resources) while the inbox's file system has less "
+        f"than N GB free; storing resumes once there is (default {DEFAULT_MIN_FREE_GB:g}; 0: never refuse)",
+    )
     add_model_arguments(p, operating_point=False)
     add_timeout_argument(p)
     add_db_argument(p)
@@ -68,6 +87,14 @@ def port_number(text: str) -> int:
     value = positive_int(text)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    return value
+
+
+def gigabytes(text: str) -> float:
+    """argparse type: a number of gigabytes (10^9 bytes) >= 0, fractions allowed."""
+    value = parsed(text, float, "a number of gigabytes")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of gigabytes >= 0, got {text}")
     return value
 
 
@@ -97,7 +124,10 @@ def _listen(args: argparse.Namespace, store: Store) -> int:
         return fail_pacs(str(exc))
     events: queue.Queue[Event] = queue.Queue()
     engine, info = start_engine(args, store, events.put)
-    receiver = Receiver(inbox, args.port, args.aet, args.bind, args.timeout, access, _rejected(store))
+    receiver = Receiver(
+        inbox, args.port, args.aet, args.bind, args.timeout, access, _rejected(store), _accepted(store),
+        min_free_bytes=int(args.min_free_gb * GB), on_space=_space(store, args.min_free_gb),
+    )  # fmt: skip
     try:
         if isinstance(info, str):
             return fail(info)
@@ -107,7 +137,8 @@ def _listen(args: argparse.Namespace, store: Store) -> int:
         return fail_pacs(str(exc))
     print(
         f"Listening as {args.aet} on {args.bind}:{args.port} (model {info.card.name} {info.card.version}); "
-        f"inbox {inbox}; {access.describe()}. Ctrl+C or SIGTERM stops.",
+        f"inbox {inbox} (refusing instances below {args.min_free_gb:g} GB free); {access.describe()}. "
+        "Ctrl+C or SIGTERM stops.",
         flush=True,
     )
     with _stop_on_signals() as stop:
@@ -127,15 +158,61 @@ def _rejected(store: Store) -> Callable[[Rejection], None]:
 
     def note(rejection: Rejection) -> None:
         print(f"cxr-triage: {terminal_safe(str(rejection))}", file=sys.stderr, flush=True)
-        store.log(
+        _audit(
+            store,
             AUDIT_REJECTED,
             calling_ae_title=rejection.calling_ae_title,
             called_ae_title=rejection.called_ae_title,
             peer_address=rejection.peer_address,
+            tls="no",
             reason=rejection.reason_text,
         )
 
     return note
+
+
+def _accepted(store: Store) -> Callable[[Accepted], None]:
+    """An audit event per association accepted (who, from where, whether over TLS; no password)."""
+
+    def note(accepted: Accepted) -> None:
+        _audit(
+            store,
+            AUDIT_ACCEPTED,
+            calling_ae_title=accepted.calling_ae_title,
+            called_ae_title=accepted.called_ae_title,
+            peer_address=accepted.peer_address,
+            tls="no",
+        )
+
+    return note
+
+
+def _space(store: Store, floor_gb: float) -> Callable[[bool, int], None]:
+    """One line and one audit event each time the inbox's free space crosses the floor."""
+
+    def note(room: bool, free: int) -> None:
+        free_gb = round(free / GB, 3)
+        if room:
+            print(f"cxr-triage: {free_gb:g} GB free in the inbox again: storing instances", file=sys.stderr)
+        else:
+            print(
+                f"cxr-triage: only {free_gb:g} GB free in the inbox (floor {floor_gb:g} GB): refusing "
+                "instances (status 0xA700, out of resources) until space is freed; see cxr-triage purge",
+                file=sys.stderr,
+                flush=True,
+            )
+        _audit(store, AUDIT_RESUMED if room else AUDIT_FLOOR, free_gb=free_gb, floor_gb=floor_gb)
+
+    return note
+
+
+def _audit(store: Store, action: str, **detail: Any) -> None:
+    """An audit event from the listener's threads; a store that cannot take it says so on stderr (the
+    association goes on)."""
+    try:
+        store.log(action, **detail)
+    except StoreError as exc:
+        print(f"cxr-triage: {terminal_safe(str(exc))}", file=sys.stderr, flush=True)
 
 
 @contextmanager

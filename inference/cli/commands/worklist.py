@@ -54,6 +54,8 @@ def _write(store: Store, card: ModelCard, thresholds: dict[str, float], args: ar
     if csv_path is None:
         return stop(f"{problem} (any worklist already there is unchanged)")
     print(f"{len(ranked)} studies from {store.path}; worklist: {csv_path} (+ worklist.json)")
+    if purged := sum(1 for study in ranked if study.result.meta.purged):
+        print(f"{purged} of them with their files removed by purge: listed from their stored results")
     if problem:
         return stop(f"the worklist was written, but {problem}")
     return 0
