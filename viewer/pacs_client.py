@@ -5,6 +5,10 @@ Each job is a generator of :class:`Step` progress that a worker thread runs (see
 :mod:`viewer.qt.workers`); it takes a ``cancelled`` callable, as those workers pass it, and stops
 between studies or steps, never inside a transfer. The network libraries load with the first job.
 
+A DICOMweb node is reached with the credentials of the environment (``CXR_TRIAGE_PACS_USER`` and
+``CXR_TRIAGE_PACS_PASSWORD``, or ``CXR_TRIAGE_PACS_TOKEN``), as the commands are, and its certificate
+is always verified (the default CAs, or ``REQUESTS_CA_BUNDLE``'s file).
+
 Not in :mod:`viewer.core`: sending draws the annotated image with the model's engine, so this module
 reaches torch (lazily, through ``inference.pacs``), which that package's layering contract forbids.
 """
@@ -13,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inference.pacs import PacsError, WebNode
+from inference.pacs import DicomNode, PacsError, WebNode
+from inference.pacs.access import WebAccess, find_credentials
 from inference.store.location import PULL_CACHE, beside_store
 from viewer.core.pacs_nodes import PacsNode
 
@@ -59,7 +64,7 @@ def echo_node(node: PacsNode, cancelled: Callable[[], bool]) -> Iterator[Step]:
     from inference.pacs.transfer import echo
 
     yield Step(0, 0, f"Testing {node.name}…")
-    echo(node.destination)
+    echo(reached(node.destination))
     yield Step(1, 1, f"{node.name} answers.")
 
 
@@ -71,7 +76,7 @@ def query_studies(
 
     yield Step(0, 0, f"Searching {node}…")
     yield find_studies(
-        node,
+        with_credentials(node),
         dates=(query.date_from, query.date_to),
         patient_id=query.patient_id,
         accession=query.accession,
@@ -86,6 +91,7 @@ def retrieve_studies(
     from inference.pacs.cache import study_folder
     from inference.pacs.dicomweb import retrieve_study
 
+    node = with_credentials(node)
     total = len(uids)
     for number, uid in enumerate(uids, start=1):
         yield Step(number - 1, total, f"Retrieving study {number} of {total}…")
@@ -122,8 +128,22 @@ def send_results(
     if cancelled():
         return
     yield Step(1, 2, f"Sending to {node.name}…")
-    send_objects(node.destination, objects, store)
+    send_objects(reached(node.destination), objects, store)
     yield Step(2, 2, f"SR and Secondary Capture sent to {node.name}.")
+
+
+def reached(node: WebNode | DicomNode) -> WebNode | DicomNode:
+    """A DICOMweb node with the environment's credentials (:func:`with_credentials`); a DIMSE node as
+    it is."""
+    return with_credentials(node) if isinstance(node, WebNode) else node
+
+
+def with_credentials(node: WebNode) -> WebNode:
+    """``node`` with the environment's credentials, when it has no access of its own. ``ValueError``
+    when the environment holds half a set of credentials."""
+    if node.access == WebAccess():
+        return replace(node, access=WebAccess(find_credentials()))
+    return node
 
 
 def pull_cache(store_path: Path | str | None) -> Path:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
+
+from inference.pacs.access import WebAccess
 
 DEFAULT_TIMEOUT_S = 30.0
 AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # PS3.5: 16 characters, no backslash
@@ -18,9 +20,20 @@ class PacsError(Exception):
 
 @dataclass(frozen=True)
 class WebNode:
-    """A DICOMweb service root, e.g. ``http://127.0.0.1:8042/dicom-web``."""
+    """A DICOMweb service root, e.g. ``http://127.0.0.1:8042/dicom-web``, and how to reach it
+    (credentials, TLS: :class:`inference.pacs.access.WebAccess`; none by default)."""
 
     url: str
+    access: WebAccess = field(default=WebAccess(), repr=False)
+
+    @property
+    def has_password_in_url(self) -> bool:
+        """True for ``https://user:password@host/…``: a password that shows in ``ps`` and histories."""
+        return urlsplit(self.url).password is not None
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme
 
     def __str__(self) -> str:
         """The URL without any user name or password in it (for messages and the audit)."""

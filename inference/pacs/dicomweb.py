@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
+import urllib3
 from dicomweb_client import DICOMwebClient
 from pydicom.dataset import Dataset
 
+from inference.pacs.access import CREDENTIALS_HINT, WebAccess
 from inference.pacs.cache import instance_path, save_dataset
 from inference.pacs.destinations import DEFAULT_TIMEOUT_S, PacsError, WebNode
 
@@ -139,24 +144,98 @@ def store_instances(node: WebNode, datasets: Sequence[Dataset], timeout: float =
 
 @contextmanager
 def _client(node: WebNode, timeout: float, what: str) -> Iterator[DICOMwebClient]:
-    """A DICOMweb client whose failures become :class:`PacsError` naming ``what`` and the server."""
+    """A DICOMweb client on a session that carries ``node.access`` (credentials, CA, client
+    certificate), whose failures become :class:`PacsError` naming ``what`` and the server."""
     where = str(node)
     try:
-        client = DICOMwebClient(node.url, timeout=timeout)
-        # dicomweb-client retries every failed request 5 times, 2 to 16 s apart (30 s before a refused
-        # connection is reported); a busy PACS (429, 503) still gets two more tries, 0.5 and 1 s later
-        client.set_http_retry_params(max_attempts=RETRY_ATTEMPTS, wait_exponential_multiplier=250)
-        yield client
+        with _session(node.access) as session, warnings.catch_warnings():
+            if node.access.insecure:  # said once per run by the command, not once per request
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            client = DICOMwebClient(node.url, timeout=timeout, session=session)
+            # dicomweb-client retries every failed request 5 times, 2 to 16 s apart (30 s before a refused
+            # connection is reported); a busy PACS (429, 503) still gets two more tries, 0.5 and 1 s later
+            client.set_http_retry_params(max_attempts=RETRY_ATTEMPTS, wait_exponential_multiplier=250)
+            yield client
     except requests.exceptions.HTTPError as exc:
         response = exc.response
         status = f"{response.status_code} {response.reason}" if response is not None else str(exc)
-        raise PacsError(f"the PACS at {where} answered {status} to {what}") from exc
+        hint = _REFUSED.get(response.status_code, "") if response is not None else ""
+        raise PacsError(f"the PACS at {where} answered {status} to {what}{hint}") from exc
     except requests.exceptions.Timeout as exc:
         raise PacsError(f"the PACS at {where} did not answer within {timeout:g} s ({what})") from exc
+    except requests.exceptions.SSLError as exc:
+        raise PacsError(_tls_failure(where, exc)) from exc
     except requests.exceptions.ConnectionError as exc:
         raise PacsError(f"cannot reach the PACS at {where}: is it running and is the address right?") from exc
     except (requests.exceptions.RequestException, ValueError, KeyError) as exc:
         raise PacsError(f"unexpected answer from the PACS at {where} to {what}: {exc}") from exc
+
+
+_REFUSED = {
+    401: f": the PACS wants a user name and password or a token, or refused those given ({CREDENTIALS_HINT})",
+    403: ": the PACS does not allow this user to do that",
+}
+_VERIFY_FAILED = re.compile(r"certificate verify failed: ([^(]*)")
+
+
+class _PinnedSession(requests.Session):
+    """A session whose ``verify`` the environment (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) cannot
+    override: requests lets those replace a session's own CA file, and even ``verify=False``."""
+
+    def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        settings = super().merge_environment_settings(*args, **kwargs)
+        settings["verify"] = self.verify
+        return settings
+
+
+@contextmanager
+def _session(access: WebAccess) -> Iterator[requests.Session]:
+    """A requests session for ``access``: certificate verification on (with its CA file when given,
+    else the default bundle or ``REQUESTS_CA_BUNDLE``) unless ``insecure``, its client certificate, and
+    basic auth or ``Authorization: Bearer``. Files that cannot be read are a :class:`PacsError`."""
+    missing = access.missing_files()
+    if missing:
+        raise PacsError(f"cannot read {', '.join(missing)}")
+    pinned = access.insecure or access.ca_file is not None
+    session = _PinnedSession() if pinned else requests.Session()
+    if access.insecure:
+        session.verify = False
+    elif access.ca_file is not None:
+        session.verify = str(access.ca_file)
+    if access.client_cert is not None:
+        cert = str(access.client_cert)
+        session.cert = (cert, str(access.client_key)) if access.client_key is not None else cert
+    credentials = access.credentials
+    if credentials.token:
+        session.headers["Authorization"] = f"Bearer {credentials.token}"
+    elif credentials.username:
+        session.auth = (credentials.username, credentials.password)
+    with session:
+        yield session
+
+
+def _tls_failure(where: str, exc: requests.exceptions.SSLError) -> str:
+    """A plain message for a failed TLS handshake: the server's certificate not trusted (unknown CA,
+    expired, another host's), or the server refusing ours."""
+    text = str(exc)
+    verify = _VERIFY_FAILED.search(text)
+    if verify:
+        reason = verify.group(1).strip().rstrip(".") or "not trusted"
+        return (
+            f"the certificate of the PACS at {where} could not be verified ({reason}): a certificate "
+            "problem; if your site's own CA signed it, pass that CA's certificate with --tls-ca FILE"
+        )
+    return (
+        f"the TLS handshake with the PACS at {where} failed, a certificate problem ({_last_reason(text)}): "
+        "if it asks for a client certificate, pass --tls-cert FILE and --tls-key FILE; if it uses "
+        "your site's own CA, --tls-ca FILE"
+    )
+
+
+def _last_reason(text: str) -> str:
+    """The innermost reason of a wrapped SSL error, e.g. ``tlsv13 alert certificate required``."""
+    found = re.findall(r"\[SSL: [A-Z_]+\] ([^(]*)", text) or re.findall(r"SSLError\((?:\d+, )?'([^']*)", text)
+    return (found[-1] if found else "handshake refused").strip().rstrip(".")
 
 
 def _value(item: dict[str, dict], tag: str) -> str:

@@ -19,10 +19,18 @@ from typing import TYPE_CHECKING, Any
 from inference.api import OPERATING_POINTS, ModelCard, StudyResult
 from inference.bundled import DEMO_MODEL
 from inference.cli.commands import common
-from inference.cli.commands.pacs_common import EXIT_PACS, add_timeout_argument
+from inference.cli.commands.pacs_common import (
+    AUDIT_RETRIEVE,
+    EXIT_PACS,
+    add_access_arguments,
+    add_timeout_argument,
+    audit_transfer,
+    secured,
+    web_access,
+)
 from inference.cli.commands.run_end import exit_code, worklist_line, write_and_record
 from inference.pacs import PacsError
-from inference.pacs.destinations import WebNode, is_web_root
+from inference.pacs.destinations import WebNode, is_web_root, parse_destination
 from inference.runtime.options import BACKEND_HELP, BACKENDS, DEVICES
 from inference.store import StoreError
 from inference.store.location import PULL_CACHE, beside_store
@@ -71,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
     p.add_argument("--batch-size", type=common.positive_int, default=8)
     add_timeout_argument(p)
+    add_access_arguments(p)
     common.add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -81,9 +90,12 @@ def run(args: argparse.Namespace, on_batch: OnBatch | None = None) -> int:
     if problem := common.check_output_folder(args.out):
         return common.fail(problem)
     webs = [s for s in args.sources if is_web_root(s)]
+    nodes = _web_nodes(webs, args) if webs else []
+    if isinstance(nodes, str):
+        return common.fail(nodes)
     present = common.existing_paths([Path(s) for s in args.sources if s not in webs])
-    if webs:
-        pulled = _pull(webs, beside_store(PULL_CACHE, args.db), args.timeout)
+    if nodes:
+        pulled = _pull(nodes, beside_store(PULL_CACHE, args.db), args)
         if pulled is None:
             return EXIT_PACS
         present += pulled
@@ -143,18 +155,41 @@ def _batch(
     return _write(args, outcome, card, thresholds, store)
 
 
-def _pull(roots: list[str], cache: Path, timeout: float) -> list[Path] | None:
-    """Retrieve the studies of DICOMweb ``roots`` into ``cache``: their study folders, or None after
-    a failure (already printed) that left nothing to score."""
+def _web_nodes(roots: list[str], args: argparse.Namespace) -> list[WebNode] | str:
+    """The DICOMweb sources, each reached as the options and the environment say, or why not (misuse)."""
+    access = web_access(args)
+    if isinstance(access, str):
+        return access
+    nodes: list[WebNode] = []
+    for root in roots:
+        try:
+            node = parse_destination(root)
+        except ValueError as exc:
+            return str(exc)
+        reached = secured(node, access) if isinstance(node, WebNode) else f"not a DICOMweb root: {root}"
+        if isinstance(reached, str):
+            return reached
+        nodes.append(reached)
+    return nodes
+
+
+def _pull(nodes: list[WebNode], cache: Path, args: argparse.Namespace) -> list[Path] | None:
+    """Retrieve the studies of DICOMweb ``nodes`` into ``cache`` (each retrieval audited): their study
+    folders, or None after a failure (already printed) that left nothing to score."""
     from inference.pacs.retrieve import pull_studies  # dicomweb_client: only for DICOMweb sources
 
     folders: list[Path] = []
-    for root in roots:
+    for node in nodes:
         try:
-            pulled = pull_studies(WebNode(root.rstrip("/")), cache, timeout=timeout)
+            pulled = pull_studies(node, cache, timeout=args.timeout)
         except PacsError as exc:
+            audit_transfer(args.db, AUDIT_RETRIEVE, node, command="batch", studies=0, failure=str(exc))
             print(f"cxr-triage: {exc}", file=sys.stderr)
             continue
+        audit_transfer(
+            args.db, AUDIT_RETRIEVE, node, command="batch", found=pulled.studies,
+            studies=len(pulled.folders), failure=pulled.failure,
+        )  # fmt: skip
         if pulled.failure:
             print(f"cxr-triage: {pulled.failure}; scoring what was retrieved", file=sys.stderr)
         folders += pulled.folders

@@ -1,22 +1,28 @@
-"""What the PACS commands (pull, listen, export-dicom, send) share: the network option, the engine they
-score and draw with, and the exit code of a PACS failure."""
+"""What the PACS commands (pull, listen, export-dicom, send, batch) share: the network options (the
+timeout; how to reach a DICOMweb node securely), the engine they score and draw with, the audit of a
+transfer, and the exit code of a PACS failure."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from inference.cli.commands.common import seconds
 from inference.cli.commands.model_options import model_loader
 from inference.models.card import PackageError
-from inference.pacs.destinations import DEFAULT_TIMEOUT_S
+from inference.pacs.access import CREDENTIALS_HINT, WebAccess, find_credentials
+from inference.pacs.destinations import DEFAULT_TIMEOUT_S, DicomNode, WebNode
 
 if TYPE_CHECKING:
     from inference.runtime.engine import Engine, Listener, ModelInfo
     from inference.store import Store
 
 EXIT_PACS = 3  # the PACS was down, refused, answered an error or timed out; what arrived is kept
+AUDIT_RETRIEVE = "pacs-retrieve"  # pull, batch: a DICOMweb retrieval (node, studies, how it was reached)
+AUDIT_SEND = "pacs-send"  # send: one run's sending (node, studies, how it was reached)
 
 
 def add_timeout_argument(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +33,104 @@ def add_timeout_argument(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"how long to wait for the PACS to connect or answer (default {DEFAULT_TIMEOUT_S:g})",
     )
+
+
+def add_access_arguments(parser: argparse.ArgumentParser) -> None:
+    """How to reach a DICOMweb node securely (pull, send, batch). Credentials come from the
+    environment only, never from the command line, where ``ps`` and the shell history show them."""
+    group = parser.add_argument_group(
+        "DICOMweb security",
+        f"credentials come from the environment only: {CREDENTIALS_HINT} (never a password in the URL)",
+    )
+    group.add_argument(
+        "--tls-ca",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="CA certificate (PEM) that signed the PACS's certificate (default: the usual public CAs, or"
+        " $REQUESTS_CA_BUNDLE)",
+    )
+    group.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="our client certificate (PEM), if the PACS asks",
+    )
+    group.add_argument(
+        "--tls-key",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="its private key (PEM; default: in --tls-cert)",
+    )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify the PACS's certificate (for a test set-up only: warned on every run, audited)",
+    )
+
+
+def password_in_url(node: WebNode) -> str:
+    """Why a URL with a password is refused ("" when it has none)."""
+    if not node.has_password_in_url:
+        return ""
+    return (
+        f"a password in the URL ({node}) shows in ps, the shell history and logs: give the URL without"
+        f" it and {CREDENTIALS_HINT} in the environment instead"
+    )
+
+
+def web_access(args: argparse.Namespace) -> WebAccess | str:
+    """The access the options and the environment describe, or why it cannot be used (misuse). Warns
+    on stderr, every run, when certificate verification is off."""
+    try:
+        access = WebAccess(find_credentials(), args.tls_ca, args.tls_cert, args.tls_key, args.insecure)
+    except ValueError as exc:
+        return str(exc)
+    missing = access.missing_files()
+    if missing:
+        return f"cannot read {', '.join(missing)}"
+    if access.insecure:
+        print(
+            "cxr-triage: warning: --insecure: the PACS's certificate is not verified, so anyone on the"
+            " network path could pose as it and read what is sent; this run is audited as insecure",
+            file=sys.stderr,
+        )
+    return access
+
+
+def secured(node: WebNode, access: WebAccess) -> WebNode | str:
+    """``node`` reached with ``access``, or why not (a password in its URL: misuse)."""
+    problem = password_in_url(node)
+    if problem:
+        return problem
+    if node.scheme == "http" and access.credentials.scheme != "none":
+        print(
+            f"cxr-triage: warning: credentials are sent to {node} over plain HTTP (use https://)",
+            file=sys.stderr,
+        )
+    return replace(node, access=access)
+
+
+def transfer_detail(node: WebNode | DicomNode) -> dict[str, Any]:
+    """What the audit keeps of how ``node`` was reached: its address (never a secret), TLS, whether its
+    certificate was verified, client certificate, kind of authentication."""
+    if isinstance(node, WebNode):
+        return {"node": str(node), **node.access.audit_detail(node.scheme)}
+    return {"node": str(node), "tls": False}
+
+
+def audit_transfer(db: Path | None, action: str, node: WebNode | DicomNode, **detail: Any) -> None:
+    """One audit event for a transfer with ``node``, in the store of ``--db`` (opened for it); a store
+    that cannot be written is said on stderr (the run goes on: its own writes will say it too)."""
+    from inference.store import Store, StoreError, store_path
+
+    try:
+        with Store(store_path(db)) as store:
+            store.log(action, **transfer_detail(node), **detail)
+    except StoreError as exc:
+        print(f"cxr-triage: the transfer could not be recorded in the audit trail: {exc}", file=sys.stderr)
 
 
 def start_engine(

@@ -18,7 +18,15 @@ from inference.cli.commands.common import (
     write_failure,
 )
 from inference.cli.commands.model_options import add_model_arguments, add_worklist_arguments
-from inference.cli.commands.pacs_common import add_timeout_argument, fail_pacs
+from inference.cli.commands.pacs_common import (
+    AUDIT_RETRIEVE,
+    add_access_arguments,
+    add_timeout_argument,
+    audit_transfer,
+    fail_pacs,
+    secured,
+    web_access,
+)
 from inference.cli.commands.run_end import EXIT_NOTHING_SCORED
 from inference.pacs import PacsError, retrieve
 from inference.pacs.destinations import WebNode, parse_destination
@@ -48,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_arguments(p)
     add_worklist_arguments(p)
     add_timeout_argument(p)
+    add_access_arguments(p)
     add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -80,19 +89,33 @@ def modalities(text: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    access = web_access(args)
+    node = access if isinstance(access, str) else secured(args.url, access)
+    if isinstance(node, str):
+        return fail(node)
     if problem := check_output_folder(args.out):
         return fail(problem)
     cache = args.cache or beside_store(PULL_CACHE, args.db)
     try:
         pulled = retrieve.pull_studies(
-            args.url, cache, study_uids=args.study, since=args.since or "", modalities=args.modality,
+            node, cache, study_uids=args.study, since=args.since or "", modalities=args.modality,
             timeout=args.timeout,
         )  # fmt: skip
     except PacsError as exc:
+        audit_transfer(args.db, AUDIT_RETRIEVE, node, command="pull", studies=0, failure=str(exc))
         return fail_pacs(str(exc))
     except OSError as exc:  # each instance is written atomically: what is in the cache is whole
         return stop(f"{write_failure(f'the retrieved instances into {cache}', exc)}; run again once fixed")
     folders, failure = pulled.folders, pulled.failure
+    audit_transfer(
+        args.db,
+        AUDIT_RETRIEVE,
+        node,
+        command="pull",
+        found=pulled.studies,
+        studies=len(folders),
+        failure=failure,
+    )
     if failure:
         print(f"cxr-triage: {failure}; scoring what was retrieved, run again to retry", file=sys.stderr)
     if not folders:

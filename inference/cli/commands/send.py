@@ -5,14 +5,24 @@ store and the audit; the objects keep their UIDs, so sending twice never makes t
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from inference.cli.commands.common import with_store
+from inference.cli.commands.common import fail, with_store
 from inference.cli.commands.export_dicom import add_study_arguments, for_each_study
-from inference.cli.commands.pacs_common import add_timeout_argument
+from inference.cli.commands.pacs_common import (
+    AUDIT_SEND,
+    add_access_arguments,
+    add_timeout_argument,
+    secured,
+    transfer_detail,
+    web_access,
+)
 from inference.pacs import PacsError
 from inference.pacs.destinations import DicomNode, WebNode, parse_destination
 from inference.pacs.dimse import OWN_AE_TITLE
+from inference.store import StoreError
 
 if TYPE_CHECKING:
     from inference.pacs.objects import StudyObjects
@@ -29,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--aet", default=OWN_AE_TITLE, help=f"our AE title for C-STORE (default {OWN_AE_TITLE})")
     add_timeout_argument(p)
+    add_access_arguments(p)
     add_study_arguments(p)
     p.set_defaults(func=run)
 
@@ -42,18 +53,42 @@ def destination(text: str) -> WebNode | DicomNode:
 
 
 def run(args: argparse.Namespace) -> int:
-    return with_store(
-        args.db, lambda store: for_each_study(args, store, lambda objects: _send(objects, args, store))
-    )
-
-
-def _send(objects: StudyObjects, args: argparse.Namespace, store: Store) -> str:
-    from inference.pacs.transfer import send_objects  # dicomweb_client: not at parser build time
-
     node = args.destination
+    if isinstance(node, WebNode):
+        access = web_access(args)
+        node = access if isinstance(access, str) else secured(node, access)
+        if isinstance(node, str):
+            return fail(node)
+    return with_store(args.db, lambda store: _send_all(node, args, store))
+
+
+def _send_all(node: WebNode | DicomNode, args: argparse.Namespace, store: Store) -> int:
+    """Send every chosen study, then audit the run: the node, how many studies went, how it was reached."""
+    sent: list[str] = []
+    failures: list[str] = []
     try:
-        send_objects(node, objects, store, args.timeout, args.aet)
-    except PacsError as exc:
-        return str(exc)
-    print(f"{objects.study_uid}: SR and Secondary Capture sent to {node}")
-    return ""
+        return for_each_study(args, store, _sender(node, args, store, sent, failures))
+    finally:
+        failure = {"failure": failures[-1]} if failures else {}
+        try:
+            store.log(AUDIT_SEND, **transfer_detail(node), command="send", studies=len(sent), **failure)
+        except StoreError as exc:
+            print(f"cxr-triage: the send could not be recorded in the audit trail: {exc}", file=sys.stderr)
+
+
+def _sender(
+    node: WebNode | DicomNode, args: argparse.Namespace, store: Store, sent: list[str], failures: list[str]
+) -> Callable[[StudyObjects], str]:
+    def send(objects: StudyObjects) -> str:
+        from inference.pacs.transfer import send_objects  # dicomweb_client: not at parser build time
+
+        try:
+            send_objects(node, objects, store, args.timeout, args.aet)
+        except PacsError as exc:
+            failures.append(str(exc))
+            return str(exc)
+        sent.append(objects.study_uid)
+        print(f"{objects.study_uid}: SR and Secondary Capture sent to {node}")
+        return ""
+
+    return send
