@@ -51,6 +51,7 @@ TOOL_TIMEOUT = ["-to", "30", "-ta", "30", "-td", "60"]  # dcmtk's own connection
 # NAMED from the addresses of "localhost" (a name, resolved when the listener starts).
 ALLOW = ("GOOD", "NEAR@127.0.0.1", "FAR@127.0.0.2", "NAMED@localhost")
 ACTION = "association-rejected"
+ACCEPTED = "association-accepted"
 
 
 # -- the rules, without a network ------------------------------------------------------------------
@@ -175,8 +176,11 @@ class Listener:
                      "127.0.0.1", str(self.port), str(path)])  # fmt: skip
 
     def rejections(self) -> list[dict[str, Any]]:
+        return self.audited(ACTION)
+
+    def audited(self, action: str) -> list[dict[str, Any]]:
         with Store(self.db) as store:
-            return [dict(event.detail) for event in store.audit() if event.action == ACTION]
+            return [dict(event.detail) for event in store.audit() if event.action == action]
 
     def wait_for_image(self, sop_uid: str) -> Status:
         """The status the store gave the image once the listener recorded it."""
@@ -204,8 +208,11 @@ def listener(dcmtk: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.mark.parametrize("calling", ["GOOD", "NEAR", "NAMED"])
 def test_an_allowed_calling_ae_title_that_calls_us_is_accepted(listener: Listener, calling: str) -> None:
     assert "accepting only calling AE titles GOOD (any address), NEAR (127.0.0.1)" in listener.startup
+    detail = {"calling_ae_title": calling, "called_ae_title": OURS, "peer_address": "127.0.0.1", "tls": "no"}
+    before = listener.audited(ACCEPTED).count(detail)
     answered = listener.echo(calling, OURS)
     assert answered.returncode == 0, answered.stdout + answered.stderr
+    assert listener.audited(ACCEPTED).count(detail) == before + 1  # audited before the association goes on
 
 
 REJECTED = {  # case: (calling AE title, called AE title, what dcmtk prints, the listener's reason, number)
@@ -226,7 +233,7 @@ def test_others_are_rejected_at_association_logged_and_audited(
 ) -> None:
     calling, called, dcmtk_reason, reason, number = REJECTED[case]
     detail = {"calling_ae_title": calling, "called_ae_title": called, "peer_address": "127.0.0.1",
-              "reason": reason}  # fmt: skip
+              "tls": "no", "reason": reason}  # fmt: skip
     before = listener.rejections().count(detail)
     source = FIXTURES / "DX_16bit_J2KR.dcm"
     if tool == "echoscu":
@@ -294,5 +301,8 @@ def test_without_allow_any_calling_ae_title_is_accepted_but_it_must_call_us(
         said = refused.stdout + refused.stderr
         assert refused.returncode != 0 and "Reason: Called AE Title Not Recognized" in said, said
         assert listener.rejections() == [{"calling_ae_title": "ANYONE", "called_ae_title": "SOMEONEELSE",
-                                          "peer_address": "127.0.0.1",
+                                          "peer_address": "127.0.0.1", "tls": "no",
                                           "reason": "called AE title not recognised"}]  # fmt: skip
+        assert listener.audited(ACCEPTED) == [
+            {"calling_ae_title": "ANYONE", "called_ae_title": OURS, "peer_address": "127.0.0.1", "tls": "no"}
+        ]
