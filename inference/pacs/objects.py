@@ -67,6 +67,10 @@ def _objects(
 ) -> StudyObjects | Skipped:
     uid, weights_sha256 = study.result.study_uid, card.weights_sha256
     sources = _scored_dicom_headers(store, uid, weights_sha256)
+    if not sources and study.result.meta.purged:
+        return Skipped(
+            uid, f"its files were removed by purge on {study.result.meta.purged[:10]} (results kept)"
+        )
     if not sources:
         return Skipped(uid, "no scored DICOM image to refer to (PNG/JPEG studies cannot go back to a PACS)")
     lead = next((ds for path, ds in sources if path == study.result.meta.path), sources[0][1])

@@ -142,6 +142,7 @@ def test_purge_removes_old_received_files_and_keeps_results_reviews_and_audit(
     after_results, after_reviews, after_audit, after_purged = _state(db)
     assert after_results == results and after_reviews == reviews and after_audit == audited + 2
     stamped = {uid for uid, when in after_purged.items() if when}
+    first_sop = str(pydicom.dcmread(FIXTURES / "DX_chest_NIH_google_1024_8bit.dcm").SOPInstanceUID)
     assert len(stamped) == 4 and str(pulled.SOPInstanceUID) in stamped
     assert main([*args, "--older-than", "0"]) == 0  # nothing left to remove: not audited again
     assert "Removed 0 files" in capsys.readouterr().out and len(_purges(db)) == 2
@@ -160,6 +161,11 @@ def test_purge_removes_old_received_files_and_keeps_results_reviews_and_audit(
         str(pulled.StudyInstanceUID),
         str(read_header(elsewhere).meta.study_uid),
     }
+
+    # export-dicom (and so send) skips them, saying why, instead of failing
+    assert main(["export-dicom", "--out", str(tmp_path / "sr"), "--db", str(db), "--device", "cpu"]) != 0
+    said = capsys.readouterr().err
+    assert f"study {first} skipped: its files were removed by purge on {after_purged[first_sop][:10]}" in said
 
 
 def _receive(inbox: Path, study: str, source: Path) -> Path:
