@@ -197,3 +197,13 @@ def test_a_run_killed_between_removing_and_noting_is_finished_by_the_next_one(
     assert not kept.exists() and not os.path.lexists(link) and target.exists()
     with Store(db) as store:
         assert all(image.entry.meta.purged for image in store.images())  # the removed one noted too
+
+
+def test_an_instance_received_again_after_a_purge_is_no_longer_noted_as_purged(tmp_path: Path) -> None:
+    path = _receive(tmp_path / INBOX, generate_uid(), FIXTURES / "RG2_JPLL.dcm")
+    with Store(tmp_path / "studies.sqlite") as store:
+        [uid] = store.record([read_header(path)])
+        assert store.mark_purged([uid]) and store.images()[0].entry.meta.purged
+        store.record([read_header(path)])  # listen writes it to the same place, and records it
+        assert store.images()[0].entry.meta.purged == ""
+        assert store.purgeable("9999") == store.images()  # and a later purge may remove it again
