@@ -4,11 +4,12 @@ the commands' refusals (a password in the URL, contradicting or unreadable optio
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from inference.cli.main import main
+from inference.cli.main import build_parser, main
 from inference.pacs.access import (
     ENV_PASSWORD,
     ENV_TOKEN,
@@ -117,3 +118,11 @@ def test_contradicting_or_unreadable_tls_options_are_misuse(
 
 def test_parse_destination_keeps_no_access() -> None:
     assert parse_destination(URL) == WebNode(URL) and WebNode(URL).access == WebAccess()
+
+
+@pytest.mark.parametrize("command", ["pull", "send", "batch"])
+def test_the_dicomweb_commands_take_the_access_options(command: str) -> None:
+    parser = build_parser(only=command)
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    dests = {a.dest for a in sub.choices[command]._actions}
+    assert {"tls_ca", "tls_cert", "tls_key", "insecure"} <= dests
