@@ -234,7 +234,8 @@ def _tls_failure(where: str, exc: requests.exceptions.SSLError) -> str:
 
 def _last_reason(text: str) -> str:
     """The innermost reason of a wrapped SSL error, e.g. ``tlsv13 alert certificate required``."""
-    found = re.findall(r"\[SSL: [A-Z_]+\] ([^(]*)", text) or re.findall(r"SSLError\((?:\d+, )?'([^']*)", text)
+    found = re.findall(r"\[SSL: [A-Z0-9_]+\] ([^(]*)", text)
+    found = found or re.findall(r"SSLError\((?:\d+, )?'([^']*)", text)
     return (found[-1] if found else "handshake refused").strip().rstrip(".")
 
 

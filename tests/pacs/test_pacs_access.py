@@ -126,3 +126,25 @@ def test_the_dicomweb_commands_take_the_access_options(command: str) -> None:
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     dests = {a.dest for a in sub.choices[command]._actions}
     assert {"tls_ca", "tls_cert", "tls_key", "insecure"} <= dests
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1006)",
+         "could not be verified (certificate has expired): a certificate problem"),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not"
+         " valid for 'pacs.example'. (_ssl.c:1006)", "(Hostname mismatch, certificate is not valid for"),
+        ("[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required (_ssl.c:2580)",
+         "failed, a certificate problem (tlsv13 alert certificate required): if it asks for a client"),
+    ],
+)  # fmt: skip
+def test_a_tls_failure_is_one_plain_line_saying_what_to_pass(reason: str, said: str) -> None:
+    from requests.exceptions import SSLError
+
+    from inference.pacs.dicomweb import _tls_failure
+
+    error = SSLError(f"HTTPSConnectionPool(host='pacs.example', port=443): Max retries exceeded (Caused by "
+                     f"SSLError(SSLError(1, '{reason}')))")  # fmt: skip
+    message = _tls_failure(URL, error)
+    assert said in message and "--tls-" in message and "HTTPSConnectionPool" not in message
