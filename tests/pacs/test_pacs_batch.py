@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from orthanc_server import Orthanc
 
+from inference.store import Store
+
 pytestmark = pytest.mark.slow
 CHEST = ("CR_chest_SIIM_jpegbaseline_8bit.dcm", "DX_chest_NIH_google_1024_8bit.dcm",
          "DX_chest_PA_canon_J2KR_MONO1_966_fixed.dcm")  # fmt: skip
@@ -41,6 +43,14 @@ def test_batch_scores_the_studies_of_a_dicomweb_root(
     assert status[samples_in_pacs[HIP]] == "not_scored"
     assert document["run"] == {"scored": 3, "reused": 0, "errors": 0}
     assert len(list((tmp_path / "pacs-cache").rglob("*.dcm"))) == len(samples_in_pacs)
+    with Store(db) as store:
+        [retrieved] = [e.detail for e in store.audit() if e.action == "pacs-retrieve"]
+    assert retrieved["command"] == "batch" and retrieved["node"] == orthanc.dicomweb
+    assert (retrieved["studies"], retrieved["tls"], retrieved["authentication"]) == (
+        len(samples_in_pacs),
+        False,
+        "none",
+    )
 
     second = batch(orthanc.dicomweb, "--db", str(db), "--out", str(tmp_path / "again"))
     assert second.returncode == 0, second.stderr
