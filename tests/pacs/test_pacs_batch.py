@@ -46,8 +46,9 @@ def test_batch_scores_the_studies_of_a_dicomweb_root(
     with Store(db) as store:
         [retrieved] = [e.detail for e in store.audit() if e.action == "pacs-retrieve"]
     assert retrieved["command"] == "batch" and retrieved["node"] == orthanc.dicomweb
-    assert (retrieved["studies"], retrieved["tls"], retrieved["authentication"]) == (
-        len(samples_in_pacs),
+    assert retrieved["studies"] == retrieved["found"] >= len(CHEST) and retrieved["failure"] == ""
+    assert (retrieved["tls"], retrieved["certificate_verified"], retrieved["authentication"]) == (
+        False,
         False,
         "none",
     )
