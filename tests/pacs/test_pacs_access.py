@@ -19,7 +19,7 @@ from inference.pacs.access import (
     credentials_from_environment,
     find_credentials,
 )
-from inference.pacs.destinations import WebNode, parse_destination
+from inference.pacs.destinations import DicomNode, WebNode, parse_destination
 from inference.pacs.dicomweb import _session
 
 SECRET = "s3cret-pa55"  # noqa: S105 (a test value)
@@ -148,3 +148,26 @@ def test_a_tls_failure_is_one_plain_line_saying_what_to_pass(reason: str, said: 
                      f"SSLError(SSLError(1, '{reason}')))")  # fmt: skip
     message = _tls_failure(URL, error)
     assert said in message and "--tls-" in message and "HTTPSConnectionPool" not in message
+
+
+def test_tls_options_that_do_nothing_are_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inference.cli.commands import pacs_common
+
+    (tmp_path / "ca.pem").write_text("x")
+    args = argparse.Namespace(tls_ca=tmp_path / "ca.pem", tls_cert=None, tls_key=None, insecure=False)
+    access = pacs_common.web_access(args)
+    assert isinstance(access, WebAccess)
+    assert pacs_common.secured(WebNode("http://pacs/dicom-web"), access) == WebNode(
+        "http://pacs/dicom-web", access
+    )
+    assert "plain HTTP: the TLS options do nothing there" in capsys.readouterr().err
+    monkeypatch.setenv(ENV_TOKEN, SECRET)
+    with_token = pacs_common.web_access(args)
+    assert isinstance(with_token, WebAccess) and with_token.credentials.scheme == "token"
+    pacs_common.secured(WebNode("http://pacs/dicom-web"), with_token)
+    err = capsys.readouterr().err
+    assert "credentials are sent to http://pacs/dicom-web over plain HTTP" in err and SECRET not in err
+    pacs_common.tls_options_unused(args, DicomNode("PACS", "pacs", 104))
+    assert "is a DIMSE node: the TLS options do nothing there" in capsys.readouterr().err

@@ -17,7 +17,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -218,7 +218,7 @@ def pull(url: str, folder: Path, *options: str) -> int:
     )
 
 
-def _events(folder: Path, action: str) -> list[dict[str, Any]]:
+def _events(folder: Path, action: str) -> list[Mapping[str, Any]]:
     with Store(folder / "s.sqlite") as store:
         return [e.detail for e in store.audit() if e.action == action]
 

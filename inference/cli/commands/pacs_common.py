@@ -105,12 +105,22 @@ def secured(node: WebNode, access: WebAccess) -> WebNode | str:
     problem = password_in_url(node)
     if problem:
         return problem
+    if node.scheme == "http" and (access.ca_file or access.client_cert or access.insecure):
+        print(f"cxr-triage: warning: {node} is plain HTTP: the TLS options do nothing there", file=sys.stderr)
     if node.scheme == "http" and access.credentials.scheme != "none":
         print(
             f"cxr-triage: warning: credentials are sent to {node} over plain HTTP (use https://)",
             file=sys.stderr,
         )
     return replace(node, access=access)
+
+
+def tls_options_unused(args: argparse.Namespace, node: DicomNode) -> None:
+    """Warn that the DICOMweb options given do nothing for a DIMSE node."""
+    if args.tls_ca or args.tls_cert or args.tls_key or args.insecure:
+        print(
+            f"cxr-triage: warning: {node} is a DIMSE node: the TLS options do nothing there", file=sys.stderr
+        )
 
 
 def transfer_detail(node: WebNode | DicomNode) -> dict[str, Any]:

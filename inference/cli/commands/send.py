@@ -16,6 +16,7 @@ from inference.cli.commands.pacs_common import (
     add_access_arguments,
     add_timeout_argument,
     secured,
+    tls_options_unused,
     transfer_detail,
     web_access,
 )
@@ -59,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         node = access if isinstance(access, str) else secured(node, access)
         if isinstance(node, str):
             return fail(node)
+    else:
+        tls_options_unused(args, node)
     return with_store(args.db, lambda store: _send_all(node, args, store))
 
 
