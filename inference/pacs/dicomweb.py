@@ -6,6 +6,7 @@ was retrieved before a failure stays in the cache, so the next run goes on where
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import re
@@ -148,8 +149,11 @@ def _client(node: WebNode, timeout: float, what: str) -> Iterator[DICOMwebClient
     certificate), whose failures become :class:`PacsError` naming ``what`` and the server."""
     where = str(node)
     try:
-        with _session(node.access) as session, warnings.catch_warnings():
-            if node.access.insecure:  # said once per run by the command, not once per request
+        # --insecure is said once per run by the command, not by urllib3 once per request (the filters
+        # are global: only touched then, which the viewer, running jobs on threads, never asks for)
+        quiet = warnings.catch_warnings() if node.access.insecure else contextlib.nullcontext()
+        with _session(node.access) as session, quiet:
+            if node.access.insecure:
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
             client = DICOMwebClient(node.url, timeout=timeout, session=session)
             # dicomweb-client retries every failed request 5 times, 2 to 16 s apart (30 s before a refused
