@@ -1,5 +1,6 @@
 """DIMSE (``pynetdicom``): C-ECHO and C-STORE as a user (SCU), and a C-STORE/C-ECHO provider (SCP)
-that writes every instance it receives to an inbox and hands its path on.
+that writes every instance it receives to an inbox and hands its path on; either over DICOM TLS
+(:mod:`inference.pacs.dicom_tls`) when given certificates.
 
 Failures (nothing listening, association rejected or aborted, a refused instance, a timeout) become
 a :class:`PacsError` with a plain message.
@@ -15,7 +16,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from inference.pacs.cache import instance_path, write_atomically
 from inference.pacs.destinations import DEFAULT_TIMEOUT_S, DicomNode, PacsError
 from inference.pacs.destinations import ae_title as checked_ae_title
+from inference.pacs.dicom_tls import DicomTls, TlsDicomNode, client_failure, handshake, is_tls, peer_name
 
 OWN_AE_TITLE = "CXRTRIAGE"
 SUCCESS = 0x0000
@@ -71,11 +73,13 @@ def _association(
     for abstract, syntaxes in contexts:
         ae.add_requested_context(abstract, syntaxes or None)
     rejections: list[A_ASSOCIATE_RJ] = []
+    tls = node.tls.client_context() if isinstance(node, TlsDicomNode) else None  # PacsError: bad files
     assoc = ae.associate(
         node.host,
         node.port,
         ae_title=node.ae_title,
         evt_handlers=[(evt.EVT_PDU_RECV, _keep_rejection(rejections))],
+        tls_args=(tls, node.host) if tls is not None else None,
     )
     if rejections:
         raise PacsError(
@@ -83,6 +87,9 @@ def _association(
             f"check its AE title and that it accepts {calling}"
         )
     if not assoc.is_established:
+        failures = getattr(tls, "failures", None)
+        if failures:
+            raise PacsError(client_failure(node, failures[0]))
         raise PacsError(f"cannot reach {node}: nothing answered, or it aborted the association")
     try:
         yield assoc
@@ -147,6 +154,8 @@ class Rejection:
     called_ae_title: str
     peer_address: str
     reason: int  # A-ASSOCIATE-RJ reason (PS3.8 9.3.4), source "service-user"
+    tls: bool = False  # asked over DICOM TLS
+    peer_name: str = ""  # then: the CN of its verified client certificate, if any
 
     @property
     def reason_text(self) -> str:
@@ -225,6 +234,20 @@ class Accepted:
     calling_ae_title: str
     called_ae_title: str
     peer_address: str
+    tls: bool = False  # over DICOM TLS
+    peer_name: str = ""  # then: the CN of its verified client certificate, if any
+
+
+@dataclass(frozen=True)
+class TlsRefusal:
+    """A connection to a DICOM TLS listener that failed before any association request: a plain
+    (non-TLS) peer, a missing or untrusted client certificate, a handshake that did not finish."""
+
+    peer_address: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"TLS connection refused from {self.peer_address}: {self.reason}"
 
 
 class Receiver:
@@ -237,7 +260,12 @@ class Receiver:
 
     While the inbox's file system has less than ``min_free_bytes`` free, each instance is refused with
     status 0xA700 (out of resources) and nothing is written; ``on_space(False, free)`` is told once
-    when it drops below that floor, ``on_space(True, free)`` once when storing resumes."""
+    when it drops below that floor, ``on_space(True, free)`` once when storing resumes.
+
+    With ``tls``, it speaks DICOM TLS only (TLS 1.2 or newer): with a CA in it, every peer must present
+    a certificate that CA signed. A connection whose handshake fails (a plain association, no or an
+    untrusted certificate) is closed before any association request is read, after ``on_tls_refused``
+    has been told."""
 
     def __init__(
         self, inbox: Path, port: int, ae_title: str = OWN_AE_TITLE, bind: str = "0.0.0.0",
@@ -245,8 +273,10 @@ class Receiver:
         on_reject: Callable[[Rejection], None] | None = None,
         on_accept: Callable[[Accepted], None] | None = None,
         min_free_bytes: int = 0, on_space: Callable[[bool, int], None] | None = None,
+        tls: DicomTls | None = None, on_tls_refused: Callable[[TlsRefusal], None] | None = None,
     ) -> None:  # fmt: skip
         self.inbox, self.port, self.bind = inbox, port, bind
+        self.tls, self.on_tls_refused, self.timeout = tls, on_tls_refused, timeout
         self.access = access or Access(ae_title)
         self.on_reject, self.on_accept = on_reject, on_accept
         self.min_free_bytes, self.on_space = min_free_bytes, on_space
@@ -264,15 +294,20 @@ class Receiver:
         self._server: Any = None
 
     def start(self) -> None:
-        """Listen; raises :class:`PacsError` when the port cannot be bound."""
+        """Listen; raises :class:`PacsError` when the port cannot be bound, or a TLS certificate or key
+        cannot be used."""
+        context = self.tls.server_context() if self.tls is not None else None
         handlers: list[Any] = [
+            (evt.EVT_CONN_OPEN, self._on_open),
             (evt.EVT_REQUESTED, self._on_requested),
             (evt.EVT_ACCEPTED, self._on_accepted),
             (evt.EVT_C_STORE, self._on_store),
             (evt.EVT_C_ECHO, lambda event: SUCCESS),
         ]
         try:
-            self._server = self._ae.start_server((self.bind, self.port), block=False, evt_handlers=handlers)
+            self._server = self._ae.start_server(
+                (self.bind, self.port), block=False, evt_handlers=handlers, ssl_context=context
+            )
         except OSError as exc:
             raise PacsError(f"cannot listen on {self.bind}:{self.port}: {exc.strerror or exc}") from exc
 
@@ -280,6 +315,21 @@ class Receiver:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+
+    def _on_open(self, event: Any) -> None:
+        """On the connection's own thread, before any PDU is read: finish the TLS handshake (bounded by
+        the timeout), or refuse the connection, telling ``on_tls_refused`` why."""
+        if self.tls is None:
+            return
+        channel = event.assoc.dul.socket
+        why = handshake(channel.socket, self.timeout)
+        if not why:
+            return
+        try:
+            if self.on_tls_refused is not None:
+                self.on_tls_refused(TlsRefusal(str(event.address[0]), why))
+        finally:
+            channel.close()
 
     def _on_requested(self, event: Any) -> None:
         """Reject an association ``access`` refuses, as pynetdicom does its own checks: an
@@ -289,6 +339,8 @@ class Receiver:
         rejection = self.access.check(asked.called_ae_title, asked.calling_ae_title, assoc.requestor.address)
         if rejection is None:
             return
+        sock = getattr(assoc.dul.socket, "socket", None)
+        rejection = replace(rejection, tls=is_tls(sock), peer_name=peer_name(sock))
         try:
             if self.on_reject is not None:
                 self.on_reject(rejection)
@@ -301,9 +353,10 @@ class Receiver:
             return
         assoc = event.assoc
         asked = assoc.requestor.primitive
+        sock = getattr(assoc.dul.socket, "socket", None)
         self.on_accept(
             Accepted(str(asked.calling_ae_title).strip(), str(asked.called_ae_title).strip(),
-                     str(assoc.requestor.address))
+                     str(assoc.requestor.address), is_tls(sock), peer_name(sock))
         )  # fmt: skip
 
     def free_bytes(self) -> int:

@@ -169,5 +169,6 @@ def test_tls_options_that_do_nothing_are_said(
     pacs_common.secured(WebNode("http://pacs/dicom-web"), with_token)
     err = capsys.readouterr().err
     assert "credentials are sent to http://pacs/dicom-web over plain HTTP" in err and SECRET not in err
-    pacs_common.tls_options_unused(args, DicomNode("PACS", "pacs", 104))
-    assert "is a DIMSE node: the TLS options do nothing there" in capsys.readouterr().err
+    # for a DIMSE node they turn DICOM TLS on: a CA file that is no certificate is said at once
+    problem = pacs_common.dicom_secured(args, DicomNode("PACS", "pacs", 104))
+    assert isinstance(problem, str) and problem.startswith(f"cannot use --tls-ca {tmp_path / 'ca.pem'}: ")

@@ -6,6 +6,11 @@ Only associations calling ``--aet`` are accepted, and with ``--allow`` only from
 titles (and hosts); others are rejected at association, each with one line and an audit event. Each
 association accepted is audited too.
 
+With ``--tls-cert`` it speaks DICOM TLS only (PS3.15 Annex B; TLS 1.2 or newer), and with ``--tls-ca``
+every sender must present a client certificate that CA signed: a plain association, a sender without
+such a certificate, or a handshake that does not finish within ``--timeout`` is refused before any
+association request is read, with one line and an ``association-rejected`` event.
+
 While the inbox's file system has less than ``--min-free-gb`` free, every instance is refused with
 status 0xA700 (out of resources): one line and one audit event when it drops below the floor, and
 again when storing resumes (by itself, once space is freed)."""
@@ -25,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 from inference.api import Status, StudyResult
 from inference.cli.commands.common import add_db_argument, fail, parsed, positive_int, with_store
 from inference.cli.commands.model_options import add_model_arguments
-from inference.cli.commands.pacs_common import add_timeout_argument, fail_pacs, start_engine
+from inference.cli.commands.pacs_common import (
+    add_dicom_tls_arguments,
+    add_timeout_argument,
+    dicom_tls,
+    fail_pacs,
+    start_engine,
+)
 from inference.io import read_header
 from inference.pacs import PacsError
 from inference.pacs.destinations import ae_title
@@ -35,7 +46,8 @@ from inference.store.location import INBOX, beside_store
 from inference.text import terminal_safe
 
 if TYPE_CHECKING:
-    from inference.pacs.dimse import Accepted, Rejection
+    from inference.pacs.dicom_tls import DicomTls
+    from inference.pacs.dimse import Accepted, Rejection, TlsRefusal
     from inference.runtime.engine import Engine, Event
     from inference.store import Store
 
@@ -77,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="refuse instances (status 0xA700, out of resources) while the inbox's file system has less "
         f"than N GB free; storing resumes once there is (default {DEFAULT_MIN_FREE_GB:g}; 0: never refuse)",
     )
+    add_dicom_tls_arguments(p)
     add_model_arguments(p, operating_point=False)
     add_timeout_argument(p)
     add_db_argument(p)
@@ -118,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _listen(args: argparse.Namespace, store: Store) -> int:
     inbox = args.inbox or beside_store(INBOX, args.db)
+    tls = dicom_tls(args, server=True)  # its files read now: a bad one stops it before the model loads
+    if isinstance(tls, str):
+        return fail(tls)
     try:
         access = Access(args.aet, args.allow)  # resolves the --allow hosts, once, before the model loads
     except PacsError as exc:
@@ -127,6 +143,7 @@ def _listen(args: argparse.Namespace, store: Store) -> int:
     receiver = Receiver(
         inbox, args.port, args.aet, args.bind, args.timeout, access, _rejected(store), _accepted(store),
         min_free_bytes=int(args.min_free_gb * GB), on_space=_space(store, args.min_free_gb),
+        tls=tls, on_tls_refused=_tls_refused(store),
     )  # fmt: skip
     try:
         if isinstance(info, str):
@@ -137,7 +154,8 @@ def _listen(args: argparse.Namespace, store: Store) -> int:
         return fail_pacs(str(exc))
     print(
         f"Listening as {args.aet} on {args.bind}:{args.port} (model {info.card.name} {info.card.version}); "
-        f"inbox {inbox} (refusing instances below {args.min_free_gb:g} GB free); {access.describe()}. "
+        f"inbox {inbox} (refusing instances below {args.min_free_gb:g} GB free); {access.describe()}; "
+        f"{_tls_description(tls)}. "
         "Ctrl+C or SIGTERM stops.",
         flush=True,
     )
@@ -164,11 +182,44 @@ def _rejected(store: Store) -> Callable[[Rejection], None]:
             calling_ae_title=rejection.calling_ae_title,
             called_ae_title=rejection.called_ae_title,
             peer_address=rejection.peer_address,
-            tls="no",
+            **_tls_detail(rejection.tls, rejection.peer_name),
             reason=rejection.reason_text,
         )
 
     return note
+
+
+def _tls_refused(store: Store) -> Callable[[TlsRefusal], None]:
+    """A connection the DICOM TLS listener refused before any association request: one line and an
+    ``association-rejected`` event (no AE titles: none was read)."""
+
+    def note(refusal: TlsRefusal) -> None:
+        print(f"cxr-triage: {terminal_safe(str(refusal))}", file=sys.stderr, flush=True)
+        _audit(
+            store,
+            AUDIT_REJECTED,
+            calling_ae_title="",
+            called_ae_title="",
+            peer_address=refusal.peer_address,
+            tls="failed",
+            reason=refusal.reason,
+        )
+
+    return note
+
+
+def _tls_detail(tls: bool, peer_name: str) -> dict[str, str]:
+    """The audit's ``tls`` ("yes"/"no") and, over TLS, the CN of the peer's certificate ("" if none)."""
+    return {"tls": "yes", "peer_certificate_cn": peer_name} if tls else {"tls": "no"}
+
+
+def _tls_description(tls: DicomTls | None) -> str:
+    """For the start-up line."""
+    if tls is None:
+        return "plain DICOM (no TLS)"
+    if tls.ca_file is None:
+        return "DICOM TLS only, no client certificate asked"
+    return f"DICOM TLS only, client certificates signed by {tls.ca_file} required"
 
 
 def _accepted(store: Store) -> Callable[[Accepted], None]:
@@ -181,7 +232,7 @@ def _accepted(store: Store) -> Callable[[Accepted], None]:
             calling_ae_title=accepted.calling_ae_title,
             called_ae_title=accepted.called_ae_title,
             peer_address=accepted.peer_address,
-            tls="no",
+            **_tls_detail(accepted.tls, accepted.peer_name),
         )
 
     return note

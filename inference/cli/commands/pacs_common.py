@@ -1,10 +1,11 @@
 """What the PACS commands (pull, listen, export-dicom, send, batch) share: the network options (the
-timeout; how to reach a DICOMweb node securely), the engine they score and draw with, the audit of a
-transfer, and the exit code of a PACS failure."""
+timeout; how to reach a DICOMweb node securely, and a DIMSE node or the listener over DICOM TLS), the
+engine they score and draw with, the audit of a transfer, and the exit code of a PACS failure."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,8 @@ from inference.cli.commands.common import seconds
 from inference.cli.commands.model_options import model_loader
 from inference.models.card import PackageError
 from inference.pacs.access import CREDENTIALS_HINT, WebAccess, find_credentials
-from inference.pacs.destinations import DEFAULT_TIMEOUT_S, DicomNode, WebNode
+from inference.pacs.destinations import DEFAULT_TIMEOUT_S, DicomNode, PacsError, WebNode
+from inference.pacs.dicom_tls import DICOM_TLS_PORT, DicomTls, TlsDicomNode
 
 if TYPE_CHECKING:
     from inference.runtime.engine import Engine, Listener, ModelInfo
@@ -35,12 +37,20 @@ def add_timeout_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_access_arguments(parser: argparse.ArgumentParser) -> None:
-    """How to reach a DICOMweb node securely (pull, send, batch). Credentials come from the
-    environment only, never from the command line, where ``ps`` and the shell history show them."""
+def add_access_arguments(parser: argparse.ArgumentParser, dimse: bool = False) -> None:
+    """How to reach a DICOMweb node securely (pull, send, batch); with ``dimse``, the TLS options serve
+    a ``dicom://`` node too (DICOM TLS). Credentials come from the environment only, never from the
+    command line, where ``ps`` and the shell history show them."""
+    also = (
+        "; for a dicom:// node --tls-ca, --tls-cert or --insecure turn DICOM TLS on (TLS 1.2 or newer;"
+        f" such nodes usually listen on port {DICOM_TLS_PORT})"
+        if dimse
+        else ""
+    )
     group = parser.add_argument_group(
-        "DICOMweb security",
-        f"credentials come from the environment only: {CREDENTIALS_HINT} (never a password in the URL)",
+        "PACS security" if dimse else "DICOMweb security",
+        f"credentials for DICOMweb come from the environment only: {CREDENTIALS_HINT} (never a password in"
+        f" the URL){also}",
     )
     group.add_argument(
         "--tls-ca",
@@ -115,12 +125,68 @@ def secured(node: WebNode, access: WebAccess) -> WebNode | str:
     return replace(node, access=access)
 
 
-def tls_options_unused(args: argparse.Namespace, node: DicomNode) -> None:
-    """Warn that the DICOMweb options given do nothing for a DIMSE node."""
-    if args.tls_ca or args.tls_cert or args.tls_key or args.insecure:
+def add_dicom_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """The listener's DICOM TLS (PS3.15 Annex B): our certificate, and the CA its peers' must have."""
+    group = parser.add_argument_group(
+        "DICOM TLS",
+        f"with --tls-cert the listener speaks DICOM TLS only (TLS 1.2 or newer; usually on port"
+        f" {DICOM_TLS_PORT}): plain associations are refused",
+    )
+    group.add_argument("--tls-cert", type=Path, default=None, metavar="FILE",
+                       help="our certificate (PEM), naming this host as the senders call it")  # fmt: skip
+    group.add_argument("--tls-key", type=Path, default=None, metavar="FILE",
+                       help="its private key (PEM, without a password; default: in --tls-cert)")  # fmt: skip
+    group.add_argument(
+        "--tls-ca",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="CA certificate (PEM): every sender must present a client certificate it signed (without:"
+        " none is asked for)",
+    )
+
+
+def dicom_tls(args: argparse.Namespace, server: bool = False) -> DicomTls | None | str:
+    """The DICOM TLS the options ask for (None: none, plain DIMSE), or why it cannot be used (misuse).
+    As a client (``send dicom://…``), --tls-ca, --tls-cert or --insecure turn it on; the listener
+    needs --tls-cert. The certificate files are read here, so that a bad one stops the run at once."""
+    insecure = bool(getattr(args, "insecure", False))
+    if not (args.tls_ca or args.tls_cert or args.tls_key or insecure):
+        return None
+    if server and args.tls_cert is None:
+        return "--tls-key and --tls-ca need --tls-cert (the listener's own certificate) for DICOM TLS"
+    try:
+        tls = DicomTls(args.tls_cert, args.tls_key, args.tls_ca, insecure)
+    except ValueError as exc:
+        return str(exc)
+    given = (("--tls-ca", tls.ca_file), ("--tls-cert", tls.cert_file), ("--tls-key", tls.key_file))
+    missing = [f"{option} {path}" for option, path in given if path is not None and not _readable(path)]
+    if missing:
+        return f"cannot read {', '.join(missing)}"
+    try:
+        tls.server_context(handshake_later=False) if server else tls.client_context()
+    except PacsError as exc:
+        return str(exc)
+    if insecure:
         print(
-            f"cxr-triage: warning: {node} is a DIMSE node: the TLS options do nothing there", file=sys.stderr
+            "cxr-triage: warning: --insecure: the PACS's certificate is not verified, so anyone on the"
+            " network path could pose as it and read what is sent; this run is audited as insecure",
+            file=sys.stderr,
         )
+    return tls
+
+
+def _readable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.R_OK)
+
+
+def dicom_secured(args: argparse.Namespace, node: DicomNode) -> DicomNode | str:
+    """``node`` reached over DICOM TLS when the options ask for it (as it is, plainly, otherwise), or
+    why not (misuse)."""
+    tls = dicom_tls(args)
+    if tls is None or isinstance(tls, str):
+        return tls or node
+    return TlsDicomNode(node.ae_title, node.host, node.port, tls)
 
 
 def transfer_detail(node: WebNode | DicomNode) -> dict[str, Any]:
@@ -128,6 +194,8 @@ def transfer_detail(node: WebNode | DicomNode) -> dict[str, Any]:
     certificate was verified, client certificate, kind of authentication."""
     if isinstance(node, WebNode):
         return {"node": str(node), **node.access.audit_detail(node.scheme)}
+    if isinstance(node, TlsDicomNode):
+        return {"node": str(node), **node.tls.audit_detail()}
     return {"node": str(node), "tls": False}
 
 

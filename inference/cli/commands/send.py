@@ -1,5 +1,6 @@
 """``cxr-triage send DEST``: the SR and Secondary Capture of each scored study (made when needed) to a
-DICOMweb root (STOW-RS) or ``dicom://AE_TITLE@HOST:PORT`` (C-STORE). What is sent is recorded in the
+DICOMweb root (STOW-RS) or ``dicom://AE_TITLE@HOST:PORT`` (C-STORE; over DICOM TLS with the TLS
+options). What is sent is recorded in the
 store and the audit; the objects keep their UIDs, so sending twice never makes two copies."""
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from inference.cli.commands.pacs_common import (
     AUDIT_SEND,
     add_access_arguments,
     add_timeout_argument,
+    dicom_secured,
     secured,
-    tls_options_unused,
     transfer_detail,
     web_access,
 )
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--aet", default=OWN_AE_TITLE, help=f"our AE title for C-STORE (default {OWN_AE_TITLE})")
     add_timeout_argument(p)
-    add_access_arguments(p)
+    add_access_arguments(p, dimse=True)
     add_study_arguments(p)
     p.set_defaults(func=run)
 
@@ -58,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(node, WebNode):
         access = web_access(args)
         node = access if isinstance(access, str) else secured(node, access)
-        if isinstance(node, str):
-            return fail(node)
     else:
-        tls_options_unused(args, node)
+        node = dicom_secured(args, node)
+    if isinstance(node, str):
+        return fail(node)
     return with_store(args.db, lambda store: _send_all(node, args, store))
 
 
