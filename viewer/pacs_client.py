@@ -6,7 +6,8 @@ Each job is a generator of :class:`Step` progress that a worker thread runs (see
 between studies or steps, never inside a transfer. The network libraries load with the first job.
 
 A DICOMweb node is reached with the credentials of the environment (``CXR_TRIAGE_PACS_USER`` and
-``CXR_TRIAGE_PACS_PASSWORD``, or ``CXR_TRIAGE_PACS_TOKEN``), as the commands are, and its certificate
+``CXR_TRIAGE_PACS_PASSWORD``, or ``CXR_TRIAGE_PACS_TOKEN``), as the commands are, else those the OS
+credential store keeps under the node's name (the Nodes tab saves them there), and its certificate
 is always verified (the default CAs, or ``REQUESTS_CA_BUNDLE``'s file).
 
 Not in :mod:`viewer.core`: sending draws the annotated image with the model's engine, so this module
@@ -133,16 +134,17 @@ def send_results(
 
 
 def reached(node: WebNode | DicomNode) -> WebNode | DicomNode:
-    """A DICOMweb node with the environment's credentials (:func:`with_credentials`); a DIMSE node as
-    it is."""
+    """A DICOMweb node with its credentials (:func:`with_credentials`); a DIMSE node as it is."""
     return with_credentials(node) if isinstance(node, WebNode) else node
 
 
 def with_credentials(node: WebNode) -> WebNode:
-    """``node`` with the environment's credentials, when it has no access of its own. ``ValueError``
-    when the environment holds half a set of credentials."""
-    if node.access == WebAccess():
-        return replace(node, access=WebAccess(find_credentials()))
+    """``node`` with the environment's credentials, else the OS credential store's for the name it was
+    saved as (:attr:`WebAccess.saved_as`), when it has no access of its own. ``ValueError`` when the
+    environment holds half a set of credentials or the credential store cannot be read."""
+    saved_as = node.access.saved_as
+    if replace(node.access, saved_as="") == WebAccess():
+        return replace(node, access=WebAccess(find_credentials(node=saved_as), saved_as=saved_as))
     return node
 
 

@@ -2,9 +2,11 @@
 (the CA that signed the server's certificate; verification is always on unless ``insecure``) and our
 own client certificate. The secrets are never shown: not in ``str``, ``repr``, messages or the audit.
 
-Credentials come from the environment (:func:`credentials_from_environment`), never from the command
-line or a URL. :data:`CREDENTIAL_SOURCES` is the seam for the OS credential store (``keyring``), a
-later step: a source is a callable that returns the credentials it holds, or ``None``.
+Credentials come from the environment (:func:`credentials_from_environment`) or, for a node known by
+name, from the OS credential store (:func:`credentials_from_store`, through ``keyring``), never from
+the command line or a URL. :data:`CREDENTIAL_SOURCES` lists the sources in order: a source is a
+callable that takes the environment and the node's name ("" when it has none) and returns the
+credentials it holds, or ``None``.
 """
 
 from __future__ import annotations
@@ -43,10 +45,10 @@ class Credentials:
         return f"Credentials({self.scheme})"  # no user name, password or token in logs and tracebacks
 
 
-CredentialSource = Callable[[Mapping[str, str]], Credentials | None]
+CredentialSource = Callable[[Mapping[str, str], str], Credentials | None]
 
 
-def credentials_from_environment(environ: Mapping[str, str]) -> Credentials | None:
+def credentials_from_environment(environ: Mapping[str, str], node: str = "") -> Credentials | None:
     """``CXR_TRIAGE_PACS_USER`` + ``CXR_TRIAGE_PACS_PASSWORD``, or ``CXR_TRIAGE_PACS_TOKEN``; None when
     none is set. ``ValueError`` for a half or a double set."""
     user, password, token = (environ.get(name, "") for name in (ENV_USER, ENV_PASSWORD, ENV_TOKEN))
@@ -55,17 +57,30 @@ def credentials_from_environment(environ: Mapping[str, str]) -> Credentials | No
     return Credentials(user, password, token)
 
 
-# Where credentials are looked for, in order; the first that has some wins. The OS credential store
-# (keyring, per node) is to be added here as a second source, after the environment.
-CREDENTIAL_SOURCES: Sequence[CredentialSource] = (credentials_from_environment,)
+def credentials_from_store(environ: Mapping[str, str], node: str = "") -> Credentials | None:
+    """The credentials the OS credential store keeps for the node named ``node`` (none for a node
+    without a name, or where there is no store); ``keyring`` is imported here, on first use.
+    :class:`inference.pacs.credential_store.CredentialStoreError` (a ``ValueError``) when the store
+    cannot be read."""
+    if not node:
+        return None
+    from inference.pacs import credential_store
+
+    return credential_store.load(node)
 
 
-def find_credentials(environ: Mapping[str, str] | None = None) -> Credentials:
-    """The credentials of the first source that has some (none: empty); ``ValueError`` when a source's
-    are incomplete."""
+# Where credentials are looked for, in order; the first that has some wins: the environment, then the
+# OS credential store (per node name).
+CREDENTIAL_SOURCES: Sequence[CredentialSource] = (credentials_from_environment, credentials_from_store)
+
+
+def find_credentials(environ: Mapping[str, str] | None = None, node: str = "") -> Credentials:
+    """The credentials of the first source that has some for the node named ``node`` ("": a node
+    known by its address only); none: empty. ``ValueError`` when a source's are incomplete or the
+    credential store cannot be read."""
     env = os.environ if environ is None else environ
     for source in CREDENTIAL_SOURCES:
-        found = source(env)
+        found = source(env, node)
         if found is not None:
             return found
     return Credentials()
@@ -74,14 +89,17 @@ def find_credentials(environ: Mapping[str, str] | None = None) -> Credentials:
 @dataclass(frozen=True)
 class WebAccess:
     """How to reach a DICOMweb node: credentials, the CA file that verifies its certificate (None: the
-    default bundle, or ``REQUESTS_CA_BUNDLE``), a client certificate and key (PEM), and ``insecure``
-    (no certificate verification at all)."""
+    default bundle, or ``REQUESTS_CA_BUNDLE``), a client certificate and key (PEM), ``insecure``
+    (no certificate verification at all), and ``saved_as``: the name the node is saved under (the
+    viewer's nodes), which its credentials are looked up by in the OS credential store when it is
+    reached ("": a node known by its address only)."""
 
     credentials: Credentials = Credentials()
     ca_file: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
     insecure: bool = False
+    saved_as: str = ""
 
     def __post_init__(self) -> None:
         if self.client_key is not None and self.client_cert is None:

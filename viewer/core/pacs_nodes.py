@@ -1,13 +1,20 @@
 """The PACS nodes the reader configured: a name and an address, in the syntax the ``send`` command takes
 (``http(s)://HOST/dicom-web`` for DICOMweb, ``dicom://AE_TITLE@HOST:PORT`` for DIMSE). Kept in the
-viewer settings as plain ``{"name", "address"}`` objects; one that no longer parses is dropped."""
+viewer settings as plain ``{"name", "address"}`` objects; one that no longer parses is dropped.
+
+A DICOMweb node's user name and password (or token) are never in the settings: they are in the OS
+credential store under the node's name (:mod:`inference.pacs.credential_store`).
+:func:`move_passwords_to_credential_store` moves a password still in a saved address there."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import unquote, urlsplit
 
+from inference.pacs.access import Credentials, WebAccess
 from inference.pacs.destinations import DicomNode, WebNode, parse_destination
+from inference.pacs.saved_nodes import without_credentials
 
 
 @dataclass(frozen=True)
@@ -17,7 +24,15 @@ class PacsNode:
 
     @property
     def destination(self) -> WebNode | DicomNode:
-        return parse_destination(self.address)
+        """The node's address parsed; a DICOMweb node knows its name, by which its credentials are
+        looked up in the OS credential store when it is reached (``viewer.pacs_client``)."""
+        node = parse_destination(self.address)
+        return replace(node, access=WebAccess(saved_as=self.name)) if isinstance(node, WebNode) else node
+
+    @property
+    def has_password_in_address(self) -> bool:
+        node = self.destination
+        return isinstance(node, WebNode) and node.has_password_in_url
 
     @property
     def is_dicomweb(self) -> bool:
@@ -63,3 +78,47 @@ def with_node(nodes: Sequence[PacsNode], node: PacsNode) -> list[PacsNode]:
 
 def without_node(nodes: Sequence[PacsNode], name: str) -> list[PacsNode]:
     return [n for n in nodes if n.name != name]
+
+
+def address_credentials(address: str) -> Credentials | None:
+    """The user name and password written in a DICOMweb address (``https://user:pw@host/…``), or None."""
+    parts = urlsplit(address)
+    if parts.password is None:
+        return None
+    return Credentials(unquote(parts.username or ""), unquote(parts.password))
+
+
+def move_passwords_to_credential_store(nodes: Sequence[PacsNode]) -> tuple[list[PacsNode], str]:
+    """``nodes`` with every password still in an address moved into the OS credential store (under
+    the node's name) and the address kept without it, and what to tell the reader ("" when there was
+    nothing to move). Where there is no credential store, or it refuses, the nodes stay as they are
+    (never one lost) and the message says so."""
+    holding = [node for node in nodes if node.has_password_in_address]
+    if not holding:
+        return list(nodes), ""
+    from inference.pacs import credential_store
+
+    names = ", ".join(node.name for node in holding)
+    reason = credential_store.unavailable()
+    if reason:
+        return list(nodes), (
+            f"{reason}: the password in the saved address of {names} stays in the settings file;"
+            " set the environment's credentials instead and remove it from the address"
+        )
+    moved: dict[str, PacsNode] = {}
+    failures = []
+    for node in holding:
+        credentials = address_credentials(node.address)
+        try:
+            if credentials is None:
+                raise ValueError("no password")
+            credential_store.save(node.name, credentials)
+        except ValueError as exc:  # a half set, or the store refused: keep this node as it is
+            failures.append(f"{node.name}: {exc}")
+            continue
+        moved[node.name] = PacsNode(node.name, without_credentials(node.address))
+    out = [moved.get(node.name, node) for node in nodes]
+    said = [f"moved the password of {', '.join(moved)} into the OS credential store"] if moved else []
+    if failures:
+        said.append(f"the password stays in the settings file for {'; '.join(failures)}")
+    return out, "; ".join(said)

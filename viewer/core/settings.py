@@ -13,10 +13,11 @@ from typing import Any
 
 from inference.api import ModelCard
 from viewer.core import paths
-from viewer.core.pacs_nodes import nodes_from_settings, nodes_to_settings
+from viewer.core.pacs_nodes import move_passwords_to_credential_store, nodes_from_settings, nodes_to_settings
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 8
+_NOT_SAVED = {"path", "credential_notice"}
 
 
 @dataclass
@@ -33,6 +34,9 @@ class Settings:
     window_state: str = ""
     splitter_state: str = ""
     pacs_nodes: list[dict[str, str]] = field(default_factory=list)  # {"name", "address"}: see pacs_nodes
+    # What loading did with passwords found in saved addresses (moved to the OS credential store, or
+    # why not), for the Nodes tab to show; never saved.
+    credential_notice: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:
@@ -47,7 +51,7 @@ class Settings:
             return cls(path=path)
         if isinstance(data, dict) and "hide_phi" in data:  # a file saved before the option was renamed
             data.setdefault("deidentify", data.pop("hide_phi"))
-        known = {f.name for f in dataclasses.fields(cls)} - {"path"}
+        known = {f.name for f in dataclasses.fields(cls)} - _NOT_SAVED
         values = {k: v for k, v in data.items() if k in known} if isinstance(data, dict) else {}
         try:
             out = cls(path=path, **values)
@@ -56,15 +60,33 @@ class Settings:
                 str(sha): {str(k): float(v) for k, v in th.items()} for sha, th in out.thresholds.items()
             }
             out.pacs_nodes = nodes_to_settings(nodes_from_settings(out.pacs_nodes))
-            return out
         except (TypeError, ValueError, AttributeError):
             log.warning("settings malformed, using defaults")
             return cls(path=path)
+        out.move_passwords_to_credential_store()
+        return out
+
+    def move_passwords_to_credential_store(self) -> None:
+        """Move a password still in a saved node's address into the OS credential store and rewrite the
+        file without it; where that cannot be done the file is left as it is. Either is logged once and
+        kept in :attr:`credential_notice`."""
+        nodes, notice = move_passwords_to_credential_store(nodes_from_settings(self.pacs_nodes))
+        if not notice:
+            return
+        self.credential_notice = notice
+        log.warning("PACS nodes: %s", notice)
+        moved = nodes_to_settings(nodes)
+        if moved != self.pacs_nodes:
+            self.pacs_nodes = moved
+            try:
+                self.save()
+            except OSError as exc:
+                log.warning("settings not rewritten without the moved passwords: %s", type(exc).__name__)
 
     def save(self) -> None:
         """Write atomically (temp file + rename) so a crash never leaves half a file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {k: v for k, v in dataclasses.asdict(self).items() if k != "path"}
+        data = {k: v for k, v in dataclasses.asdict(self).items() if k not in _NOT_SAVED}
         tmp = self.path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)

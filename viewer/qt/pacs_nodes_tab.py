@@ -1,15 +1,30 @@
 """The PACS dialog's Nodes tab: the configured PACS nodes, kept in the settings as soon as one is added,
-updated or removed, and the Test button (C-ECHO, or a QIDO-RS query for DICOMweb)."""
+updated or removed, and the Test button (C-ECHO, or a QIDO-RS query for DICOMweb).
+
+A DICOMweb node's user name and password, or token, go to the OS credential store under the node's name
+(:mod:`inference.pacs.credential_store`), never to the settings; a password typed in the address is
+moved there too. Where there is no credential store they are refused, and the tab says why."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLineEdit, QListWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from inference.pacs.access import Credentials
+from inference.pacs.saved_nodes import without_credentials
 from viewer.core.pacs_nodes import (
     PacsNode,
+    address_credentials,
     make_node,
     nodes_from_settings,
     nodes_to_settings,
@@ -42,20 +57,32 @@ class PacsNodesTab(QWidget):
         self.node_list.currentRowChanged.connect(self._on_node_selected)
         self.node_name = QLineEdit(placeholderText="e.g. Orthanc")
         self.node_address = QLineEdit(placeholderText=ADDRESS_HINT)
+        self.node_user = QLineEdit(placeholderText="DICOMweb: user name (with a password)")
+        self.node_password = QLineEdit(placeholderText="kept in the OS credential store")
+        self.node_token = QLineEdit(placeholderText="DICOMweb: or a bearer token")
+        for secret in (self.node_password, self.node_token):
+            secret.setEchoMode(QLineEdit.EchoMode.Password)
         form = QFormLayout()
         form.addRow("N&ame:", self.node_name)
         form.addRow("A&ddress:", self.node_address)
+        form.addRow("&User:", self.node_user)
+        form.addRow("&Password:", self.node_password)
+        form.addRow("To&ken:", self.node_token)
+        self.notice = QLabel(settings.credential_notice, wordWrap=True)
+        self.notice.setVisible(bool(settings.credential_notice))
         self.save_node_button = pacs_button("&Save Node", self.save_node)
         self.remove_node_button = pacs_button("&Remove", self.remove_node)
+        self.forget_button = pacs_button("&Forget Credentials", self.forget_credentials)
         self.test_button = pacs_button("&Test", self.test_node)
         jobs.busy_changed.connect(self.test_button.setDisabled)
         buttons = QHBoxLayout()
-        for button in (self.save_node_button, self.remove_node_button, self.test_button):
+        for button in (self.save_node_button, self.remove_node_button, self.forget_button, self.test_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.node_list, 1)
         layout.addLayout(form)
+        layout.addWidget(self.notice)
         layout.addLayout(buttons)
         self._show_nodes()
 
@@ -66,26 +93,101 @@ class PacsNodesTab(QWidget):
     @Slot(int)
     def _on_node_selected(self, row: int) -> None:
         if 0 <= row < len(self.nodes):
-            self.node_name.setText(self.nodes[row].name)
-            self.node_address.setText(self.nodes[row].address)
+            node = self.nodes[row]
+            self.node_name.setText(node.name)
+            self.node_address.setText(node.address)
+            self._show_credentials(node)
+
+    def _show_credentials(self, node: PacsNode) -> None:
+        """The stored user name, and whether a password or token is stored (never the secret itself)."""
+        self._clear_secrets()
+        self.node_user.clear()
+        stored = None
+        if node.is_dicomweb:
+            from inference.pacs import credential_store
+
+            try:
+                stored = credential_store.load(node.name)
+            except ValueError as exc:
+                self.jobs.say(str(exc))
+        kept = "stored in the OS credential store (type to replace)"
+        if stored is not None and stored.scheme == "basic":
+            self.node_user.setText(stored.username)
+            self.node_password.setPlaceholderText(kept)
+        elif stored is not None:
+            self.node_token.setPlaceholderText(kept)
+
+    def _clear_secrets(self) -> None:
+        self.node_password.clear()
+        self.node_token.clear()
+        self.node_password.setPlaceholderText("kept in the OS credential store")
+        self.node_token.setPlaceholderText("DICOMweb: or a bearer token")
 
     def save_node(self) -> None:
-        """Add the node typed in, or update the one of that name; kept in the settings at once."""
+        """Add the node typed in, or update the one of that name; kept in the settings at once, and its
+        credentials (typed, or a password typed in the address) in the OS credential store, never in
+        the settings."""
         try:
             node = make_node(self.node_name.text(), self.node_address.text())
+            credentials = self._typed_credentials(node)
+            if credentials is not None:
+                node = PacsNode(node.name, without_credentials(node.address))
+                from inference.pacs import credential_store
+
+                credential_store.save(node.name, credentials)
         except ValueError as exc:
             self.jobs.say(f"Not saved: {exc}")
             return
         self._set_nodes(with_node(self.nodes, node))
         self.node_list.setCurrentRow(self.nodes.index(node))
-        self.jobs.say(f"Saved {node.name}.")
+        self._show_credentials(node)
+        kept = " (its credentials in the OS credential store)" if credentials is not None else ""
+        self.jobs.say(f"Saved {node.name}{kept}.")
+
+    def _typed_credentials(self, node: PacsNode) -> Credentials | None:
+        """The credentials typed in the fields, else a password typed in the address; None for none.
+        ``ValueError`` for a half set, or credentials for a DIMSE node."""
+        typed = (self.node_user.text().strip(), self.node_password.text(), self.node_token.text().strip())
+        in_address = address_credentials(node.address) if node.is_dicomweb else None
+        if not node.is_dicomweb:
+            if typed[1] or typed[2]:
+                raise ValueError("a DIMSE node takes no password or token")
+            return None
+        if typed[1] or typed[2]:
+            return Credentials(*typed)
+        return in_address
+
+    def forget_credentials(self) -> None:
+        """Remove the selected node's credentials from the OS credential store."""
+        row = self.node_list.currentRow()
+        if not 0 <= row < len(self.nodes):
+            self.jobs.say("Select a node first.")
+            return
+        from inference.pacs import credential_store
+
+        node = self.nodes[row]
+        try:
+            credential_store.forget(node.name)
+        except ValueError as exc:
+            self.jobs.say(str(exc))
+            return
+        self._show_credentials(node)
+        self.jobs.say(f"Forgot the credentials of {node.name}.")
 
     def remove_node(self) -> None:
+        """Remove the selected node, and its credentials from the OS credential store."""
         row = self.node_list.currentRow()
         if 0 <= row < len(self.nodes):
             name = self.nodes[row].name
             self._set_nodes(without_node(self.nodes, name))
-            self.jobs.say(f"Removed {name}.")
+            said = f"Removed {name}."
+            from inference.pacs import credential_store
+
+            try:
+                credential_store.forget(name)
+            except ValueError as exc:
+                said += f" {exc}"
+            self.jobs.say(said)
 
     def _set_nodes(self, nodes: list[PacsNode]) -> None:
         self.nodes = nodes

@@ -1,12 +1,17 @@
-"""``cxr-triage pull URL``: find studies on a DICOMweb server (QIDO-RS), retrieve their instances into
-a local cache (WADO-RS; resumable, nothing fetched twice), then record, score and rank them exactly
-as ``triage`` does with folders, writing the same worklist files."""
+"""``cxr-triage pull URL|NODE``: find studies on a DICOMweb server (QIDO-RS), retrieve their instances
+into a local cache (WADO-RS; resumable, nothing fetched twice), then record, score and rank them exactly
+as ``triage`` does with folders, writing the same worklist files.
+
+``NODE`` is a node saved in the viewer (PACS ▸ Nodes): its address, and its credentials from the OS
+credential store; the environment's credentials win when set. Where the machine has no credential
+store, that is said and only the environment's are used."""
 
 from __future__ import annotations
 
 import argparse
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from inference.cli.commands import triage
@@ -29,6 +34,7 @@ from inference.cli.commands.pacs_common import (
 )
 from inference.cli.commands.run_end import EXIT_NOTHING_SCORED
 from inference.pacs import PacsError, retrieve
+from inference.pacs.access import CREDENTIALS_HINT, WebAccess, find_credentials
 from inference.pacs.destinations import WebNode, parse_destination
 from inference.pacs.retrieve import DEFAULT_MODALITIES
 from inference.store.location import PULL_CACHE, beside_store
@@ -38,7 +44,13 @@ _MODALITY = re.compile(r"^[A-Z0-9_]{1,16}$")
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pull", help="retrieve studies from a DICOMweb server, score them, write the worklist")
-    p.add_argument("url", type=web_root, metavar="URL", help="DICOMweb root, e.g. http://pacs:8042/dicom-web")
+    p.add_argument(
+        "url",
+        type=web_root_or_node,
+        metavar="URL|NODE",
+        help="DICOMweb root, e.g. http://pacs:8042/dicom-web, or the name of a node saved in the viewer"
+        " (its credentials from the OS credential store)",
+    )
     p.add_argument("--study", action="append", default=[], metavar="UID", help="only this study (repeatable)")
     p.add_argument(
         "--since", type=study_date, default=None, metavar="YYYYMMDD", help="studies of this day or later"
@@ -74,6 +86,49 @@ def web_root(text: str) -> WebNode:
     return node
 
 
+@dataclass(frozen=True)
+class SavedNode:
+    """A node saved in the viewer, named on the command line."""
+
+    name: str
+    node: WebNode
+
+
+def web_root_or_node(text: str) -> WebNode | SavedNode:
+    """argparse type: a DICOMweb root, or the name of a DICOMweb node saved in the viewer."""
+    if "://" in text:
+        return web_root(text)
+    from inference.pacs.saved_nodes import saved_address, without_credentials
+
+    try:
+        address = saved_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    try:  # a password the viewer could not move to a credential store is never used from the file
+        return SavedNode(text, web_root(without_credentials(address)))
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"the node {text!r}: {exc}") from None
+
+
+def stored_access(saved: SavedNode, access: WebAccess) -> WebAccess:
+    """``access`` with the credential store's credentials for ``saved`` when the environment gave none;
+    where there is no credential store, says so (the environment's only). ``ValueError`` when the
+    store cannot be read."""
+    if access.credentials.scheme != "none":
+        return access  # the environment's win
+    from inference.pacs import credential_store
+
+    reason = credential_store.unavailable()
+    if reason:
+        print(
+            f"cxr-triage: {reason}: the credentials of {saved.name!r} come from the environment only"
+            f" ({CREDENTIALS_HINT})",
+            file=sys.stderr,
+        )
+        return access
+    return access.with_credentials(find_credentials(node=saved.name))
+
+
 def study_date(text: str) -> str:
     if not re.fullmatch(r"\d{8}", text):
         raise argparse.ArgumentTypeError(f"expected a date as YYYYMMDD, got {text!r}")
@@ -90,7 +145,16 @@ def modalities(text: str) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     access = web_access(args)
-    node = access if isinstance(access, str) else secured(args.url, access)
+    if isinstance(access, str):
+        return fail(access)
+    target: WebNode | SavedNode = args.url
+    if isinstance(target, SavedNode):
+        try:
+            access = stored_access(target, access)
+        except ValueError as exc:
+            return fail(str(exc))
+        target = target.node
+    node = secured(target, access)
     if isinstance(node, str):
         return fail(node)
     if problem := check_output_folder(args.out):

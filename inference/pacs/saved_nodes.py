@@ -1,0 +1,52 @@
+"""The PACS nodes the viewer keeps (``pacs_nodes`` in its ``settings.json``, in CXR Triage's data folder),
+read by name for the commands: ``cxr-triage pull NODE``. Read only; the viewer owns the file
+(:mod:`viewer.core.settings`, :mod:`viewer.core.pacs_nodes`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from inference.store.location import data_dir
+
+SETTINGS_FILE = "settings.json"  # the viewer's settings (viewer.core.paths.settings_path)
+
+
+def settings_path() -> Path:
+    return data_dir() / SETTINGS_FILE
+
+
+def saved_address(name: str, path: Path | None = None) -> str:
+    """The address saved for the node named ``name``; ``ValueError`` says what is wrong (no such node,
+    with the names there are; no settings file)."""
+    path = settings_path() if path is None else path
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(
+            f"{name!r} is neither a DICOMweb root (http://…) nor a saved node: no viewer settings at {path}"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the viewer's saved nodes in {path}: {type(exc).__name__}") from None
+    nodes = data.get("pacs_nodes") if isinstance(data, dict) else None
+    items = nodes if isinstance(nodes, list) else []
+    saved = {
+        str(item.get("name", "")).strip(): str(item.get("address", "")).strip()
+        for item in items
+        if isinstance(item, dict)
+    }
+    if name not in saved:
+        known = ", ".join(sorted(n for n in saved if n)) or "none"
+        raise ValueError(
+            f"{name!r} is neither a DICOMweb root (http://…) nor a node saved in the viewer (saved: {known})"
+        )
+    return saved[name]
+
+
+def without_credentials(address: str) -> str:
+    """``address`` without any user name or password (``https://user:pw@host/…`` → ``https://host/…``)."""
+    parts = urlsplit(address)
+    if "@" not in parts.netloc:
+        return address
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
