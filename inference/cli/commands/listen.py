@@ -40,6 +40,7 @@ from inference.cli.commands.pacs_common import (
 from inference.io import read_header
 from inference.pacs import PacsError
 from inference.pacs.destinations import ae_title
+from inference.pacs.dicom_tls import PLAIN
 from inference.pacs.dimse import OWN_AE_TITLE, Access, Peer, Receiver
 from inference.store import StoreError
 from inference.store.location import INBOX, beside_store
@@ -201,7 +202,7 @@ def _tls_refused(store: Store) -> Callable[[TlsRefusal], None]:
             calling_ae_title="",
             called_ae_title="",
             peer_address=refusal.peer_address,
-            tls="failed",
+            tls="no" if refusal.reason == PLAIN else "failed",
             reason=refusal.reason,
         )
 
