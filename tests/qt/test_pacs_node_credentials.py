@@ -87,6 +87,10 @@ def test_credentials_go_to_the_store_never_to_the_settings(
     assert tab.node_password.text() == ""  # the secret does not stay in the form
     assert tab.node_user.text() == USER and "stored" in tab.node_password.placeholderText()
 
+    save_node(qtbot, dialog, "Orthanc", "https://pacs.example/dicom-web", USER)  # unchanged: kept
+    assert json.loads(memory_keyring.secrets[(SERVICE, "Orthanc")])["password"] == PASSWORD
+    save_node(qtbot, dialog, "Orthanc", "https://pacs.example/dicom-web", "someone-else")
+    assert dialog.jobs.status.text() == "Not saved: a user name needs a password (or clear the user name)"
     save_node(qtbot, dialog, "Tokened", "https://other.example/dicom-web", token=TOKEN)
     assert json.loads(memory_keyring.secrets[(SERVICE, "Tokened")]) == {"token": TOKEN}
     save_node(qtbot, dialog, "Typed", f"https://{USER}:{PASSWORD}@third.example/dicom-web")

@@ -155,6 +155,12 @@ class PacsNodesTab(QWidget):
             return None
         if typed[1] or typed[2]:
             return Credentials(*typed)
+        if typed[0] and in_address is None:
+            from inference.pacs import credential_store
+
+            stored = credential_store.load(node.name)
+            if stored is None or stored.username != typed[0]:
+                raise ValueError("a user name needs a password (or clear the user name)")
         return in_address
 
     def forget_credentials(self) -> None:
