@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import urllib.request
@@ -40,6 +41,7 @@ EXIT_MISUSE, EXIT_PACS = 2, 3
 CLIENT_CN = "modality-1"
 CHEST = "DX_chest_NIH_google_1024_8bit.dcm"
 ORTHANC_AET = "TLSPACS"
+HANDSHAKE_S = 8  # the TLS listener's --timeout: what a handshake may take
 
 
 def _need(*tools: str) -> None:
@@ -128,10 +130,12 @@ class TlsListener(Listener):
         super().__init__(folder)
         self.certs = certs
         self.command += ["--tls-cert", str(certs.server), "--tls-key", str(certs.server_key),
-                         "--tls-ca", str(certs.ca), "--timeout", "20"]  # fmt: skip
+                         "--tls-ca", str(certs.ca), "--timeout", str(HANDSHAKE_S)]  # fmt: skip
 
-    def dcmtk(self, tool: str, tls: list[str], *args: str) -> subprocess.CompletedProcess[str]:
-        command = [tool, *TOOL_TIMEOUT, *tls, "-aet", "MODALITY", "-aec", OURS, "127.0.0.1", str(self.port)]
+    def dcmtk(
+        self, tool: str, tls: list[str], *args: str, called: str = OURS
+    ) -> subprocess.CompletedProcess[str]:
+        command = [tool, *TOOL_TIMEOUT, *tls, "-aet", "MODALITY", "-aec", called, "127.0.0.1", str(self.port)]
         return subprocess.run([*command, *args], capture_output=True, text=True, timeout=WAIT_S, check=False)
 
     def signed_by(self, name: str) -> list[str]:
@@ -200,6 +204,35 @@ def test_others_are_refused_said_and_audited_and_nothing_is_stored(
     assert events[0] | {"reason": ""} == {"calling_ae_title": "", "called_ae_title": "",
                                            "peer_address": "127.0.0.1", "tls": tls, "reason": ""}  # fmt: skip
     assert not instance_path(listener.inbox, ds.StudyInstanceUID, ds.SOPInstanceUID).exists()
+
+
+@pytest.mark.slow
+def test_an_ae_title_rejection_over_tls_is_audited_with_tls_and_the_cn(listener: TlsListener) -> None:
+    answered = listener.dcmtk("echoscu", listener.signed_by("client"), called="NOTUS")
+    said = answered.stdout + answered.stderr
+    assert answered.returncode != 0 and "Reason: Called AE Title Not Recognized" in said, said
+    wanted = {
+        "calling_ae_title": "MODALITY",
+        "called_ae_title": "NOTUS",
+        "peer_address": "127.0.0.1",
+        "tls": "yes",
+        "peer_certificate_cn": CLIENT_CN,
+        "reason": "called AE title not recognised",
+    }
+    assert wanted in listener.audited("association-rejected")
+
+
+@pytest.mark.slow
+def test_a_silent_peer_neither_holds_up_others_nor_stays_past_the_timeout(listener: TlsListener) -> None:
+    with socket.create_connection(("127.0.0.1", listener.port), timeout=WAIT_S) as silent:
+        started = time.monotonic()
+        answered = listener.dcmtk("echoscu", listener.signed_by("client"))  # meanwhile, served
+        assert answered.returncode == 0, answered.stdout + answered.stderr
+        assert time.monotonic() - started < HANDSHAKE_S
+        line = listener.wait_for_line(lambda seen: "TLS connection refused" in seen, "the silent peer's end")
+        assert line.endswith("the TLS handshake did not finish in time")
+        assert silent.recv(1) == b""  # closed by the listener
+    assert time.monotonic() - started < HANDSHAKE_S + 30
 
 
 # -- send over DICOM TLS -----------------------------------------------------------------------------
@@ -305,11 +338,27 @@ def test_send_stores_into_orthanc_over_dicom_tls_and_is_audited(
     held = {orthanc_tls.rest(f"/instances/{i}")["MainDicomTags"]["SOPInstanceUID"]
             for i in orthanc_tls.rest("/instances")}  # fmt: skip
     assert uids <= held
-    assert _sent_events(db)[-1] | {"studies": 1} == {
+    assert _sent_events(db)[-1] == {
         "node": f"dicom://{ORTHANC_AET}@127.0.0.1:{orthanc_tls.dicom_port}", "tls": True,
         "certificate_verified": True, "insecure": False, "client_certificate": True,
         "command": "send", "studies": 1,
     }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_send_insecure_does_not_verify_the_pacs_warns_and_is_audited(
+    orthanc_tls: TlsOrthanc, certs: Certificates, scored: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, _ = scored
+    node = f"dicom://{ORTHANC_AET}@127.0.0.1:{orthanc_tls.dicom_port}"
+    # no CA: the PACS's certificate is not verified, ours still presented (the PACS wants one)
+    assert (
+        _send(db, node, "--insecure", "--tls-cert", str(certs.client), "--tls-key", str(certs.client_key))
+        == 0
+    )
+    assert "--insecure: the PACS's certificate is not verified" in capsys.readouterr().err
+    event = _sent_events(db)[-1]
+    assert (event["tls"], event["certificate_verified"], event["insecure"]) == (True, False, True)
 
 
 @pytest.mark.slow
