@@ -35,7 +35,10 @@ def unavailable() -> str:
         from keyring.backends import chainer, fail, null
     except ImportError:
         return "the keyring package is not installed"
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a backend that cannot start (e.g. PYTHON_KEYRING_BACKEND without D-Bus)
+        return f"the OS credential store could not be opened ({_reason(exc)})"
     if isinstance(backend, fail.Keyring | null.Keyring) or (
         isinstance(backend, chainer.ChainerBackend) and not backend.backends
     ):
@@ -48,11 +51,9 @@ def load(node: str) -> Credentials | None:
     """The credentials stored for ``node``, or None when there are none (or no store)."""
     if not node or unavailable():
         return None
-    from keyring.errors import KeyringError
-
     try:
         secret = _keyring().get_password(SERVICE, node)
-    except KeyringError as exc:
+    except Exception as exc:  # KeyringError, or whatever a backend's own library raises
         raise CredentialStoreError(f"cannot read the credentials of {node!r}: {_reason(exc)}") from None
     if secret is None:
         return None
@@ -75,14 +76,12 @@ def save(node: str, credentials: Credentials) -> None:
         forget(node)
         return
     _check_available()
-    from keyring.errors import KeyringError
-
     data = {"token": credentials.token} if credentials.token else {
         "username": credentials.username, "password": credentials.password,
     }  # fmt: skip
     try:
         _keyring().set_password(SERVICE, node, json.dumps(data))
-    except KeyringError as exc:
+    except Exception as exc:  # KeyringError, or whatever a backend's own library raises
         raise CredentialStoreError(f"cannot store the credentials of {node!r}: {_reason(exc)}") from None
 
 
@@ -90,13 +89,13 @@ def forget(node: str) -> None:
     """Remove ``node``'s credentials, if the store holds any (no store: nothing to remove)."""
     if not node or unavailable():
         return
-    from keyring.errors import KeyringError, PasswordDeleteError
+    from keyring.errors import PasswordDeleteError
 
     try:
         _keyring().delete_password(SERVICE, node)
     except PasswordDeleteError:
         pass  # none stored
-    except KeyringError as exc:
+    except Exception as exc:  # KeyringError, or whatever a backend's own library raises
         raise CredentialStoreError(f"cannot remove the credentials of {node!r}: {_reason(exc)}") from None
 
 

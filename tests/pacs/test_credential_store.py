@@ -130,6 +130,32 @@ def test_without_a_store_nothing_is_read_and_saving_says_why(no_keyring: None) -
         credential_store.save("pacs", Credentials(USER, PASSWORD))
 
 
+class BrokenKeyring(MemoryKeyring):
+    def get_password(self, service: str, username: str) -> str | None:
+        raise RuntimeError("the D-Bus session went away")
+
+
+def test_a_store_that_fails_is_a_plain_error_and_one_that_cannot_start_is_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = keyring.get_keyring()
+    keyring.set_keyring(BrokenKeyring())
+    try:
+        with pytest.raises(
+            ValueError, match="cannot read the credentials of 'pacs': RuntimeError: the D-Bus"
+        ):
+            find_credentials({}, node="pacs")
+    finally:
+        keyring.set_keyring(before)
+
+    def cannot_start() -> None:
+        raise RuntimeError("Unable to initialize SecretService")
+
+    monkeypatch.setattr(keyring, "get_keyring", cannot_start)
+    assert credential_store.unavailable().startswith("the OS credential store could not be opened")
+    assert find_credentials({}, node="pacs") == Credentials()
+
+
 def test_keyring_is_imported_only_when_credentials_are_looked_up_by_name() -> None:
     code = (
         "import sys, inference.pacs.access as a, viewer.core.settings, viewer.pacs_client\n"
