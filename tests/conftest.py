@@ -23,12 +23,19 @@ MODELS = REPO / "models"
 
 @pytest.fixture(autouse=True, scope="session")
 def session_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The data folder of session-scoped fixtures (each test then gets its own, below); and the user's
-    own data folder is the same after the whole session as before it."""
+    """The data folder of session-scoped fixtures (each test then gets its own, below), no credential
+    store; and the user's own data folder is the same after the whole session as before it."""
+    import keyring
+    from keyring.backends import null
+
     home = tmp_path_factory.mktemp("session-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CXR_TRIAGE_HOME", str(home))
         patch.setenv("CXR_TRIAGE_DB", str(home / "studies.sqlite"))
+        # Never the tester's own credential store, in this process or in the commands tests start:
+        # no store at all, unless a test sets its own in-memory one.
+        patch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+        keyring.set_keyring(null.Keyring())
         before = _files(USER_DATA)
         yield home
     assert _files(USER_DATA) == before, f"the test session wrote to {USER_DATA}"
