@@ -34,7 +34,9 @@ from test_listen_access import FIXTURES, OURS, TOOL_TIMEOUT, WAIT_S, Listener
 
 from inference.cli.main import main
 from inference.pacs.cache import instance_path
-from inference.pacs.dicom_tls import PLAIN
+from inference.pacs.destinations import DicomNode, PacsError
+from inference.pacs.dicom_tls import PLAIN, DicomTls, TlsDicomNode
+from inference.pacs.transfer import echo
 from inference.store import Store
 
 EXIT_MISUSE, EXIT_PACS = 2, 3
@@ -197,8 +199,8 @@ def test_others_are_refused_said_and_audited_and_nothing_is_stored(
     ds.save_as(path, enforce_file_format=True)
     answered = listener.dcmtk("storescu", options(listener), str(path))
     assert answered.returncode != 0, answered.stdout + answered.stderr
-    line = listener.wait_for_line(lambda seen: "TLS connection refused from 127.0.0.1: " in seen, case)
-    assert reason in line
+    prefix = "cxr-triage: TLS connection refused from 127.0.0.1: "
+    listener.wait_for_line(lambda seen: seen.startswith(prefix) and reason in seen, case)
     events = listener.audited("association-rejected")[before:]
     assert len(events) == 1 and reason in events[0]["reason"], events
     assert events[0] | {"reason": ""} == {"calling_ae_title": "", "called_ae_title": "",
@@ -229,8 +231,8 @@ def test_a_silent_peer_neither_holds_up_others_nor_stays_past_the_timeout(listen
         answered = listener.dcmtk("echoscu", listener.signed_by("client"))  # meanwhile, served
         assert answered.returncode == 0, answered.stdout + answered.stderr
         assert time.monotonic() - started < HANDSHAKE_S
-        line = listener.wait_for_line(lambda seen: "TLS connection refused" in seen, "the silent peer's end")
-        assert line.endswith("the TLS handshake did not finish in time")
+        said = "cxr-triage: TLS connection refused from 127.0.0.1: the TLS handshake did not finish in time"
+        listener.wait_for_line(lambda seen: seen == said, "the silent peer's end")
         assert silent.recv(1) == b""  # closed by the listener
     assert time.monotonic() - started < HANDSHAKE_S + 30
 
@@ -386,3 +388,14 @@ def test_send_without_what_the_pacs_wants_is_one_plain_line(
     err = capsys.readouterr().err
     assert said in err and "Traceback" not in err, err
     assert _sent_events(db)[-1]["studies"] == 0
+
+
+@pytest.mark.slow
+def test_c_echo_over_dicom_tls(orthanc_tls: TlsOrthanc, listener: TlsListener, certs: Certificates) -> None:
+    ours = DicomTls(certs.client, certs.client_key, certs.ca)
+    for title, port in ((ORTHANC_AET, orthanc_tls.dicom_port), (OURS, listener.port)):
+        echo(TlsDicomNode(title, "127.0.0.1", port, ours), timeout=20)  # answers: no error
+        with pytest.raises(PacsError, match=r"refused our TLS connection \(alert certificate required\)"):
+            echo(TlsDicomNode(title, "127.0.0.1", port, DicomTls(ca_file=certs.ca)), timeout=20)
+        with pytest.raises(PacsError, match="cannot reach"):
+            echo(DicomNode(title, "127.0.0.1", port), timeout=20)

@@ -195,7 +195,6 @@ def _tls_refused(store: Store) -> Callable[[TlsRefusal], None]:
     ``association-rejected`` event (no AE titles: none was read)."""
 
     def note(refusal: TlsRefusal) -> None:
-        print(f"cxr-triage: {terminal_safe(str(refusal))}", file=sys.stderr, flush=True)
         _audit(
             store,
             AUDIT_REJECTED,
@@ -205,6 +204,7 @@ def _tls_refused(store: Store) -> Callable[[TlsRefusal], None]:
             tls="no" if refusal.reason == PLAIN else "failed",
             reason=refusal.reason,
         )
+        print(f"cxr-triage: {terminal_safe(str(refusal))}", file=sys.stderr, flush=True)  # once audited
 
     return note
 
