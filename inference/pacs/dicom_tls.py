@@ -37,10 +37,6 @@ class DicomTls:
         if self.insecure and self.ca_file is not None:
             raise ValueError("--insecure turns certificate verification off: it cannot go with --tls-ca")
 
-    @property
-    def verifies_peer(self) -> bool:
-        return not self.insecure
-
     def client_context(self) -> _Recording:
         """For associating with a node: its certificate verified against the CA (and naming the host
         we call), ours presented when given. :class:`PacsError` when a file is unusable."""
@@ -183,63 +179,71 @@ def is_tls(sock: Any) -> bool:
 # OpenSSL's reasons for a peer that does not speak TLS at all: a plain DICOM association request
 NOT_TLS = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG",
            "RECORD_LAYER_FAILURE", "UNEXPECTED_RECORD", "WRONG_SSL_VERSION"}  # fmt: skip
+# the alerts of a peer that did not accept the certificate we presented (or that we presented none)
+OURS_REFUSED = {"TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_BAD_CERTIFICATE", "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+                "SSLV3_ALERT_CERTIFICATE_UNKNOWN"}  # fmt: skip
+OLD_PROTOCOL = {"UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "NO_PROTOCOLS_AVAILABLE"}
 PLAIN = "the peer does not speak TLS (a plain DICOM association to a DICOM TLS port)"
 
 
 def handshake_failure(exc: BaseException) -> str:
-    """A failed TLS handshake in plain words."""
+    """A failed TLS handshake, as the side that accepted the connection words it."""
+    reason = _reason(exc)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"its certificate could not be verified ({exc.verify_message or _why(exc)})"
-    if isinstance(exc, ssl.SSLError) and str(exc.reason) in (
-        "TLSV1_ALERT_UNKNOWN_CA",
-        "SSLV3_ALERT_BAD_CERTIFICATE",
-    ):
-        return f"it did not accept our certificate ({_alert(str(exc.reason))})"
-    if isinstance(exc, ssl.SSLError):
-        reason = str(exc.reason or "")
-        if reason in NOT_TLS:
-            return PLAIN
-        if reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
-            return "it sent no client certificate (one signed by --tls-ca is required)"
-        if reason in ("UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION"):
-            return "it offers only TLS older than 1.2"
-        if "CERTIFICATE" in reason or "UNKNOWN_CA" in reason:
-            return f"the TLS handshake failed: {_alert(reason)}"
-        return f"the TLS handshake failed: {_alert(reason) or _why(exc)}"
+        return f"its certificate could not be verified ({exc.verify_message or _alert(reason)})"
+    if reason in NOT_TLS:
+        return PLAIN
+    if reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
+        return "it sent no client certificate (one signed by --tls-ca is required)"
+    if reason in OLD_PROTOCOL:
+        return "it offers no TLS version we accept (1.2 or newer)"
+    if reason in OURS_REFUSED:
+        return f"it did not accept our certificate ({_alert(reason)})"
     if isinstance(exc, socket.timeout | TimeoutError):
         return "the TLS handshake did not finish in time"
-    if isinstance(exc, ConnectionError) or (isinstance(exc, OSError) and not str(exc)):
+    if reason:
+        return f"the TLS handshake failed: {_alert(reason)}"
+    if isinstance(exc, ConnectionError | ssl.SSLEOFError) or not str(exc):
         return "the connection closed during the TLS handshake"
     return f"the TLS handshake failed: {_why(exc)}"
+
+
+def client_failure(node: DicomNode, exc: BaseException) -> str:
+    """Why associating with ``node`` over DICOM TLS failed, as one line saying what to pass."""
+    reason = _reason(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"the certificate of {node} could not be verified ({exc.verify_message or _alert(reason)}): pass"
+            " the CA that signed it with --tls-ca FILE"
+        )
+    if reason in OURS_REFUSED:
+        return (
+            f"{node} refused our TLS connection ({_alert(reason)}): it wants a client certificate its CA"
+            " signed (--tls-cert FILE --tls-key FILE)"
+        )
+    if reason in NOT_TLS:
+        return f"cannot reach {node} over DICOM TLS: it does not speak TLS on that port"
+    if reason in OLD_PROTOCOL:
+        return f"cannot reach {node} over DICOM TLS: it offers no TLS version we accept (1.2 or newer)"
+    return f"cannot reach {node} over DICOM TLS: {handshake_failure(exc)}"
+
+
+def _reason(exc: BaseException) -> str:
+    """OpenSSL's reason for an SSL error (``CERTIFICATE_VERIFY_FAILED``), "" for other errors."""
+    return str(exc.reason or "") if isinstance(exc, ssl.SSLError) else ""
 
 
 def _alert(reason: str) -> str:
     """``TLSV13_ALERT_CERTIFICATE_REQUIRED`` -> "alert certificate required"."""
     words = reason.lower().split("_")
-    if words and words[0].startswith("tlsv") or words[:1] == ["sslv3"]:
+    if words[0].startswith(("tlsv", "sslv")):
         words = words[1:]
     return " ".join(words)
 
 
 def _why(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLError) and exc.reason:
-        return _alert(str(exc.reason))
+    if _reason(exc):
+        return _alert(_reason(exc))
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
-
-
-def client_failure(node: DicomNode, exc: BaseException) -> str:
-    """Why associating with ``node`` over TLS failed, as one line saying what to pass."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            f"the certificate of {node} could not be verified ({exc.verify_message or _why(exc)}): pass the"
-            " CA that signed it with --tls-ca FILE"
-        )
-    text = handshake_failure(exc)
-    if "certificate required" in text or "bad certificate" in text or "unknown ca" in text:
-        return (
-            f"{node} refused our TLS connection ({text.split(': ', 1)[-1]}): it wants a client"
-            " certificate its CA signed (--tls-cert FILE --tls-key FILE)"
-        )
-    return f"cannot reach {node} over DICOM TLS: {text}"

@@ -18,9 +18,11 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,6 +237,22 @@ def test_a_silent_peer_neither_holds_up_others_nor_stays_past_the_timeout(listen
         listener.wait_for_line(lambda seen: seen == said, "the silent peer's end")
         assert silent.recv(1) == b""  # closed by the listener
     assert time.monotonic() - started < HANDSHAKE_S + 30
+
+
+@pytest.mark.slow
+def test_a_peer_offering_only_tls_1_1_is_refused(listener: TlsListener) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # so that this OpenSSL offers TLS 1.1 at all
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
+    raw = socket.create_connection(("127.0.0.1", listener.port), timeout=WAIT_S)
+    with raw, pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION"):
+        context.wrap_socket(raw)
+    said = "it offers no TLS version we accept (1.2 or newer)"
+    said = f"cxr-triage: TLS connection refused from 127.0.0.1: {said}"
+    listener.wait_for_line(lambda seen: seen == said, "the refusal of TLS 1.1")
 
 
 # -- send over DICOM TLS -----------------------------------------------------------------------------
