@@ -5,9 +5,10 @@ the outside senders, and Orthanc's own DICOM TLS as the outside receiver.
 
 ``listen --tls-cert --tls-key --tls-ca`` accepts, stores and audits (``tls`` yes, the client's CN) a
 sender with a certificate the CA signed, and refuses, says and audits a plain association, a
-certificate from another CA and none at all. ``send dicom://… --tls-…`` stores into Orthanc over
-DICOM TLS (and into our own TLS listener), and fails with one plain line without a client certificate,
-without the CA that signed the PACS's, or without TLS.
+certificate from another CA, none at all, a peer offering only TLS 1.1 and (after ``--timeout``, while
+others are served) a silent one. ``send dicom://… --tls-…`` and C-ECHO store into and reach Orthanc
+over DICOM TLS (and our own TLS listener), and fail with one plain line without a client certificate,
+without the CA that signed the PACS's, or without TLS; Orthanc stores to our listener over DICOM TLS.
 
 Without openssl, dcmtk or Orthanc these skip with how to install them, except under ``CI=true``, where
 they must run."""
@@ -85,7 +86,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder,
         )  # fmt: skip
     for name, ca, cn, extensions in (
-        ("server", "ca", "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+        (
+            "server",
+            "ca",
+            "127.0.0.1",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n",
+        ),
         ("client", "ca", CLIENT_CN, "extendedKeyUsage=clientAuth\n"),
         ("stranger", "otherca", "stranger", "extendedKeyUsage=clientAuth\n"),
     ):
@@ -297,14 +303,19 @@ class TlsOrthanc:
     http: str
     dicom_port: int
 
-    def rest(self, path: str) -> Any:
-        with urllib.request.urlopen(f"{self.http}{path}", timeout=60) as answer:
+    def rest(self, path: str, body: bytes | None = None) -> Any:
+        """Orthanc's REST API: GET, or POST ``body``."""
+        request = urllib.request.Request(f"{self.http}{path}", data=body, method="POST" if body else "GET")
+        with urllib.request.urlopen(request, timeout=60) as answer:
             return json.loads(answer.read())
 
 
 @pytest.fixture(scope="module")
-def orthanc_tls(certs: Certificates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsOrthanc]:
-    """An Orthanc whose DICOM port speaks DICOM TLS only and wants client certificates of the site CA."""
+def orthanc_tls(
+    certs: Certificates, listener: TlsListener, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TlsOrthanc]:
+    """An Orthanc whose DICOM port speaks DICOM TLS only and wants client certificates of the site CA,
+    with our TLS listener as a modality it stores to over DICOM TLS (its certificate: the server's)."""
     _need(ORTHANC)
     folder = tmp_path_factory.mktemp("orthanc-tls")
     pacs = TlsOrthanc(f"http://127.0.0.1:{free_port()}", free_port())
@@ -317,6 +328,8 @@ def orthanc_tls(certs: Certificates, tmp_path_factory: pytest.TempPathFactory) -
         "DicomTlsEnabled": True, "DicomTlsCertificate": str(certs.server),
         "DicomTlsPrivateKey": str(certs.server_key), "DicomTlsTrustedCertificates": str(certs.ca),
         "DicomTlsRemoteCertificateRequired": True,
+        "DicomModalities": {"cxr": {"AET": OURS, "Host": "127.0.0.1", "Port": listener.port,
+                                    "UseDicomTls": True}},
     }  # fmt: skip
     (folder / "orthanc.json").write_text(json.dumps(config))
     log = folder / "orthanc.log"
@@ -417,3 +430,22 @@ def test_c_echo_over_dicom_tls(orthanc_tls: TlsOrthanc, listener: TlsListener, c
             echo(TlsDicomNode(title, "127.0.0.1", port, DicomTls(ca_file=certs.ca)), timeout=20)
         with pytest.raises(PacsError, match="cannot reach"):
             echo(DicomNode(title, "127.0.0.1", port), timeout=20)
+
+
+@pytest.mark.slow
+def test_orthanc_stores_to_our_listener_over_dicom_tls(
+    orthanc_tls: TlsOrthanc, listener: TlsListener
+) -> None:
+    ds = pydicom.dcmread(FIXTURES / CHEST)
+    ds.SOPInstanceUID = generate_uid()
+    path = listener.inbox.parent / "from-orthanc.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    uploaded = orthanc_tls.rest("/instances", path.read_bytes())
+    before = listener.audited("association-accepted")
+    orthanc_tls.rest("/modalities/cxr/store", json.dumps(uploaded["ID"]).encode())
+    assert instance_path(listener.inbox, ds.StudyInstanceUID, ds.SOPInstanceUID).exists()
+    listener.wait_for_image(str(ds.SOPInstanceUID))
+    assert listener.audited("association-accepted")[len(before):] == [
+        {"calling_ae_title": ORTHANC_AET, "called_ae_title": OURS, "peer_address": "127.0.0.1",
+         "tls": "yes", "peer_certificate_cn": "127.0.0.1"}
+    ]  # fmt: skip
