@@ -6,8 +6,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import platformdirs
 import pytest
+from keyring.backends import fail, null
+from memory_keyring import MemoryKeyring
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -25,9 +28,6 @@ MODELS = REPO / "models"
 def session_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The data folder of session-scoped fixtures (each test then gets its own, below), no credential
     store; and the user's own data folder is the same after the whole session as before it."""
-    import keyring
-    from keyring.backends import null
-
     home = tmp_path_factory.mktemp("session-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CXR_TRIAGE_HOME", str(home))
@@ -117,3 +117,22 @@ def tiny_training():
         )  # fmt: skip
 
     return config
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """An empty in-memory credential store for the test."""
+    before = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(before)
+
+
+@pytest.fixture
+def no_keyring() -> Iterator[None]:
+    """No credential store at all (keyring's fail backend), as on a headless server."""
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(before)

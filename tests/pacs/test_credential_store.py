@@ -26,10 +26,7 @@ from typing import Any
 import keyring
 import pydicom
 import pytest
-from jaraco.classes import properties
-from keyring.backend import KeyringBackend
-from keyring.backends import fail
-from keyring.errors import PasswordDeleteError
+from memory_keyring import MemoryKeyring
 from orthanc_server import DICOMWEB_PLUGIN, INSTALL, ORTHANC, SAMPLES, START_WAIT_S, free_port, missing_tools
 
 from inference.cli.main import main
@@ -51,47 +48,6 @@ from viewer.pacs_client import StudyQuery, query_studies, with_credentials
 USER, PASSWORD = "reader", "Keyring-Test-Pa55word-73"  # noqa: S105 (a test value)
 CHEST = "DX_chest_NIH_google_1024_8bit.dcm"
 EXIT_PACS, EXIT_MISUSE = 3, 2
-
-
-class MemoryKeyring(KeyringBackend):
-    """A credential store in a dict: what the tests' code stores and reads, never the tester's own."""
-
-    @properties.classproperty
-    def priority(cls) -> float:
-        # Not viable: keyring never picks it (nor a subclass) by itself, in this or a later test; it is
-        # only ever set with keyring.set_keyring.
-        raise RuntimeError("a test backend")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.secrets.pop((service, username), None) is None:
-            raise PasswordDeleteError(username)
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    before = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(before)
-
-
-@pytest.fixture
-def no_keyring() -> Iterator[None]:
-    before = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    yield
-    keyring.set_keyring(before)
 
 
 @pytest.fixture

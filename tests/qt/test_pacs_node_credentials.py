@@ -6,15 +6,9 @@ password left in a saved address is said in the tab."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import pytest
-from jaraco.classes import properties
-from keyring.backend import KeyringBackend
-from keyring.backends import fail
-from keyring.errors import PasswordDeleteError
+from memory_keyring import MemoryKeyring
 from PySide6.QtCore import Qt
 
 from inference.pacs.credential_store import SERVICE
@@ -22,45 +16,6 @@ from viewer.core.settings import Settings
 from viewer.qt.pacs_dialog import PacsDialog, Tab
 
 USER, PASSWORD, TOKEN = "reader", "Qt-Keyring-Pa55word-58", "Qt-Keyring-Token-41"  # noqa: S105
-
-
-class MemoryKeyring(KeyringBackend):
-    @properties.classproperty
-    def priority(cls) -> float:
-        # Not viable: keyring never picks it (nor a subclass) by itself, in this or a later test; it is
-        # only ever set with keyring.set_keyring.
-        raise RuntimeError("a test backend")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.secrets.pop((service, username), None) is None:
-            raise PasswordDeleteError(username)
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    before = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(before)
-
-
-@pytest.fixture
-def no_keyring() -> Iterator[None]:
-    before = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    yield
-    keyring.set_keyring(before)
 
 
 def save_node(qtbot, dialog: PacsDialog, name: str, address: str, user="", password="", token="") -> None:

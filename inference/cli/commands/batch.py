@@ -18,16 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from inference.api import OPERATING_POINTS, ModelCard, StudyResult
 from inference.bundled import DEMO_MODEL
-from inference.cli.commands import common
-from inference.cli.commands.pacs_common import (
-    AUDIT_RETRIEVE,
-    EXIT_PACS,
-    add_access_arguments,
-    add_timeout_argument,
-    audit_transfer,
-    secured,
-    web_access,
-)
+from inference.cli.commands import common, pacs_common
 from inference.cli.commands.run_end import exit_code, worklist_line, write_and_record
 from inference.pacs import PacsError
 from inference.pacs.destinations import WebNode, is_web_root, parse_destination
@@ -78,8 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto", help="the workers' device")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
     p.add_argument("--batch-size", type=common.positive_int, default=8)
-    add_timeout_argument(p)
-    add_access_arguments(p)
+    pacs_common.add_timeout_argument(p)
+    pacs_common.add_access_arguments(p)
     common.add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -97,7 +88,7 @@ def run(args: argparse.Namespace, on_batch: OnBatch | None = None) -> int:
     if nodes:
         pulled = _pull(nodes, beside_store(PULL_CACHE, args.db), args)
         if pulled is None:
-            return EXIT_PACS
+            return pacs_common.EXIT_PACS
         present += pulled
     if not present:
         return common.fail("none of the given sources exist")
@@ -157,7 +148,7 @@ def _batch(
 
 def _web_nodes(roots: list[str], args: argparse.Namespace) -> list[WebNode] | str:
     """The DICOMweb sources, each reached as the options and the environment say, or why not (misuse)."""
-    access = web_access(args)
+    access = pacs_common.web_access(args)
     if isinstance(access, str):
         return access
     nodes: list[WebNode] = []
@@ -166,7 +157,9 @@ def _web_nodes(roots: list[str], args: argparse.Namespace) -> list[WebNode] | st
             node = parse_destination(root)
         except ValueError as exc:
             return str(exc)
-        reached = secured(node, access) if isinstance(node, WebNode) else f"not a DICOMweb root: {root}"
+        reached = (
+            pacs_common.secured(node, access) if isinstance(node, WebNode) else f"not a DICOMweb root: {root}"
+        )
         if isinstance(reached, str):
             return reached
         nodes.append(reached)
@@ -183,11 +176,13 @@ def _pull(nodes: list[WebNode], cache: Path, args: argparse.Namespace) -> list[P
         try:
             pulled = pull_studies(node, cache, timeout=args.timeout)
         except PacsError as exc:
-            audit_transfer(args.db, AUDIT_RETRIEVE, node, command="batch", studies=0, failure=str(exc))
+            pacs_common.audit_transfer(
+                args.db, pacs_common.AUDIT_RETRIEVE, node, command="batch", studies=0, failure=str(exc)
+            )
             print(f"cxr-triage: {exc}", file=sys.stderr)
             continue
-        audit_transfer(
-            args.db, AUDIT_RETRIEVE, node, command="batch", found=pulled.studies,
+        pacs_common.audit_transfer(
+            args.db, pacs_common.AUDIT_RETRIEVE, node, command="batch", found=pulled.studies,
             studies=len(pulled.folders), failure=pulled.failure,
         )  # fmt: skip
         if pulled.failure:

@@ -177,15 +177,7 @@ def _rejected(store: Store) -> Callable[[Rejection], None]:
 
     def note(rejection: Rejection) -> None:
         print(f"cxr-triage: {terminal_safe(str(rejection))}", file=sys.stderr, flush=True)
-        _audit(
-            store,
-            AUDIT_REJECTED,
-            calling_ae_title=rejection.calling_ae_title,
-            called_ae_title=rejection.called_ae_title,
-            peer_address=rejection.peer_address,
-            **_tls_detail(rejection.tls, rejection.peer_name),
-            reason=rejection.reason_text,
-        )
+        _audit(store, AUDIT_REJECTED, **_association(rejection), reason=rejection.reason_text)
 
     return note
 
@@ -209,9 +201,15 @@ def _tls_refused(store: Store) -> Callable[[TlsRefusal], None]:
     return note
 
 
-def _tls_detail(tls: bool, peer_name: str) -> dict[str, str]:
-    """The audit's ``tls`` ("yes"/"no") and, over TLS, the CN of the peer's certificate ("" if none)."""
-    return {"tls": "yes", "peer_certificate_cn": peer_name} if tls else {"tls": "no"}
+def _association(association: Accepted | Rejection) -> dict[str, str]:
+    """An association's audit fields: who called whom from where, ``tls`` ("yes"/"no") and, over TLS,
+    the CN of the peer's certificate ("" if none)."""
+    tls = {"tls": "yes", "peer_certificate_cn": association.peer_name} if association.tls else {"tls": "no"}
+    return {
+        "calling_ae_title": association.calling_ae_title,
+        "called_ae_title": association.called_ae_title,
+        "peer_address": association.peer_address,
+    } | tls
 
 
 def _tls_description(tls: DicomTls | None) -> str:
@@ -227,14 +225,7 @@ def _accepted(store: Store) -> Callable[[Accepted], None]:
     """An audit event per association accepted (who, from where, whether over TLS; no password)."""
 
     def note(accepted: Accepted) -> None:
-        _audit(
-            store,
-            AUDIT_ACCEPTED,
-            calling_ae_title=accepted.calling_ae_title,
-            called_ae_title=accepted.called_ae_title,
-            peer_address=accepted.peer_address,
-            **_tls_detail(accepted.tls, accepted.peer_name),
-        )
+        _audit(store, AUDIT_ACCEPTED, **_association(accepted))
 
     return note
 

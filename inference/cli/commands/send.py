@@ -33,12 +33,8 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("send", help="send each scored study's SR and Secondary Capture to a PACS")
-    p.add_argument(
-        "destination",
-        type=destination,
-        metavar="DEST",
-        help="http(s)://HOST/dicom-web or dicom://AE@HOST:PORT",
-    )
+    where = "http(s)://HOST/dicom-web or dicom://AE@HOST:PORT"
+    p.add_argument("destination", type=destination, metavar="DEST", help=where)
     p.add_argument("--aet", default=OWN_AE_TITLE, help=f"our AE title for C-STORE (default {OWN_AE_TITLE})")
     add_timeout_argument(p)
     add_access_arguments(p, dimse=True)
