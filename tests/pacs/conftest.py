@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from orthanc_server import (
@@ -20,13 +17,12 @@ from orthanc_server import (
     INSTALL,
     LISTENER_AET,
     LISTENER_NAME,
-    ORTHANC,
     PACS_AET,
     SAMPLES,
-    START_WAIT_S,
     Orthanc,
     free_port,
     missing_tools,
+    running_orthanc,
 )
 
 
@@ -42,8 +38,6 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
     pacs = Orthanc(f"http://127.0.0.1:{free_port()}", free_port(), free_port())
     config = {
         "Name": "cxr-triage-tests",
-        "StorageDirectory": str(folder / "db"),
-        "IndexDirectory": str(folder / "db"),
         "HttpPort": int(pacs.http.rsplit(":", 1)[1]),
         "DicomPort": pacs.dicom_port,
         "DicomAet": PACS_AET,
@@ -59,33 +53,8 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
         "HttpThreadsCount": 4,
         "ConcurrentJobs": 1,
     }
-    (folder / "orthanc.json").write_text(json.dumps(config))
-    log = (folder / "orthanc.log").open("wb")
-    process = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_up(pacs, process, folder / "orthanc.log")
+    with running_orthanc(folder, config, lambda: pacs.rest("GET", "/system")):
         yield pacs
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-        log.close()
-
-
-def _wait_until_up(pacs: Orthanc, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_WAIT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"Orthanc exited ({process.returncode}): {log.read_text(errors='replace')[-2000:]}")
-        try:
-            pacs.rest("GET", "/system")
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    pytest.fail(f"Orthanc did not answer within {START_WAIT_S:g} s")
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,16 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
+import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 INSTALL = "apt-get install orthanc orthanc-dicomweb dicom3tools"
 ORTHANC = "/usr/sbin/Orthanc"
@@ -61,3 +67,38 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_orthanc(
+    folder: Path, config: dict[str, Any], answers: Callable[[], object], env: dict[str, str] | None = None
+) -> Iterator[None]:
+    """Orthanc with ``config`` (its storage in ``folder``, its log in ``folder``/orthanc.log) until the
+    block ends: started, waited for until ``answers()`` stops raising OSError (at most
+    :data:`START_WAIT_S`), then stopped (killed if it does not stop)."""
+    config = {"StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"), **config}
+    (folder / "orthanc.json").write_text(json.dumps(config))
+    log = folder / "orthanc.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=out, stderr=out, env=env)
+    try:
+        deadline = time.monotonic() + START_WAIT_S
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-2000:]
+                pytest.fail(
+                    f"Orthanc did not answer within {START_WAIT_S:g} s (exit {process.poll()}): {tail}"
+                )
+            try:
+                answers()
+                break
+            except OSError:  # refused, reset, TLS not up yet (URLError and SSLError are OSErrors)
+                time.sleep(0.2)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)

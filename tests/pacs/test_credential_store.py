@@ -16,7 +16,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ import keyring
 import pydicom
 import pytest
 from memory_keyring import MemoryKeyring
-from orthanc_server import DICOMWEB_PLUGIN, INSTALL, ORTHANC, SAMPLES, START_WAIT_S, free_port, missing_tools
+from orthanc_server import DICOMWEB_PLUGIN, INSTALL, SAMPLES, free_port, missing_tools, running_orthanc
 
 from inference.cli.main import main
 from inference.pacs import PacsError, credential_store
@@ -221,8 +220,6 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     config = {
         "Name": "cxr-triage-keyring-tests",
-        "StorageDirectory": str(folder / "db"),
-        "IndexDirectory": str(folder / "db"),
         "HttpPort": port,
         "DicomPort": free_port(),
         "RemoteAccessAllowed": False,
@@ -233,32 +230,11 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "SaveJobs": False,
         "HttpThreadsCount": 4,
     }
-    (folder / "orthanc.json").write_text(json.dumps(config))
     http = f"http://127.0.0.1:{port}"
-    with (folder / "orthanc.log").open("wb") as log:
-        process = subprocess.Popen(
-            [ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + START_WAIT_S
-            while True:
-                assert process.poll() is None, (folder / "orthanc.log").read_text(errors="replace")[-2000:]
-                try:
-                    _rest(http, "GET", "/system")
-                    break
-                except (urllib.error.URLError, ConnectionError):
-                    assert time.monotonic() < deadline, "Orthanc did not answer"
-                    time.sleep(0.2)
-            answer = _rest(http, "POST", "/instances", (SAMPLES / CHEST).read_bytes())
-            assert answer["Status"] in ("Success", "AlreadyStored")
-            yield f"{http}/dicom-web"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=20)
+    with running_orthanc(folder, config, lambda: _rest(http, "GET", "/system")):
+        answer = _rest(http, "POST", "/instances", (SAMPLES / CHEST).read_bytes())
+        assert answer["Status"] in ("Success", "AlreadyStored")
+        yield f"{http}/dicom-web"
 
 
 @pytest.fixture

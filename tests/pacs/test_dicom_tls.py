@@ -31,7 +31,7 @@ from typing import Any
 
 import pydicom
 import pytest
-from orthanc_server import ORTHANC, SAMPLES, START_WAIT_S, free_port
+from orthanc_server import ORTHANC, SAMPLES, free_port, running_orthanc
 from pydicom.uid import generate_uid
 from test_listen_access import FIXTURES, OURS, TOOL_TIMEOUT, WAIT_S, Listener
 
@@ -320,8 +320,7 @@ def orthanc_tls(
     folder = tmp_path_factory.mktemp("orthanc-tls")
     pacs = TlsOrthanc(f"http://127.0.0.1:{free_port()}", free_port())
     config = {
-        "Name": "cxr-triage-dicom-tls", "StorageDirectory": str(folder / "db"),
-        "IndexDirectory": str(folder / "db"), "HttpPort": int(pacs.http.rsplit(":", 1)[1]),
+        "Name": "cxr-triage-dicom-tls", "HttpPort": int(pacs.http.rsplit(":", 1)[1]),
         "DicomPort": pacs.dicom_port, "DicomAet": ORTHANC_AET, "DicomCheckCalledAet": True,
         "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "UnknownSopClassAccepted": True,
         "DicomAlwaysAllowStore": True, "DicomAlwaysAllowEcho": True, "DicomScuTimeout": 20,
@@ -331,30 +330,8 @@ def orthanc_tls(
         "DicomModalities": {"cxr": {"AET": OURS, "Host": "127.0.0.1", "Port": listener.port,
                                     "UseDicomTls": True}},
     }  # fmt: skip
-    (folder / "orthanc.json").write_text(json.dumps(config))
-    log = folder / "orthanc.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=out, stderr=out)
-    try:
-        deadline = time.monotonic() + START_WAIT_S
-        while True:
-            try:
-                pacs.rest("/system")
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        f"Orthanc (DICOM TLS) did not start: {log.read_text(errors='replace')[-2000:]}"
-                    )
-                time.sleep(0.2)
+    with running_orthanc(folder, config, lambda: pacs.rest("/system")):
         yield pacs
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
 
 
 @pytest.mark.slow

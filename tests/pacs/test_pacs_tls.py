@@ -14,7 +14,6 @@ import os
 import shutil
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -24,7 +23,7 @@ from typing import Any
 
 import pydicom
 import pytest
-from orthanc_server import DICOMWEB_PLUGIN, INSTALL, ORTHANC, SAMPLES, START_WAIT_S, free_port, missing_tools
+from orthanc_server import DICOMWEB_PLUGIN, INSTALL, SAMPLES, free_port, missing_tools, running_orthanc
 
 from inference.cli.main import main
 from inference.pacs.access import ENV_PASSWORD, ENV_TOKEN, ENV_USER
@@ -141,8 +140,6 @@ def _start(folder: Path, certs: Certificates, *, client_certificates: bool) -> I
     port = free_port()
     config = {
         "Name": "cxr-triage-tls-tests",
-        "StorageDirectory": str(folder / "db"),
-        "IndexDirectory": str(folder / "db"),
         "HttpPort": port,
         "DicomPort": free_port(),
         "RemoteAccessAllowed": False,
@@ -157,40 +154,12 @@ def _start(folder: Path, certs: Certificates, *, client_certificates: bool) -> I
         "SaveJobs": False,
         "HttpThreadsCount": 4,
     }
-    (folder / "orthanc.json").write_text(json.dumps(config))
     pacs = SecureOrthanc(f"https://127.0.0.1:{port}", certs)
-    with (folder / "orthanc.log").open("wb") as log:
-        env = dict(os.environ, LD_LIBRARY_PATH=str(certs.ca.parent))  # the libssl shim (above)
-        process = subprocess.Popen(
-            [ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT, env=env
-        )
-        try:
-            _wait_until_up(pacs, process, folder / "orthanc.log")
-            answer = pacs.rest("POST", "/instances", (SAMPLES / CHEST).read_bytes())
-            assert answer["Status"] in ("Success", "AlreadyStored")
-            yield pacs
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=20)
-
-
-def _wait_until_up(pacs: SecureOrthanc, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_WAIT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"Orthanc exited ({process.returncode}): {log.read_text(errors='replace')[-2000:]}")
-        try:
-            pacs.rest("GET", "/system")
-            return
-        except (urllib.error.URLError, ConnectionError, ssl.SSLError):
-            time.sleep(0.2)
-    pytest.fail(
-        f"Orthanc (HTTPS) did not answer within {START_WAIT_S:g} s: {log.read_text(errors='replace')[-2000:]}"
-    )
+    env = dict(os.environ, LD_LIBRARY_PATH=str(certs.ca.parent))  # the libssl shim (above)
+    with running_orthanc(folder, config, lambda: pacs.rest("GET", "/system"), env=env):
+        answer = pacs.rest("POST", "/instances", (SAMPLES / CHEST).read_bytes())
+        assert answer["Status"] in ("Success", "AlreadyStored")
+        yield pacs
 
 
 @pytest.fixture(scope="module")
