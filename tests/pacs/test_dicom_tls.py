@@ -33,6 +33,7 @@ import pydicom
 import pytest
 from orthanc_server import ORTHANC, SAMPLES, free_port, running_orthanc
 from pydicom.uid import generate_uid
+from site_certificates import SiteCertificates, make_site_certificates
 from test_listen_access import FIXTURES, OURS, TOOL_TIMEOUT, WAIT_S, Listener
 
 from inference.cli.main import main
@@ -58,58 +59,15 @@ def _need(*tools: str) -> None:
         pytest.skip(message)
 
 
-@dataclass(frozen=True)
-class Certificates:
-    folder: Path
-
-    def __getattr__(self, name: str) -> Path:  # ca, server, client, stranger (.pem) and their .key
-        if name.startswith("_"):
-            raise AttributeError(name)
-        stem, _, kind = name.partition("_")
-        return self.folder / f"{stem}.{kind or 'pem'}"
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    """The site CA and another; a server certificate for 127.0.0.1; a client certificate from each CA."""
+def certs(tmp_path_factory: pytest.TempPathFactory) -> SiteCertificates:
     _need("openssl")
-    folder = tmp_path_factory.mktemp("dicom-tls-certs")
-    for ca in ("ca", "otherca"):
-        _openssl(
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
-            "-days", "2", "-subj", f"/CN=CXR Triage test {ca}",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder,
-        )  # fmt: skip
-    for name, ca, cn, extensions in (
-        (
-            "server",
-            "ca",
-            "127.0.0.1",
-            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n",
-        ),
-        ("client", "ca", CLIENT_CN, "extendedKeyUsage=clientAuth\n"),
-        ("stranger", "otherca", "stranger", "extendedKeyUsage=clientAuth\n"),
-    ):
-        (folder / f"{name}.ext").write_text(
-            f"basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n{extensions}"
-        )
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={cn}", cwd=folder)  # fmt: skip
-        _openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-            "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext", cwd=folder,
-        )  # fmt: skip
-    return Certificates(folder)
+    return make_site_certificates(tmp_path_factory.mktemp("dicom-tls-certs"), client_cn=CLIENT_CN)
 
 
 # -- options and files, before any network -----------------------------------------------------------
 def test_bad_tls_options_stop_listen_and_send_with_one_line(
-    certs: Certificates, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    certs: SiteCertificates, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = str(tmp_path / "s.sqlite")
     listen = ["listen", "--port", str(free_port()), "--bind", "127.0.0.1", "--db", db, "--device", "cpu"]
@@ -136,7 +94,7 @@ def test_bad_tls_options_stop_listen_and_send_with_one_line(
 class TlsListener(Listener):
     """``listen`` with DICOM TLS: our server certificate, client certificates signed by the site CA."""
 
-    def __init__(self, folder: Path, certs: Certificates) -> None:
+    def __init__(self, folder: Path, certs: SiteCertificates) -> None:
         super().__init__(folder)
         self.certs = certs
         self.command += ["--tls-cert", str(certs.server), "--tls-key", str(certs.server_key),
@@ -155,7 +113,7 @@ class TlsListener(Listener):
 
 
 @pytest.fixture(scope="module")
-def listener(certs: Certificates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsListener]:
+def listener(certs: SiteCertificates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsListener]:
     _need("echoscu", "storescu")
     with TlsListener(tmp_path_factory.mktemp("listen-tls"), certs) as running:
         yield running
@@ -278,7 +236,7 @@ def _send(db: Path, destination: str, *options: str) -> int:
     return main(["send", destination, "--db", str(db), "--timeout", "20", "--device", "cpu", *options])
 
 
-def _client(certs: Certificates) -> list[str]:
+def _client(certs: SiteCertificates) -> list[str]:
     return ["--tls-ca", str(certs.ca), "--tls-cert", str(certs.client), "--tls-key", str(certs.client_key)]
 
 
@@ -312,7 +270,7 @@ class TlsOrthanc:
 
 @pytest.fixture(scope="module")
 def orthanc_tls(
-    certs: Certificates, listener: TlsListener, tmp_path_factory: pytest.TempPathFactory
+    certs: SiteCertificates, listener: TlsListener, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TlsOrthanc]:
     """An Orthanc whose DICOM port speaks DICOM TLS only and wants client certificates of the site CA,
     with our TLS listener as a modality it stores to over DICOM TLS (its certificate: the server's)."""
@@ -336,7 +294,7 @@ def orthanc_tls(
 
 @pytest.mark.slow
 def test_send_stores_into_orthanc_over_dicom_tls_and_is_audited(
-    orthanc_tls: TlsOrthanc, certs: Certificates, scored: tuple[Path, str]
+    orthanc_tls: TlsOrthanc, certs: SiteCertificates, scored: tuple[Path, str]
 ) -> None:
     db, study = scored
     assert _send(db, f"dicom://{ORTHANC_AET}@127.0.0.1:{orthanc_tls.dicom_port}", *_client(certs)) == 0
@@ -357,7 +315,10 @@ def test_send_stores_into_orthanc_over_dicom_tls_and_is_audited(
 
 @pytest.mark.slow
 def test_send_insecure_does_not_verify_the_pacs_warns_and_is_audited(
-    orthanc_tls: TlsOrthanc, certs: Certificates, scored: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+    orthanc_tls: TlsOrthanc,
+    certs: SiteCertificates,
+    scored: tuple[Path, str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     db, _ = scored
     node = f"dicom://{ORTHANC_AET}@127.0.0.1:{orthanc_tls.dicom_port}"
@@ -378,18 +339,18 @@ def test_send_insecure_does_not_verify_the_pacs_warns_and_is_audited(
         ("no client certificate", ["--tls-ca", "{ca}"], "refused our TLS connection (alert certificate"
          " required): it wants a client certificate its CA signed"),
         ("not the PACS's CA",
-         ["--tls-ca", "{otherca}", "--tls-cert", "{client}", "--tls-key", "{client_key}"],
+         ["--tls-ca", "{other_ca}", "--tls-cert", "{client}", "--tls-key", "{client_key}"],
          "could not be verified (self-signed certificate in certificate chain): pass the CA that signed it"
          " with --tls-ca FILE"),
         ("no TLS at all", [], "cannot reach dicom://"),
     ],
 )  # fmt: skip
 def test_send_without_what_the_pacs_wants_is_one_plain_line(
-    orthanc_tls: TlsOrthanc, certs: Certificates, scored: tuple[Path, str], case: str,
+    orthanc_tls: TlsOrthanc, certs: SiteCertificates, scored: tuple[Path, str], case: str,
     options: list[str], said: str, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     db, _ = scored
-    files = {name: getattr(certs, name) for name in ("ca", "otherca", "client", "client_key")}
+    files = {name: getattr(certs, name) for name in ("ca", "other_ca", "client", "client_key")}
     given = [option.format(**files) for option in options]
     capsys.readouterr()
     assert _send(db, f"dicom://{ORTHANC_AET}@127.0.0.1:{orthanc_tls.dicom_port}", *given) != 0
@@ -399,7 +360,9 @@ def test_send_without_what_the_pacs_wants_is_one_plain_line(
 
 
 @pytest.mark.slow
-def test_c_echo_over_dicom_tls(orthanc_tls: TlsOrthanc, listener: TlsListener, certs: Certificates) -> None:
+def test_c_echo_over_dicom_tls(
+    orthanc_tls: TlsOrthanc, listener: TlsListener, certs: SiteCertificates
+) -> None:
     ours = DicomTls(certs.client, certs.client_key, certs.ca)
     for title, port in ((ORTHANC_AET, orthanc_tls.dicom_port), (OURS, listener.port)):
         echo(TlsDicomNode(title, "127.0.0.1", port, ours), timeout=20)  # answers: no error

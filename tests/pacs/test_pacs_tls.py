@@ -24,6 +24,7 @@ from typing import Any
 import pydicom
 import pytest
 from orthanc_server import DICOMWEB_PLUGIN, INSTALL, SAMPLES, free_port, missing_tools, running_orthanc
+from site_certificates import SiteCertificates, make_site_certificates
 
 from inference.cli.main import main
 from inference.pacs.access import ENV_PASSWORD, ENV_TOKEN, ENV_USER
@@ -38,18 +39,9 @@ CHEST = "DX_chest_NIH_google_1024_8bit.dcm"
 
 
 @dataclass(frozen=True)
-class Certificates:
-    ca: Path  # the site CA's certificate: what --tls-ca takes
-    server: Path  # the server's key and certificate in one PEM, as Orthanc's SslCertificate wants
-    client_cert: Path
-    client_key: Path
-    other_ca: Path  # a CA that signed nothing of this
-
-
-@dataclass(frozen=True)
 class SecureOrthanc:
     https: str  # https://127.0.0.1:PORT
-    certs: Certificates
+    certs: SiteCertificates
 
     @property
     def dicomweb(self) -> str:
@@ -57,7 +49,7 @@ class SecureOrthanc:
 
     def rest(self, method: str, path: str, body: bytes | None = None) -> Any:
         context = ssl.create_default_context(cafile=str(self.certs.ca))
-        context.load_cert_chain(self.certs.client_cert, self.certs.client_key)
+        context.load_cert_chain(self.certs.client, self.certs.client_key)
         request = urllib.request.Request(f"{self.https}{path}", data=body, method=method)
         request.add_header(
             "Authorization", "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -88,53 +80,23 @@ def _need_tools() -> None:
         pytest.skip(message)
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def _make_certificates(folder: Path) -> Certificates:
-    """A site CA, a server certificate for 127.0.0.1 (subjectAltName IP) and a client certificate it
-    signed, and an unrelated CA: the set-up of docs/administration.md, in short."""
-    folder.mkdir()
-    for ca in ("ca", "other-ca"):
-        _openssl(
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
-            "-days", "2", "-subj", f"/CN=CXR Triage test {ca}",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder,
-        )  # fmt: skip
-    for name, extensions in (
-        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
-        ("client", "extendedKeyUsage=clientAuth\n"),
-    ):
-        (folder / f"{name}.ext").write_text(
-            f"basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n{extensions}"
-        )
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={'127.0.0.1' if name == 'server' else 'cxr-triage'}", cwd=folder)  # fmt: skip
-        _openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext", cwd=folder,
-        )  # fmt: skip
+def _build_shim(folder: Path) -> None:
     (folder / "shim.c").write_text(_CIVETWEB_SHIM)
     subprocess.run(
         ["gcc", "-shared", "-fPIC", "-o", "libssl.so", "shim.c", "-l:libssl.so.3"],
         cwd=folder, check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    server = folder / "orthanc.pem"
-    server.write_text((folder / "server.key").read_text() + (folder / "server.pem").read_text())
-    return Certificates(
-        folder / "ca.pem", server, folder / "client.pem", folder / "client.key", folder / "other-ca.pem"
-    )
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+def certs(tmp_path_factory: pytest.TempPathFactory) -> SiteCertificates:
     _need_tools()
-    return _make_certificates(tmp_path_factory.mktemp("tls") / "certs")
+    certs = make_site_certificates(tmp_path_factory.mktemp("tls") / "certs")
+    _build_shim(certs.ca.parent)  # beside the certificates: LD_LIBRARY_PATH names that folder
+    return certs
 
 
-def _start(folder: Path, certs: Certificates, *, client_certificates: bool) -> Iterator[SecureOrthanc]:
+def _start(folder: Path, certs: SiteCertificates, *, client_certificates: bool) -> Iterator[SecureOrthanc]:
     """An Orthanc on 127.0.0.1 with basic auth over HTTPS (and client certificates when asked), the
     chest sample in it; stopped at the end."""
     port = free_port()
@@ -146,7 +108,7 @@ def _start(folder: Path, certs: Certificates, *, client_certificates: bool) -> I
         "AuthenticationEnabled": True,
         "RegisteredUsers": {USER: PASSWORD},
         "SslEnabled": True,
-        "SslCertificate": str(certs.server),
+        "SslCertificate": str(certs.server_with_key),
         "SslVerifyPeers": client_certificates,
         "SslTrustedClientCertificates": str(certs.ca),
         "Plugins": [DICOMWEB_PLUGIN],
@@ -163,12 +125,12 @@ def _start(folder: Path, certs: Certificates, *, client_certificates: bool) -> I
 
 
 @pytest.fixture(scope="module")
-def secure(certs: Certificates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureOrthanc]:
+def secure(certs: SiteCertificates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureOrthanc]:
     yield from _start(tmp_path_factory.mktemp("orthanc-https"), certs, client_certificates=False)
 
 
 @pytest.fixture(scope="module")
-def mutual(certs: Certificates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureOrthanc]:
+def mutual(certs: SiteCertificates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureOrthanc]:
     yield from _start(tmp_path_factory.mktemp("orthanc-mtls"), certs, client_certificates=True)
 
 
@@ -304,7 +266,7 @@ def test_a_pacs_that_wants_a_client_certificate_gets_ours(
     assert pull(mutual.dicomweb, tmp_path, *ca) == EXIT_PACS
     err = capsys.readouterr().err
     assert "a certificate problem" in err and "--tls-cert FILE and --tls-key FILE" in err, err
-    mine = ["--tls-cert", str(mutual.certs.client_cert), "--tls-key", str(mutual.certs.client_key)]
+    mine = ["--tls-cert", str(mutual.certs.client), "--tls-key", str(mutual.certs.client_key)]
     assert pull(mutual.dicomweb, tmp_path, *ca, *mine) == 0
     [*_, event] = _events(tmp_path, "pacs-retrieve")
     assert event["client_certificate"] and event["studies"] == 1
