@@ -8,7 +8,9 @@ between studies or steps, never inside a transfer. The network libraries load wi
 A DICOMweb node is reached with the credentials of the environment (``CXR_TRIAGE_PACS_USER`` and
 ``CXR_TRIAGE_PACS_PASSWORD``, or ``CXR_TRIAGE_PACS_TOKEN``), as the commands are, else those the OS
 credential store keeps under the node's name (the Nodes tab saves them there), and its certificate
-is always verified (the default CAs, or ``REQUESTS_CA_BUNDLE``'s file).
+is always verified (against the node's TLS CA file when it has one, else the default CAs or
+``REQUESTS_CA_BUNDLE``'s file); its client certificate, when it has one, is presented. A ``dicom://``
+node with TLS files is reached over DICOM TLS (Test is a C-ECHO over TLS, Send a C-STORE over TLS).
 
 Not in :mod:`viewer.core`: sending draws the annotated image with the model's engine, so this module
 reaches torch (lazily, through ``inference.pacs``), which that package's layering contract forbids.
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inference.pacs import DicomNode, PacsError, WebNode
-from inference.pacs.access import WebAccess, find_credentials
+from inference.pacs.access import Credentials, find_credentials
 from inference.store.location import PULL_CACHE, beside_store
 from viewer.core.pacs_nodes import PacsNode
 
@@ -140,11 +142,10 @@ def reached(node: WebNode | DicomNode) -> WebNode | DicomNode:
 
 def with_credentials(node: WebNode) -> WebNode:
     """``node`` with the environment's credentials, else the OS credential store's for the name it was
-    saved as (:attr:`WebAccess.saved_as`), when it has no access of its own. ``ValueError`` when the
+    saved as (:attr:`WebAccess.saved_as`), when it has no credentials of its own. ``ValueError`` when the
     environment holds half a set of credentials or the credential store cannot be read."""
-    saved_as = node.access.saved_as
-    if replace(node.access, saved_as="") == WebAccess():
-        return replace(node, access=WebAccess(find_credentials(node=saved_as), saved_as=saved_as))
+    if node.access.credentials == Credentials():  # its CA and client certificate (a saved node's) stay
+        return replace(node, access=node.access.with_credentials(find_credentials(node=node.access.saved_as)))
     return node
 
 

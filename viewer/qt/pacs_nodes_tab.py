@@ -3,14 +3,21 @@ updated or removed, and the Test button (C-ECHO, or a QIDO-RS query for DICOMweb
 
 A DICOMweb node's user name and password, or token, go to the OS credential store under the node's name
 (:mod:`inference.pacs.credential_store`), never to the settings; a password typed in the address is
-moved there too. Where there is no credential store they are refused, and the tab says why."""
+moved there too. Where there is no credential store they are refused, and the tab says why.
+
+A node's TLS files (a CA, a client certificate and its key; PEM paths, kept in the settings) are chosen
+with Browse…; a file that cannot be read is refused on Save. A ``dicom://`` node with any of them is
+tested and sent to over DICOM TLS; a DICOMweb node verifies its server with the CA and presents the
+client certificate."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -23,11 +30,13 @@ from PySide6.QtWidgets import (
 from inference.pacs.access import Credentials
 from inference.pacs.saved_nodes import without_credentials
 from viewer.core.pacs_nodes import (
+    TLS_FIELDS,
     PacsNode,
     address_credentials,
     make_node,
     nodes_from_settings,
     nodes_to_settings,
+    unreadable_tls_files,
     with_node,
     without_node,
 )
@@ -62,12 +71,32 @@ class PacsNodesTab(QWidget):
         self.node_token = QLineEdit(placeholderText="DICOMweb: or a bearer token")
         for secret in (self.node_password, self.node_token):
             secret.setEchoMode(QLineEdit.EchoMode.Password)
+        self.node_tls_ca = QLineEdit(placeholderText="PEM: the CA that signed the PACS's certificate")
+        self.node_tls_cert = QLineEdit(placeholderText="PEM: our client certificate (optional)")
+        self.node_tls_key = QLineEdit(placeholderText="PEM: its key (default: in the certificate's file)")
+        self.tls_fields = {
+            "tls_ca": self.node_tls_ca,
+            "tls_cert": self.node_tls_cert,
+            "tls_key": self.node_tls_key,
+        }
+        self.browse_buttons = {key: pacs_button("Browse…", self._browser(key)) for key in TLS_FIELDS}
         form = QFormLayout()
         form.addRow("N&ame:", self.node_name)
         form.addRow("A&ddress:", self.node_address)
         form.addRow("&User:", self.node_user)
         form.addRow("&Password:", self.node_password)
         form.addRow("To&ken:", self.node_token)
+        for key, label in (
+            ("tls_ca", "TLS &CA:"),
+            ("tls_cert", "TLS cl&ient cert:"),
+            ("tls_key", "TLS ke&y:"),
+        ):
+            row = QHBoxLayout()
+            row.addWidget(self.tls_fields[key], 1)
+            row.addWidget(self.browse_buttons[key])
+            buddy = QLabel(label)
+            buddy.setBuddy(self.tls_fields[key])  # Alt+letter reaches the field; Tab then its Browse…
+            form.addRow(buddy, row)
         self.notice = QLabel(settings.credential_notice, wordWrap=True)
         self.notice.setVisible(bool(settings.credential_notice))
         self.save_node_button = pacs_button("&Save Node", self.save_node)
@@ -96,6 +125,8 @@ class PacsNodesTab(QWidget):
             node = self.nodes[row]
             self.node_name.setText(node.name)
             self.node_address.setText(node.address)
+            for key, field in self.tls_fields.items():
+                field.setText(getattr(node, key))
             self._show_credentials(node)
 
     def _show_credentials(self, node: PacsNode) -> None:
@@ -128,10 +159,14 @@ class PacsNodesTab(QWidget):
         credentials (typed, or a password typed in the address) in the OS credential store, never in
         the settings."""
         try:
-            node = make_node(self.node_name.text(), self.node_address.text())
+            tls = (field.text() for field in self.tls_fields.values())
+            node = make_node(self.node_name.text(), self.node_address.text(), *tls)
+            unreadable = unreadable_tls_files(node)
+            if unreadable:
+                raise ValueError(f"cannot read the {', '.join(unreadable)}")
             credentials = self._typed_credentials(node)
             if credentials is not None:
-                node = PacsNode(node.name, without_credentials(node.address))
+                node = replace(node, address=without_credentials(node.address))
                 from inference.pacs import credential_store
 
                 credential_store.save(node.name, credentials)
@@ -143,6 +178,21 @@ class PacsNodesTab(QWidget):
         self._show_credentials(node)
         kept = " (its credentials in the OS credential store)" if credentials is not None else ""
         self.jobs.say(f"Saved {node.name}{kept}.")
+
+    def _browser(self, key: str) -> Callable[[], None]:
+        return lambda: self.browse(key)  # no argument: Qt's clicked(checked) is not passed on
+
+    def browse(self, key: str) -> None:
+        """Choose the node's ``key`` TLS file (``tls_ca``, ``tls_cert``, ``tls_key``)."""
+        field = self.tls_fields[key]
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            f"Choose the {TLS_FIELDS[key]}",
+            field.text(),
+            "PEM files (*.pem *.crt *.cer *.key);;All files (*)",
+        )
+        if path:
+            field.setText(path)
 
     def _typed_credentials(self, node: PacsNode) -> Credentials | None:
         """The credentials typed in the fields, else a password typed in the address; None for none.

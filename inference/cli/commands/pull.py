@@ -110,8 +110,9 @@ def web_root_or_node(text: str) -> WebNode | SavedNode:
         raise argparse.ArgumentTypeError(f"the node {text!r}: {exc}") from None
 
 
-def stored_access(saved: SavedNode, access: WebAccess) -> WebAccess:
-    """``access`` with the credential store's credentials for ``saved`` when the environment gave none;
+def stored_access(name: str, access: WebAccess) -> WebAccess:
+    """``access`` with the credential store's credentials for the node saved as ``name`` when the
+    environment gave none;
     where there is no credential store, says so (the environment's only). ``ValueError`` when the
     store cannot be read."""
     if access.credentials.scheme != "none":
@@ -121,12 +122,12 @@ def stored_access(saved: SavedNode, access: WebAccess) -> WebAccess:
     reason = credential_store.unavailable()
     if reason:
         print(
-            f"cxr-triage: {reason}: the credentials of {saved.name!r} come from the environment only"
+            f"cxr-triage: {reason}: the credentials of {name!r} come from the environment only"
             f" ({CREDENTIALS_HINT})",
             file=sys.stderr,
         )
         return access
-    return access.with_credentials(find_credentials(node=saved.name))
+    return access.with_credentials(find_credentials(node=name))
 
 
 def study_date(text: str) -> str:
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     target: WebNode | SavedNode = args.url
     if isinstance(target, SavedNode):
         try:
-            access = stored_access(target, access)
+            access = stored_access(target.name, access)
         except ValueError as exc:
             return fail(str(exc))
         target = target.node

@@ -1,13 +1,20 @@
 """``cxr-triage send DEST``: the SR and Secondary Capture of each scored study (made when needed) to a
 DICOMweb root (STOW-RS) or ``dicom://AE_TITLE@HOST:PORT`` (C-STORE; over DICOM TLS with the TLS
 options). What is sent is recorded in the
-store and the audit; the objects keep their UIDs, so sending twice never makes two copies."""
+store and the audit; the objects keep their UIDs, so sending twice never makes two copies.
+
+``DEST`` may be the name of a node saved in the viewer (PACS ▸ Nodes), as for ``pull NODE``: its address,
+its credentials from the OS credential store (a DICOMweb node; the environment's win) and its TLS files
+(a ``dicom://`` node with any is reached over DICOM TLS). Any --tls-ca, --tls-cert, --tls-key or
+--insecure given replaces all of the saved node's TLS files."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inference.cli.commands.common import fail, with_store
@@ -33,8 +40,11 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("send", help="send each scored study's SR and Secondary Capture to a PACS")
-    where = "http(s)://HOST/dicom-web or dicom://AE@HOST:PORT"
-    p.add_argument("destination", type=destination, metavar="DEST", help=where)
+    where = (
+        "http(s)://HOST/dicom-web or dicom://AE@HOST:PORT, or the name of a node saved in the viewer (its"
+        " credentials and TLS files with it)"
+    )
+    p.add_argument("destination", type=destination_or_node, metavar="DEST|NODE", help=where)
     p.add_argument("--aet", default=OWN_AE_TITLE, help=f"our AE title for C-STORE (default {OWN_AE_TITLE})")
     add_timeout_argument(p)
     add_access_arguments(p, dimse=True)
@@ -50,15 +60,58 @@ def destination(text: str) -> WebNode | DicomNode:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class SavedDestination:
+    """A node saved in the viewer, named on the command line: its address and TLS files."""
+
+    name: str
+    node: WebNode | DicomNode
+    tls: Mapping[str, str]  # tls_ca, tls_cert, tls_key: PEM paths, "" for none
+
+
+def destination_or_node(text: str) -> WebNode | DicomNode | SavedDestination:
+    """argparse type: a PACS address, or the name of a node saved in the viewer."""
+    if "://" in text:
+        return destination(text)
+    from inference.pacs.saved_nodes import TLS_KEYS, saved_node, without_credentials
+
+    try:
+        saved = saved_node(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    try:  # a password the viewer could not move to a credential store is never used from the file
+        node = destination(without_credentials(saved["address"]))
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"the node {text!r}: {exc}") from None
+    return SavedDestination(text, node, {key: saved[key] for key in TLS_KEYS})
+
+
 def run(args: argparse.Namespace) -> int:
-    node = args.destination
-    if isinstance(node, WebNode):
+    target = args.destination
+    saved = target if isinstance(target, SavedDestination) else None
+    if saved is not None:
+        if not (
+            args.tls_ca or args.tls_cert or args.tls_key or args.insecure
+        ):  # the options win, all of them
+            args.tls_ca, args.tls_cert, args.tls_key = (
+                Path(saved.tls[key]) if saved.tls[key] else None for key in ("tls_ca", "tls_cert", "tls_key")
+            )
+        target = saved.node
+    node: WebNode | DicomNode | str
+    if isinstance(target, WebNode):
         access = web_access(args)
-        node = access if isinstance(access, str) else secured(node, access)
+        if saved is not None and not isinstance(access, str):
+            from inference.cli.commands.pull import stored_access
+
+            try:
+                access = stored_access(saved.name, access)
+            except ValueError as exc:
+                return fail(str(exc))
+        node = access if isinstance(access, str) else secured(target, access)
     else:
-        node = dicom_secured(args, node)
+        node = dicom_secured(args, target)
     if isinstance(node, str):
-        return fail(node)
+        return fail(f"the node {saved.name!r}: {node}" if saved is not None else node)
     return with_store(args.db, lambda store: _send_all(node, args, store))
 
 
