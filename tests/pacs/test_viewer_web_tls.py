@@ -3,7 +3,7 @@ for basic auth and a client certificate (``test_pacs_tls``'s ``mutual``): the vi
 verify the server with the node's CA file and present its client certificate, with the credentials the
 OS credential store keeps under the node's name (an in-memory keyring here). Without the client
 certificate, or without the CA (and no ``REQUESTS_CA_BUNDLE``), they fail. ``cxr-triage send NODE``
-stores there with the saved node's CA, client certificate and stored credentials; an explicit
+(and ``pull NODE``) reach it with the saved node's CA, client certificate and stored credentials; an explicit
 ``--tls-ca`` replaces all the saved TLS files (so, without a client certificate, it is refused).
 
 Without Orthanc or openssl these skip with how to install them, except under ``CI=true``."""
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pydicom
 import pytest
 import test_pacs_tls
 from memory_keyring import MemoryKeyring
@@ -70,12 +71,24 @@ def test_send_node_to_dicomweb_takes_the_saved_tls_files_and_stored_credentials(
 ) -> None:
     site = mutual.certs
     db = tmp_path / "s.sqlite"
-    assert main(["triage", str(SAMPLES / CHEST), "--db", str(db), "--out", str(tmp_path / "out"),
-                 "--device", "cpu"]) == 0  # fmt: skip
     monkeypatch.setenv(HOME_ENV, str(tmp_path))
     node = PacsNode("Mutual", mutual.dicomweb, str(site.ca), str(site.client), str(site.client_key))
     Settings(path=settings_path(), pacs_nodes=nodes_to_settings([node])).save()
     credential_store.save("Mutual", Credentials(USER, PASSWORD))
+
+    def pull(*args: str) -> int:
+        return main(["pull", *args, "--db", str(db), "--out", str(tmp_path / "out"), "--device", "cpu",
+                     "--timeout", "20"])  # fmt: skip
+
+    assert pull("Mutual", "--tls-ca", str(site.ca)) == EXIT_PACS  # the options win: no client certificate
+    assert pull("Mutual") == 0  # pull NODE too: the saved CA and client certificate
+    study = str(pydicom.dcmread(SAMPLES / CHEST, stop_before_pixels=True).StudyInstanceUID)
+    with Store(db) as store:
+        [retrieved] = [
+            dict(e.detail) for e in store.audit() if e.action == "pacs-retrieve" and e.detail["studies"]
+        ]
+        assert store.has_study(study)
+    assert retrieved["client_certificate"] and retrieved["authentication"] == "basic"
 
     def send(*args: str) -> int:
         return main(["send", *args, "--db", str(db), "--timeout", "20", "--device", "cpu"])

@@ -4,14 +4,16 @@ as ``triage`` does with folders, writing the same worklist files.
 
 ``NODE`` is a node saved in the viewer (PACS ▸ Nodes): its address, and its credentials from the OS
 credential store; the environment's credentials win when set. Where the machine has no credential
-store, that is said and only the environment's are used."""
+store, that is said and only the environment's are used. Its TLS files (a CA, a client certificate and
+key) are used unless --tls-ca, --tls-cert, --tls-key or --insecure is given, which replace them all."""
 
 from __future__ import annotations
 
 import argparse
 import re
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.cli.commands import triage
@@ -49,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=web_root_or_node,
         metavar="URL|NODE",
         help="DICOMweb root, e.g. http://pacs:8042/dicom-web, or the name of a node saved in the viewer"
-        " (its credentials from the OS credential store)",
+        " (its credentials from the OS credential store, and its TLS files)",
     )
     p.add_argument("--study", action="append", default=[], metavar="UID", help="only this study (repeatable)")
     p.add_argument(
@@ -92,20 +94,22 @@ class SavedNode:
 
     name: str
     node: WebNode
+    tls: Mapping[str, str] = field(default_factory=dict)  # tls_ca, tls_cert, tls_key: PEM paths, "" none
 
 
 def web_root_or_node(text: str) -> WebNode | SavedNode:
     """argparse type: a DICOMweb root, or the name of a DICOMweb node saved in the viewer."""
     if "://" in text:
         return web_root(text)
-    from inference.pacs.saved_nodes import saved_address, without_credentials
+    from inference.pacs.saved_nodes import TLS_KEYS, saved_node, without_credentials
 
     try:
-        address = saved_address(text)
+        saved = saved_node(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     try:  # a password the viewer could not move to a credential store is never used from the file
-        return SavedNode(text, web_root(without_credentials(address)))
+        node = web_root(without_credentials(saved["address"]))
+        return SavedNode(text, node, {key: saved[key] for key in TLS_KEYS})
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"the node {text!r}: {exc}") from None
 
@@ -144,7 +148,19 @@ def modalities(text: str) -> tuple[str, ...]:
     return values
 
 
+def use_saved_tls(args: argparse.Namespace, tls: Mapping[str, str]) -> None:
+    """Set ``args``' --tls-ca, --tls-cert and --tls-key to a saved node's TLS files, unless any TLS
+    option (or --insecure) was given: those replace the saved files, all of them."""
+    if args.tls_ca or args.tls_cert or args.tls_key or args.insecure:
+        return
+    args.tls_ca, args.tls_cert, args.tls_key = (
+        Path(tls[key]) if tls.get(key) else None for key in ("tls_ca", "tls_cert", "tls_key")
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    if isinstance(args.url, SavedNode):
+        use_saved_tls(args, args.url.tls)
     access = web_access(args)
     if isinstance(access, str):
         return fail(access)

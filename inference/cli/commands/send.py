@@ -14,7 +14,6 @@ import argparse
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inference.cli.commands.common import fail, with_store
@@ -28,6 +27,7 @@ from inference.cli.commands.pacs_common import (
     transfer_detail,
     web_access,
 )
+from inference.cli.commands.pull import stored_access, use_saved_tls
 from inference.pacs import PacsError
 from inference.pacs.destinations import DicomNode, WebNode, parse_destination
 from inference.pacs.dimse import OWN_AE_TITLE
@@ -90,19 +90,12 @@ def run(args: argparse.Namespace) -> int:
     target = args.destination
     saved = target if isinstance(target, SavedDestination) else None
     if saved is not None:
-        if not (
-            args.tls_ca or args.tls_cert or args.tls_key or args.insecure
-        ):  # the options win, all of them
-            args.tls_ca, args.tls_cert, args.tls_key = (
-                Path(saved.tls[key]) if saved.tls[key] else None for key in ("tls_ca", "tls_cert", "tls_key")
-            )
+        use_saved_tls(args, saved.tls)  # the options, when given, win: all of them
         target = saved.node
     node: WebNode | DicomNode | str
     if isinstance(target, WebNode):
         access = web_access(args)
         if saved is not None and not isinstance(access, str):
-            from inference.cli.commands.pull import stored_access
-
             try:
                 access = stored_access(saved.name, access)
             except ValueError as exc:
