@@ -4,7 +4,9 @@ server certificate, client certificates the site CA signed; certificates made wi
 
 The viewer's Test (``viewer.pacs_client.echo_node``) of a ``dicom://`` node with the site CA and a client
 certificate is a C-ECHO over TLS that the listener answers; the same address without TLS files, or with
-the CA but no client certificate, fails. ``cxr-triage send NODE`` takes the saved node's address and TLS
+the CA but no client certificate, fails. The viewer's Send (``send_results``, the demo model's engine
+making the SR and Secondary Capture) stores them over TLS with the node's files, and fails without
+them. ``cxr-triage send NODE`` takes the saved node's address and TLS
 files and stores into the TLS listener; a saved node without TLS files fails there, and an explicit
 ``--tls-ca`` replaces the saved files.
 
@@ -13,6 +15,8 @@ run (the fixtures of ``test_dicom_tls``)."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -86,3 +90,39 @@ def test_send_node_takes_the_saved_nodes_address_and_tls_files(
         assert instance_path(listener.inbox, study, uid).exists()
     assert sends[-1]["tls"] is True and sends[-1]["client_certificate"] is True
     assert sends[-1]["node"] == f"dicom://{OURS}@127.0.0.1:{listener.port}"
+
+
+@pytest.mark.slow
+def test_the_viewers_send_stores_over_tls_with_the_nodes_files(
+    listener: TlsListener, scored: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The Send tab's job (``send_results``, with the demo model's engine) to a node with TLS files."""
+    from inference.bundled import DEMO_MODEL
+    from inference.runtime.engine import Engine
+    from viewer.pacs_client import send_results
+
+    site: SiteCertificates = listener.certs
+    source_db, study = scored
+    db = tmp_path / "copy.sqlite"
+    with closing(sqlite3.connect(source_db)) as source, closing(sqlite3.connect(db)) as copy:
+        source.backup(copy)  # a copy of the scored store: the other tests' sends stay theirs
+    with Store(db) as store:
+        before = store.sent(study)
+        for _, uid, _ in before:  # sent by the test before: gone from the inbox, so that this send shows
+            instance_path(listener.inbox, study, uid).unlink(missing_ok=True)
+        engine = Engine(store=store)
+        try:
+            info = engine.load(DEMO_MODEL, "cpu").result()
+            thresholds = info.card.thresholds(None)
+            plain = _node("Plain", listener)
+            with pytest.raises(PacsError):
+                list(send_results(store, engine, info.card, thresholds, study, plain, _never))
+            secure = _node("Secure", listener, site.ca, site.client, site.client_key)
+            steps = list(send_results(store, engine, info.card, thresholds, study, secure, _never))
+        finally:
+            engine.shutdown()
+        assert steps[-1].text == "SR and Secondary Capture sent to Secure."
+        sent = store.sent(study)[len(before) :]
+    assert sorted(kind for kind, _, _ in sent) == ["sc", "sr"]
+    for _, uid, _ in sent:
+        assert instance_path(listener.inbox, study, uid).exists()
