@@ -30,7 +30,8 @@ def test_each_test_starts_with_an_empty_store_of_its_own(run: str, tmp_path_fact
 def _run_inner(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
     """Run one test of ``body`` under this suite's conftest, as a user whose home is ``tmp_path``."""
     (tmp_path / "conftest.py").write_text(
-        "import importlib.util\n"
+        "import importlib.util\nimport sys\n"
+        f"sys.path.insert(0, {str(TESTS)!r})  # the suite's helper modules, as pytest finds them there\n"
         f"spec = importlib.util.spec_from_file_location('suite_conftest', {str(TESTS / 'conftest.py')!r})\n"
         "suite = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(suite)\n"
