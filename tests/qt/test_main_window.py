@@ -86,7 +86,25 @@ def test_number_keys_select_findings_and_space_marks_reviewed(qtbot, window):
     row = window.session.worklist_model.worklist.get(uid)
     assert row.review is not None and row.review.outcome == "reviewed"
     assert window.session.worklist_model.index_of(uid, Column.REVIEW).data() == "reviewed"
-    qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)  # Space again takes the mark off
+    assert window.worklist.current_uid() == window.worklist.proxy.uid_at(1)  # and it moved on
+
+
+def test_space_never_takes_a_mark_off_and_backspace_does(qtbot, window):
+    open_and_score(qtbot, window, "4")
+    window.worklist.select_row(0)
+    window.activateWindow()
+    window.worklist.table.setFocus()
+    uid = window.worklist.current_uid()
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_A)
+    row = window.session.worklist_model.worklist.get(uid)
+    assert row.review is not None and row.review.outcome == "accepted"
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)  # moves on, the acceptance stays
+    assert row.review.outcome == "accepted" and window.worklist.current_uid() != uid
+    window.worklist.select_uid(uid)
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)
+    assert row.review is not None and row.review.outcome == "accepted"
+    window.worklist.select_uid(uid)
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_Backspace)
     assert row.review is None
 
 

@@ -86,7 +86,7 @@ def build_actions(w, has_import: bool) -> Actions:
         # Arrow keys stay local to the worklist and image so that sliders keep theirs.
         next_study=_action(w, "&Next Study", lambda: w.move_study(1), Qt.Key.Key_Down, context=local),
         previous_study=_action(w, "&Previous Study", lambda: w.move_study(-1), Qt.Key.Key_Up, context=local),
-        mark_reviewed=_action(w, "Mark &Reviewed", w.reviews.toggle_reviewed, Qt.Key.Key_Space),
+        mark_reviewed=_action(w, "Mark &Reviewed and Next", w.reviews.reviewed_and_next, Qt.Key.Key_Space),
         accept=_action(w, "&Accept", lambda: w.reviews.mark("accepted"), Qt.Key.Key_A),
         reject=_action(w, "Re&ject", lambda: w.reviews.mark("rejected"), Qt.Key.Key_X),
         review_note=_action(w, "Review &Note…", w.reviews.note_dialog, Qt.Key.Key_N),

@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         )
         self.opening = OpenCommands(self, session, settings, self.image_view, save)
         self.models = ModelCommands(self, session, say)
-        self.reviews = ReviewCommands(self, session, self.current_row, hold, say)
+        self.reviews = ReviewCommands(self, session, self.current_row, hold, say, lambda: self.move_study(1))
         self.gate_override = GateOverride(self, session, settings, self.current_row, hold, say)
         self.archive = ArchiveCommands(self, session, self.worklist.selected_uids, say)
         self.actions_ = build_actions(self, has_import=torch_installed())  # import needs the training stack

@@ -21,29 +21,35 @@ class ReviewCommands:
         current_row: Callable[[], StudyRow | None],
         hold: Callable[[], None],
         say: Callable[[str], None],
+        next_study: Callable[[], None],
     ) -> None:
         self._parent, self._session = parent, session
         self._current_row, self._hold, self._say = current_row, hold, say
+        self._next_study = next_study
 
-    def toggle_reviewed(self) -> None:
-        """Space: mark the study reviewed, or take a plain "reviewed" mark off again."""
-        row = self._current_row()
-        if row is not None and row.review is not None and row.review.outcome == "reviewed":
-            self.clear()
-        else:
-            self.mark("reviewed")
-
-    def mark(self, outcome: str) -> None:
-        """Record ``outcome`` for the current study, keeping any note it has."""
+    def reviewed_and_next(self) -> None:
+        """Space: mark an unreviewed study "reviewed" and move on to the next. A study that already has
+        a mark keeps it (accepted stays accepted: only Backspace takes a mark off); one whose mark
+        could not be kept stays shown, so the reader sees why."""
         row = self._current_row()
         if row is None:
             return
+        if row.review is not None or self.mark("reviewed"):
+            self._next_study()
+
+    def mark(self, outcome: str) -> bool:
+        """Record ``outcome`` for the current study, keeping any note it has; whether it was kept."""
+        row = self._current_row()
+        if row is None:
+            return False
         self._hold()
         if cannot_keep(self._session, self._say, "the review"):
-            return
+            return False
         note = row.review.note if row.review is not None else ""
-        if self._session.set_review(row.uid, outcome, note) is not None:
-            self._say(f"Marked {outcome}")
+        if self._session.set_review(row.uid, outcome, note) is None:
+            return False
+        self._say(f"Marked {outcome}")
+        return True
 
     def note_dialog(self) -> None:
         row = self._current_row()
