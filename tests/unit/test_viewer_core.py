@@ -16,6 +16,7 @@ from viewer.core import ranked_worklist
 from viewer.core.errorlog import RedactingFilter, path_token, redact, setup_error_log
 from viewer.core.ranked_worklist import Worklist
 from viewer.core.settings import Settings
+from viewer.core.wording import counted
 from viewer.core.worklist import RowState
 from viewer.core.worklist_export import export_worklist
 
@@ -178,3 +179,8 @@ def test_lru_cache_caps_count_and_bytes():
     assert "b" not in cache and "a" in cache and "d" in cache
     cache.put("huge", b"x" * 100)  # the newest always stays
     assert len(cache) == 1 and "huge" in cache
+
+
+def test_counts_read_as_english():
+    assert counted(1, "study", "studies") == "1 study"
+    assert [counted(n, "file", "files") for n in (0, 2)] == ["0 files", "2 files"]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
 
+from viewer.core import wording
 from viewer.qt.read_only_store import cannot_keep
 from viewer.qt.session import TriageSession
 
@@ -30,7 +31,7 @@ class ArchiveCommands:
         question = f"Take {len(uids)} selected studies off the worklist (they stay in the store)?"
         answer = QMessageBox.question(self._parent, "Archive studies", question)
         if answer == QMessageBox.StandardButton.Yes:
-            self._say(f"Archived {self._session.archive(uids)} studies")
+            self._say(f"Archived {wording.studies(self._session.archive(uids))}")
 
     def older_than_dialog(self) -> None:
         if not self._can_archive():
@@ -41,7 +42,7 @@ class ArchiveCommands:
         )  # fmt: skip
         if ok:
             before = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
-            self._say(f"Archived {self._session.archive_older_than(before)} studies")
+            self._say(f"Archived {wording.studies(self._session.archive_older_than(before))}")
 
     def _can_archive(self) -> bool:
         if self._session.store is None:

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Slot
 
 from inference.api import ScanEntry
 from inference.store import Store, StoreError, cannot_write
+from viewer.core import wording
 from viewer.core.batching import batched_by_time
 from viewer.qt.session_host import SessionHost
 from viewer.qt.store_access import StoreAccess
@@ -109,8 +110,10 @@ class FolderIndexer(QObject):
         self._worker = None
         studies = len(s.worklist_model.worklist)
         if worker.abort_requested:  # the reader pressed Cancel: keep what was indexed, score nothing
-            s.message.emit(f"Indexing cancelled after {self._indexed} files ({studies} studies)")
+            s.message.emit(
+                f"Indexing cancelled after {wording.files(self._indexed)} ({wording.studies(studies)})"
+            )
         else:
-            s.message.emit(f"Indexed {self._indexed} files in {studies} studies")
+            s.message.emit(f"Indexed {wording.files(self._indexed)} in {wording.studies(studies)}")
             s.score_queued()
         s.maybe_idle()

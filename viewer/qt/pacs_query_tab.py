@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.core import wording
 from viewer.core.pacs_nodes import PacsNode
 from viewer.core.settings import Settings
 from viewer.pacs_client import Step, StudyQuery, pull_cache, query_studies, retrieve_studies
@@ -120,7 +121,9 @@ class PacsQueryTab(QWidget):
             )  # fmt: skip
             for column, value in enumerate(values):
                 self.results.setItem(row, column, QTableWidgetItem(value))
-        self.jobs.say(f"{len(found)} studies found." + (" Select some and press Retrieve." if found else ""))
+        self.jobs.say(
+            f"{wording.studies(len(found))} found." + (" Select some and press Retrieve." if found else "")
+        )
         if found:
             self.results.setFocus()
 
@@ -157,5 +160,5 @@ class PacsQueryTab(QWidget):
         if folders:
             self.session.open_paths(folders, replace=False)
             self.jobs.say(
-                f"{len(folders)} studies retrieved: adding them to the worklist, where they are scored."
+                f"{wording.studies(len(folders))} retrieved: added to the worklist, where they are scored."
             )

@@ -12,6 +12,7 @@ import time
 from PySide6.QtCore import QObject, QTimer, Slot
 
 from inference.api import StudyResult
+from viewer.core import wording
 from viewer.core.worklist import RowState
 from viewer.qt.session_host import SessionHost
 
@@ -100,8 +101,8 @@ class ScoringJobs(QObject):
             s.message.emit(f"Scoring stopped: {error}")
             s.scoringFailed.emit(error)
         elif cancelled:
-            s.message.emit(f"Scoring cancelled after {self._job_done} of {self._job_total} studies")
+            s.message.emit(f"Scoring cancelled after {self._job_done} of {wording.studies(self._job_total)}")
         else:
-            s.message.emit(f"Scored {self._job_done} studies")
+            s.message.emit(f"Scored {wording.studies(self._job_done)}")
             s.scoringDone.emit()
         s.maybe_idle()

@@ -20,6 +20,7 @@ from inference.runtime.engine import default_scorer
 from inference.store import Review, Store, StoreError, cannot_write
 from inference.store.user import current_user, now_iso
 from inference.worklist.studies import store_worklist
+from viewer.core import wording
 from viewer.qt.model_thread import Scorer
 from viewer.qt.session_host import SessionHost
 from viewer.qt.workers import FunctionWorker
@@ -125,7 +126,9 @@ class StoreAccess(QObject):
         if s.closed or s.info is None or rows.weights_sha256 != s.info.card.weights_sha256:
             return  # another model was loaded meanwhile; its own reload follows
         s.worklist_model.load(rows.results, rows.queued, rows.reviews)
-        s.message.emit(f"{len(rows.results)} studies from the store, {len(s.worklist_model.worklist)} in all")
+        s.message.emit(
+            f"{wording.studies(len(rows.results))} from the store, {len(s.worklist_model.worklist)} in all"
+        )
         s.score_queued()
         s.maybe_idle()
 
