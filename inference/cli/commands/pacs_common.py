@@ -7,9 +7,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from inference.cli.commands.common import seconds
 from inference.cli.commands.model_options import model_loader
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 EXIT_PACS = 3  # the PACS was down, refused, answered an error or timed out; what arrived is kept
 AUDIT_RETRIEVE = "pacs-retrieve"  # pull, batch: a DICOMweb retrieval (node, studies, how it was reached)
 AUDIT_SEND = "pacs-send"  # send: one run's sending (node, studies, how it was reached)
+N = TypeVar("N", bound=WebNode | DicomNode)  # the kind of node a command takes
 
 
 def add_timeout_argument(parser: argparse.ArgumentParser) -> None:
@@ -123,6 +125,62 @@ def secured(node: WebNode, access: WebAccess) -> WebNode | str:
             file=sys.stderr,
         )
     return replace(node, access=access)
+
+
+@dataclass(frozen=True)
+class SavedNode(Generic[N]):
+    """A node saved in the viewer, named on the command line (pull NODE, send NODE): its address
+    (without any password left in the saved address) and its TLS files."""
+
+    name: str
+    node: N
+    tls: Mapping[str, str]  # tls_ca, tls_cert, tls_key: PEM paths, "" for none
+
+
+def saved_node_argument(name: str, parse: Callable[[str], N]) -> SavedNode[N]:
+    """argparse type's second half: the node saved as ``name``, its address read by ``parse`` (the
+    command's own type for an address)."""
+    from inference.pacs.saved_nodes import TLS_KEYS, saved_node, without_credentials
+
+    try:
+        saved = saved_node(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    try:  # a password the viewer could not move to a credential store is never used from the file
+        node = parse(without_credentials(saved["address"]))
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"the node {name!r}: {exc}") from None
+    return SavedNode(name, node, {key: saved[key] for key in TLS_KEYS})
+
+
+def use_saved_tls(args: argparse.Namespace, tls: Mapping[str, str]) -> None:
+    """Set ``args``' --tls-ca, --tls-cert and --tls-key to a saved node's TLS files, unless any TLS
+    option (or --insecure) was given: those replace the saved files, all of them."""
+    if args.tls_ca or args.tls_cert or args.tls_key or args.insecure:
+        return
+    args.tls_ca, args.tls_cert, args.tls_key = (
+        Path(tls[key]) if tls.get(key) else None for key in ("tls_ca", "tls_cert", "tls_key")
+    )
+
+
+def stored_access(name: str, access: WebAccess) -> WebAccess:
+    """``access`` with the credential store's credentials for the node saved as ``name`` when the
+    environment gave none;
+    where there is no credential store, says so (the environment's only). ``ValueError`` when the
+    store cannot be read."""
+    if access.credentials.scheme != "none":
+        return access  # the environment's win
+    from inference.pacs import credential_store
+
+    reason = credential_store.unavailable()
+    if reason:
+        print(
+            f"cxr-triage: {reason}: the credentials of {name!r} come from the environment only"
+            f" ({CREDENTIALS_HINT})",
+            file=sys.stderr,
+        )
+        return access
+    return access.with_credentials(find_credentials(node=name))
 
 
 def add_dicom_tls_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.cli.commands import triage
@@ -27,16 +25,19 @@ from inference.cli.commands.common import (
 from inference.cli.commands.model_options import add_model_arguments, add_worklist_arguments
 from inference.cli.commands.pacs_common import (
     AUDIT_RETRIEVE,
+    SavedNode,
     add_access_arguments,
     add_timeout_argument,
     audit_transfer,
     fail_pacs,
+    saved_node_argument,
     secured,
+    stored_access,
+    use_saved_tls,
     web_access,
 )
 from inference.cli.commands.run_end import EXIT_NOTHING_SCORED
 from inference.pacs import PacsError, retrieve
-from inference.pacs.access import CREDENTIALS_HINT, WebAccess, find_credentials
 from inference.pacs.destinations import WebNode, parse_destination
 from inference.pacs.retrieve import DEFAULT_MODALITIES
 from inference.store.location import PULL_CACHE, beside_store
@@ -88,50 +89,9 @@ def web_root(text: str) -> WebNode:
     return node
 
 
-@dataclass(frozen=True)
-class SavedNode:
-    """A node saved in the viewer, named on the command line."""
-
-    name: str
-    node: WebNode
-    tls: Mapping[str, str] = field(default_factory=dict)  # tls_ca, tls_cert, tls_key: PEM paths, "" none
-
-
-def web_root_or_node(text: str) -> WebNode | SavedNode:
+def web_root_or_node(text: str) -> WebNode | SavedNode[WebNode]:
     """argparse type: a DICOMweb root, or the name of a DICOMweb node saved in the viewer."""
-    if "://" in text:
-        return web_root(text)
-    from inference.pacs.saved_nodes import TLS_KEYS, saved_node, without_credentials
-
-    try:
-        saved = saved_node(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    try:  # a password the viewer could not move to a credential store is never used from the file
-        node = web_root(without_credentials(saved["address"]))
-        return SavedNode(text, node, {key: saved[key] for key in TLS_KEYS})
-    except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"the node {text!r}: {exc}") from None
-
-
-def stored_access(name: str, access: WebAccess) -> WebAccess:
-    """``access`` with the credential store's credentials for the node saved as ``name`` when the
-    environment gave none;
-    where there is no credential store, says so (the environment's only). ``ValueError`` when the
-    store cannot be read."""
-    if access.credentials.scheme != "none":
-        return access  # the environment's win
-    from inference.pacs import credential_store
-
-    reason = credential_store.unavailable()
-    if reason:
-        print(
-            f"cxr-triage: {reason}: the credentials of {name!r} come from the environment only"
-            f" ({CREDENTIALS_HINT})",
-            file=sys.stderr,
-        )
-        return access
-    return access.with_credentials(find_credentials(node=name))
+    return web_root(text) if "://" in text else saved_node_argument(text, web_root)
 
 
 def study_date(text: str) -> str:
@@ -148,23 +108,13 @@ def modalities(text: str) -> tuple[str, ...]:
     return values
 
 
-def use_saved_tls(args: argparse.Namespace, tls: Mapping[str, str]) -> None:
-    """Set ``args``' --tls-ca, --tls-cert and --tls-key to a saved node's TLS files, unless any TLS
-    option (or --insecure) was given: those replace the saved files, all of them."""
-    if args.tls_ca or args.tls_cert or args.tls_key or args.insecure:
-        return
-    args.tls_ca, args.tls_cert, args.tls_key = (
-        Path(tls[key]) if tls.get(key) else None for key in ("tls_ca", "tls_cert", "tls_key")
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     if isinstance(args.url, SavedNode):
         use_saved_tls(args, args.url.tls)
     access = web_access(args)
     if isinstance(access, str):
         return fail(access)
-    target: WebNode | SavedNode = args.url
+    target: WebNode | SavedNode[WebNode] = args.url
     if isinstance(target, SavedNode):
         try:
             access = stored_access(target.name, access)

@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from inference.cli.commands.common import fail, with_store
 from inference.cli.commands.export_dicom import add_study_arguments, for_each_study
 from inference.cli.commands.pacs_common import (
     AUDIT_SEND,
+    SavedNode,
     add_access_arguments,
     add_timeout_argument,
     dicom_secured,
+    saved_node_argument,
     secured,
+    stored_access,
     transfer_detail,
+    use_saved_tls,
     web_access,
 )
-from inference.cli.commands.pull import stored_access, use_saved_tls
 from inference.pacs import PacsError
 from inference.pacs.destinations import DicomNode, WebNode, parse_destination
 from inference.pacs.dimse import OWN_AE_TITLE
@@ -60,35 +62,14 @@ def destination(text: str) -> WebNode | DicomNode:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-@dataclass(frozen=True)
-class SavedDestination:
-    """A node saved in the viewer, named on the command line: its address and TLS files."""
-
-    name: str
-    node: WebNode | DicomNode
-    tls: Mapping[str, str]  # tls_ca, tls_cert, tls_key: PEM paths, "" for none
-
-
-def destination_or_node(text: str) -> WebNode | DicomNode | SavedDestination:
+def destination_or_node(text: str) -> WebNode | DicomNode | SavedNode[WebNode | DicomNode]:
     """argparse type: a PACS address, or the name of a node saved in the viewer."""
-    if "://" in text:
-        return destination(text)
-    from inference.pacs.saved_nodes import TLS_KEYS, saved_node, without_credentials
-
-    try:
-        saved = saved_node(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    try:  # a password the viewer could not move to a credential store is never used from the file
-        node = destination(without_credentials(saved["address"]))
-    except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"the node {text!r}: {exc}") from None
-    return SavedDestination(text, node, {key: saved[key] for key in TLS_KEYS})
+    return destination(text) if "://" in text else saved_node_argument(text, destination)
 
 
 def run(args: argparse.Namespace) -> int:
     target = args.destination
-    saved = target if isinstance(target, SavedDestination) else None
+    saved = target if isinstance(target, SavedNode) else None
     if saved is not None:
         use_saved_tls(args, saved.tls)  # the options, when given, win: all of them
         target = saved.node
