@@ -9,20 +9,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from inference.store.location import data_dir
-
-SETTINGS_FILE = "settings.json"  # the viewer's settings (viewer.core.paths.settings_path)
-
-
-def settings_path() -> Path:
-    return data_dir() / SETTINGS_FILE
-
-
-def saved_address(name: str, path: Path | None = None) -> str:
-    """The address saved for the node named ``name``; ``ValueError`` says what is wrong (no such node,
-    with the names there are; no settings file)."""
-    return saved_node(name, path)["address"]
-
+from inference.store.location import settings_path
 
 TLS_KEYS = ("tls_ca", "tls_cert", "tls_key")  # a node's TLS files (PEM paths; absent or "": none)
 

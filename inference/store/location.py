@@ -14,6 +14,7 @@ DB_ENV = "CXR_TRIAGE_DB"
 STORE_FILE = "studies.sqlite"
 PULL_CACHE = "pacs-cache"  # instances pull (and the viewer's PACS dialog, and batch) retrieve
 INBOX = "inbox"  # files listen receives
+SETTINGS_FILE = "settings.json"  # the viewer's settings; the commands read its saved PACS nodes
 
 
 def data_dir() -> Path:
@@ -22,6 +23,11 @@ def data_dir() -> Path:
     if override:
         return Path(override)
     return platformdirs.user_data_path(APP_NAME, appauthor=False)
+
+
+def settings_path() -> Path:
+    """The viewer's settings file (:mod:`viewer.core.settings` writes it, ``pull/send NODE`` read it)."""
+    return data_dir() / SETTINGS_FILE
 
 
 def store_path(explicit: Path | str | None = None) -> Path:

@@ -131,13 +131,13 @@ def test_keyring_is_imported_only_when_credentials_are_looked_up_by_name() -> No
 def test_pull_reads_the_settings_file_the_viewer_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from inference.pacs.saved_nodes import saved_address, settings_path
+    from inference.pacs.saved_nodes import saved_node, settings_path
     from viewer.core.paths import settings_path as viewer_settings_path
 
     monkeypatch.setenv(HOME_ENV, str(tmp_path))
     assert settings_path() == viewer_settings_path()
     Settings(path=viewer_settings_path(), pacs_nodes=[{"name": "A", "address": "http://a/dicom-web"}]).save()
-    assert saved_address("A") == "http://a/dicom-web"
+    assert saved_node("A")["address"] == "http://a/dicom-web"
 
 
 # --- moving passwords out of the settings ------------------------------------------------------------

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inference.store.location import data_dir
+from inference.store.location import data_dir, settings_path
 
 __all__ = ["data_dir", "log_path", "settings_path"]
-
-
-def settings_path() -> Path:
-    return data_dir() / "settings.json"
 
 
 def log_path() -> Path:

@@ -18,6 +18,7 @@ from inference.models.card import PackageError
 from inference.pacs.access import CREDENTIALS_HINT, WebAccess, find_credentials
 from inference.pacs.destinations import DEFAULT_TIMEOUT_S, DicomNode, PacsError, WebNode
 from inference.pacs.dicom_tls import DICOM_TLS_PORT, DicomTls, TlsDicomNode
+from inference.pacs.saved_nodes import TLS_KEYS, saved_node, without_credentials
 
 if TYPE_CHECKING:
     from inference.runtime.engine import Engine, Listener, ModelInfo
@@ -140,8 +141,6 @@ class SavedNode(Generic[N]):
 def saved_node_argument(name: str, parse: Callable[[str], N]) -> SavedNode[N]:
     """argparse type's second half: the node saved as ``name``, its address read by ``parse`` (the
     command's own type for an address)."""
-    from inference.pacs.saved_nodes import TLS_KEYS, saved_node, without_credentials
-
     try:
         saved = saved_node(name)
     except ValueError as exc:
@@ -158,16 +157,13 @@ def use_saved_tls(args: argparse.Namespace, tls: Mapping[str, str]) -> None:
     option (or --insecure) was given: those replace the saved files, all of them."""
     if args.tls_ca or args.tls_cert or args.tls_key or args.insecure:
         return
-    args.tls_ca, args.tls_cert, args.tls_key = (
-        Path(tls[key]) if tls.get(key) else None for key in ("tls_ca", "tls_cert", "tls_key")
-    )
+    args.tls_ca, args.tls_cert, args.tls_key = (Path(tls[key]) if tls.get(key) else None for key in TLS_KEYS)
 
 
 def stored_access(name: str, access: WebAccess) -> WebAccess:
     """``access`` with the credential store's credentials for the node saved as ``name`` when the
-    environment gave none;
-    where there is no credential store, says so (the environment's only). ``ValueError`` when the
-    store cannot be read."""
+    environment gave none; where there is no credential store, says so (the environment's only).
+    ``ValueError`` when the store cannot be read."""
     if access.credentials.scheme != "none":
         return access  # the environment's win
     from inference.pacs import credential_store
