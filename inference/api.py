@@ -74,16 +74,54 @@ class ScanEntry:
 
 
 @dataclass(frozen=True)
+class HeaderWindow:
+    """One window of the DICOM header (Window Center/Width, in modality values) and its explanation."""
+
+    center: float
+    width: float
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class DisplayScale:
+    """What the [0, 1] pixels of an :class:`XRayImage` stand for in the image's own units.
+
+    Pixel 0 stands for ``black`` and 1 for ``white``, linearly (``black`` is the larger number for an
+    inverted image): for DICOM the modality values (after Rescale Slope/Intercept) at the edges of the
+    window that was applied, taken as Center ∓ Width/2 so the header's window reads back exactly; for
+    PNG/JPEG the stored range (0-255 or 0-65535). Display only: the pixels the model sees never depend
+    on it.
+    """
+
+    black: float
+    white: float
+    windows: tuple[HeaderWindow, ...] = ()
+
+    def to_units(self, pixel: float) -> float:
+        return self.black + pixel * (self.white - self.black)
+
+    def to_pixel(self, value: float) -> float:
+        return (value - self.black) / (self.white - self.black)
+
+    @property
+    def span(self) -> float:
+        """Units per pixel step of 1 (always positive)."""
+        return abs(self.white - self.black)
+
+
+@dataclass(frozen=True)
 class XRayImage:
     """Decoded display-ready pixels of one radiograph.
 
     ``pixels`` is 2-D float32 in [0, 1], 0 = black, after Modality LUT, VOI LUT and photometric
     inversion (MONOCHROME1 / Presentation LUT INVERSE). Both preprocessing conventions start here.
+    ``display`` says what those pixels stand for in the image's own units (None: unknown).
     """
 
     pixels: np.ndarray
     meta: ImageMeta
     warnings: tuple[str, ...] = ()
+    display: DisplayScale | None = None
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 2 or self.pixels.dtype != np.float32:

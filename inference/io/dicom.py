@@ -23,7 +23,7 @@ from pydicom.uid import (
     JPEGExtended12Bit,
 )
 
-from inference.api import ImageMeta, XRayImage
+from inference.api import DisplayScale, ImageMeta, XRayImage
 from inference.identity import content_uid
 from inference.io.detect import has_dicom_preamble
 from inference.io.display import to_display
@@ -178,9 +178,9 @@ def read_dicom(path: Path, min_side: int | None = None) -> XRayImage:
     if frames > 1:
         notes.append(f"multi-frame DICOM ({frames} frames): only the first frame is shown and scored")
     arr = _decode_first_frame(ds, frames, notes, min_side)
-    pixels = _display_pixels(arr, ds, notes)
+    pixels, scale = _display_pixels(arr, ds, notes)
     check_pixels(pixels)
-    return XRayImage(pixels=pixels, meta=meta, warnings=tuple(notes))
+    return XRayImage(pixels=pixels, meta=meta, warnings=tuple(notes), display=scale)
 
 
 def file_study_key(path: Path) -> str:
@@ -248,18 +248,18 @@ def _reduced_frame(ds: Dataset, frames: int, min_side: int) -> np.ndarray | None
         return None
 
 
-def _display_pixels(arr: np.ndarray, ds: Dataset, notes: list[str]) -> np.ndarray:
+def _display_pixels(arr: np.ndarray, ds: Dataset, notes: list[str]) -> tuple[np.ndarray, DisplayScale | None]:
     """The grey-scale transforms; numpy's overflow warnings stay quiet (non-numbers are refused later)."""
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            pixels, display_notes = to_display(arr, ds)
+            pixels, display_notes, scale = to_display(arr, ds)
     except ReadError:
         raise
     except Exception as exc:
         raise ReadError(f"cannot apply the DICOM grey-scale transforms ({short(exc)})") from exc
     notes.extend(display_notes)
-    return pixels
+    return pixels, scale
 
 
 def _looks_like_image_dicom(ds: Dataset) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.api import ImageMeta, XRayImage
+from inference.api import DisplayScale, ImageMeta, XRayImage
 from inference.identity import file_uids
 from inference.io.detect import JPEG_MAGIC, PNG_MAGIC
 from inference.io.errors import ReadError
@@ -86,7 +86,8 @@ def read_raster(path: Path, min_side: int | None = None) -> XRayImage:
     pixels = (img.astype(np.float32) / np.float32(scale)).astype(np.float32)
     check_pixels(pixels)
     meta = raster_meta(path, rows=rows, columns=columns)
-    return XRayImage(pixels=np.ascontiguousarray(pixels), meta=meta, warnings=tuple(notes))
+    display = DisplayScale(black=0.0, white=scale)  # the stored values, as the reader sees them
+    return XRayImage(pixels=np.ascontiguousarray(pixels), meta=meta, warnings=tuple(notes), display=display)
 
 
 def _decode(data: bytes, notes: list[str], scale_flag: int = 0) -> np.ndarray:
