@@ -4,7 +4,9 @@ The table's current row is always the study shown, so the arrow keys move from i
 worklist fills, the pane opens its top-ranked study; :meth:`open_top` opens the top-ranked one again
 (the window calls it when scoring finishes) unless the reader has taken a study in hand: selected one
 (click, arrow keys, a similar study) or acted on the one shown (:meth:`hold`). A study the reader
-holds stays shown wherever it moves in the ranking.
+holds stays shown wherever it moves in the ranking. Whichever study is shown stays shown when every
+row is replaced (the store's worklist read again, a folder opened again): when it is listed again,
+it is selected again, held as it was.
 """
 
 from __future__ import annotations
@@ -71,9 +73,9 @@ class WorklistPanel(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
         self.table.pressed.connect(lambda _index: self.hold())  # a click on the row already shown too
         self.proxy.layoutChanged.connect(self._keep_current_visible)
-        self.proxy.layoutChanged.connect(self._open_top_if_none)
-        self.proxy.rowsInserted.connect(self._open_top_if_none)
-        self.proxy.rowsRemoved.connect(self._open_top_if_none)
+        self.proxy.layoutChanged.connect(self._on_rows_moved)
+        self.proxy.rowsInserted.connect(self._on_rows_moved)
+        self.proxy.rowsRemoved.connect(self._on_rows_moved)
         self.proxy.modelReset.connect(self._on_reset)
         top = QHBoxLayout()
         top.addWidget(self.filter_combo)
@@ -85,6 +87,9 @@ class WorklistPanel(QWidget):
         self._current: str | None = None
         self._held = False  # the reader took the shown study in hand: open_top leaves it
         self._auto = False  # a selection the pane makes itself (not the reader's)
+        # The study shown when the worklist emptied (and whether it was held), selected again when
+        # it is listed again unless the reader picks another one first.
+        self._resume: tuple[str, bool] | None = None
 
     def set_findings(self, labels: tuple[str, ...]) -> None:
         """Offer one filter entry per shown finding of the loaded model."""
@@ -167,29 +172,43 @@ class WorklistPanel(QWidget):
         uid = current.data(UID_ROLE) if current.isValid() else None
         if uid is not None and not self._auto:
             self._held = True  # the reader's choice (or a command's): it stays shown
+            self._resume = None
         if uid != self._current:
             self._current = uid
             self.currentStudyChanged.emit(uid)
 
-    def _open_top_if_none(self) -> None:
-        """Rows arrived, left or moved: when no study is shown, the top-ranked one opens."""
+    def _on_rows_moved(self) -> None:
+        """Rows arrived, left or moved: the study shown before the worklist emptied comes back when it
+        is listed again; else, when no study is shown, the top-ranked one opens."""
+        if self._resume is not None and self._reselect(*self._resume):
+            return
         current = self.table.selectionModel().currentIndex()
         if self.proxy.rowCount() and (self._current is None or not current.isValid()):
             self._select_automatically(0)
 
     def _on_reset(self) -> None:
-        """Every row was replaced (the store's worklist read, studies archived): the study shown stays
-        when it is still there and the reader holds it; else the top-ranked study opens."""
+        """Every row was replaced (the store's worklist read, a folder opened again, studies archived):
+        the study shown stays when it is still listed, held as it was; else the top-ranked study opens."""
         if self.proxy.rowCount() == 0:
-            self._held = False
             if self._current is not None:
+                self._resume = (self._current, self._held)
                 self._current = None
                 self.currentStudyChanged.emit(None)
+            self._held = False
             return
-        if self._held and self._current is not None and self.proxy.row_of(self._current) >= 0:
-            self._select_automatically(self.proxy.row_of(self._current))  # same study: no signal
-        else:
+        keep = (self._current, self._held) if self._current is not None else self._resume
+        if keep is None or not self._reselect(*keep):
             self._select_automatically(0)
+
+    def _reselect(self, uid: str, held: bool) -> bool:
+        """Select ``uid`` again (no signal when it is the one shown), held as given; False if not listed."""
+        row = self.proxy.row_of(uid)
+        if row < 0:
+            return False
+        self._resume = None
+        self._select_automatically(row)
+        self._held = held
+        return True
 
     def _keep_current_visible(self) -> None:
         current = self.table.selectionModel().currentIndex()
