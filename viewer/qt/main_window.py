@@ -28,6 +28,7 @@ from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
 from viewer.qt.actions import build_actions, build_menus, build_worklist_menu, shortcut_table
 from viewer.qt.archive_commands import ArchiveCommands
+from viewer.qt.elided_label import ElidedLabel
 from viewer.qt.export_commands import ExportCommands
 from viewer.qt.findings_panel import FindingsPanel
 from viewer.qt.gate_override import GateOverride
@@ -36,6 +37,7 @@ from viewer.qt.model_commands import ModelCommands
 from viewer.qt.model_thread import ModelInfo
 from viewer.qt.open_commands import OpenCommands
 from viewer.qt.pacs_dialog import PacsDialog, Tab
+from viewer.qt.pane_layout import steady_panes
 from viewer.qt.review_commands import ReviewCommands
 from viewer.qt.session import TriageSession
 from viewer.qt.similar_panel import SimilarPanel
@@ -109,7 +111,7 @@ class MainWindow(QMainWindow):
         self.store_banner.hide()
         self.worklist = WorklistPanel(self.session.worklist_model)
         self.image_view = ImageView()
-        self.caption = QLabel(" ", objectName="studyCaption")
+        self.caption = ElidedLabel(" ", objectName="studyCaption")
         self.caption.setStyleSheet("padding: 2px 4px;")
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
@@ -128,6 +130,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.worklist)
         self.splitter.addWidget(centre)
         self.splitter.addWidget(right)
+        steady_panes(self.splitter, right)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 5)
         self.splitter.setStretchFactor(2, 2)
@@ -200,6 +203,8 @@ class MainWindow(QMainWindow):
 
     # -- model ----------------------------------------------------------------------------------
     def load_model(self, package: Path) -> None:
+        if self.demo_package is not None and Path(package).resolve() == Path(self.demo_package).resolve():
+            self.banner.show()  # now, not when it has loaded: the panes must not move under the reader
         self.models.load(package)
 
     def _on_model_loaded(self, info: ModelInfo) -> None:

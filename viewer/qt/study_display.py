@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow
 from inference.api import Heatmap, XRayImage
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
+from viewer.core.wrappable import wrappable
 from viewer.qt.findings_panel import FindingsPanel
 from viewer.qt.image_view import ImageView
 from viewer.qt.session import TriageSession
@@ -59,7 +60,7 @@ class StudyDisplay(QObject):
             return
         self._show_probabilities(row)
         if row.state is RowState.ERROR:
-            self._image_view.set_image(None, f"Cannot show this study.\n{row.reason}")
+            self._image_view.set_image(None, f"Cannot show this study.\n{wrappable(row.reason)}")
             return
         self._image_view.set_image(None, "Loading…")
         self._session.request_image(row.uid)
@@ -96,7 +97,7 @@ class StudyDisplay(QObject):
 
     def on_image_failed(self, uid: str, reason: str) -> None:
         if uid == self._worklist.current_uid():
-            self._image_view.set_image(None, f"Cannot show this study.\n{reason}")
+            self._image_view.set_image(None, f"Cannot show this study.\n{wrappable(reason)}")
 
     # -- findings and heat maps -----------------------------------------------------------------
     def select_finding(self, index: int) -> None:
