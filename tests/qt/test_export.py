@@ -1,4 +1,5 @@
-"""The viewer's annotated export: the one headless renderer, unique patient-free names, no patient."""
+"""The viewer's annotated export: the one headless renderer, unique names (patient-free when identifiers
+are hidden), no patient in the image."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def study() -> RankedStudy:
 
 def export(folder: Path, heatmap: Heatmap | None) -> Path:
     card = make_card()
-    return export_annotated(image(), heatmap, study(), card, card.thresholds(), folder)
+    return export_annotated(image(), heatmap, study(), card, card.thresholds(), folder, deidentify=True)
 
 
 def test_export_draws_the_heatmap_and_names_files_without_patient_data(tmp_path: Path) -> None:
@@ -51,7 +52,7 @@ def test_export_draws_the_heatmap_and_names_files_without_patient_data(tmp_path:
     assert a.shape[1] == b.shape[1] == W and a.shape[0] > b.shape[0] > H
     assert np.abs(a[:H].astype(int) - b[:H]).sum() > 1000
     for path in (with_heat, without):
-        assert re.fullmatch(r"cxr-\d{8}-\d{6}-[0-9a-f]{8}\.png", path.name)
+        assert re.fullmatch(r"study-[0-9a-f]{12}_Effusion(_2)?\.png", path.name)
         data = path.read_bytes()
         assert PATIENT.encode() not in data and b"DOE" not in data
         assert is_marked(data)  # a later scan of the export folder skips it

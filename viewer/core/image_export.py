@@ -1,15 +1,15 @@
-"""Annotated PNG export from the viewer: the headless renderer (:mod:`inference.render.annotate`), one file
-per export under a name free of patient data. The image never carries patient identifiers."""
+"""Annotated PNG export from the viewer: the headless renderer (:mod:`inference.render.annotate`), the
+image at its full resolution, one file per export named after the study and the finding its heat map
+shows (:mod:`viewer.core.export_names`). The image never carries patient identifiers."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 
 from inference.api import Heatmap, ModelCard, RankedStudy, XRayImage
 from inference.render.annotate import render, write_png
+from viewer.core.export_names import export_stem, unused_path
 
 
 def export_annotated(
@@ -19,14 +19,11 @@ def export_annotated(
     card: ModelCard,
     thresholds: Mapping[str, float],
     folder: Path,
+    deidentify: bool,
 ) -> Path:
-    """Write ``cxr-<stamp>-<random>.png`` into ``folder`` (created); returns its path."""
-    return write_png(render(image, heatmap, study, card, thresholds), unused_name(Path(folder)))
-
-
-def unused_name(folder: Path) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    while True:
-        path = folder / f"cxr-{stamp}-{uuid.uuid4().hex[:8]}.png"
-        if not path.exists():
-            return path
+    """Write ``<accession or file stem>_<finding>.png`` (``study-<id>_<finding>.png`` when ``deidentify``)
+    into ``folder`` (created), the finding being the heat map's, else the study's top finding; returns
+    its path."""
+    finding = heatmap.label if heatmap is not None else study.top_finding
+    stem = export_stem(study.result.study_uid, study.result.meta, finding, deidentify)
+    return write_png(render(image, heatmap, study, card, thresholds), unused_path(Path(folder), stem))

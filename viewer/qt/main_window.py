@@ -90,7 +90,8 @@ class MainWindow(QMainWindow):
         recent = self.actions_.recent_menu
         assert recent is not None
         recent.aboutToShow.connect(lambda: self.opening.fill_recent_menu(recent))
-        self.exports = ExportCommands(self, settings, say, save)
+        shown = self.image_view, self.display
+        self.exports = ExportCommands(self, session, settings, self.current_row, shown, hold, say, save)
         self.pacs = PacsDialog(session, settings, save, self.worklist.current_uid, self)
         self._save_timer = QTimer(self, singleShot=True, interval=500)
         self._save_timer.timeout.connect(self._save_settings)
@@ -285,29 +286,10 @@ class MainWindow(QMainWindow):
         return self.exports.choose_folder()
 
     def export_image(self) -> Path | None:
-        """Ctrl+E: the study's image with its heat map (when shown) and findings burned in."""
-        self.worklist.hold()
-        row = self.current_row()
-        image = self.image_view.image()
-        item = row.ranked() if row is not None else None
-        card = self.session.info.card if self.session.info else None
-        if row is None or image is None or self.display.image_uid != row.uid or item is None or card is None:
-            self.show_message("Nothing to export: select a ranked study with an image")
-            return None
-        heatmap = self.image_view.heatmap() if self.image_view.overlay_visible() else None
-        path = self.exports.image(image, heatmap, item, card, self.session.worklist_model.worklist.thresholds)
-        if path is not None:
-            self.session.audit("exported", row.uid, kind="image", file=path.name)
-        return path
+        return self.exports.image()  # ExportCommands' (stays for its callers, like open_paths)
 
     def export_worklist(self) -> tuple[Path, Path] | None:
-        wl = self.session.worklist_model.worklist
-        card = self.session.info.card if self.session.info else None
-        out = self.exports.worklist(wl.ranked_rows(), card, wl.thresholds)
-        if out is not None:
-            hidden = self.settings.deidentify
-            self.session.audit("exported", kind="worklist", file=out[0].name, deidentified=hidden)
-        return out
+        return self.exports.worklist()
 
     # -- misc -----------------------------------------------------------------------------------
     def show_pacs(self, tab: Tab) -> None:
