@@ -58,6 +58,12 @@ class StudyRow:
             return self.result.meta
         return next((e.meta for e in self.entries if e.status is Status.SCORED), self.entries[0].meta)
 
+    def file_names(self) -> list[str]:
+        """The names of every file of the study (the lead image first), as a search matches them."""
+        paths = [self.meta.path, *(self.result.images if self.result is not None else ())]
+        paths += [e.meta.path for e in self.entries]
+        return list(dict.fromkeys(p.name for p in paths))
+
     @property
     def reason(self) -> str:
         return self.result.reason if self.result is not None else ""

@@ -45,6 +45,7 @@ class Actions:
     pacs_nodes: QAction
     pacs_query: QAction
     pacs_send: QAction
+    find_in_worklist: QAction
     findings: list[QAction] = field(default_factory=list)
     recent_menu: QMenu | None = None
 
@@ -122,6 +123,7 @@ def build_actions(w, has_import: bool) -> Actions:
         pacs_nodes=_action(w, "&Nodes…", lambda: w.show_pacs(Tab.NODES), tip="PACS nodes: add, remove, test"),
         pacs_query=_action(w, "&Query and Retrieve…", lambda: w.show_pacs(Tab.QUERY), "Ctrl+Shift+R"),
         pacs_send=_action(w, "&Send Current Study's Results…", lambda: w.show_pacs(Tab.SEND), "Ctrl+Shift+U"),
+        find_in_worklist=_action(w, "&Find in Worklist", w.worklist.focus_search, StdKey.Find),
     )
     for i in range(9):
         a.findings.append(
@@ -140,7 +142,7 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     file.addSeparator()
     file.addAction(a.quit)
     study = bar.addMenu("&Study")
-    study.addActions([a.next_study, a.previous_study])
+    study.addActions([a.next_study, a.previous_study, a.find_in_worklist])
     study.addSeparator()
     study.addActions([a.mark_reviewed, a.accept, a.reject, a.review_note, a.clear_review])
     study.addSeparator()

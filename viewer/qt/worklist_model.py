@@ -274,6 +274,8 @@ class WorklistModel(QAbstractTableModel):
 class WorklistProxy(QSortFilterProxyModel):
     """Filters by a finding (studies positive for it) and by text; sorting is the source's job."""
 
+    filterChanged = Signal()  # noqa: N815  the finding or the text changed (and what is shown with it)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._finding: str | None = None
@@ -284,6 +286,7 @@ class WorklistProxy(QSortFilterProxyModel):
         """Re-apply the filter after something it reads changed (e.g. the PHI toggle)."""
         self.beginFilterChange()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        self.filterChanged.emit()
 
     def worklist_model(self) -> WorklistModel:
         model = self.sourceModel()
@@ -295,9 +298,14 @@ class WorklistProxy(QSortFilterProxyModel):
             self.beginFilterChange()
             self._finding = finding or None
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+            self.filterChanged.emit()
 
     def finding_filter(self) -> str | None:
         return self._finding
+
+    def filtering(self) -> bool:
+        """A finding filter or a search is set (rows may be hidden)."""
+        return bool(self._finding or self._text)
 
     def set_text_filter(self, text: str) -> None:
         text = text.strip().casefold()
@@ -305,6 +313,7 @@ class WorklistProxy(QSortFilterProxyModel):
             self.beginFilterChange()
             self._text = text
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+            self.filterChanged.emit()
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
         if not self._finding and not self._text:
@@ -318,7 +327,7 @@ class WorklistProxy(QSortFilterProxyModel):
             fields = [row.top_finding.replace("_", " "), row.status_for(model.deidentify), meta.view_position]
             fields += [p.replace("_", " ") for p in row.positives]
             if not model.deidentify:
-                fields += [meta.patient_id, meta.accession, meta.path.name]
+                fields += [meta.patient_id, meta.accession, *row.file_names()]
             return any(self._text in f.casefold() for f in fields)
         return True
 

@@ -1,4 +1,5 @@
-"""The worklist pane: finding filter, text search and the sortable study table.
+"""The worklist pane: finding filter, text search, their clear-all and count, and the sortable study
+table.
 
 The table's current row is always the study shown, so the arrow keys move from it. When the
 worklist fills, the pane opens its top-ranked study; :meth:`open_top` opens the top-ranked one again
@@ -17,16 +18,27 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
-    QLineEdit,
+    QLabel,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from viewer.core import wording
 from viewer.core.worklist_columns import Column
 from viewer.qt.worklist_model import UID_ROLE, WorklistModel, WorklistProxy
+from viewer.qt.worklist_search import SearchBox
 
 ALL_FINDINGS = "All studies"
+
+
+class WorklistTable(QTableView):
+    """The study table. Letters typed in it never jump rows (they are the window's review and image
+    keys); the search box finds studies."""
+
+    def keyboardSearch(self, search: str) -> None:  # noqa: N802 (Qt override)
+        del search
 
 
 class WorklistPanel(QWidget):
@@ -41,14 +53,23 @@ class WorklistPanel(QWidget):
         self.proxy.setSourceModel(model)
         self.filter_combo = QComboBox(toolTip="Show only studies positive for a finding")
         self.filter_combo.setAccessibleName("Finding filter")
+        self.filter_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # names whole
         self.filter_combo.addItem(ALL_FINDINGS, None)
         self.filter_combo.currentIndexChanged.connect(
             lambda i: self.proxy.set_finding_filter(self.filter_combo.itemData(i))
         )
-        self.search = QLineEdit(placeholderText="Search ID, accession, finding…", clearButtonEnabled=True)
+        self.search = SearchBox(self.proxy.filtering)
+        self.search.setPlaceholderText("Search file, ID, accession, finding…")
+        self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search worklist")
         self.search.textChanged.connect(self.proxy.set_text_filter)
-        self.table = QTableView()
+        self.search.clearRequested.connect(self.clear_filters)
+        self.clear_button = QToolButton(text="Clear", toolTip="Show every study (Esc in the search box)")
+        self.clear_button.setAccessibleName("Clear filters")
+        self.clear_button.clicked.connect(self.clear_filters)
+        self.count_label = QLabel()
+        self.count_label.setAccessibleName("Studies shown")
+        self.table = WorklistTable()
         self.table.setAccessibleName("Worklist")
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -77,13 +98,18 @@ class WorklistPanel(QWidget):
         self.proxy.rowsInserted.connect(self._on_rows_moved)
         self.proxy.rowsRemoved.connect(self._on_rows_moved)
         self.proxy.modelReset.connect(self._on_reset)
+        for signal in (self.proxy.filterChanged, model.rowsInserted, model.rowsRemoved, model.modelReset):
+            signal.connect(self._show_count)
         top = QHBoxLayout()
         top.addWidget(self.filter_combo)
         top.addWidget(self.search, 1)
+        top.addWidget(self.clear_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
+        layout.addWidget(self.count_label)
         layout.addWidget(self.table, 1)
+        self._show_count()
         self._current: str | None = None
         self._held = False  # the reader took the shown study in hand: open_top leaves it
         self._auto = False  # a selection the pane makes itself (not the reader's)
@@ -98,7 +124,7 @@ class WorklistPanel(QWidget):
         self.filter_combo.clear()
         self.filter_combo.addItem(ALL_FINDINGS, None)
         for name in labels:
-            self.filter_combo.addItem(f"Positive for {name.replace('_', ' ')}", name)
+            self.filter_combo.addItem(name.replace("_", " "), name)
         i = self.filter_combo.findData(keep) if keep in labels else 0
         self.filter_combo.setCurrentIndex(max(i, 0))
         self.filter_combo.blockSignals(False)
@@ -107,6 +133,31 @@ class WorklistPanel(QWidget):
     def set_finding_filter(self, finding: str | None) -> None:
         i = self.filter_combo.findData(finding)
         self.filter_combo.setCurrentIndex(max(i, 0))
+
+    def clear_filters(self) -> None:
+        """Show every study: no finding filter, no search."""
+        self.search.clear()
+        self.set_finding_filter(None)
+
+    def focus_search(self) -> None:
+        """Put the cursor in the search box, its text selected (Ctrl+F)."""
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _show_count(self) -> None:
+        """'Showing N of M' (and what hides the others) while a filter is set; else how many studies."""
+        total = self.model.rowCount()
+        filtering = self.proxy.filtering()
+        self.clear_button.setEnabled(filtering)
+        if not filtering:
+            self.count_label.setText(wording.studies(total))
+            return
+        why = []
+        if (finding := self.proxy.finding_filter()) is not None:
+            why.append("positive for " + finding.replace("_", " "))
+        if text := self.search.text().strip():
+            why.append(f"matching “{text}”")
+        self.count_label.setText(f"Showing {self.proxy.rowCount()} of {total}: " + ", ".join(why))
 
     def current_uid(self) -> str | None:
         return self._current
