@@ -28,7 +28,7 @@ FIXED_COLUMNS = (
     "warnings", "top_finding", "top_probability", "positive_findings", "risk_score", "overdue", "gate",
     "gate_overridden",
 )  # fmt: skip
-REVIEW_COLUMNS = ("review", "reviewed_by", "reviewed_at")
+REVIEW_COLUMNS = ("review", "reviewed_by", "reviewed_at", "review_note")
 PARTIAL_NOTE = "# partial worklist: the run stopped before every study was scored"
 
 
@@ -58,7 +58,8 @@ def study_record(
     item: RankedStudy, labels: Sequence[str], review: Review | None = None, deidentify: bool = False
 ) -> dict[str, object]:
     """One flat row for a ranked study. With ``deidentify``, files and UIDs become opaque ids,
-    patient ID and accession are left empty and reasons name images "image N"."""
+    patient ID, accession and the review note (free text a reader may have written a name in) are
+    left empty and reasons name images "image N"."""
     result, meta = item.result, item.result.meta
     files = result.images or (meta.path,)
 
@@ -89,6 +90,7 @@ def study_record(
         "review": review.outcome if review else "",
         "reviewed_by": review.user if review else "",
         "reviewed_at": review.time if review else "",
+        "review_note": printable(review.note) if review and not deidentify else "",
     }
     return record
 

@@ -159,10 +159,11 @@ def test_export_hides_phi_when_asked(tmp_path):
             s["file"].startswith("image-") and s["study_uid"].startswith("study-") and s["patient_id"] == ""
         )
     header = csv_path.read_text().splitlines()[0].split(",")
-    assert header[:3] == ["rank", "file", "study_uid"] and header[-3:] == [
+    assert header[:3] == ["rank", "file", "study_uid"] and header[-4:] == [
         "review",
         "reviewed_by",
         "reviewed_at",
+        "review_note",
     ]
     assert csv_path.name.startswith("worklist-") and csv_path.name != "worklist.csv"  # never overwritten
 
