@@ -12,7 +12,7 @@ from similar_helpers import SHA, add_study, unit
 
 from inference.api import ImageMeta, ScanEntry, XRayImage
 from inference.store import Store
-from viewer.qt.similar_panel import SimilarPanel
+from viewer.qt.similar_panel import UID_ROLE, SimilarPanel
 
 
 class Reader:
@@ -67,8 +67,8 @@ def test_neighbours_show_with_thumbnails_similarity_and_review(qtbot, panel: Sim
 
 def test_an_unscored_study_says_why(qtbot, panel: SimilarPanel, store: Store):
     panel.show_study("nope")
-    qtbot.waitUntil(lambda: "No similar studies" in panel.status.text())
-    assert "no study nope" in panel.status.text() and panel.list.count() == 0
+    qtbot.waitUntil(lambda: "not in the study store" in panel.status.text())
+    assert "nope" not in panel.status.text() and panel.list.count() == 0
 
 
 def test_only_the_last_shown_study_is_answered(qtbot, panel: SimilarPanel):
@@ -77,16 +77,16 @@ def test_only_the_last_shown_study_is_answered(qtbot, panel: SimilarPanel):
     qtbot.waitUntil(lambda: panel.list.count() == 2)
     panel.shutdown()  # every answer is in: the first one must not have been shown
     qtbot.wait(50)
-    assert [panel.list.item(i).toolTip() for i in range(panel.list.count())] == ["close", "q"]
+    assert [panel.list.item(i).data(UID_ROLE) for i in range(panel.list.count())] == ["close", "q"]
 
 
 def test_a_study_scored_after_it_was_shown_is_searched_again(qtbot, panel: SimilarPanel, store: Store):
     late = ImageMeta(Path("/data/late-0.png"), "late", sop_uid="late.0", view_position="PA")
     store.record([ScanEntry(late)])
     panel.show_study("late")  # recorded, not scored yet
-    qtbot.waitUntil(lambda: "no scored frontal image" in panel.status.text())
+    qtbot.waitUntil(lambda: "once this study is scored" in panel.status.text())
     add_study(store, "late", [unit(1, 0.1)], patient_id="P4")  # the window's scoring commits it
     panel.refresh_if_scored("late")
     qtbot.waitUntil(lambda: panel.list.count() == 3)
     assert panel.status.text() == ""
-    assert {panel.list.item(i).toolTip() for i in range(3)} == {"q", "close", "missing"}
+    assert {panel.list.item(i).data(UID_ROLE) for i in range(3)} == {"q", "close", "missing"}

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
+from viewer.qt.image_view import MOUSE_ACTIONS, ImageView
 from viewer.qt.pacs_dialog import Tab
 
 StdKey = QKeySequence.StandardKey
@@ -29,12 +30,27 @@ class Actions:
     reject: QAction
     review_note: QAction
     clear_review: QAction
+    undo_review: QAction
     score_anyway: QAction
     archive_selected: QAction
     archive_older: QAction
     heatmap: QAction
     invert: QAction
     reset_view: QAction
+    fit_view: QAction
+    actual_size: QAction
+    zoom_in: QAction
+    zoom_out: QAction
+    window_wider: QAction
+    window_narrower: QAction
+    level_up: QAction
+    level_down: QAction
+    save_window_preset: QAction
+    delete_window_preset: QAction
+    heat_full_strength: QAction
+    compare_prior: QAction
+    close_comparison: QAction
+    next_image: QAction
     deidentify: QAction
     cancel: QAction
     resume: QAction
@@ -46,6 +62,7 @@ class Actions:
     pacs_query: QAction
     pacs_send: QAction
     find_in_worklist: QAction
+    open_samples: QAction
     findings: list[QAction] = field(default_factory=list)
     recent_menu: QMenu | None = None
 
@@ -92,6 +109,7 @@ def build_actions(w, has_import: bool) -> Actions:
         reject=_action(w, "Re&ject", lambda: w.reviews.mark("rejected"), Qt.Key.Key_X),
         review_note=_action(w, "Review &Note…", w.reviews.note_dialog, Qt.Key.Key_N),
         clear_review=_action(w, "C&lear Review", w.reviews.clear, Qt.Key.Key_Backspace),
+        undo_review=_action(w, "&Undo Review Change", w.reviews.undo, StdKey.Undo),
         score_anyway=_action(
             w,
             "Score Any&way",
@@ -109,6 +127,35 @@ def build_actions(w, has_import: bool) -> Actions:
         heatmap=_action(w, "&Heat Map Overlay", w.display.set_overlay_visible, Qt.Key.Key_H, checkable=True),
         invert=_action(w, "&Invert Grey Scale", w.display.set_inverted, Qt.Key.Key_I, checkable=True),
         reset_view=_action(w, "&Reset View", w.display.reset_view, Qt.Key.Key_R),
+        fit_view=_action(w, "&Fit to Pane", lambda: w.display.change_view(ImageView.fit), "Ctrl+0"),
+        actual_size=_action(
+            w, "&Actual Size (1:1)", lambda: w.display.change_view(ImageView.actual_size), "Ctrl+1"
+        ),
+        zoom_in=_action(w, "Zoom &In", lambda: w.display.change_view(lambda v: v.zoom_in(1)), "Ctrl+="),
+        zoom_out=_action(w, "Zoom &Out", lambda: w.display.change_view(lambda v: v.zoom_in(-1)), "Ctrl+-"),
+        window_wider=_action(
+            w, "&Wider Window", lambda: w.display.change_view(lambda v: v.widen_window(1)), "]"
+        ),
+        window_narrower=_action(
+            w, "&Narrower Window", lambda: w.display.change_view(lambda v: v.widen_window(-1)), "["
+        ),
+        level_up=_action(w, "Raise &Level", lambda: w.display.change_view(lambda v: v.raise_level(1)), "."),
+        level_down=_action(
+            w, "Lower L&evel", lambda: w.display.change_view(lambda v: v.raise_level(-1)), ","
+        ),
+        save_window_preset=_action(w, "&Save Window Preset…", w.image_view.save_preset_dialog),
+        delete_window_preset=_action(w, "&Delete Shown Window Preset", w.image_view.delete_shown_preset),
+        heat_full_strength=_action(
+            w,
+            "Below-Threshold Heat Maps at Full &Strength",
+            w.image_view.set_full_strength,
+            "Shift+H",
+            checkable=True,
+            tip="A finding below its threshold has its heat map drawn faintly unless this is on",
+        ),
+        compare_prior=_action(w, "Compare with &Prior", w.compare.compare_with_prior, Qt.Key.Key_P),
+        close_comparison=_action(w, "Close &Comparison (Esc)", w.compare.close),
+        next_image=_action(w, "Next Image of the &Study", w.study_images.next_image, Qt.Key.Key_V),
         deidentify=_action(w, "Hide &Patient Identifiers", w.set_deidentify, "Ctrl+Shift+P", checkable=True),
         cancel=_action(w, "&Cancel Indexing/Scoring", w.cancel_work, Qt.Key.Key_Escape),
         resume=_action(w, "&Score Queued Studies", w.score_queued),
@@ -124,11 +171,15 @@ def build_actions(w, has_import: bool) -> Actions:
         pacs_query=_action(w, "&Query and Retrieve…", lambda: w.show_pacs(Tab.QUERY), "Ctrl+Shift+R"),
         pacs_send=_action(w, "&Send Current Study's Results…", lambda: w.show_pacs(Tab.SEND), "Ctrl+Shift+U"),
         find_in_worklist=_action(w, "&Find in Worklist", w.worklist.focus_search, StdKey.Find),
+        open_samples=_action(
+            w, "Open &Sample Studies", w.open_samples, tip="The bundled demo studies, in memory only"
+        ),
     )
     for i in range(9):
         a.findings.append(
             _action(w, f"Finding {i + 1}", lambda _=False, i=i: w.display.select_finding(i), str(i + 1))
         )
+    a.zoom_in.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])  # with or without Shift
     return a
 
 
@@ -144,7 +195,7 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     study = bar.addMenu("&Study")
     study.addActions([a.next_study, a.previous_study, a.find_in_worklist])
     study.addSeparator()
-    study.addActions([a.mark_reviewed, a.accept, a.reject, a.review_note, a.clear_review])
+    study.addActions([a.mark_reviewed, a.accept, a.reject, a.review_note, a.clear_review, a.undo_review])
     study.addSeparator()
     study.addAction(a.score_anyway)
     study.addSeparator()
@@ -152,7 +203,15 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     study.addSeparator()
     study.addActions([a.cancel, a.resume])
     view = bar.addMenu("&View")
-    view.addActions([a.heatmap, a.invert, a.reset_view])
+    view.addActions([a.heatmap, a.heat_full_strength, a.invert, a.reset_view])
+    zoom_window = view.addMenu("&Zoom and Window")
+    zoom_window.addActions([a.fit_view, a.actual_size, a.zoom_in, a.zoom_out])
+    zoom_window.addSeparator()
+    zoom_window.addActions([a.window_wider, a.window_narrower, a.level_up, a.level_down])
+    zoom_window.addSeparator()
+    zoom_window.addActions([a.save_window_preset, a.delete_window_preset])
+    view.addSeparator()
+    view.addActions([a.next_image, a.compare_prior, a.close_comparison])
     findings = view.addMenu("Select &Finding")
     findings.addActions(a.findings)
     view.addSeparator()
@@ -164,7 +223,7 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     pacs = bar.addMenu("&PACS")
     pacs.addActions([a.pacs_nodes, a.pacs_query, a.pacs_send])
     help_menu = bar.addMenu("&Help")
-    help_menu.addActions([a.shortcuts, a.about])
+    help_menu.addActions([a.shortcuts, a.open_samples, a.about])
     for widget in local_widgets:
         widget.addActions([a.next_study, a.previous_study])
 
@@ -173,15 +232,18 @@ def build_worklist_menu(table: QWidget, a: Actions) -> None:
     """Right-click on the worklist: the study commands (the same actions, same shortcuts)."""
     table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
     table.addActions([a.next_study, a.previous_study, a.mark_reviewed, a.accept, a.reject, a.review_note,
-                      a.clear_review, a.score_anyway, a.export_image, a.archive_selected])  # fmt: skip
+                      a.clear_review, a.undo_review, a.score_anyway, a.export_image,
+                      a.archive_selected])  # fmt: skip
 
 
 def shortcut_table(a: Actions) -> list[tuple[str, str]]:
-    """(keys, command) for every action that has a shortcut; findings 1-9 as one line."""
+    """(keys, command) for every action that has a shortcut; findings 1-9 as one line; then what the
+    mouse does on the image."""
     rows = []
     for action in vars(a).values():
         if isinstance(action, QAction) and not action.shortcut().isEmpty():
             text = action.text().replace("&", "")
             rows.append((action.shortcut().toString(QKeySequence.SequenceFormat.NativeText), text))
     rows.append(("1 … 9", "Select finding 1 to 9 (in the findings panel's order)"))
+    rows.extend(MOUSE_ACTIONS)  # on the image
     return rows

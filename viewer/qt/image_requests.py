@@ -1,5 +1,6 @@
 """Images and heat maps for the studies the reader looks at: images read on the I/O pool, heat maps
-(Grad-CAM) computed on the model thread, both kept in caches capped by bytes.
+(Grad-CAM) computed on the model thread, both kept in caches capped by bytes. :class:`FileImages`
+reads any image file by its path (a study's other views, a prior, a similar study) with a thumbnail.
 """
 
 from __future__ import annotations
@@ -8,12 +9,14 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Slot
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
 
 from inference.api import Heatmap, XRayImage
 from viewer.core.cache import LruCache
 from viewer.core.worklist import RowState
 from viewer.qt.session_host import SessionHost
+from viewer.qt.thumbnails import shrink
 from viewer.qt.workers import FunctionWorker
 
 log = logging.getLogger(__name__)
@@ -121,3 +124,67 @@ class ImageRequests(QObject):
     def _on_explain_failed(self, key: object, reason: str) -> None:
         self._explaining.discard(key)
         self._session.heatmapFailed.emit(key, reason)
+
+
+FileRead = tuple[Path, XRayImage | None, np.ndarray | None, str]  # path, image, thumbnail, why not
+
+
+def _read_file(read_image: Callable[[Path], XRayImage], path: Path) -> FileRead:
+    try:
+        image = read_image(path)
+    except Exception as exc:  # as _read: the reason is shown, the file costs only its own pane
+        log.warning("could not read image: %s", exc)
+        return path, None, None, str(exc) or type(exc).__name__
+    return path, image, shrink(image.pixels), ""
+
+
+class FileImages(QObject):
+    """Image files read by path on the session's I/O pool, each answered with its thumbnail too;
+    both kept (images capped by bytes). Answers come as signals, for whoever asked for that path."""
+
+    imageRead = Signal(object, object)  # noqa: N815  Path, XRayImage
+    thumbnailRead = Signal(object, object)  # noqa: N815  Path, 8-bit grey array (thumbnails.shrink)
+    readFailed = Signal(object, str)  # noqa: N815  Path, reason
+
+    def __init__(self, session: SessionHost, parent: QObject) -> None:
+        super().__init__(parent)
+        self._session = session
+        self.images: LruCache[XRayImage] = LruCache(8, lambda im: im.pixels.nbytes, CACHE_BYTES // 2)
+        self.thumbnails: dict[Path, np.ndarray] = {}  # a few KB each
+        self._reading: dict[Path, FunctionWorker] = {}
+
+    def request(self, path: Path) -> None:
+        """Read ``path`` (answered at once when cached): imageRead and thumbnailRead, or readFailed."""
+        cached = self.images.get(path)
+        if cached is not None:
+            self.thumbnailRead.emit(path, self.thumbnails[path])
+            self.imageRead.emit(path, cached)
+            return
+        if path in self._reading:
+            return
+        worker = FunctionWorker(_read_file, self._session.backend.read_image, path)
+        worker.signals.returned.connect(self._on_read)
+        self._reading[path] = worker
+        self._session.io.start(worker)
+
+    def request_thumbnail(self, path: Path) -> None:
+        """The thumbnail of ``path``: at once when made already, else by reading the file."""
+        small = self.thumbnails.get(path)
+        if small is not None:
+            self.thumbnailRead.emit(path, small)
+        else:
+            self.request(path)
+
+    @Slot(object)
+    def _on_read(self, item: FileRead) -> None:
+        path, image, small, reason = item
+        self._reading.pop(path, None)
+        if self._session.closed:
+            return
+        if image is None or small is None:
+            self.readFailed.emit(path, reason)
+            return
+        self.images.put(path, image)
+        self.thumbnails[path] = small
+        self.thumbnailRead.emit(path, small)
+        self.imageRead.emit(path, image)

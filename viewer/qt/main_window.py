@@ -24,14 +24,18 @@ from PySide6.QtWidgets import (
 )
 
 from inference.runtime.device import torch_installed
+from inference.worklist.ranking import high_specificity_points
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
 from viewer.qt.actions import build_actions, build_menus, build_worklist_menu, shortcut_table
 from viewer.qt.archive_commands import ArchiveCommands
+from viewer.qt.compare_view import ComparePane
+from viewer.qt.comparison import Comparison
 from viewer.qt.elided_label import ElidedLabel
 from viewer.qt.export_commands import ExportCommands
 from viewer.qt.findings_panel import FindingsPanel
 from viewer.qt.gate_override import GateOverride
+from viewer.qt.image_requests import FileImages
 from viewer.qt.image_view import ImageView
 from viewer.qt.model_commands import ModelCommands
 from viewer.qt.model_thread import ModelInfo
@@ -41,8 +45,10 @@ from viewer.qt.pane_layout import steady_panes
 from viewer.qt.review_commands import ReviewCommands
 from viewer.qt.session import TriageSession
 from viewer.qt.similar_panel import SimilarPanel
-from viewer.qt.status_widgets import ProgressWidget, model_text
+from viewer.qt.status_widgets import ProgressWidget, model_details, model_text
 from viewer.qt.study_display import StudyDisplay
+from viewer.qt.welcome import WelcomePane
+from viewer.qt.study_images_strip import StudyImagesStrip
 from viewer.qt.worklist_panel import WorklistPanel
 
 log = logging.getLogger(__name__)
@@ -81,9 +87,15 @@ class MainWindow(QMainWindow):
         )
         self.opening = OpenCommands(self, session, settings, self.image_view, save)
         self.models = ModelCommands(self, session, say)
-        self.reviews = ReviewCommands(self, session, self.current_row, hold, say, lambda: self.move_study(1))
+        self.reviews = ReviewCommands(
+            self, session, self.current_row, hold, say, lambda: self.move_study(1), self.worklist.select_uid
+        )
         self.gate_override = GateOverride(self, session, settings, self.current_row, hold, say)
         self.archive = ArchiveCommands(self, session, self.worklist.selected_uids, say)
+        self.compare = Comparison(
+            self.compare_pane, self.file_images, lambda: session.worklist_model.worklist.rows,
+            self.current_row, self.similar.found, lambda: settings.deidentify, say, self,
+        )  # fmt: skip
         self.actions_ = build_actions(self, has_import=torch_installed())  # import needs the training stack
         build_menus(self, self.actions_, [self.worklist, self.image_view])
         build_worklist_menu(self.worklist.table, self.actions_)
@@ -120,16 +132,35 @@ class MainWindow(QMainWindow):
         centre_layout.setSpacing(0)
         centre_layout.addWidget(self.caption)
         centre_layout.addWidget(self.image_view, 1)
+        self.welcome = WelcomePane()
+        centre_layout.addWidget(self.welcome, 1)
+        self.sample_window: MainWindow | None = None  # Help > Open Sample Studies
+        self.file_images = FileImages(self.session, self)  # other views, priors, similar studies
+        self.study_images = StudyImagesStrip(
+            self.file_images,
+            self.current_row,
+            lambda: self.display.show_scored_image(),
+            lambda image, note: self.display.show_other_image(image, note),
+        )
+        centre_layout.addWidget(self.study_images)
+        self.compare_pane = ComparePane()
+        reading = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
+        reading.addWidget(centre)  # the study being read stays; a prior or similar study beside it
+        reading.addWidget(self.compare_pane)
+        self.compare_pane.setMinimumWidth(200)
         self.findings = FindingsPanel()
         self.similar = SimilarPanel(
-            self.session.backend.read_image, lambda: self.session.worklist_model.worklist.thresholds
+            self.session.backend.read_image,
+            lambda: self.session.worklist_model.worklist.thresholds,
+            deidentify=lambda: self.settings.deidentify,
+            row_of=lambda uid: self.session.worklist_model.worklist.get(uid),
         )
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.findings)
         right.addWidget(self.similar)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.worklist)
-        self.splitter.addWidget(centre)
+        self.splitter.addWidget(reading)
         self.splitter.addWidget(right)
         steady_panes(self.splitter, right)
         self.splitter.setStretchFactor(0, 3)
@@ -170,9 +201,19 @@ class MainWindow(QMainWindow):
         s.worklist_model.reranked.connect(self._update_study_actions)
         self.worklist.currentStudyChanged.connect(lambda _uid: self._update_study_actions())
         self.progress.cancelRequested.connect(self.cancel_work)
+        self.welcome.openFolderRequested.connect(self.opening.folder_dialog)
+        self.welcome.openSamplesRequested.connect(self.open_samples)
+        s.idle.connect(self._update_welcome)
+        for changed in (s.worklist_model.modelReset, s.worklist_model.rowsInserted, s.worklist_model.rowsRemoved):
+            changed.connect(self._update_welcome)
         self.worklist.currentStudyChanged.connect(self.display.show_study)
         self.worklist.currentStudyChanged.connect(self.similar.show_study)
-        self.similar.studyActivated.connect(self.worklist.select_uid)
+        self.similar.studyActivated.connect(self.compare.compare_with_similar)  # beside, never instead
+        self.worklist.currentStudyChanged.connect(self.study_images.show_study)
+        self.worklist.currentStudyChanged.connect(self.compare.on_study_changed)
+        s.worklist_model.reranked.connect(self.compare.on_study_changed)  # a prior may have arrived
+        s.worklist_model.reranked.connect(self.similar.recaption)  # at the reader's thresholds
+        self.statusBar().addPermanentWidget(self.compare.prior_hint)
         self.findings.thresholdsEdited.connect(self.display.on_thresholds_edited)
         self.findings.findingSelected.connect(self.display.on_finding_selected)
         self.image_view.overlayVisibleChanged.connect(self.actions_.heatmap.setChecked)
@@ -210,11 +251,13 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_label.setText(model_text(info))
+        self.model_label.setToolTip(model_details(info))
         self.banner.setVisible(is_demo(info, self.demo_package))
         self.banner.setToolTip(info.card.intended_use)
         self.settings.last_model = str(info.package)
         self.similar.set_source(self.session.store, info.card.weights_sha256)
         self.findings.set_card(info.card)
+        self.session.worklist_model.set_priority_points(high_specificity_points(info.card))
         self.session.worklist_model.set_thresholds(self.settings.thresholds_for(info.card))
         self.findings.show_thresholds(self.session.worklist_model.worklist.thresholds)
         self.worklist.set_findings(info.card.shown_labels)
@@ -224,6 +267,8 @@ class MainWindow(QMainWindow):
 
     def _on_model_failed(self, reason: str) -> None:
         self.show_message(f"Model not loaded: {reason}")
+        if self.session.info is None:
+            self.model_label.setText("No model loaded")
         self.progress.finish()
 
     # -- the current study (shown by StudyDisplay) -----------------------------------------------
@@ -258,6 +303,8 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is not None:
             self.caption.setText(study_caption(row, hide))
+        self.similar.recaption()
+        self.compare.refresh_caption()
         self._schedule_save()
 
     # -- study store and work -------------------------------------------------------------------
@@ -273,7 +320,25 @@ class MainWindow(QMainWindow):
         self.store_banner.show()
         self.show_message(notice)
 
+    def _update_welcome(self) -> None:
+        """A store that holds no study, nothing being read into it: the image pane says how to begin."""
+        s = self.session
+        empty = s.store is not None and not len(s.worklist_model.worklist) and not s.reading_files
+        self.welcome.setVisible(empty)
+        self.image_view.setVisible(not empty)
+
+    def open_samples(self) -> None:
+        """The bundled samples in a window of their own, in memory (never in this window's store)."""
+        from viewer.qt.sample_studies import open_sample_window  # it builds a MainWindow
+
+        if self.sample_window is None or not self.sample_window.isVisible():
+            self.sample_window = open_sample_window(self)
+        self.sample_window.raise_()
+        self.sample_window.activateWindow()
+
     def cancel_work(self) -> None:
+        if self.compare.close():  # Esc takes a comparison away first
+            return
         if self.session.busy:
             self.session.cancel()
             self.show_message("Cancelling…")
@@ -328,6 +393,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self._save_timer.stop()
         self._save_settings()
+        if self.sample_window is not None:
+            self.sample_window.close()
         self.similar.shutdown()
         self.pacs.shutdown()
         self.session.close()

@@ -1,31 +1,39 @@
-"""The "Similar studies" panel: the scored studies that look most like the current one, each with a
-thumbnail, its similarity, top finding and review outcome; activating one opens it.
+"""The "Similar studies" panel: the scored studies that look most like the current one, each named
+(patient or file, and date; by date only with identifiers hidden) with a thumbnail, its top finding at
+the reader's thresholds, its similarity and review outcome; activating one asks to compare it.
 
 Searching, reading the store and decoding thumbnails run on the panel's own one-thread pool (the
 similar-case index is used from that thread only); answers for a study no longer shown are dropped.
 A study shown before it was scored has no embedding yet: :meth:`refresh` asks again once it is (the
 window calls it when results arrive), so the panel never keeps an answer the store has outgrown.
+Captions are written on the GUI thread from the probabilities, so they follow the reader's current
+thresholds and identifier setting (:meth:`recaption`) without a new search.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from inference.api import XRayImage
+from inference.api import Status, XRayImage
 from inference.similar import SimilarCases, SimilarityError, SimilarStudy, describe
 from inference.store import Store
+from inference.worklist.ranking import figures
+from viewer.core.study_label import study_name
+from viewer.core.worklist import RowState, StudyRow
+from viewer.qt.thumbnails import THUMBNAIL, grey_icon, shrink
 from viewer.qt.workers import FunctionWorker, WorkerPool
 
-THUMBNAIL = 96  # pixels, longer side
+log = logging.getLogger(__name__)
 NEIGHBOURS = 6
 UID_ROLE = Qt.ItemDataRole.UserRole
+NOT_IN_STORE = "not in store"  # why a study cannot be searched: it is not stored, or
+NOT_SEARCHABLE = "not searchable"  # it is, without an embedding of these weights
 
 Found = list[tuple[SimilarStudy, np.ndarray | None]]
 
@@ -35,26 +43,41 @@ def thumbnail(read_image: Callable[[Path], XRayImage], study: SimilarStudy) -> n
     if study.result is None:
         return None
     try:
-        pixels = read_image(study.result.meta.path).pixels
+        return shrink(read_image(study.result.meta.path).pixels)
     except Exception:  # a moved or damaged file costs only its thumbnail
         return None
-    scale = THUMBNAIL / max(pixels.shape)
-    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
-    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
 
-def caption(study: SimilarStudy) -> str:
-    """Similarity, top finding and how the study was read, on two short lines."""
-    finding = (
-        f"{study.top_finding.replace('_', ' ')} {study.top_probability:.2f}"
-        if study.top_probability is not None
-        else "no score"
-    )
-    if study.positive_findings:
-        finding += f" (+{len(study.positive_findings)} positive)"
+def caption(study: SimilarStudy, thresholds: Mapping[str, float], deidentify: bool) -> str:
+    """Who and when; the top finding at the reader's ``thresholds``, similarity and how it was read."""
+    result = study.result
+    name = study_name(result.meta, deidentify) if result is not None else "A study no longer in the store"
+    scored = result is not None and result.status is Status.SCORED
+    shown = result.probabilities if result is not None and scored else {}
+    f = figures([shown], thresholds)[0]
+    finding = "no score"
+    if f.top_probability is not None:
+        finding = f"{f.top_finding.replace('_', ' ')} {f.top_probability:.2f}"
+    if len(f.positives) > 1:
+        finding += f" (+{len(f.positives) - 1} more positive)"
     review = study.review.outcome if study.review is not None else "not reviewed"
-    return f"similarity {study.similarity:.2f} · {review}\n{finding}"
+    return f"{name}\n{finding} · similarity {study.similarity:.2f} · {review}"
+
+
+def absence_text(answer: str, state: RowState | None) -> str:
+    """Why the shown study has no similar studies, in the reader's words (no UIDs, no jargon)."""
+    if state is RowState.ERROR:
+        return "This study could not be read, so it cannot be compared with others."
+    if state is RowState.NOT_SCORED:
+        return (
+            "This study was not scored (not a frontal chest image, or stopped by the safety gate), "
+            "so similar studies are not searched."
+        )
+    if answer == NOT_IN_STORE:
+        return "This study is not in the study store, so similar studies cannot be searched."
+    if state is RowState.SCORED:
+        return "This study was scored before similar-study search was available: nothing to compare."
+    return "Similar studies show once this study is scored."
 
 
 class SimilarPanel(QWidget):
@@ -67,10 +90,15 @@ class SimilarPanel(QWidget):
         read_image: Callable[[Path], XRayImage],
         thresholds: Callable[[], Mapping[str, float]],
         parent: QWidget | None = None,
+        deidentify: Callable[[], bool] = lambda: False,
+        row_of: Callable[[str], StudyRow | None] = lambda _uid: None,
     ) -> None:
         super().__init__(parent)
         self._read_image = read_image
         self._thresholds = thresholds
+        self._deidentify = deidentify
+        self._row_of = row_of  # a study's worklist row: why it has no neighbours
+        self._found: dict[str, SimilarStudy] = {}  # the studies listed, by UID
         self._store: Store | None = None
         self._weights = ""
         self._cases: SimilarCases | None = None  # made and used on the pool's thread only
@@ -88,7 +116,7 @@ class SimilarPanel(QWidget):
         self.list.itemClicked.connect(self._on_activated)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(QLabel("<b>Similar studies</b>"))
+        layout.addWidget(QLabel("<b>Similar studies</b> (click one to compare it beside this study)"))
         layout.addWidget(self.status)
         layout.addWidget(self.list, 1)
 
@@ -102,7 +130,7 @@ class SimilarPanel(QWidget):
         self._shown = study_uid
         self._absent = self._retried = None
         self._searching = self._again = False  # an answer for another study is dropped
-        self.list.clear()
+        self._clear()
         if study_uid is None or self._store is None or not self._weights:
             self.status.setText("" if self._store is not None else "Similar studies need the study store.")
             return
@@ -125,10 +153,23 @@ class SimilarPanel(QWidget):
             self._retried = study_uid
             self.refresh()
 
+    def recaption(self) -> None:
+        """Write the entries again under the reader's current thresholds and identifier setting."""
+        thresholds, hidden = self._thresholds(), self._deidentify()
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            text = caption(self._found[str(item.data(UID_ROLE))], thresholds, hidden)
+            item.setText(text)
+            item.setToolTip(f"{text}\nClick or press Enter to compare it beside the current study")
+
+    def found(self, study_uid: str) -> SimilarStudy | None:
+        """A listed study as the search described it (None when not listed)."""
+        return self._found.get(study_uid)
+
     def _search(self, study_uid: str) -> None:
         assert self._store is not None
         self._searching, self._again = True, False
-        worker = FunctionWorker(self._find, self._store, self._weights, study_uid, dict(self._thresholds()))
+        worker = FunctionWorker(self._find, self._store, self._weights, study_uid)
         worker.signals.returned.connect(lambda found, uid=study_uid: self._on_found(uid, found))
         worker.signals.errored.connect(lambda exc, uid=study_uid: self._on_failed(uid, exc))
         self._pool.start(worker)
@@ -137,9 +178,7 @@ class SimilarPanel(QWidget):
         """Wait for the search in flight (before the store closes)."""
         self._pool.shutdown()
 
-    def _find(
-        self, store: Store, weights_sha256: str, study_uid: str, thresholds: Mapping[str, float]
-    ) -> Found | str:
+    def _find(self, store: Store, weights_sha256: str, study_uid: str) -> Found | str:
         """On the pool's thread: bring the index up to date, search, describe, read thumbnails."""
         cases = self._cases
         if cases is None or cases.store is not store or cases.weights_sha256 != weights_sha256:
@@ -148,9 +187,9 @@ class SimilarPanel(QWidget):
             cases.refresh()
         try:
             neighbours = cases.neighbours(study_uid, NEIGHBOURS)
-        except SimilarityError as exc:  # expected (e.g. not scored yet): an answer, not a failure
-            return str(exc)
-        studies = describe(store, weights_sha256, neighbours, thresholds)
+        except SimilarityError:  # expected (e.g. not scored yet): an answer, not a failure
+            return NOT_SEARCHABLE if store.has_study(study_uid) else NOT_IN_STORE
+        studies = describe(store, weights_sha256, neighbours, {})  # the captions apply the thresholds
         return [(study, thumbnail(self._read_image, study)) for study in studies]
 
     def _answered(self, study_uid: str) -> bool:
@@ -166,30 +205,32 @@ class SimilarPanel(QWidget):
     def _on_found(self, study_uid: str, found: Found | str) -> None:
         if not self._answered(study_uid):
             return
-        self.list.clear()
+        self._clear()
         if isinstance(found, str):
             self._absent = study_uid
-            self.status.setText(f"No similar studies: {found}")
+            row = self._row_of(study_uid)
+            self.status.setText(absence_text(found, row.state if row is not None else None))
             return
         self._absent = None
         self.status.setText("" if found else "No other scored study to compare with yet.")
         for study, pixels in found:
-            item = QListWidgetItem(caption(study))
+            self._found[study.study_uid] = study
+            item = QListWidgetItem()
             item.setData(UID_ROLE, study.study_uid)
-            item.setToolTip(study.study_uid)
             if pixels is not None:
-                item.setIcon(QIcon(QPixmap.fromImage(_grey_image(pixels))))
+                item.setIcon(grey_icon(pixels))
             self.list.addItem(item)
+        self.recaption()
 
     def _on_failed(self, study_uid: str, exc: Exception) -> None:
         if self._answered(study_uid):
-            self.list.clear()
-            self.status.setText(f"No similar studies: search failed ({exc})")
+            self._clear()
+            log.warning("similar-study search failed: %s", exc)
+            self.status.setText("Similar studies could not be searched (the log has the details).")
+
+    def _clear(self) -> None:
+        self.list.clear()
+        self._found.clear()
 
     def _on_activated(self, item: QListWidgetItem) -> None:
         self.studyActivated.emit(str(item.data(UID_ROLE)))
-
-
-def _grey_image(pixels: np.ndarray) -> QImage:
-    h, w = pixels.shape
-    return QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()

@@ -42,6 +42,8 @@ class StudyDisplay(QObject):
         self._caption, self._image_view, self._findings, self._similar = panes
         self._say, self._settings_changed = say, settings_changed
         self._image_uid: str | None = None
+        self._image_view.set_user_presets(settings.window_presets)
+        self._image_view.userPresetsChanged.connect(self._keep_window_presets)
 
     @property
     def image_uid(self) -> str | None:
@@ -80,6 +82,7 @@ class StudyDisplay(QObject):
         self._show_probabilities(row)
         if row.uid == self._image_uid and self._image_view.heatmap() is None:
             self._request_heatmap()
+        self._image_view.set_threshold(self._threshold_of_shown_map())
 
     def on_image_ready(self, uid: str, image: XRayImage) -> None:
         if uid != self._worklist.current_uid():
@@ -98,6 +101,23 @@ class StudyDisplay(QObject):
     def on_image_failed(self, uid: str, reason: str) -> None:
         if uid == self._worklist.current_uid():
             self._image_view.set_image(None, f"Cannot show this study.\n{wrappable(reason)}")
+
+    def show_other_image(self, image: XRayImage, note: str) -> None:
+        """Another image of the shown study (a lateral, an added view) in place of its scored one, named
+        in the caption: no heat map and no export on it (both are the scored image's)."""
+        row = self._current_row()
+        if row is None:
+            return
+        self._image_uid = None
+        self._image_view.set_image(image)
+        self._caption.setText(f"{study_caption(row, self._settings.deidentify)}  ·  {note}")
+
+    def show_scored_image(self) -> None:
+        """Back to the shown study's scored image (from the cache, or read again)."""
+        row = self._current_row()
+        if row is not None and row.state is not RowState.ERROR:
+            self._show_probabilities(row)
+            self._session.request_image(row.uid)
 
     # -- findings and heat maps -----------------------------------------------------------------
     def select_finding(self, index: int) -> None:
@@ -127,7 +147,7 @@ class StudyDisplay(QObject):
     def on_heatmap_ready(self, key: object, heatmap: Heatmap) -> None:
         uid = self._image_uid or ""
         if key == self._session.heatmap_key(uid, self._findings.selected_finding() or ""):
-            self._image_view.set_heatmap(heatmap)
+            self._image_view.set_heatmap(heatmap, self._threshold_of(heatmap.label))
             self._session.audit("heatmap-viewed", uid, label=heatmap.label)
             shown = self._window.statusBar().currentMessage()
             if not shown or shown.startswith("Computing Grad-CAM"):  # never over another message
@@ -143,6 +163,7 @@ class StudyDisplay(QObject):
         self._session.set_thresholds(thresholds)
         current = self._session.worklist_model.worklist.thresholds
         self._findings.show_thresholds(current)
+        self._image_view.set_threshold(self._threshold_of_shown_map())  # faint or full, as it now is
         self._similar.refresh()  # its findings and positives are under the thresholds too
         if self._session.info is not None:
             self._settings.store_thresholds(self._session.info.card, current)
@@ -162,3 +183,20 @@ class StudyDisplay(QObject):
     def reset_view(self) -> None:
         self._worklist.hold()
         self._image_view.reset_view()
+
+    def change_view(self, change: Callable[[ImageView], None]) -> None:
+        """Zoom and window keys (Ctrl+0, Ctrl+1, Ctrl+=, Ctrl+-, [ ] , .): the worklist holds the study."""
+        self._worklist.hold()
+        change(self._image_view)
+
+    def _threshold_of(self, finding: str) -> float | None:
+        return self._session.worklist_model.worklist.thresholds.get(finding)
+
+    def _threshold_of_shown_map(self) -> float | None:
+        heatmap = self._image_view.heatmap()
+        return None if heatmap is None else self._threshold_of(heatmap.label)
+
+    def _keep_window_presets(self, presets: dict) -> None:
+        """The reader saved or deleted a window preset: settings keep them (level, width in units)."""
+        self._settings.window_presets = {name: [level, width] for name, (level, width) in presets.items()}
+        self._settings_changed()
