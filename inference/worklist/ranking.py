@@ -23,6 +23,12 @@ Reading order (:func:`reading_order_key`, relied on by the viewer; documented in
 
 Ties go to the study that was acquired first (study date and time, oldest first; studies without a
 date after dated ones), then to the study UID, so the order is stable between runs.
+
+Priority (:func:`priority_reasons`, the viewer's red dot): rarer than positive. A finding is a
+priority when its probability is >= its **bar**: the card's high-specificity operating point or the
+reader's threshold, whichever is higher (the reader's threshold alone where the card has no such
+point). At Youden thresholds most positive studies are not priorities; the dot marks the ones the
+model is most specific about.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from inference.api import RankedStudy, Status, StudyResult
+from inference.api import ModelCard, RankedStudy, Status, StudyResult
 
 EPSILON = 1e-6  # probabilities and thresholds are clipped to [EPSILON, 1 - EPSILON]: logit stays finite
 
@@ -99,6 +105,52 @@ def _matrix(probabilities: Sequence[Mapping[str, float]], labels: Sequence[str])
 def _logit(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, EPSILON, 1.0 - EPSILON)
     return np.log(x / (1.0 - x))
+
+
+PRIORITY_POINT = "high_specificity"
+
+
+class Bar(NamedTuple):
+    """What a finding's probability must reach to be a priority, and what that value is."""
+
+    value: float
+    name: str  # "high-specificity" or "your threshold"
+
+
+def high_specificity_points(card: ModelCard) -> dict[str, float]:
+    """The card's high-specificity threshold of each trained finding that has one."""
+    return {
+        lab.name: float(lab.operating_points[PRIORITY_POINT])
+        for lab in card.labels
+        if lab.trained and PRIORITY_POINT in lab.operating_points
+    }
+
+
+def priority_bars(points: Mapping[str, float], thresholds: Mapping[str, float]) -> dict[str, Bar]:
+    """Each shown finding's bar: its high-specificity point or the reader's threshold, the higher."""
+    bars = {}
+    for label, threshold in thresholds.items():
+        point = points.get(label)
+        bars[label] = (
+            Bar(point, "high-specificity")
+            if point is not None and point >= threshold
+            else Bar(threshold, "your threshold")
+        )
+    return bars
+
+
+def priority_reasons(probabilities: Mapping[str, float], bars: Mapping[str, Bar]) -> tuple[str, ...]:
+    """Why a study is a priority, one text per finding at or over its bar, the most over it first
+    ("Pneumonia 0.91 ≥ high-specificity 0.80"); empty when it is not one."""
+    over = [
+        (float(_logit(np.array(p)) - _logit(np.array(bar.value))), label, p, bar)
+        for label, bar in bars.items()
+        if (p := probabilities.get(label)) is not None and p >= bar.value
+    ]
+    over.sort(key=lambda item: (-item[0], item[1]))
+    return tuple(
+        f"{label.replace('_', ' ')} {p:.2f} ≥ {bar.name} {bar.value:.2f}" for _m, label, p, bar in over
+    )
 
 
 def seconds_overdue(arrived: str, max_wait: timedelta | None, now: datetime) -> float | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from inference.api import ScanEntry, Status, StudyResult
 from inference.store import Review
-from inference.worklist.ranking import figures, reading_order_key
+from inference.worklist.ranking import figures, priority_bars, priority_reasons, reading_order_key
 from viewer.core.worklist import RowState, StudyRow
 from viewer.core.worklist_columns import Column, sort_key
 
@@ -51,6 +51,7 @@ class Worklist:
     def __init__(self) -> None:
         self.rows: list[StudyRow] = []
         self.thresholds: dict[str, float] = {}
+        self.priority_points: dict[str, float] = {}  # the card's high-specificity points
         self.sort_column: Column = Column.RANK
         self.descending = False
         self._row_of: dict[str, StudyRow] = {}
@@ -183,8 +184,10 @@ class Worklist:
         """
         rows = self.rows if changed is None else list(changed)
         if rows:
+            bars = priority_bars(self.priority_points, self.thresholds)
             for row, f in zip(rows, figures([r.probabilities for r in rows], self.thresholds), strict=True):
                 row.figures = f
+                row.priority = priority_reasons(row.probabilities, bars) if f.positives else ()
         finished = [r for r in self.rows if r.state in _FINISHED]
         finished.sort(key=_reading_order)
         for row in self.rows:

@@ -44,6 +44,7 @@ class StudyRow:
     figures: Figures = NO_FIGURES
     review: Review | None = None
     rank: int | None = None
+    priority: tuple[str, ...] = ()  # why the study is a priority (ranking.priority_reasons); () if not
 
     @property
     def state(self) -> RowState:
@@ -91,7 +92,8 @@ class StudyRow:
 
     @property
     def flagged(self) -> bool:
-        return bool(self.positives)
+        """A priority (the red dot), rarer than positive (see ``ranking.priority_reasons``)."""
+        return bool(self.priority)
 
     @property
     def gate_score(self) -> float | None:

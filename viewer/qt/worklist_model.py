@@ -117,6 +117,8 @@ class WorklistModel(QAbstractTableModel):
                 return GATE_TIP
             if column is Column.STATUS or row.state in (RowState.ERROR, RowState.NOT_SCORED):
                 return row.status_for(self._deidentify)
+            if column is Column.FLAG and row.flagged:
+                return "Priority: " + "; ".join(row.priority)
             if column in (Column.POSITIVES, Column.FLAG) and row.positives:
                 return "Positive for " + ", ".join(p.replace("_", " ") for p in row.positives)
             return None
@@ -186,6 +188,11 @@ class WorklistModel(QAbstractTableModel):
 
     def set_thresholds(self, thresholds: Mapping[str, float]) -> None:
         self.worklist.thresholds = {k: float(v) for k, v in thresholds.items()}
+        self._rerank_and_sort()
+
+    def set_priority_points(self, points: Mapping[str, float]) -> None:
+        """The loaded card's high-specificity points, which the priority dot needs (with the thresholds)."""
+        self.worklist.priority_points = {k: float(v) for k, v in points.items()}
         self._rerank_and_sort()
 
     def set_review(self, uid: str, review: Review | None) -> None:
