@@ -1,4 +1,4 @@
-"""Space, A, X, N and Backspace: the reader's review of the current study, kept in the study store."""
+"""Space, A, X, N, Backspace and Ctrl+Z: the reader's review of the current study, kept in the study store."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QInputDialog, QWidget
 
 from viewer.core.worklist import StudyRow
 from viewer.qt.read_only_store import cannot_keep
+from viewer.qt.review_undo import ReviewUndo
 from viewer.qt.session import TriageSession
 
 
@@ -22,10 +23,12 @@ class ReviewCommands:
         hold: Callable[[], None],
         say: Callable[[str], None],
         next_study: Callable[[], None],
+        show_study: Callable[[str], object],
     ) -> None:
         self._parent, self._session = parent, session
         self._current_row, self._hold, self._say = current_row, hold, say
         self._next_study = next_study
+        self._undo = ReviewUndo(session, show_study, say)
 
     def reviewed_and_next(self) -> None:
         """Space: mark an unreviewed study "reviewed" and move on to the next. A study that already has
@@ -45,9 +48,11 @@ class ReviewCommands:
         self._hold()
         if cannot_keep(self._session, self._say, "the review"):
             return False
-        note = row.review.note if row.review is not None else ""
-        if self._session.set_review(row.uid, outcome, note) is None:
+        before = row.review
+        after = self._session.set_review(row.uid, outcome, before.note if before is not None else "")
+        if after is None:
             return False
+        self._undo.record(row.uid, before, after)
         self._say(f"Marked {outcome}")
         return True
 
@@ -67,7 +72,9 @@ class ReviewCommands:
         )
         if ok:
             outcome = review.outcome if review is not None else "reviewed"
-            if self._session.set_review(row.uid, outcome, text.strip()) is not None:
+            after = self._session.set_review(row.uid, outcome, text.strip())
+            if after is not None:
+                self._undo.record(row.uid, review, after)
                 self._say("Review note saved")
 
     def clear(self) -> None:
@@ -79,5 +86,11 @@ class ReviewCommands:
             or cannot_keep(self._session, self._say, "taking the review off")
         ):
             return
+        before = row.review
         if self._session.clear_review(row.uid):
+            self._undo.record(row.uid, before, None)
             self._say("Review mark removed")
+
+    def undo(self) -> None:
+        """Ctrl+Z: the last review change of this window session undone."""
+        self._undo.undo()
