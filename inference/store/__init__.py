@@ -1,9 +1,12 @@
-"""The study store (SQLite): images, results per weights, reviews and the audit trail."""
+"""The study store (SQLite, or PostgreSQL for a team): images, results per weights, reviews, claims and
+the audit trail."""
 
 from inference.store.db import (
     CONTENT_CHANGED,
+    LEASE_S,
     REVIEW_OUTCOMES,
     AuditEvent,
+    Claim,
     ImageResult,
     Review,
     Store,
@@ -11,17 +14,21 @@ from inference.store.db import (
     StoreError,
     cannot_write,
 )
-from inference.store.location import store_path
+from inference.store.location import is_server_url, store_path, store_target
 
 __all__ = [
     "CONTENT_CHANGED",
+    "LEASE_S",
     "REVIEW_OUTCOMES",
     "AuditEvent",
+    "Claim",
     "ImageResult",
     "Review",
     "Store",
     "StoreError",
     "StoredImage",
     "cannot_write",
+    "is_server_url",
     "store_path",
+    "store_target",
 ]

@@ -1,0 +1,54 @@
+"""The team-store tests run against a real PostgreSQL server: one throwaway cluster per session
+(:mod:`postgres_cluster`), one database per test. Without Debian's ``postgresql`` they skip, saying
+how to install it, except under ``CI=true``, where they must run and so fail instead.
+
+``store_target`` runs a test on both backends: a SQLite file, and a database on the cluster."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from postgres_cluster import INSTALL, Cluster, missing, running_cluster
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    lacking = missing()
+    if lacking:
+        message = f"the team-store tests need {lacking}: {INSTALL}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI must run them; .ci/run installs it)")
+        pytest.skip(message)
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_database(pg_cluster: Cluster) -> Iterator[str]:
+    """The name of a new, empty database of its own for this test; dropped after it."""
+    name = f"test_{next(_numbers)}"
+    with pg_cluster.admin() as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield name
+    with pg_cluster.admin() as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster, pg_database: str) -> str:
+    """The administrator's URL of this test's database."""
+    return pg_cluster.url(pg_database)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's store lives, on each backend in turn."""
+    if request.param == "sqlite":
+        return tmp_path / "s.sqlite"
+    return str(request.getfixturevalue("pg_url"))

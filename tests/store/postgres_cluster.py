@@ -1,0 +1,88 @@
+"""A throwaway PostgreSQL cluster for the team-store tests: Debian's ``postgresql`` binaries, run as
+the ``postgres`` user when the tests run as root; its data and Unix socket in a temporary folder; on
+127.0.0.1 on a free port, ``fsync=off``; password authentication over TCP, as a site would set it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+BIN = Path(os.environ.get("CXR_TRIAGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+INSTALL = "install Debian's postgresql (apt-get install postgresql), as .ci/run does"
+ADMIN, ADMIN_PASSWORD = "postgres", "admin-secret"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    port: int
+    socket_dir: Path
+
+    def url(self, dbname: str, user: str = ADMIN, password: str = ADMIN_PASSWORD) -> str:
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{dbname}"
+
+    def admin(self) -> psycopg.Connection:
+        return psycopg.connect(self.url("postgres"), autocommit=True)
+
+
+def missing() -> str:
+    """What the cluster needs and this machine lacks ("" when nothing)."""
+    tools = [name for name in ("initdb", "pg_ctl", "postgres") if not (BIN / name).exists()]
+    return ", ".join(str(BIN / name) for name in tools)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """``initdb`` and ``postgres`` refuse to run as root: as root, run them as ``postgres``."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@contextlib.contextmanager
+def running_cluster() -> Iterator[Cluster]:
+    folder = Path(tempfile.mkdtemp(prefix="cxr-triage-pg-"))
+    try:
+        folder.chmod(0o755)
+        data, sockets, password_file = folder / "data", folder / "sockets", folder / "password"
+        sockets.mkdir()
+        password_file.write_text(ADMIN_PASSWORD + "\n")
+        if os.geteuid() == 0:
+            shutil.chown(sockets, "postgres")
+            shutil.chown(password_file, "postgres")
+            shutil.chown(folder, "postgres")
+        subprocess.run(
+            _as_postgres([str(BIN / "initdb"), "-D", str(data), "-U", ADMIN, f"--pwfile={password_file}",
+                          "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]),
+            check=True, capture_output=True,
+        )  # fmt: skip
+        port = free_port()
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sockets} -c fsync=off"
+            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
+        )
+        subprocess.run(
+            _as_postgres([str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
+                          "-w", "start"]),
+            check=True, capture_output=True,
+        )  # fmt: skip
+        try:
+            yield Cluster(port, sockets)
+        finally:
+            subprocess.run(
+                _as_postgres([str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+                capture_output=True,
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
