@@ -10,6 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 from inference.pacs.access import WebAccess
 
 DEFAULT_TIMEOUT_S = 30.0
+# A PACS on the site's network accepts a connection in milliseconds: one that has not within this many
+# seconds (a wrong host, a firewall dropping the request) is reported, not waited on for a whole timeout
+CONNECT_TIMEOUT_S = 3.0
 AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # PS3.5: 16 characters, no backslash
 _DICOM_URL = re.compile(r"^dicom://(?P<aet>[^@]+)@(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+)/?$")
 

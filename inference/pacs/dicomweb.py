@@ -24,7 +24,7 @@ from pydicom.dataset import Dataset
 
 from inference.pacs.access import CREDENTIALS_HINT, WebAccess
 from inference.pacs.cache import instance_path, save_dataset
-from inference.pacs.destinations import DEFAULT_TIMEOUT_S, PacsError, WebNode
+from inference.pacs.destinations import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, PacsError, WebNode
 
 STUDY_UID, SERIES_UID, SOP_UID = "0020000D", "0020000E", "00080018"
 _PATIENT_ID, _STUDY_DATE, _ACCESSION = "00100020", "00080020", "00080050"
@@ -80,8 +80,9 @@ class StudySummary:
 
 
 def echo(node: WebNode, timeout: float = DEFAULT_TIMEOUT_S) -> None:
-    """Check that ``node`` answers a QIDO-RS query (for one study); raises :class:`PacsError` if not."""
-    with _client(node, timeout, "a test query (QIDO-RS)") as client:
+    """Check that ``node`` answers a QIDO-RS query (for one study); raises :class:`PacsError` if not.
+    Tried once: a test says at once that a PACS cannot be reached, or is busy."""
+    with _client(node, timeout, "a test query (QIDO-RS)", attempts=1) as client:
         client.search_for_studies(limit=1)
 
 
@@ -144,10 +145,13 @@ def store_instances(node: WebNode, datasets: Sequence[Dataset], timeout: float =
 
 
 @contextmanager
-def _client(node: WebNode, timeout: float, what: str) -> Iterator[DICOMwebClient]:
+def _client(
+    node: WebNode, timeout: float, what: str, attempts: int = RETRY_ATTEMPTS
+) -> Iterator[DICOMwebClient]:
     """A DICOMweb client on a session that carries ``node.access`` (credentials, CA, client
-    certificate), whose failures become :class:`PacsError` naming ``what`` and the server."""
-    where = str(node)
+    certificate), whose failures become :class:`PacsError` naming ``what`` and the server. A request
+    gets ``attempts`` tries, and :data:`CONNECT_TIMEOUT_S` to connect (``timeout`` to answer)."""
+    where, connect = str(node), min(timeout, CONNECT_TIMEOUT_S)
     try:
         # --insecure is said once per run by the command, not by urllib3 once per request (the filters
         # are global: only touched then, which the viewer, running jobs on threads, never asks for)
@@ -155,16 +159,21 @@ def _client(node: WebNode, timeout: float, what: str) -> Iterator[DICOMwebClient
         with _session(node.access) as session, quiet:
             if node.access.insecure:
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-            client = DICOMwebClient(node.url, timeout=timeout, session=session)
+            client = DICOMwebClient(node.url, timeout=(connect, timeout), session=session)
             # dicomweb-client retries every failed request 5 times, 2 to 16 s apart (30 s before a refused
             # connection is reported); a busy PACS (429, 503) still gets two more tries, 0.5 and 1 s later
-            client.set_http_retry_params(max_attempts=RETRY_ATTEMPTS, wait_exponential_multiplier=250)
+            client.set_http_retry_params(max_attempts=attempts, wait_exponential_multiplier=250)
             yield client
     except requests.exceptions.HTTPError as exc:
         response = exc.response
         status = f"{response.status_code} {response.reason}" if response is not None else str(exc)
         hint = _REFUSED.get(response.status_code, "") if response is not None else ""
         raise PacsError(f"the PACS at {where} answered {status} to {what}{hint}") from exc
+    except requests.exceptions.ConnectTimeout as exc:
+        raise PacsError(
+            f"cannot reach the PACS at {where}: it did not accept the connection within "
+            f"{connect:g} s to connect; is it running and is the address right?"
+        ) from exc
     except requests.exceptions.Timeout as exc:
         raise PacsError(f"the PACS at {where} did not answer within {timeout:g} s ({what})") from exc
     except requests.exceptions.SSLError as exc:

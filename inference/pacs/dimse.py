@@ -27,7 +27,7 @@ from pynetdicom.pdu import A_ASSOCIATE_RJ
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from inference.pacs.cache import instance_path, write_atomically
-from inference.pacs.destinations import DEFAULT_TIMEOUT_S, DicomNode, PacsError
+from inference.pacs.destinations import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, DicomNode, PacsError
 from inference.pacs.destinations import ae_title as checked_ae_title
 from inference.pacs.dicom_tls import DicomTls, TlsDicomNode, client_failure, handshake, is_tls, peer_name
 
@@ -73,12 +73,16 @@ def _association(
     for abstract, syntaxes in contexts:
         ae.add_requested_context(abstract, syntaxes or None)
     rejections: list[A_ASSOCIATE_RJ] = []
+    connected: list[bool] = []
     tls = node.tls.client_context() if isinstance(node, TlsDicomNode) else None  # PacsError: bad files
     assoc = ae.associate(
         node.host,
         node.port,
         ae_title=node.ae_title,
-        evt_handlers=[(evt.EVT_PDU_RECV, _keep_rejection(rejections))],
+        evt_handlers=[
+            (evt.EVT_PDU_RECV, _keep_rejection(rejections)),
+            (evt.EVT_CONN_OPEN, lambda event: connected.append(True)),
+        ],
         tls_args=(tls, node.host) if tls is not None else None,
     )
     if rejections:
@@ -90,6 +94,11 @@ def _association(
         failures = getattr(tls, "failures", None)
         if failures:
             raise PacsError(client_failure(node, failures[0]))
+        if not connected:
+            raise PacsError(
+                f"cannot reach {node}: the connection was refused, or not accepted within "
+                f"{ae.connection_timeout:g} s to connect; is it running, and are the host and port right?"
+            )
         raise PacsError(f"cannot reach {node}: nothing answered, or it aborted the association")
     try:
         yield assoc
@@ -112,7 +121,8 @@ def _keep_rejection(rejections: list[A_ASSOCIATE_RJ]) -> Callable[[evt.Event], N
 
 def _ae(ae_title: str, timeout: float) -> AE:
     ae = AE(ae_title=ae_title)
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = ae.connection_timeout = timeout
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
+    ae.connection_timeout = min(timeout, CONNECT_TIMEOUT_S)
     return ae
 
 
