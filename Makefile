@@ -25,6 +25,9 @@ $(STAMP): requirements.txt requirements-train.txt requirements-cluster.txt requi
 	$(call install_venv,requirements-dev.txt)
 	touch $(STAMP) $(APP_STAMP)
 
+# `make run` opens the bundled sample studies in memory (never in the study store); ARGS="gui PATH" opens
+# the store and PATH instead.
+ARGS ?= gui --samples
 run: $(APP_STAMP)
 	$(VENV)/bin/cxr-triage $(ARGS)
 

@@ -123,7 +123,7 @@ took "3. installed triage (JPEG, JPEG-LS, JPEG 2000 decoded; scores as the check
 # 4. The installed viewer under Xvfb: scores the bundled samples, saves a screenshot, exits 0.
 # shellcheck disable=SC2016  # $DISPLAY and $XAUTHORITY are xvfb-run's, expanded by its sh
 xvfb-run -a -s "-screen 0 1600x1000x24" sh -c 'cd / && exec env -i DISPLAY="$DISPLAY" XAUTHORITY="$XAUTHORITY" \
-    unshare -n /usr/bin/cxr-triage gui --smoke-screenshot "$1" --db "$2"' sh "$T/gui.png" "$T/gui.sqlite" \
+    unshare -n /usr/bin/cxr-triage gui --samples --smoke-screenshot "$1" --db "$2"' sh "$T/gui.png" "$T/gui.sqlite" \
     >"$T/gui.log" 2>&1 || { tail -20 "$T/gui.log" >&2; fail "cxr-triage gui --smoke-screenshot exited nonzero"; }
 "$PY" - "$T/gui.png" <<'EOF' || fail "the viewer's screenshot is missing or blank"
 import sys

@@ -1,6 +1,7 @@
 """Composition root of ``cxr-triage``: the headless commands of :mod:`inference.cli.main` plus ``gui``,
-which opens the desktop viewer (also what no arguments do), on the bundled sample studies when no
-path is given. Qt and :mod:`viewer.gui` are imported only when ``gui`` runs."""
+which opens the desktop viewer (also what no arguments do) on the study store, and the files or
+folders given; ``gui --samples`` on the bundled sample studies, kept in memory (``make run``). Qt and
+:mod:`viewer.gui` are imported only when ``gui`` runs."""
 
 from __future__ import annotations
 
@@ -22,8 +23,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def register_gui(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the desktop viewer (also what `cxr-triage` alone does)")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the bundled samples)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to add to the study store")
     add_db_argument(p)
+    p.add_argument(
+        "--samples",
+        action="store_true",
+        help="open the bundled sample studies in memory (never in the study store) instead of the store",
+    )
     p.add_argument(
         "--smoke-screenshot",
         type=Path,
@@ -45,15 +51,12 @@ def register_gui(sub: argparse._SubParsersAction) -> None:
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    from inference.bundled import SAMPLES
     from viewer.gui import main as gui_main
 
-    paths = args.paths or [str(SAMPLES)]
-    if args.smoke_screenshot is None:
-        return gui_main(paths, db=args.db)
-    return gui_main(
-        paths, db=args.db, smoke_screenshot=args.smoke_screenshot, smoke_limit_s=args.smoke_timeout
-    )
+    options: dict = {"samples": True} if args.samples else {}
+    if args.smoke_screenshot is not None:
+        options.update(smoke_screenshot=args.smoke_screenshot, smoke_limit_s=args.smoke_timeout)
+    return gui_main(args.paths, db=args.db, **options)
 
 
 if __name__ == "__main__":

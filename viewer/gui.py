@@ -1,5 +1,5 @@
-"""``cxr-triage gui [PATH...] [--db FILE] [--smoke-screenshot PNG [--smoke-timeout SECONDS]]``: start
-the desktop viewer.
+"""``cxr-triage gui [PATH...] [--db FILE] [--samples] [--smoke-screenshot PNG [--smoke-timeout SECONDS]]``:
+start the desktop viewer (``--samples``: on the bundled sample studies, in memory).
 
 Composition only: settings, error log, the study store, the background session and the main window. Qt is
 imported after the platform check, so a machine without the X11 libraries gets a list of
@@ -34,10 +34,12 @@ def main(
     db: Path | None = None,
     smoke_screenshot: Path | None = None,
     smoke_limit_s: float = SMOKE_LIMIT_S,
+    samples: bool = False,
 ) -> int:
     """Open the viewer on the study store ``db`` (default: the user's) and ``paths`` (files or
-    folders); returns the process exit code. With ``smoke_screenshot``, the window is saved there as a
-    PNG once it is ready, and the viewer quits (:mod:`viewer.qt.smoke_screenshot`)."""
+    folders); returns the process exit code. With ``samples``, on the bundled sample studies (and
+    ``paths``) in memory instead: no store is opened. With ``smoke_screenshot``, the window is saved
+    there as a PNG once it is ready, and the viewer quits (:mod:`viewer.qt.smoke_screenshot`)."""
     problem = platform_problem()
     if problem:
         print(problem, file=sys.stderr)
@@ -61,7 +63,7 @@ def main(
     from viewer.qt.smoke_screenshot import SmokeScreenshot, smoke_failed
 
     try:
-        window = create_window(db=db)
+        window = create_window(db=db, samples=samples)
     except StoreError as exc:
         if smoke_screenshot is None:
             _show_error(f"CXR Triage cannot open its study store.\n\n{exc}")
@@ -75,6 +77,10 @@ def main(
             return smoke_failed("no model package found")
         smoke = SmokeScreenshot(window, Path(smoke_screenshot), smoke_limit_s, app.exit)
     window.show()
+    if samples:
+        from inference.bundled import SAMPLES
+
+        paths = [str(SAMPLES), *(paths or [])]
     if paths:
         window.open_paths([Path(p) for p in paths])
     code = int(app.exec())
@@ -111,10 +117,16 @@ def open_store(path: Path):
 
 
 def create_window(
-    settings_path: Path | None = None, backend=None, load_model: bool = True, db: Path | None = None
+    settings_path: Path | None = None,
+    backend=None,
+    load_model: bool = True,
+    db: Path | None = None,
+    samples: bool = False,
 ):
     """The main window with its session on the study store ``db`` (see
-    :func:`inference.store.store_path`); loads the last (or the bundled demo) model.
+    :func:`inference.store.store_path`); loads the last (or the bundled demo) model. With ``samples``
+    (for the bundled sample studies) no store is opened and the settings are saved apart
+    (:func:`viewer.qt.sample_studies.sample_settings`).
 
     Raises :class:`inference.store.StoreError` when the store cannot be opened.
     """
@@ -126,7 +138,11 @@ def create_window(
     from viewer.qt.session import TriageSession
 
     settings = Settings.load(settings_path)
-    session = TriageSession(backend or EngineParts(), store=open_store(store_path(db)))
+    if samples:
+        from viewer.qt.sample_studies import sample_settings
+
+        settings = sample_settings(settings)
+    session = TriageSession(backend or EngineParts(), store=None if samples else open_store(store_path(db)))
     window = MainWindow(session, settings, demo_package=DEMO_MODEL)
     if load_model:
         package = model_package(settings)

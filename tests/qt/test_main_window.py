@@ -42,7 +42,7 @@ def test_studies_stream_in_and_are_ranked(qtbot, window):
     assert [model.row_at(r).rank for r in range(12)] == list(range(1, 13))
     assert window.worklist.current_uid() is not None  # first study selected as soon as it arrived
     wait_image(qtbot, window)
-    assert "fake-model" in window.model_label.text() and "cpu" in window.model_label.text()
+    assert window.model_label.text() == "Model: fake-model 1.0 on the CPU"
 
 
 def test_opening_again_replaces_the_worklist_and_shows_its_first_study(qtbot, window):
@@ -315,7 +315,7 @@ def test_gui_main_runs_and_cleans_up(qtbot, monkeypatch, tmp_path):
     created = []
     real_create = gui.create_window
     monkeypatch.setattr(
-        gui, "create_window", lambda db: created.append(real_create(load_model=False, db=db)) or created[-1]
+        gui, "create_window", lambda db, samples: created.append(real_create(load_model=False, db=db)) or created[-1]
     )
     monkeypatch.setattr(QApplication, "exec", lambda self=None: 0)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # main() installs its own; restore it after

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import viewer.gui
-from inference.bundled import SAMPLES
 from inference.cli.main import COMMANDS, EXIT_INTERRUPTED
 from viewer import app
 
@@ -55,18 +54,18 @@ def test_help_lists_gui_without_importing_qt_torch_or_matplotlib() -> None:
     assert heavy == []
 
 
-def test_no_arguments_open_the_viewer_on_the_samples_without_torch_or_qt() -> None:
+def test_no_arguments_open_the_viewer_on_the_store_alone_without_torch_or_qt() -> None:
     code, heavy, out, _ = run_app([])
     assert code == 0
-    assert out == f"GUI {json.dumps([str(SAMPLES)])}"
+    assert out == "GUI []"  # the bundled samples only when asked (issue #22, problem 4)
     assert heavy == []  # the window starts before the model thread imports torch
 
 
 @pytest.mark.parametrize(
     ("argv", "paths", "db"),
     [
-        ([], [str(SAMPLES)], None),
-        (["gui"], [str(SAMPLES)], None),
+        ([], [], None),
+        (["gui"], [], None),
         (["gui", "a", "b", "--db", "s.sqlite"], ["a", "b"], Path("s.sqlite")),
     ],
 )

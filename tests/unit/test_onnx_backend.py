@@ -202,11 +202,11 @@ def test_the_commands_refuse_an_unknown_backend(
 
 
 def test_the_status_bar_names_the_backend(random_package: Path) -> None:
-    from viewer.qt.status_widgets import model_text
+    from viewer.qt.status_widgets import model_details
 
     service = load_service(random_package, device="cpu", backend="torch")
     info = ModelInfo(random_package, service.card, service.device, "fp32", service.backend)
-    assert model_text(info).endswith("· cpu · torch · fp32")
+    assert model_details(info).startswith("Scored by PyTorch on cpu, in fp32")
 
 
 def test_without_torch_the_messages_name_what_to_install_or_run(

@@ -47,8 +47,8 @@ from viewer.qt.session import TriageSession
 from viewer.qt.similar_panel import SimilarPanel
 from viewer.qt.status_widgets import ProgressWidget, model_details, model_text
 from viewer.qt.study_display import StudyDisplay
-from viewer.qt.welcome import WelcomePane
 from viewer.qt.study_images_strip import StudyImagesStrip
+from viewer.qt.welcome import WelcomePane
 from viewer.qt.worklist_panel import WorklistPanel
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,8 @@ class MainWindow(QMainWindow):
         self.welcome.openFolderRequested.connect(self.opening.folder_dialog)
         self.welcome.openSamplesRequested.connect(self.open_samples)
         s.idle.connect(self._update_welcome)
-        for changed in (s.worklist_model.modelReset, s.worklist_model.rowsInserted, s.worklist_model.rowsRemoved):
+        rows = s.worklist_model
+        for changed in (rows.modelReset, rows.rowsInserted, rows.rowsRemoved):
             changed.connect(self._update_welcome)
         self.worklist.currentStudyChanged.connect(self.display.show_study)
         self.worklist.currentStudyChanged.connect(self.similar.show_study)

@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
+from inference.bundled import SAMPLES
 from viewer.core.settings import Settings
 from viewer.qt.image_view import ImageView
 from viewer.qt.session import TriageSession
@@ -41,16 +42,23 @@ class OpenCommands:
         if replace and self._session.replaces_on_open:
             self._image_view.set_image(None, "Indexing…")
 
+    def start_folder(self) -> str:
+        """Where the dialogs open: the last folder opened that is still there (the bundled samples
+        aside), else the home folder."""
+        for folder in self._settings.recent_folders:
+            if Path(folder).is_dir() and Path(folder).resolve() != SAMPLES.resolve():
+                return folder
+        return str(Path.home())
+
     def folder_dialog(self) -> None:
-        recent = self._settings.recent_folders
-        start = recent[0] if recent else str(Path.home())
+        start = self.start_folder()
         folder = QFileDialog.getExistingDirectory(self._parent, "Open folder of radiographs", start)
         if folder:
             self.open_paths([Path(folder)])
 
     def files_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(
-            self._parent, "Open radiographs", str(Path.home()), IMAGE_FILTER
+            self._parent, "Open radiographs", self.start_folder(), IMAGE_FILTER
         )
         if files:
             self.open_paths([Path(f) for f in files])

@@ -25,6 +25,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from inference.api import ScanEntry
+from inference.models.card import PackageError, read_card
 from inference.store import Review, Store
 from viewer.core.worklist import RowState
 from viewer.qt.arrivals import StoreWatcher
@@ -65,6 +66,7 @@ class TriageSession(QObject):
         self.info: ModelInfo | None = None
         self.io = WorkerPool(max_threads=2)
         self.closed = False
+        self._preloaded = ""  # the weights whose stored worklist was read before their model loaded
         self._store_access = StoreAccess(self, self.backend.scorer, parent=self)
         self.model_thread = ModelThread(
             self.backend.loader, self._store_access.score, self.backend.batch_size, store=store
@@ -94,18 +96,31 @@ class TriageSession(QObject):
     # -- model ------------------------------------------------------------------------------------
     def load_model(self, package: Path, device: str = "auto") -> None:
         self.progressChanged.emit("Loading model…", 0, 0)
+        self._show_stored_for(Path(package))
         self.model_thread.load(Path(package), device)
+
+    def _show_stored_for(self, package: Path) -> None:
+        """The store's worklist at once, while the first model loads: read for the weights its card
+        names (the card is a small JSON file), scored once the model is there."""
+        if self.store is None or self.info is not None or self._preloaded:
+            return
+        try:
+            self._preloaded = read_card(package).weights_sha256
+        except PackageError:
+            return  # the load says why
+        self._store_access.reload(self._preloaded)
 
     @Slot(object)
     def _on_loaded(self, info: ModelInfo) -> None:
         changed = self.info is None or self.info.card.weights_sha256 != info.card.weights_sha256
         self.info = info
+        preloaded, self._preloaded = self._preloaded, ""
         if changed:
             self._images.heatmaps.clear()
-            if self.store is not None:
-                self.reload()
-            else:
+            if self.store is None:
                 self.worklist_model.requeue(only_unfinished=False)
+            elif info.card.weights_sha256 != preloaded:  # else read already, for these weights
+                self.reload()
         self.modelLoaded.emit(info)
         self.score_queued()
         self.maybe_idle()

@@ -7,12 +7,27 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 
 from viewer.qt.model_thread import ModelInfo
 
+DEVICES = {"cpu": "the CPU", "cuda": "the GPU", "mps": "the Apple GPU"}
+BACKENDS = {"onnx": "ONNX Runtime", "torch": "PyTorch"}
+FULL_PRECISION = "fp32"
+
 
 def model_text(info: ModelInfo | None) -> str:
+    """The model and where it runs, in words; "" until a model has loaded (nothing is known yet)."""
     if info is None:
-        return "No model loaded"
+        return ""
     card = info.card
-    return f"Model: {card.name} {card.version} · {info.device} · {info.backend} · {info.precision}"
+    text = f"Model: {card.name} {card.version} on {DEVICES.get(info.device, info.device)}"
+    if info.precision != FULL_PRECISION:  # only used where it agreed with fp32 on the parity probe
+        text += ", reduced precision (checked)"
+    return text
+
+
+def model_details(info: ModelInfo) -> str:
+    """The status bar's tooltip: the runtime and the number format, for whoever asks."""
+    backend = BACKENDS.get(info.backend, info.backend)
+    checked = "" if info.precision == FULL_PRECISION else ", used as it agreed with fp32 on a fixed probe"
+    return f"Scored by {backend} on {info.device}, in {info.precision}{checked}. Package: {info.package}"
 
 
 class ProgressWidget(QWidget):

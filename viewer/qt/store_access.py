@@ -56,6 +56,7 @@ class StoreAccess(QObject):
         self._store = session.store
         self._unwritable = "read-only" if self._store is not None and not self._store.writable else ""
         self._reload_worker: FunctionWorker | None = None
+        self._wanted = ""  # the weights of the last worklist read asked for
         self._failed.connect(self.mark_unwritable)
 
     # -- a store that cannot be written ------------------------------------------------------------
@@ -111,7 +112,9 @@ class StoreAccess(QObject):
         return self._reload_worker is not None
 
     def reload(self, weights_sha256: str) -> None:
-        """Read the store's worklist for ``weights_sha256`` on the I/O pool; it replaces the worklist."""
+        """Read the store's worklist for ``weights_sha256`` on the I/O pool; it replaces the worklist
+        (also before the model with these weights has loaded: it then shows at once, scored later)."""
+        self._wanted = weights_sha256
         worker = FunctionWorker(_stored_rows, self._store, weights_sha256)
         worker.signals.returned.connect(self._on_reloaded)
         worker.signals.errored.connect(self._on_reload_failed)
@@ -123,7 +126,7 @@ class StoreAccess(QObject):
     def _on_reloaded(self, rows: StoredRows) -> None:
         self._reload_worker = None
         s = self._session
-        if s.closed or s.info is None or rows.weights_sha256 != s.info.card.weights_sha256:
+        if s.closed or rows.weights_sha256 != self._wanted:
             return  # another model was loaded meanwhile; its own reload follows
         s.worklist_model.load(rows.results, rows.queued, rows.reviews)
         s.message.emit(
