@@ -10,9 +10,9 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from inference.api import Heatmap, ImageMeta, XRayImage
+from inference.api import DisplayScale, HeaderWindow, Heatmap, ImageMeta, XRayImage
 from inference.render.overlay import blend, heat_rgba, smooth_map
-from viewer.qt.image_view import DEFAULT_OPACITY, FIXED_PRESETS, ImageView, render_rgb
+from viewer.qt.image_view import DEFAULT_OPACITY, FIXED_PRESETS, FULL_RANGE, ImageView, render_rgb
 
 REPO = Path(__file__).parent.parent.parent
 SAMPLE = REPO / "resources" / "samples" / "00000001_000.png"  # NIH ChestX-ray14 demo study
@@ -130,8 +130,9 @@ def test_presets_and_reset(view: ImageView) -> None:
     assert view.levels() == (0.0, 1.0)
     (x0, x1), _ = view._vb.viewRange()
     assert x1 - x0 >= 64
-    view.set_image(xray(ramp(), window_center=1024.0, window_width=4096.0))
-    assert view.presets()[0] == "Default (DICOM window)"
+    windowed = DisplayScale(-1024.0, 3072.0, (HeaderWindow(1024.0, 4096.0),))  # pixels made with it
+    view.set_image(XRayImage(ramp(), ImageMeta(path=Path("t.dcm"), study_uid="1"), display=windowed))
+    assert view.presets()[0] == "Header 1" and FULL_RANGE not in view.presets()
     with pytest.raises(KeyError):
         view.apply_preset("nope")
 

@@ -13,7 +13,13 @@ from typing import Any
 
 from inference.api import ModelCard
 from viewer.core import paths
-from viewer.core.pacs_nodes import move_passwords_to_credential_store, nodes_from_settings, nodes_to_settings
+from viewer.core.pacs_nodes import (
+    DEFAULT_OWN_AE_TITLE,
+    move_passwords_to_credential_store,
+    nodes_from_settings,
+    nodes_to_settings,
+    own_ae_title_or_default,
+)
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 8
@@ -34,6 +40,8 @@ class Settings:
     window_state: str = ""
     splitter_state: str = ""
     pacs_nodes: list[dict[str, str]] = field(default_factory=list)  # {"name", "address"}: see pacs_nodes
+    window_presets: dict[str, list[float]] = field(default_factory=dict)  # name -> [level, width] in units
+    pacs_ae_title: str = DEFAULT_OWN_AE_TITLE  # this workstation's calling AE title (PACS dialog)
     # What loading did with passwords found in saved addresses (moved to the OS credential store, or
     # why not), for the Nodes tab to show; never saved.
     credential_notice: str = field(default="", compare=False, repr=False)
@@ -60,6 +68,8 @@ class Settings:
                 str(sha): {str(k): float(v) for k, v in th.items()} for sha, th in out.thresholds.items()
             }
             out.pacs_nodes = nodes_to_settings(nodes_from_settings(out.pacs_nodes))
+            out.window_presets = {str(k): [float(v[0]), float(v[1])] for k, v in out.window_presets.items()}
+            out.pacs_ae_title = own_ae_title_or_default(out.pacs_ae_title)
         except (TypeError, ValueError, AttributeError):
             log.warning("settings malformed, using defaults")
             return cls(path=path)

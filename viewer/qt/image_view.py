@@ -1,14 +1,17 @@
-"""Radiograph canvas: zoom/pan, window/level by right-drag, inversion and a Grad-CAM overlay.
+"""Radiograph canvas: zoom/pan, window/level by right-drag or keys, inversion and a Grad-CAM overlay.
 
 The grey levels come from :func:`gray_lut`; the overlay is the RGBA that :mod:`inference.render.overlay`
 draws (colour map, alpha ramp, contour), the same rule as the annotated PNG and the DICOM SC.
-:func:`render_rgb` composes both as the view shows them.
+:func:`render_rgb` composes both as the view shows them. The window is kept over the normalised
+pixels and shown in the image's own units (:mod:`viewer.qt.window_level`); a map of a finding below
+its threshold is drawn faintly and every map is named on the image (:mod:`viewer.qt.heat_overlay`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,7 +21,9 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QMenu,
     QSlider,
     QStackedWidget,
     QToolButton,
@@ -28,23 +33,38 @@ from PySide6.QtWidgets import (
 
 from inference.api import Heatmap, XRayImage
 from inference.render.overlay import DEFAULT_STYLE, blend, colour_bar, heat_rgba, legend_notes
+from viewer.qt import heat_overlay
+from viewer.qt.window_level import (
+    AUTO,
+    CUSTOM,
+    FIXED_PRESETS,
+    FULL_RANGE,
+    header_presets,
+    readout,
+    scale_of,
+    to_normalised,
+    to_units,
+)
 
 log = logging.getLogger(__name__)
 
 DRAG_GAIN = 1.0 / 512.0  # window units per screen pixel: a 512 px drag spans the full range
 MIN_WIDTH = 1.0 / 1024.0
+MAX_WIDTH = 64.0  # normalised: a header window far wider than the applied one still fits
+CENTER_LIMIT = 64.0  # normalised centre within ±this: a header window outside the pixels still applies
+WIDTH_STEP = 1.1  # one key press widens or narrows the window by this factor
+LEVEL_STEP = 0.05  # one key press moves the level by this share of the window width
+ZOOM_STEP = 1.25
 DEFAULT_OPACITY = DEFAULT_STYLE.opacity
 COLOUR_BAR_SIZE = (96, 12)  # width, height of the legend beside the opacity slider
-
-FULL_RANGE = "Full range"
-DICOM_DEFAULT = "Default (DICOM window)"
-AUTO = "Auto (1–99 %)"
-# (centre, width) over normalised [0, 1] pixels.
-FIXED_PRESETS: dict[str, tuple[float, float]] = {
-    "Lung": (0.35, 0.7),
-    "Soft tissue": (0.55, 0.45),
-    "Bone": (0.7, 0.4),
-}
+FULL = (0.5, 1.0)  # the normalised full range: the window the pixels were made with
+# What the mouse does on the image, for the shortcut table (F1).
+MOUSE_ACTIONS: tuple[tuple[str, str], ...] = (
+    ("Wheel", "Zoom in or out at the pointer"),
+    ("Left-drag", "Pan the image"),
+    ("Right-drag", "Window/level: right/left widens/narrows the window, down/up raises/lowers the level"),
+    ("Double-click", "Fit the image to the pane"),
+)
 
 
 def gray_lut(inverted: bool = False) -> np.ndarray:
@@ -83,9 +103,11 @@ def colour_bar_pixmap() -> QPixmap:
 
 
 class _WindowingViewBox(pg.ViewBox):
-    """ViewBox whose right-drag reports screen deltas for window/level instead of zooming."""
+    """ViewBox whose right-drag reports screen deltas for window/level instead of zooming, and whose
+    double-click asks to fit the image."""
 
     windowDragged = Signal(float, float)
+    fitRequested = Signal()
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (Qt override)
         if ev.button() == Qt.MouseButton.RightButton:
@@ -95,6 +117,13 @@ class _WindowingViewBox(pg.ViewBox):
             return
         super().mouseDragEvent(ev, axis)
 
+    def mouseClickEvent(self, ev):  # noqa: N802 (pyqtgraph override)
+        if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.fitRequested.emit()
+            return
+        super().mouseClickEvent(ev)
+
 
 class ImageView(QWidget):
     """One radiograph with window/level, inversion and an optional Grad-CAM overlay."""
@@ -103,14 +132,19 @@ class ImageView(QWidget):
     windowChanged = Signal(float, float)  # centre, width
     invertedChanged = Signal(bool)
     overlayVisibleChanged = Signal(bool)
+    userPresetsChanged = Signal(dict)  # name -> (level, width) in image units
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._image: XRayImage | None = None
         self._heatmap: Heatmap | None = None
-        self._center, self._width = 0.5, 1.0
+        self._threshold: float | None = None  # of the heat map's finding
+        self._full_strength = False  # below-threshold maps drawn like the others
+        self._center, self._width = FULL
         self._inverted = False
         self._overlay_visible = True
+        self._user_presets: dict[str, tuple[float, float]] = {}
+        self._preset_windows: dict[str, tuple[float, float]] = {}  # shown presets, normalised
         self._build_canvas()
         self._build_controls()
         self._layout()
@@ -131,7 +165,15 @@ class ImageView(QWidget):
         self._vb.addItem(self._item)
         self._vb.addItem(self._overlay)
         self._vb.windowDragged.connect(self.adjust_window)
+        self._vb.fitRequested.connect(self.fit)
+        self._vb.sigTransformChanged.connect(self._update_readout)
         self._graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._heat_label = QLabel(self._graphics)  # names the map on the image
+        self._heat_label.setStyleSheet("background: rgba(0, 0, 0, 160); color: white; padding: 2px 6px;")
+        self._heat_label.move(6, 6)
+        self._heat_label.raise_()
+        self._heat_label.setAccessibleName("Heat map shown")
+        self._heat_label.hide()
         self._message = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self._message.setStyleSheet("background: black; color: #ddd; font-size: 14pt;")
         self._stack = QStackedWidget()
@@ -142,6 +184,13 @@ class ImageView(QWidget):
         self._presets = QComboBox(toolTip="Window/level preset (right-drag on the image adjusts it)")
         self._presets.setAccessibleName("Window preset")
         self._presets.activated.connect(lambda i: self.apply_preset(self._presets.itemText(i)))
+        self._preset_menu = QMenu(self)
+        self._save_preset = self._preset_menu.addAction("Save Window as Preset…", self.save_preset_dialog)
+        self._delete_preset = self._preset_menu.addAction("Delete Preset", self.delete_shown_preset)
+        self._preset_menu.aboutToShow.connect(self._update_preset_menu)
+        self._preset_button = QToolButton(text="Presets", toolTip="Save or delete your window presets")
+        self._preset_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self._preset_button.setMenu(self._preset_menu)
         self._invert_button = QToolButton(text="Invert", checkable=True, toolTip="Invert grey scale")
         self._invert_button.toggled.connect(self.set_inverted)
         self._reset_button = QToolButton(text="Reset", toolTip="Reset zoom and window")
@@ -153,7 +202,7 @@ class ImageView(QWidget):
         self._opacity.setMaximumWidth(120)
         self._opacity.setAccessibleName("Overlay opacity")
         self._opacity.setToolTip("Overlay opacity")
-        self._opacity.valueChanged.connect(lambda v: self._overlay.setOpacity(v / 100.0))
+        self._opacity.valueChanged.connect(lambda _value: self._sync_overlay())
         self._colour_bar = QLabel(pixmap=colour_bar_pixmap())
         self._colour_bar.setToolTip(f"Grad-CAM, share of its peak, 0 (left) to 1 (right): {legend_notes()}")
         self._colour_bar.setAccessibleName("Heat map colour scale")
@@ -162,7 +211,13 @@ class ImageView(QWidget):
 
     def _layout(self) -> None:
         bar = QHBoxLayout()
-        for w in (self._presets, self._invert_button, self._reset_button, self._overlay_check):
+        for w in (
+            self._presets,
+            self._preset_button,
+            self._invert_button,
+            self._reset_button,
+            self._overlay_check,
+        ):
             bar.addWidget(w)
         bar.addWidget(self._opacity)
         bar.addWidget(self._colour_bar)
@@ -185,7 +240,7 @@ class ImageView(QWidget):
         self._image = image
         self._heatmap = None
         self._overlay.clear()
-        self._overlay.hide()
+        self._sync_overlay()
         if image is None:
             self._item.clear()
             self._message.setText(message)
@@ -204,18 +259,22 @@ class ImageView(QWidget):
         """The text shown instead of an image ('' while an image is shown)."""
         return "" if self._image is not None else self._message.text()
 
-    def set_heatmap(self, heatmap: Heatmap | None) -> None:
-        """Overlay ``heatmap`` (same shape as the image); None removes it."""
+    def set_heatmap(self, heatmap: Heatmap | None, threshold: float | None = None) -> None:
+        """Overlay ``heatmap`` (same shape as the image) of a finding with ``threshold`` (None: unknown,
+        drawn as a positive one); None removes it."""
         if heatmap is not None and (self._image is None or heatmap.values.shape != self._image.pixels.shape):
             log.warning("heat map %s does not match the shown image; not overlaid", heatmap.label)
             heatmap = None
         self._heatmap = heatmap
-        if heatmap is None:
-            self._overlay.clear()
-        else:
-            self._overlay.setImage(heat_rgba(heatmap.values), autoLevels=False)
-        self._sync_overlay()
+        self._threshold = threshold
+        self._draw_heatmap()
         self._update_controls()
+
+    def set_threshold(self, threshold: float | None) -> None:
+        """The reader moved the shown finding's threshold: redraw its map faintly or fully."""
+        if threshold != self._threshold:
+            self._threshold = threshold
+            self._draw_heatmap()
 
     def heatmap(self) -> Heatmap | None:
         return self._heatmap
@@ -240,8 +299,39 @@ class ImageView(QWidget):
     def overlay_opacity(self) -> float:
         return self._opacity.value() / 100.0
 
+    def set_full_strength(self, on: bool) -> None:
+        """Draw a below-threshold finding's map like any other (the reader asked for it)."""
+        self._full_strength = bool(on)
+        self._draw_heatmap()
+
+    def faint(self) -> bool:
+        """Whether the map shown is drawn faintly (its finding is below its threshold)."""
+        return (
+            self._heatmap is not None
+            and not self._full_strength
+            and heat_overlay.below_threshold(self._heatmap, self._threshold)
+        )
+
+    def heat_caption(self) -> str:
+        """The label on the image naming the map shown ('' when none is shown)."""
+        return self._heat_label.text() if self._heat_label.isVisibleTo(self) else ""
+
+    def _draw_heatmap(self) -> None:
+        if self._heatmap is None:
+            self._overlay.clear()
+        else:
+            style = heat_overlay.FAINT_STYLE if self.faint() else DEFAULT_STYLE
+            self._overlay.setImage(heat_rgba(self._heatmap.values, style), autoLevels=False)
+            self._heat_label.setText(heat_overlay.caption(self._heatmap, self._threshold))
+            self._heat_label.adjustSize()
+        self._sync_overlay()
+
     def _sync_overlay(self) -> None:
-        self._overlay.setVisible(self._overlay_visible and self._heatmap is not None)
+        shown = self._overlay_visible and self._heatmap is not None
+        opacity = self.overlay_opacity()
+        self._overlay.setOpacity(min(opacity, heat_overlay.FAINT_OPACITY) if self.faint() else opacity)
+        self._overlay.setVisible(shown)
+        self._heat_label.setVisible(shown)
 
     # -- grey scale -------------------------------------------------------------------------
     def set_inverted(self, inverted: bool) -> None:
@@ -257,15 +347,37 @@ class ImageView(QWidget):
         return self._inverted
 
     def set_window(self, center: float, width: float) -> None:
-        """Window centre and width in normalised pixel units (full range = 0.5, 1.0)."""
-        self._center = float(min(max(center, -0.5), 1.5))
-        self._width = float(min(max(width, MIN_WIDTH), 2.0))
+        """Window centre and width in normalised pixel units (full range = 0.5, 1.0); the preset box
+        names the preset it matches, else says Custom."""
+        self._center = float(min(max(center, -CENTER_LIMIT), 1.0 + CENTER_LIMIT))
+        self._width = float(min(max(width, MIN_WIDTH), MAX_WIDTH))
         self._item.setLevels(self.levels())
-        self._window_label.setText(f"W {self._width:.3f}  L {self._center:.3f}")
+        self._update_readout()
+        self._show_matching_preset()
         self.windowChanged.emit(self._center, self._width)
 
     def window(self) -> tuple[float, float]:
         return self._center, self._width
+
+    def set_window_units(self, level: float, width: float) -> None:
+        """Window level and width in the image's own units (DICOM modality values, 0-255, …)."""
+        self.set_window(*to_normalised(scale_of(self._image), level, width))
+
+    def window_units(self) -> tuple[float, float]:
+        """(level, width) in the image's own units."""
+        return to_units(scale_of(self._image), self._center, self._width)
+
+    def window_text(self) -> str:
+        """The readout under the image: 'W 5310 L 2725 · 37%'."""
+        return self._window_label.text()
+
+    def widen_window(self, steps: int = 1) -> None:
+        """Keyboard W/L: widen (positive) or narrow (negative) the window."""
+        self.set_window(self._center, self._width * WIDTH_STEP**steps)
+
+    def raise_level(self, steps: int = 1) -> None:
+        """Keyboard W/L: raise (positive, darker) or lower (negative) the level."""
+        self.set_window(self._center + steps * LEVEL_STEP * self._width, self._width)
 
     def levels(self) -> tuple[float, float]:
         """(black, white) pixel values of the current window."""
@@ -278,15 +390,53 @@ class ImageView(QWidget):
     def presets(self) -> list[str]:
         return [self._presets.itemText(i) for i in range(self._presets.count())]
 
+    def preset_shown(self) -> str:
+        """The preset box's text: the preset the window matches, or Custom."""
+        return self._presets.currentText()
+
     def apply_preset(self, name: str) -> None:
-        if name in (FULL_RANGE, DICOM_DEFAULT):
-            self.set_window(0.5, 1.0)
-        elif name == AUTO:
-            self.set_window(*self._auto_window())
-        elif name in FIXED_PRESETS:
-            self.set_window(*FIXED_PRESETS[name])
-        else:
-            raise KeyError(name)
+        if name == CUSTOM:
+            return  # the window the reader set is already shown
+        self.set_window(*self._preset_windows[name])
+
+    # -- the reader's own presets, in the image's units (settings keep them) -----------------
+    def set_user_presets(self, presets: Mapping[str, Sequence[float]]) -> None:
+        self._user_presets = {str(k): (float(v[0]), float(v[1])) for k, v in presets.items()}
+        self._refresh_presets()
+
+    def user_presets(self) -> dict[str, tuple[float, float]]:
+        return dict(self._user_presets)
+
+    def save_preset(self, name: str) -> bool:
+        """Keep the current window as ``name`` (False for an empty name or a built-in preset's)."""
+        name = name.strip()
+        if not name or name in (FULL_RANGE, AUTO, CUSTOM, *FIXED_PRESETS):
+            return False
+        self._user_presets[name] = self.window_units()
+        self._refresh_presets()
+        self.userPresetsChanged.emit(self.user_presets())
+        return True
+
+    def delete_preset(self, name: str) -> None:
+        if self._user_presets.pop(name, None) is not None:
+            self._refresh_presets()
+            self.userPresetsChanged.emit(self.user_presets())
+
+    def save_preset_dialog(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save window preset", f"Name for {self.window_text()}:")
+        if ok and not self.save_preset(name):
+            self._window_label.setText(f"Not saved: {name.strip() or 'no name'} is not a name for a preset")
+
+    def delete_shown_preset(self) -> None:
+        self.delete_preset(self.preset_shown())
+
+    def _update_preset_menu(self) -> None:
+        self._save_preset.setEnabled(self._image is not None)
+        shown = self.preset_shown()
+        self._delete_preset.setEnabled(shown in self._user_presets)
+        self._delete_preset.setText(
+            f"Delete Preset “{shown}”" if shown in self._user_presets else "Delete Preset"
+        )
 
     def _auto_window(self) -> tuple[float, float]:
         if self._image is None:
@@ -297,24 +447,75 @@ class ImageView(QWidget):
         return float(lo + hi) / 2, max(float(hi - lo), MIN_WIDTH)
 
     def _refresh_presets(self) -> None:
-        meta = self._image.meta if self._image is not None else None
-        # Pixels arrive VOI-applied and normalised, so the header window is the full range here.
-        first = DICOM_DEFAULT if meta is not None and meta.window_width else FULL_RANGE
+        """The header's windows (the one the pixels were made with reads as the full range), the full
+        range when no header window is it, Auto, the fixed ones, then the reader's own."""
+        scale = scale_of(self._image)
+        windows = {name: to_normalised(scale, *w) for name, w in header_presets(scale).items()}
+        if not any(_same(w, FULL) for w in windows.values()):
+            windows[FULL_RANGE] = FULL
+        windows[AUTO] = self._auto_window()
+        windows.update(FIXED_PRESETS)
+        for name, w in sorted(self._user_presets.items()):
+            windows.setdefault(name, to_normalised(scale, *w))
+        self._preset_windows = windows
         self._presets.clear()
-        self._presets.addItems([first, AUTO, *FIXED_PRESETS])
+        self._presets.addItems(list(windows))
+        self._show_matching_preset()
+
+    def _show_matching_preset(self) -> None:
+        name = next((n for n, w in self._preset_windows.items() if _same(w, self.window())), CUSTOM)
+        custom = self._presets.findText(CUSTOM)
+        if name == CUSTOM and custom < 0:
+            self._presets.addItem(CUSTOM)
+        elif name != CUSTOM and custom >= 0:
+            self._presets.removeItem(custom)
+        self._presets.setCurrentIndex(self._presets.findText(name))
 
     # -- view -------------------------------------------------------------------------------
     def reset_view(self) -> None:
-        """Fit the image and return to the full-range window."""
-        self.set_window(0.5, 1.0)
-        self._presets.setCurrentIndex(0)
+        """Fit the image and return to the window its pixels were made with (the full range)."""
+        self.set_window(*FULL)
+        self.fit()
+
+    def fit(self) -> None:
+        """The whole image in the pane."""
         if self._image is not None:
             h, w = self._image.pixels.shape
             self._vb.setRange(xRange=(0, w), yRange=(0, h), padding=0.0)
 
+    def actual_size(self) -> None:
+        """1:1: one image pixel per screen pixel, about the centre of the view."""
+        if self._image is None:
+            return
+        (x0, x1), (y0, y1) = self._vb.viewRange()
+        rect = self._vb.rect()
+        ratio = self.devicePixelRatioF()
+        half_w, half_h = rect.width() * ratio / 2, rect.height() * ratio / 2
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        self._vb.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h), padding=0.0)
+
+    def zoom_in(self, steps: int = 1) -> None:
+        """Zoom about the centre of the view; negative steps zoom out."""
+        if self._image is not None:
+            factor = ZOOM_STEP**-steps
+            self._vb.scaleBy((factor, factor))
+
+    def zoom(self) -> float | None:
+        """Screen pixels per image pixel (1.0 = 100 %), None without an image."""
+        if self._image is None:
+            return None
+        size = self._vb.viewPixelSize()[0]  # image pixels per (logical) screen pixel
+        return self.devicePixelRatioF() / size if size > 0 else None
+
+    def _update_readout(self) -> None:
+        if self._image is None:
+            self._window_label.setText(" ")
+            return
+        self._window_label.setText(readout(scale_of(self._image), self._center, self._width, self.zoom()))
+
     def _update_controls(self) -> None:
         has_image = self._image is not None
-        for w in (self._presets, self._invert_button, self._reset_button):
+        for w in (self._presets, self._preset_button, self._invert_button, self._reset_button):
             w.setEnabled(has_image)
         self._overlay_check.setEnabled(self._heatmap is not None)
         self._opacity.setEnabled(self._heatmap is not None)
@@ -338,3 +539,7 @@ class ImageView(QWidget):
 
     def cursor_text(self) -> str:
         return self._value_label.text().strip()
+
+
+def _same(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return math.isclose(a[0], b[0], abs_tol=1e-6) and math.isclose(a[1], b[1], rel_tol=1e-6)
