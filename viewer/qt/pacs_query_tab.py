@@ -60,7 +60,9 @@ class PacsQueryTab(QWidget):
         dates.addWidget(self.date_to)
         form = QFormLayout()
         form.addRow("DICOMweb n&ode:", self.query_node)
-        form.addRow("Study &dates:", dates)
+        dates_label = QLabel("Study &dates:")
+        dates_label.setBuddy(self.date_from)  # a row of two fields has no buddy of its own: "&" would show
+        form.addRow(dates_label, dates)
         form.addRow("&Patient ID:", self.patient_id)
         form.addRow("A&ccession:", self.accession)
         for field in (self.date_from, self.date_to, self.patient_id, self.accession):
