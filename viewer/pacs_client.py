@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from inference.pacs import DicomNode, PacsError, WebNode
 from inference.pacs.access import Credentials, find_credentials
 from inference.store.location import PULL_CACHE, beside_store
-from viewer.core.pacs_nodes import PacsNode
+from viewer.core.pacs_nodes import DEFAULT_OWN_AE_TITLE, PacsNode
 
 if TYPE_CHECKING:
     from inference.api import ModelCard
@@ -62,12 +62,22 @@ class StudyQuery:
         return f"Dates are YYYYMMDD (8 digits), not {bad[0]!r}." if bad else ""
 
 
-def echo_node(node: PacsNode, cancelled: Callable[[], bool]) -> Iterator[Step]:
-    """C-ECHO a DIMSE node, or a one-study QIDO-RS query to a DICOMweb one."""
+def echo_node(
+    node: PacsNode,
+    cancelled: Callable[[], bool],
+    *,
+    calling: str = DEFAULT_OWN_AE_TITLE,
+    credentials: Credentials | None = None,
+) -> Iterator[Step]:
+    """C-ECHO a DIMSE node as ``calling``, or a one-study QIDO-RS query to a DICOMweb one, with
+    ``credentials`` when given (typed in the Nodes tab, not yet saved), else :func:`with_credentials`'."""
     from inference.pacs.transfer import echo
 
     yield Step(0, 0, f"Testing {node.name}…")
-    echo(reached(node.destination))
+    destination = node.destination
+    if credentials is not None and isinstance(destination, WebNode):
+        destination = replace(destination, access=destination.access.with_credentials(credentials))
+    echo(reached(destination), calling=calling)
     yield Step(1, 1, f"{node.name} answers.")
 
 
@@ -119,8 +129,11 @@ def send_results(
     uid: str,
     node: PacsNode,
     cancelled: Callable[[], bool],
+    *,
+    calling: str = DEFAULT_OWN_AE_TITLE,
 ) -> Iterator[Step]:
-    """Make the study's SR and Secondary Capture (as ``export-dicom`` does), then send them to ``node``."""
+    """Make the study's SR and Secondary Capture (as ``export-dicom`` does), then send them to ``node``
+    (a DIMSE node is called as ``calling``)."""
     from inference.pacs.objects import Skipped, study_objects
     from inference.pacs.transfer import send_objects
 
@@ -131,7 +144,7 @@ def send_results(
     if cancelled():
         return
     yield Step(1, 2, f"Sending to {node.name}…")
-    send_objects(reached(node.destination), objects, store)
+    send_objects(reached(node.destination), objects, store, calling=calling)
     yield Step(2, 2, f"SR and Secondary Capture sent to {node.name}.")
 
 

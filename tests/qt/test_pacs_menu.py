@@ -95,7 +95,7 @@ def test_the_pacs_shortcuts_clash_with_no_other(window) -> None:
 
 def test_esc_cancels_a_running_action_then_closes_the_window(qtbot, window, monkeypatch) -> None:
     release = threading.Event()
-    monkeypatch.setattr("inference.pacs.transfer.echo", lambda node: release.wait(10))
+    monkeypatch.setattr("inference.pacs.transfer.echo", lambda node, calling: release.wait(10))
     window.show_pacs(Tab.NODES)
     dialog = window.pacs
     add_node(qtbot, dialog, "Slow", "dicom://SLOW@127.0.0.1:104")

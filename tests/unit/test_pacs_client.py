@@ -45,13 +45,13 @@ def test_the_client_loads_neither_qt_nor_torch():
 
 def test_echo_says_what_it_tests_then_that_the_node_answers(monkeypatch):
     echoed = []
-    monkeypatch.setattr("inference.pacs.transfer.echo", echoed.append)
+    monkeypatch.setattr("inference.pacs.transfer.echo", lambda node, calling: echoed.append(node))
     assert list(echo_node(NODE, never)) == [Step(0, 0, "Testing web…"), Step(1, 1, "web answers.")]
     assert echoed == [NODE.destination]
 
 
 def test_an_echo_that_fails_raises_the_pacs_error(monkeypatch):
-    def refuse(node):
+    def refuse(node, calling):
         raise PacsError("cannot reach it")
 
     monkeypatch.setattr("inference.pacs.transfer.echo", refuse)
@@ -104,7 +104,8 @@ def fake_objects(monkeypatch, made: StudyObjects | Skipped) -> list:
     sent: list = []
     monkeypatch.setattr("inference.pacs.objects.study_objects", lambda *args: iter([made]))
     monkeypatch.setattr(
-        "inference.pacs.transfer.send_objects", lambda node, objects, store: sent.append((node, objects))
+        "inference.pacs.transfer.send_objects",
+        lambda node, objects, store, calling: sent.append((node, objects)),
     )
     return sent
 

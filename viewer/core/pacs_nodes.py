@@ -20,9 +20,27 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from inference.pacs.access import Credentials, WebAccess
-from inference.pacs.destinations import DicomNode, WebNode, parse_destination
+from inference.pacs.destinations import DicomNode, WebNode, ae_title, parse_destination
 from inference.pacs.dicom_tls import DicomTls, TlsDicomNode
 from inference.pacs.saved_nodes import without_credentials
+
+# This workstation's (calling) AE title unless the reader sets another: inference.pacs.dimse.OWN_AE_TITLE,
+# named here so that loading the settings does not load pynetdicom
+DEFAULT_OWN_AE_TITLE = "CXRTRIAGE"
+
+
+def own_ae_title(text: str) -> str:
+    """This workstation's AE title as typed, checked: 1 to 16 characters of DICOM's default repertoire,
+    no backslash, not only spaces (PS3.5); ``ValueError`` says what is wrong."""
+    return ae_title(text.strip())
+
+
+def own_ae_title_or_default(raw: object) -> str:
+    """The AE title a settings file holds, or the default where it holds none or an invalid one."""
+    try:
+        return own_ae_title(raw) if isinstance(raw, str) else DEFAULT_OWN_AE_TITLE
+    except ValueError:
+        return DEFAULT_OWN_AE_TITLE
 
 
 @dataclass(frozen=True)

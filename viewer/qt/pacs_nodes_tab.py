@@ -1,5 +1,7 @@
 """The PACS dialog's Nodes tab: the configured PACS nodes, kept in the settings as soon as one is added,
-updated or removed, and the Test button (C-ECHO, or a QIDO-RS query for DICOMweb).
+updated or removed; the Test button (C-ECHO, or a QIDO-RS query for DICOMweb), which tests what the
+form holds (address, TLS files, the credentials typed), saved or not; and this workstation's own
+(calling) AE title, kept in the settings.
 
 A DICOMweb node's user name and password, or token, go to the OS credential store under the node's name
 (:mod:`inference.pacs.credential_store`), never to the settings; a password typed in the address is
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
@@ -36,6 +39,7 @@ from viewer.core.pacs_nodes import (
     make_node,
     nodes_from_settings,
     nodes_to_settings,
+    own_ae_title,
     unreadable_tls_files,
     with_node,
     without_node,
@@ -97,6 +101,13 @@ class PacsNodesTab(QWidget):
             buddy = QLabel(label)
             buddy.setBuddy(self.tls_fields[key])  # Alt+letter reaches the field; Tab then its Browse…
             form.addRow(buddy, row)
+        self.own_ae_title = QLineEdit(settings.pacs_ae_title, maxLength=16)
+        self.own_ae_title.setToolTip(
+            "The calling AE title PACS nodes see in a C-ECHO or C-STORE (Enter keeps it)"
+        )
+        self.own_ae_title.editingFinished.connect(self.set_own_ae_title)
+        own = QFormLayout()
+        own.addRow("This &workstation's AE title:", self.own_ae_title)
         self.notice = QLabel(settings.credential_notice, wordWrap=True)
         self.notice.setVisible(bool(settings.credential_notice))
         self.save_node_button = pacs_button("&Save Node", self.save_node)
@@ -113,6 +124,7 @@ class PacsNodesTab(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.notice)
         layout.addLayout(buttons)
+        layout.addLayout(own)
         self._show_nodes()
 
     def _show_nodes(self) -> None:
@@ -159,11 +171,7 @@ class PacsNodesTab(QWidget):
         credentials (typed, or a password typed in the address) in the OS credential store, never in
         the settings."""
         try:
-            tls = (field.text() for field in self.tls_fields.values())
-            node = make_node(self.node_name.text(), self.node_address.text(), *tls)
-            unreadable = unreadable_tls_files(node)
-            if unreadable:
-                raise ValueError(f"cannot read the {', '.join(unreadable)}")
+            node = self._typed_node(self.node_name.text())
             credentials = self._typed_credentials(node)
             if credentials is not None:
                 node = replace(node, address=without_credentials(node.address))
@@ -178,6 +186,15 @@ class PacsNodesTab(QWidget):
         self._show_credentials(node)
         kept = " (its credentials in the OS credential store)" if credentials is not None else ""
         self.jobs.say(f"Saved {node.name}{kept}.")
+
+    def _typed_node(self, name: str) -> PacsNode:
+        """The node the form holds, called ``name``; ``ValueError`` says what is wrong with it."""
+        tls = (field.text() for field in self.tls_fields.values())
+        node = make_node(name, self.node_address.text(), *tls)
+        unreadable = unreadable_tls_files(node)
+        if unreadable:
+            raise ValueError(f"cannot read the {', '.join(unreadable)}")
+        return node
 
     def _browser(self, key: str) -> Callable[[], None]:
         return lambda: self.browse(key)  # no argument: Qt's clicked(checked) is not passed on
@@ -253,9 +270,28 @@ class PacsNodesTab(QWidget):
         self.nodes_changed.emit(nodes)
 
     def test_node(self) -> None:
-        """C-ECHO a DIMSE node, or a one-study QIDO-RS query to a DICOMweb one."""
-        row = self.node_list.currentRow()
-        if not 0 <= row < len(self.nodes):
-            self.jobs.say("Select a node to test (save it first).")
+        """Test the node the form holds, saved or not (one without a name is called by its address):
+        C-ECHO a DIMSE node as this workstation's AE title, or a one-study QIDO-RS query to a DICOMweb
+        one with the credentials typed (else those stored under its name). Nothing is saved."""
+        try:
+            node = self._typed_node(self.node_name.text().strip() or self.node_address.text())
+            credentials = self._typed_credentials(node)
+        except ValueError as exc:
+            self.jobs.say(f"Not tested: {exc}")
             return
-        self.jobs.start(echo_node, self.nodes[row])
+        test = partial(echo_node, calling=self.settings.pacs_ae_title, credentials=credentials)
+        self.jobs.start(test, node)
+
+    def set_own_ae_title(self) -> None:
+        """Keep the AE title typed as this workstation's, when valid; else show the kept one again."""
+        try:
+            title = own_ae_title(self.own_ae_title.text())
+        except ValueError as exc:
+            self.own_ae_title.setText(self.settings.pacs_ae_title)
+            self.jobs.say(f"Not kept: {exc}")
+            return
+        self.own_ae_title.setText(title)
+        if title != self.settings.pacs_ae_title:
+            self.settings.pacs_ae_title = title
+            self._save_settings()
+            self.jobs.say(f"PACS nodes now see this workstation as {title}.")
