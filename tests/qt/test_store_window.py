@@ -14,6 +14,7 @@ from inference.store import Store
 from viewer.core.worklist import RowState
 from viewer.core.worklist_columns import Column
 from viewer.qt.main_window import MainWindow
+from viewer.qt.review_note_dialog import ReviewNoteDialog
 
 
 @pytest.fixture
@@ -73,7 +74,12 @@ def test_review_actions_persist_and_are_audited(qtbot, open_window, db, monkeypa
     qtbot.waitUntil(lambda: win.image_view.image() is not None, timeout=5000)
     table = win.worklist.table
     qtbot.keyClick(table, Qt.Key.Key_X)  # reject
-    monkeypatch.setattr(QInputDialog, "getMultiLineText", lambda *a, **k: ("  check the apex  ", True))
+
+    def write(dialog: ReviewNoteDialog) -> None:  # the reader types a note and saves it
+        dialog.editor.setPlainText("  check the apex  ")
+        dialog.accept()
+
+    monkeypatch.setattr(ReviewNoteDialog, "open", write)
     win.actions_.review_note.trigger()
     assert win.session.worklist_model.index_of(uid, Column.REVIEW).data() == "rejected ✎"
     with Store(db) as store:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QInputDialog, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
+from inference.store import Review
 from viewer.core.worklist import StudyRow
 from viewer.qt.read_only_store import cannot_keep
+from viewer.qt.review_note_dialog import ReviewNoteDialog
 from viewer.qt.review_undo import ReviewUndo
 from viewer.qt.session import TriageSession
 
@@ -57,25 +60,26 @@ class ReviewCommands:
         return True
 
     def note_dialog(self) -> None:
+        """N: the note dialog for the current study (window-modal); a saved note keeps the study's mark
+        ("reviewed" when it had none)."""
         row = self._current_row()
         if row is None:
             return
         self._hold()
         if cannot_keep(self._session, self._say, "a review note"):
             return
-        review = row.review
-        text, ok = QInputDialog.getMultiLineText(
-            self._parent,
-            "Review note",
-            "Note on this study (no patient names):",
-            review.note if review else "",
-        )
-        if ok:
-            outcome = review.outcome if review is not None else "reviewed"
-            after = self._session.set_review(row.uid, outcome, text.strip())
-            if after is not None:
-                self._undo.record(row.uid, review, after)
-                self._say("Review note saved")
+        uid, review = row.uid, row.review
+        dialog = ReviewNoteDialog(review.note if review is not None else "", self._parent)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._save_note(uid, review, dialog.note()))
+        dialog.open()
+
+    def _save_note(self, uid: str, before: Review | None, note: str) -> None:
+        outcome = before.outcome if before is not None else "reviewed"
+        after = self._session.set_review(uid, outcome, note)
+        if after is not None:
+            self._undo.record(uid, before, after)
+            self._say("Review note saved")
 
     def clear(self) -> None:
         row = self._current_row()
