@@ -47,7 +47,7 @@ class PacsDialog(QDialog):
         self.jobs = PacsJobs()
         self.nodes_tab = PacsNodesTab(settings, save_settings, self.jobs)
         self.query_tab = PacsQueryTab(session, settings, self.jobs)
-        self.send_tab = PacsSendTab(session, current_uid, self.jobs)
+        self.send_tab = PacsSendTab(session, settings, current_uid, self.jobs)
         for chooser in (self.query_tab, self.send_tab):
             self.nodes_tab.nodes_changed.connect(chooser.show_nodes)
             chooser.show_nodes(self.nodes_tab.nodes)
