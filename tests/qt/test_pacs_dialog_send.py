@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import QApplication
 from viewer_fakes import fake_image, fake_scorer
 
 from viewer.core.worklist import RowState, StudyRow
@@ -80,3 +82,21 @@ def test_a_png_study_cannot_be_sent_and_the_tab_says_why(qtbot, window, tmp_path
 
     send = send_tab_for(window, rows["chest.dcm"])
     assert send.send_button.isEnabled() and not send.why_not.isVisible()
+
+
+def test_the_study_named_is_the_one_sent(qtbot, window, tmp_path: Path) -> None:
+    """The reader moves on in the worklist with the dialog open: a Send pressed before the new study
+    is named sends nothing and says so; coming back to the dialog names the current study."""
+    rows = scored_studies(qtbot, window, tmp_path / "studies")
+    send = send_tab_for(window, rows["chest.dcm"])
+    assert window.worklist.select_uid(rows["chest.png"].uid)
+    qtbot.mouseClick(send.send_button, Qt.MouseButton.LeftButton)  # the DICOM study is still named
+    assert not window.pacs.busy
+    assert (
+        window.pacs.jobs.status.text() == "The worklist's current study changed: check it above, then send."
+    )
+    assert "chest.png" in send.send_study.text() and not send.send_button.isEnabled()
+
+    assert window.worklist.select_uid(rows["chest.dcm"].uid)
+    QApplication.sendEvent(window.pacs, QEvent(QEvent.Type.ActivationChange))  # back to the dialog
+    assert "PAT42" in send.send_study.text() and send.send_button.isEnabled()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QEvent, Slot
 from PySide6.QtWidgets import QDialog, QTabWidget, QVBoxLayout, QWidget
 
 from viewer.core.settings import Settings
@@ -72,6 +72,13 @@ class PacsDialog(QDialog):
     def _on_tab(self, index: int) -> None:
         if index == Tab.SEND:
             self.send_tab.show_current_study()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        """Coming back to the window (the reader may have moved on in the worklist meanwhile) names the
+        current study again on the Send tab."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange:
+            self._on_tab(self.tabs.currentIndex())
 
     @property
     def busy(self) -> bool:
