@@ -54,7 +54,7 @@ class ImageRequests(QObject):
     # -- images -----------------------------------------------------------------------------------
     def prefetch_image(self, uid: str) -> None:
         row = self._session.worklist_model.worklist.get(uid)
-        if row is not None and row.state is not RowState.ERROR and uid not in self.images:
+        if row is not None and row.state is not RowState.ERROR and self._cached(uid, row.meta.path) is None:
             self.request_image(uid)
 
     def request_image(self, uid: str) -> None:
@@ -65,7 +65,7 @@ class ImageRequests(QObject):
         if row.state is RowState.ERROR:
             s.imageFailed.emit(uid, row.reason or "unreadable")
             return
-        cached = self.images.get(uid)
+        cached = self._cached(uid, row.meta.path)
         if cached is not None:
             s.imageReady.emit(uid, cached)
             return
@@ -78,6 +78,12 @@ class ImageRequests(QObject):
         worker.signals.returned.connect(self._on_image)
         self._reading[uid] = worker
         s.io.start(worker)
+
+    def _cached(self, uid: str, path: Path) -> XRayImage | None:
+        """The study's image if the one kept is of ``path``: a study's lead image can change (shown
+        while indexed, a PA + lateral study may show its lateral; scored, its frontal leads)."""
+        image = self.images.get(uid)
+        return image if image is not None and image.meta.path == path else None
 
     @Slot(object)
     def _on_image(self, item: tuple[str, XRayImage | None, str]) -> None:

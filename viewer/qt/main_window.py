@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
         self.store_banner.setObjectName("storeBanner")
         self.store_banner.setStyleSheet("background:#f9a825; color:black; padding:4px;")
         self.store_banner.hide()
-        self.worklist = WorklistPanel(self.session.worklist_model)
+        self.worklist = WorklistPanel(self.session.worklist_model, self.settings.worklist_columns)
         self.image_view = ImageView()
         self.caption = ElidedLabel(" ", objectName="studyCaption")
         self.caption.setStyleSheet("padding: 2px 4px;")
@@ -213,6 +213,7 @@ class MainWindow(QMainWindow):
         self.worklist.currentStudyChanged.connect(self.study_images.show_study)
         self.worklist.currentStudyChanged.connect(self.compare.on_study_changed)
         s.worklist_model.reranked.connect(self.compare.on_study_changed)  # a prior may have arrived
+        s.worklist_model.reranked.connect(self.study_images.refresh)  # or a lateral
         s.worklist_model.reranked.connect(self.similar.recaption)  # at the reader's thresholds
         self.statusBar().addPermanentWidget(self.compare.prior_hint)
         self.findings.thresholdsEdited.connect(self.display.on_thresholds_edited)
@@ -224,8 +225,9 @@ class MainWindow(QMainWindow):
         st = self.settings
         if st.window_geometry:
             self.restoreGeometry(QByteArray(base64.b64decode(st.window_geometry)))
-        else:
-            self.resize(1600, 900)
+        else:  # as large as the screen allows, up to 1600×900
+            room = self.screen().availableGeometry()
+            self.resize(min(1600, room.width()), min(900, room.height()))
         if st.window_state:
             self.restoreState(QByteArray(base64.b64decode(st.window_state)))
         if st.splitter_state:
@@ -351,8 +353,8 @@ class MainWindow(QMainWindow):
     def choose_export_folder(self) -> Path | None:
         return self.exports.choose_folder()
 
-    def export_image(self) -> Path | None:
-        return self.exports.image()  # ExportCommands' (stays for its callers, like open_paths)
+    def export_image(self) -> None:
+        self.exports.image()  # ExportCommands' (stays for its callers, like open_paths); done: imageExported
 
     def export_worklist(self) -> tuple[Path, Path] | None:
         return self.exports.worklist()

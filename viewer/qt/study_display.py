@@ -80,6 +80,9 @@ class StudyDisplay(QObject):
         if row is None:
             return
         self._show_probabilities(row)
+        shown = self._image_view.image()
+        if row.uid == self._image_uid and shown is not None and shown.meta.path != row.meta.path:
+            self._session.request_image(row.uid)  # scored, its frontal leads (shown first: its lateral)
         if row.uid == self._image_uid and self._image_view.heatmap() is None:
             self._request_heatmap()
         self._image_view.set_threshold(self._threshold_of_shown_map())

@@ -74,6 +74,14 @@ class StudyImagesStrip(QListWidget):
         self.setCurrentRow(0)
         self.show()
 
+    def refresh(self) -> None:
+        """The worklist changed: list the current study again if its files did (more arrived)."""
+        row = self._current_row()
+        files = study_files(row) if row is not None else []
+        listed = [self.item(i).data(PATH_ROLE) for i in range(self.count())]
+        if files != listed and (len(files) > 1 or listed):
+            self.show_study()
+
     def next_image(self) -> None:
         """V: the study's next image (after the last, the scored one again)."""
         if self.isHidden() or self.count() < 2:
@@ -82,6 +90,7 @@ class StudyImagesStrip(QListWidget):
         self._choose(self.currentItem())
 
     def _choose(self, item: QListWidgetItem) -> None:
+        self.setCurrentItem(item)
         if self.row(item) == 0:
             self._wanted = None
             self._show_scored()

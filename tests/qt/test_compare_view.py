@@ -1,0 +1,78 @@
+"""Issue #22, problem 12: the patient's prior study beside the current one. With the prior in the
+worklist (same Patient ID, earlier study date) the status bar says so, P hangs it in the compare pane
+beside the study being read (which stays), Esc takes it away; a study without a prior is told so."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from two_studies import CURRENT, PRIOR, CountingReader, make_studies, open_real_window, write
+
+
+@pytest.fixture
+def reader() -> CountingReader:
+    return CountingReader()
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, reader):
+    folder = make_studies(tmp_path / "studies")["pa"].parent
+    window = open_real_window(qtbot, tmp_path, folder, reader)
+    yield window
+    window.close()
+
+
+def compared(win) -> str:
+    image = win.compare_pane.image_view.image()
+    return image.meta.study_uid if image is not None and win.compare_pane.isVisible() else ""
+
+
+def test_p_hangs_the_prior_beside_the_current_study_and_esc_takes_it_away(qtbot, win, reader):
+    assert win.worklist.select_uid(CURRENT)
+    qtbot.waitUntil(lambda: win.image_view.image() is not None, timeout=10000)
+    hint = win.compare.prior_hint
+    assert hint.isVisible() and "Prior 2023-01-05" in hint.text() and "P" in hint.text()
+
+    assert win.actions_.compare_prior.shortcut() == QKeySequence(Qt.Key.Key_P)
+    win.actions_.compare_prior.trigger()
+    qtbot.waitUntil(lambda: compared(win) == PRIOR, timeout=10000)
+    assert "Prior · Patient PAT1 · 2023-01-05" in win.compare_pane.caption.text()
+    assert win.worklist.current_uid() == CURRENT and win.image_view.image().meta.study_uid == CURRENT
+    assert threading.get_ident() not in reader.threads
+
+    win.set_deidentify(True)
+    assert "PAT1" not in win.compare_pane.caption.text()
+    assert "2023-01-05" in win.compare_pane.caption.text()
+
+    win.actions_.cancel.trigger()  # Esc
+    assert win.compare_pane.isHidden() and win.worklist.current_uid() == CURRENT
+
+
+def test_a_study_without_a_prior_says_so_and_a_prior_comparison_follows_the_reader(qtbot, win, tmp_path):
+    assert win.worklist.select_uid(CURRENT)
+    win.actions_.compare_prior.trigger()
+    qtbot.waitUntil(lambda: compared(win) == PRIOR, timeout=10000)
+
+    assert win.worklist.select_uid(PRIOR)  # the prior itself has no earlier study: the pane closes
+    assert win.compare_pane.isHidden() and not win.compare.prior_hint.isVisible()
+    win.actions_.compare_prior.trigger()
+    assert win.compare_pane.isHidden()
+    assert "No earlier study" in win.statusBar().currentMessage()
+
+
+def test_another_patients_earlier_study_is_no_prior(qtbot, tmp_path, reader):
+    folder = tmp_path / "two patients"
+    folder.mkdir()
+    write(folder, "a.dcm", CURRENT, "20240301", "PA", patient="PAT1")
+    write(folder, "b.dcm", PRIOR, "20230105", "PA", patient="PAT2")
+    window = open_real_window(qtbot, tmp_path, folder, reader)
+    try:
+        assert window.worklist.select_uid(CURRENT)
+        assert not window.compare.prior_hint.isVisible()
+        window.actions_.compare_prior.trigger()
+        assert window.compare_pane.isHidden()
+    finally:
+        window.close()
