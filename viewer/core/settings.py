@@ -41,6 +41,7 @@ class Settings:
     splitter_state: str = ""
     pacs_nodes: list[dict[str, str]] = field(default_factory=list)  # {"name", "address"}: see pacs_nodes
     window_presets: dict[str, list[float]] = field(default_factory=dict)  # name -> [level, width] in units
+    worklist_columns: dict[str, bool] = field(default_factory=dict)  # the reader's choices: column -> shown
     pacs_ae_title: str = DEFAULT_OWN_AE_TITLE  # this workstation's calling AE title (PACS dialog)
     # What loading did with passwords found in saved addresses (moved to the OS credential store, or
     # why not), for the Nodes tab to show; never saved.
@@ -69,6 +70,7 @@ class Settings:
             }
             out.pacs_nodes = nodes_to_settings(nodes_from_settings(out.pacs_nodes))
             out.window_presets = {str(k): [float(v[0]), float(v[1])] for k, v in out.window_presets.items()}
+            out.worklist_columns = {str(k): bool(v) for k, v in out.worklist_columns.items()}
             out.pacs_ae_title = own_ae_title_or_default(out.pacs_ae_title)
         except (TypeError, ValueError, AttributeError):
             log.warning("settings malformed, using defaults")

@@ -215,6 +215,7 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     findings = view.addMenu("Select &Finding")
     findings.addActions(a.findings)
     view.addSeparator()
+    view.addMenu(window.worklist.columns_menu)  # also the worklist header's right-click menu
     view.addAction(a.deidentify)
     model = bar.addMenu("&Model")
     model.addAction(a.load_model)

@@ -17,13 +17,13 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
 
 from inference.api import ScanEntry, StudyResult
 from inference.store import Review
 from viewer.core.ranked_worklist import Worklist
 from viewer.core.worklist import RowState, StudyRow
-from viewer.core.worklist_columns import HEADERS, Column
+from viewer.core.worklist_columns import HEADERS, SHORT_HEADERS, Column
 
 UID_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -32,6 +32,14 @@ FLAG = "●"
 _RED = QColor("#d32f2f")
 _GREY = QColor("#888888")
 _NUMERIC = (Column.RANK, Column.PROBABILITY, Column.POSITIVES, Column.GATE)
+# Review outcome -> (mark, colour of the mark and the Review text, tint of the row). Rejected is amber,
+# not red: red is the priority dot's.
+REVIEW_LOOKS = {
+    "accepted": ("✓", "#2e7d32", "#e8f5e9"),
+    "rejected": ("✗", "#e65100", "#fff3e0"),
+    "reviewed": ("•", "#1565c0", "#e3f2fd"),
+}
+_icons: dict[str, QIcon] = {}
 GATE_TIP = (
     "Safety gate score: distance from the model's training images (above 1: stopped;"
     " a rotated or upside-down radiograph is stopped at any score)"
@@ -57,8 +65,8 @@ def _display(row: StudyRow, column: Column, deidentify: bool) -> str:
             return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
         case Column.VIEW:
             return meta.view_position
-        case Column.FINDING:
-            return row.top_finding.replace("_", " ")
+        case Column.FINDING:  # a study without a finding says why instead
+            return row.top_finding.replace("_", " ") or row.status_for(deidentify)
         case Column.PROBABILITY:
             return "" if row.top_probability is None else f"{row.top_probability:.2f}"
         case Column.POSITIVES:
@@ -70,6 +78,24 @@ def _display(row: StudyRow, column: Column, deidentify: bool) -> str:
         case Column.REVIEW:
             return row.review_text()
     return ""
+
+
+def review_icon(outcome: str) -> QIcon:
+    """A disc in the outcome's colour holding its mark (made once per outcome)."""
+    if outcome not in _icons:
+        mark, colour, _tint = REVIEW_LOOKS[outcome]
+        pixmap = QPixmap(16, 16)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(colour))
+        painter.drawEllipse(1, 1, 14, 14)
+        painter.setPen(QColor("white"))
+        painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, mark)
+        painter.end()
+        _icons[outcome] = QIcon(pixmap)
+    return _icons[outcome]
 
 
 def review_tip(review: Review) -> str:
@@ -98,9 +124,13 @@ class WorklistModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(Column)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(Column):
-            return HEADERS[Column(section)]
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(Column):
+            return None
+        column = Column(section)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return SHORT_HEADERS.get(column, HEADERS[column])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADERS[column]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
@@ -122,14 +152,21 @@ class WorklistModel(QAbstractTableModel):
             if column in (Column.POSITIVES, Column.FLAG) and row.positives:
                 return "Positive for " + ", ".join(p.replace("_", " ") for p in row.positives)
             return None
+        looks = REVIEW_LOOKS.get(row.review.outcome) if row.review is not None else None
         if role == Qt.ItemDataRole.ForegroundRole:
             if column is Column.FLAG or (row.flagged and column is Column.FINDING):
                 return QBrush(_RED)
-            if row.state is RowState.ERROR and column is Column.STATUS:
+            if row.state is RowState.ERROR and column in (Column.STATUS, Column.FINDING):
                 return QBrush(_RED)
-            if row.review is not None or row.state is RowState.NOT_SCORED:
+            if looks is not None and column is Column.REVIEW:
+                return QBrush(QColor(looks[1]))
+            if row.state is RowState.NOT_SCORED:
                 return QBrush(_GREY)
             return None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(QColor(looks[2])) if looks is not None else None
+        if role == Qt.ItemDataRole.DecorationRole and column is Column.REVIEW and row.review is not None:
+            return review_icon(row.review.outcome) if looks is not None else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.TextAlignmentRole and column is Column.FLAG:

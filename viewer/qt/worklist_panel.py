@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from viewer.core import wording
 from viewer.core.worklist_columns import Column
+from viewer.qt.worklist_header import WorklistColumns
 from viewer.qt.worklist_model import UID_ROLE, WorklistModel, WorklistProxy
 from viewer.qt.worklist_search import SearchBox
 
@@ -46,7 +47,14 @@ class WorklistPanel(QWidget):
 
     currentStudyChanged = Signal(object)  # noqa: N815  uid or None
 
-    def __init__(self, model: WorklistModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model: WorklistModel,
+        column_choices: dict[str, bool] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        """``column_choices``: the reader's shown columns (the settings' ``worklist_columns``), kept
+        up to date in place."""
         super().__init__(parent)
         self.model = model
         self.proxy = WorklistProxy(self)
@@ -84,13 +92,8 @@ class WorklistPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionsMovable(True)
-        widths = {
-            Column.RANK: 42, Column.FLAG: 54, Column.PATIENT: 90, Column.FILE: 120, Column.ACCESSION: 70,
-            Column.DATE: 80, Column.VIEW: 40, Column.FINDING: 96, Column.PROBABILITY: 44,
-            Column.POSITIVES: 62, Column.GATE: 90, Column.STATUS: 110,
-        }  # fmt: skip
-        for col, width in widths.items():  # fixed widths: sizing to contents would read all 10,000 rows
-            self.table.setColumnWidth(int(col), width)
+        self.columns = WorklistColumns(self.table, model, {} if column_choices is None else column_choices)
+        self.columns_menu = self.columns.menu
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
         self.table.pressed.connect(lambda _index: self.hold())  # a click on the row already shown too
         self.proxy.layoutChanged.connect(self._keep_current_visible)
