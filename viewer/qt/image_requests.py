@@ -21,6 +21,7 @@ from viewer.qt.workers import FunctionWorker
 
 log = logging.getLogger(__name__)
 CACHE_BYTES = 256 * 1024 * 1024  # per cache (images, heat maps)
+THUMBNAIL_BYTES = 16 * 1024 * 1024  # some 1,800 thumbnails of 96 pixels
 
 
 def _read(read_image: Callable[[Path], XRayImage], uid: str, path: Path) -> tuple[str, XRayImage | None, str]:
@@ -146,7 +147,7 @@ def _read_file(read_image: Callable[[Path], XRayImage], path: Path) -> FileRead:
 
 class FileImages(QObject):
     """Image files read by path on the session's I/O pool, each answered with its thumbnail too;
-    both kept (images capped by bytes). Answers come as signals, for whoever asked for that path."""
+    both kept (capped by bytes). Answers come as signals, for whoever asked for that path."""
 
     imageRead = Signal(object, object)  # noqa: N815  Path, XRayImage
     thumbnailRead = Signal(object, object)  # noqa: N815  Path, 8-bit grey array (thumbnails.shrink)
@@ -156,14 +157,14 @@ class FileImages(QObject):
         super().__init__(parent)
         self._session = session
         self.images: LruCache[XRayImage] = LruCache(8, lambda im: im.pixels.nbytes, CACHE_BYTES // 2)
-        self.thumbnails: dict[Path, np.ndarray] = {}  # a few KB each
+        self.thumbnails: LruCache[np.ndarray] = LruCache(1024, lambda a: a.nbytes, THUMBNAIL_BYTES)
         self._reading: dict[Path, FunctionWorker] = {}
 
     def request(self, path: Path) -> None:
         """Read ``path`` (answered at once when cached): imageRead and thumbnailRead, or readFailed."""
-        cached = self.images.get(path)
-        if cached is not None:
-            self.thumbnailRead.emit(path, self.thumbnails[path])
+        cached, small = self.images.get(path), self.thumbnails.get(path)
+        if cached is not None and small is not None:
+            self.thumbnailRead.emit(path, small)
             self.imageRead.emit(path, cached)
             return
         if path in self._reading:
@@ -191,6 +192,6 @@ class FileImages(QObject):
             self.readFailed.emit(path, reason)
             return
         self.images.put(path, image)
-        self.thumbnails[path] = small
+        self.thumbnails.put(path, small)
         self.thumbnailRead.emit(path, small)
         self.imageRead.emit(path, image)
