@@ -12,7 +12,7 @@ from viewer_fakes import make_card
 
 from inference.api import Heatmap, ImageMeta, RankedStudy, Status, StudyResult, XRayImage
 from inference.io.marker import is_marked
-from viewer.core.image_export import export_annotated
+from viewer.core.image_export import export_path, write_annotated
 
 H, W = 120, 160
 PATIENT = "PID-4711"
@@ -40,7 +40,8 @@ def study() -> RankedStudy:
 
 def export(folder: Path, heatmap: Heatmap | None) -> Path:
     card = make_card()
-    return export_annotated(image(), heatmap, study(), card, card.thresholds(), folder, deidentify=True)
+    path = export_path(study(), heatmap, folder, deidentify=True)
+    return write_annotated(image(), heatmap, study(), card, card.thresholds(), path)
 
 
 def test_export_draws_the_heatmap_and_names_files_without_patient_data(tmp_path: Path) -> None:

@@ -35,6 +35,13 @@ def wait_image(qtbot, win) -> None:
     qtbot.waitUntil(lambda: win.image_view.image() is not None, timeout=5000)
 
 
+def export_image(qtbot, win) -> Path:
+    """Ctrl+E's command, and the path of the PNG once written (in the background)."""
+    with qtbot.waitSignal(win.exports.imageExported, timeout=10_000) as exported:
+        win.export_image()
+    return exported.args[0]
+
+
 def test_studies_stream_in_and_are_ranked(qtbot, window):
     open_and_score(qtbot, window, "12")
     model = window.session.worklist_model
@@ -212,11 +219,11 @@ def test_export_writes_png_and_overlay_changes_pixels(qtbot, window, tmp_path):
     wait_image(qtbot, window)
     window.display.select_finding(0)
     qtbot.waitUntil(lambda: window.image_view.heatmap() is not None, timeout=5000)
-    with_overlay = window.export_image()
-    assert with_overlay is not None and with_overlay.is_file()
+    with_overlay = export_image(qtbot, window)
+    assert with_overlay.is_file()
     assert str(with_overlay) in window.statusBar().currentMessage()
     window.actions_.heatmap.trigger()  # overlay off
-    without = window.export_image()
+    without = export_image(qtbot, window)
     h = window.image_view.image().pixels.shape[0]  # the picture; the text band below it differs anyway
     a, b = exported_pixels(with_overlay)[:h], exported_pixels(without)[:h]
     assert a.shape == b.shape and not np.array_equal(a, b)
@@ -397,8 +404,8 @@ def test_exported_image_never_carries_the_patient(qtbot, window):
     patient = window.current_row().meta.patient_id
     for hide in (False, True):
         window.actions_.deidentify.setChecked(hide)
-        path = window.export_image()
-        assert path is not None and patient.encode() not in path.read_bytes() and patient not in path.name
+        path = export_image(qtbot, window)
+        assert patient.encode() not in path.read_bytes() and patient not in path.name
 
 
 def test_cancel_during_indexing_keeps_rows_and_scores_nothing(qtbot, window, backend):

@@ -100,7 +100,9 @@ def test_threshold_changes_and_exports_are_audited_without_patient_names(qtbot, 
     select_first(qtbot, win)
     qtbot.waitUntil(lambda: win.image_view.image() is not None, timeout=5000)
     win.findings.edit_thresholds({"Effusion": 0.33})
-    assert win.export_worklist() is not None and win.export_image() is not None
+    assert win.export_worklist() is not None
+    with qtbot.waitSignal(win.exports.imageExported, timeout=10_000):
+        win.export_image()
     with Store(db) as store:
         events = store.audit()
     changed = [e for e in events if e.action == "threshold-changed"]

@@ -60,3 +60,5 @@ def test_an_existing_export_is_never_overwritten(tmp_path: Path) -> None:
     assert second == tmp_path / "ACC123_Effusion_2.png"
     second.write_bytes(b"png")
     assert unused_path(tmp_path, "ACC123_Effusion") == tmp_path / "ACC123_Effusion_3.png"
+    being_written = {tmp_path / "ACC123_Effusion_3.png"}  # an export still being drawn holds its name
+    assert unused_path(tmp_path, "ACC123_Effusion", being_written) == tmp_path / "ACC123_Effusion_4.png"

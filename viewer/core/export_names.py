@@ -6,6 +6,7 @@ accessions and file names can carry patient names."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 from inference.api import ImageMeta
@@ -23,10 +24,11 @@ def export_stem(study_uid: str, meta: ImageMeta, finding: str, deidentify: bool)
     return "_".join(part for part in (study, _safe(finding) if finding else "") if part)
 
 
-def unused_path(folder: Path, stem: str, suffix: str = ".png") -> Path:
-    """``folder/stem.png``, or the first of ``stem_2.png``, ``stem_3.png``, … that does not exist."""
+def unused_path(folder: Path, stem: str, taken: Collection[Path] = (), suffix: str = ".png") -> Path:
+    """``folder/stem.png``, or the first of ``stem_2.png``, ``stem_3.png``, … that neither exists nor
+    is ``taken`` (by an export being written)."""
     path, n = folder / f"{stem}{suffix}", 2
-    while path.exists():
+    while path.exists() or path in taken:
         path, n = folder / f"{stem}_{n}{suffix}", n + 1
     return path
 
