@@ -152,3 +152,12 @@ def test_escape_clears_the_search_there_and_cancels_elsewhere(qtbot, window):
     qtbot.waitUntil(window.worklist.table.hasFocus, timeout=2000)
     qtbot.keyClick(window.worklist.table, Qt.Key.Key_Escape)
     assert len(cancels) == 2
+
+
+def test_the_count_follows_new_thresholds_under_a_filter(qtbot):
+    panel = scored_panel(qtbot)
+    panel.set_finding_filter("Effusion")
+    before = panel.proxy.rowCount()
+    panel.model.set_thresholds(dict.fromkeys(LABELS, 0.05))  # more studies are positive for it
+    assert panel.proxy.rowCount() > before
+    assert panel.count_label.text().startswith(f"Showing {panel.proxy.rowCount()} of 30")

@@ -101,7 +101,9 @@ class WorklistPanel(QWidget):
         self.proxy.rowsInserted.connect(self._on_rows_moved)
         self.proxy.rowsRemoved.connect(self._on_rows_moved)
         self.proxy.modelReset.connect(self._on_reset)
-        for signal in (self.proxy.filterChanged, model.rowsInserted, model.rowsRemoved, model.modelReset):
+        proxy = self.proxy  # rows it shows come and go with the filter and with new thresholds
+        for signal in (proxy.filterChanged, proxy.rowsInserted, proxy.rowsRemoved, proxy.layoutChanged,
+                       proxy.modelReset, model.rowsInserted, model.rowsRemoved):  # fmt: skip
             signal.connect(self._show_count)
         top = QHBoxLayout()
         top.addWidget(self.filter_combo)
