@@ -3,6 +3,7 @@ reader's own, kept in settings), keyboard W/L, and the mouse actions in F1 (issu
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,14 @@ def test_shortcut_table_lists_zoom_window_keys_and_mouse_actions(window) -> None
         assert key in keys, key
     for mouse in ("Wheel", "Left-drag", "Right-drag", "Double-click"):
         assert mouse in keys, mouse
+
+
+def test_value_under_the_cursor_is_in_the_images_units(view: ImageView, qtbot) -> None:
+    image = read_dicom(WINDOWED)
+    view.set_image(image)
+    qtbot.wait(10)
+    point = view._graphics.mapFromScene(view._item.mapToScene(QPointF(500.5, 600.5)))
+    with qtbot.waitSignal(view.cursorValueChanged):
+        qtbot.mouseMove(view._graphics.viewport(), point)
+    x, y, value = re.fullmatch(r"x (\d+)  y (\d+)  value (\S+)", view.cursor_text()).groups()
+    assert value == f"{70.0 + float(image.pixels[int(y), int(x)]) * 5310.0:.0f}"  # modality value

@@ -19,11 +19,9 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QMenu,
     QSlider,
     QStackedWidget,
     QToolButton,
@@ -34,17 +32,8 @@ from PySide6.QtWidgets import (
 from inference.api import Heatmap, XRayImage
 from inference.render.overlay import DEFAULT_STYLE, blend, colour_bar, heat_rgba, legend_notes
 from viewer.qt import heat_overlay
-from viewer.qt.window_level import (
-    AUTO,
-    CUSTOM,
-    FIXED_PRESETS,
-    FULL_RANGE,
-    header_presets,
-    readout,
-    scale_of,
-    to_normalised,
-    to_units,
-)
+from viewer.qt.window_level import format_value, readout, scale_of, to_normalised, to_units
+from viewer.qt.window_presets import FULL, WindowPresets
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +46,6 @@ LEVEL_STEP = 0.05  # one key press moves the level by this share of the window w
 ZOOM_STEP = 1.25
 DEFAULT_OPACITY = DEFAULT_STYLE.opacity
 COLOUR_BAR_SIZE = (96, 12)  # width, height of the legend beside the opacity slider
-FULL = (0.5, 1.0)  # the normalised full range: the window the pixels were made with
 # What the mouse does on the image, for the shortcut table (F1).
 MOUSE_ACTIONS: tuple[tuple[str, str], ...] = (
     ("Wheel", "Zoom in or out at the pointer"),
@@ -143,8 +131,6 @@ class ImageView(QWidget):
         self._center, self._width = FULL
         self._inverted = False
         self._overlay_visible = True
-        self._user_presets: dict[str, tuple[float, float]] = {}
-        self._preset_windows: dict[str, tuple[float, float]] = {}  # shown presets, normalised
         self._build_canvas()
         self._build_controls()
         self._layout()
@@ -181,16 +167,10 @@ class ImageView(QWidget):
         self._stack.addWidget(self._message)
 
     def _build_controls(self) -> None:
-        self._presets = QComboBox(toolTip="Window/level preset (right-drag on the image adjusts it)")
-        self._presets.setAccessibleName("Window preset")
-        self._presets.activated.connect(lambda i: self.apply_preset(self._presets.itemText(i)))
-        self._preset_menu = QMenu(self)
-        self._save_preset = self._preset_menu.addAction("Save Window as Preset…", self.save_preset_dialog)
-        self._delete_preset = self._preset_menu.addAction("Delete Preset", self.delete_shown_preset)
-        self._preset_menu.aboutToShow.connect(self._update_preset_menu)
-        self._preset_button = QToolButton(text="Presets", toolTip="Save or delete your window presets")
-        self._preset_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self._preset_button.setMenu(self._preset_menu)
+        self._presets = WindowPresets()
+        self._presets.chosen.connect(self.set_window)
+        self._presets.saveRequested.connect(self.save_preset_dialog)
+        self._presets.userPresetsChanged.connect(self.userPresetsChanged)
         self._invert_button = QToolButton(text="Invert", checkable=True, toolTip="Invert grey scale")
         self._invert_button.toggled.connect(self.set_inverted)
         self._reset_button = QToolButton(text="Reset", toolTip="Reset zoom and window")
@@ -211,13 +191,7 @@ class ImageView(QWidget):
 
     def _layout(self) -> None:
         bar = QHBoxLayout()
-        for w in (
-            self._presets,
-            self._preset_button,
-            self._invert_button,
-            self._reset_button,
-            self._overlay_check,
-        ):
+        for w in (self._presets, self._invert_button, self._reset_button, self._overlay_check):
             bar.addWidget(w)
         bar.addWidget(self._opacity)
         bar.addWidget(self._colour_bar)
@@ -248,7 +222,7 @@ class ImageView(QWidget):
         else:
             self._item.setImage(image.pixels, autoLevels=False, levels=(0.0, 1.0))
             self._stack.setCurrentWidget(self._graphics)
-        self._refresh_presets()
+        self._presets.rebuild(scale_of(image), self._auto_window(), self.window())
         self._update_controls()
         self.reset_view()
 
@@ -353,7 +327,7 @@ class ImageView(QWidget):
         self._width = float(min(max(width, MIN_WIDTH), MAX_WIDTH))
         self._item.setLevels(self.levels())
         self._update_readout()
-        self._show_matching_preset()
+        self._presets.show_window(self.window())
         self.windowChanged.emit(self._center, self._width)
 
     def window(self) -> tuple[float, float]:
@@ -388,55 +362,33 @@ class ImageView(QWidget):
         self.set_window(self._center + dy * DRAG_GAIN, self._width + dx * DRAG_GAIN)
 
     def presets(self) -> list[str]:
-        return [self._presets.itemText(i) for i in range(self._presets.count())]
+        return self._presets.names()
 
     def preset_shown(self) -> str:
         """The preset box's text: the preset the window matches, or Custom."""
-        return self._presets.currentText()
+        return self._presets.shown()
 
     def apply_preset(self, name: str) -> None:
-        if name == CUSTOM:
-            return  # the window the reader set is already shown
-        self.set_window(*self._preset_windows[name])
+        self._presets.apply(name)
 
     # -- the reader's own presets, in the image's units (settings keep them) -----------------
     def set_user_presets(self, presets: Mapping[str, Sequence[float]]) -> None:
-        self._user_presets = {str(k): (float(v[0]), float(v[1])) for k, v in presets.items()}
-        self._refresh_presets()
+        self._presets.set_user_presets(presets)
 
     def user_presets(self) -> dict[str, tuple[float, float]]:
-        return dict(self._user_presets)
+        return self._presets.user_presets()
 
     def save_preset(self, name: str) -> bool:
         """Keep the current window as ``name`` (False for an empty name or a built-in preset's)."""
-        name = name.strip()
-        if not name or name in (FULL_RANGE, AUTO, CUSTOM, *FIXED_PRESETS):
-            return False
-        self._user_presets[name] = self.window_units()
-        self._refresh_presets()
-        self.userPresetsChanged.emit(self.user_presets())
-        return True
+        return self._presets.save(name, *self.window_units())
 
-    def delete_preset(self, name: str) -> None:
-        if self._user_presets.pop(name, None) is not None:
-            self._refresh_presets()
-            self.userPresetsChanged.emit(self.user_presets())
+    def delete_shown_preset(self) -> None:
+        self._presets.delete_shown()
 
     def save_preset_dialog(self) -> None:
         name, ok = QInputDialog.getText(self, "Save window preset", f"Name for {self.window_text()}:")
         if ok and not self.save_preset(name):
             self._window_label.setText(f"Not saved: {name.strip() or 'no name'} is not a name for a preset")
-
-    def delete_shown_preset(self) -> None:
-        self.delete_preset(self.preset_shown())
-
-    def _update_preset_menu(self) -> None:
-        self._save_preset.setEnabled(self._image is not None)
-        shown = self.preset_shown()
-        self._delete_preset.setEnabled(shown in self._user_presets)
-        self._delete_preset.setText(
-            f"Delete Preset “{shown}”" if shown in self._user_presets else "Delete Preset"
-        )
 
     def _auto_window(self) -> tuple[float, float]:
         if self._image is None:
@@ -445,31 +397,6 @@ class ImageView(QWidget):
         step = max(1, int(math.sqrt(px.size / 65536)))  # percentiles of a strided view: no full copy
         lo, hi = np.percentile(px[::step, ::step], (1.0, 99.0))
         return float(lo + hi) / 2, max(float(hi - lo), MIN_WIDTH)
-
-    def _refresh_presets(self) -> None:
-        """The header's windows (the one the pixels were made with reads as the full range), the full
-        range when no header window is it, Auto, the fixed ones, then the reader's own."""
-        scale = scale_of(self._image)
-        windows = {name: to_normalised(scale, *w) for name, w in header_presets(scale).items()}
-        if not any(_same(w, FULL) for w in windows.values()):
-            windows[FULL_RANGE] = FULL
-        windows[AUTO] = self._auto_window()
-        windows.update(FIXED_PRESETS)
-        for name, w in sorted(self._user_presets.items()):
-            windows.setdefault(name, to_normalised(scale, *w))
-        self._preset_windows = windows
-        self._presets.clear()
-        self._presets.addItems(list(windows))
-        self._show_matching_preset()
-
-    def _show_matching_preset(self) -> None:
-        name = next((n for n, w in self._preset_windows.items() if _same(w, self.window())), CUSTOM)
-        custom = self._presets.findText(CUSTOM)
-        if name == CUSTOM and custom < 0:
-            self._presets.addItem(CUSTOM)
-        elif name != CUSTOM and custom >= 0:
-            self._presets.removeItem(custom)
-        self._presets.setCurrentIndex(self._presets.findText(name))
 
     # -- view -------------------------------------------------------------------------------
     def reset_view(self) -> None:
@@ -515,7 +442,7 @@ class ImageView(QWidget):
 
     def _update_controls(self) -> None:
         has_image = self._image is not None
-        for w in (self._presets, self._preset_button, self._invert_button, self._reset_button):
+        for w in (self._presets, self._invert_button, self._reset_button):
             w.setEnabled(has_image)
         self._overlay_check.setEnabled(self._heatmap is not None)
         self._opacity.setEnabled(self._heatmap is not None)
@@ -529,7 +456,9 @@ class ImageView(QWidget):
         col, row = math.floor(p.x()), math.floor(p.y())
         h, w = self._image.pixels.shape
         if 0 <= row < h and 0 <= col < w:
-            text = f"x {col}  y {row}  value {float(self._image.pixels[row, col]):.3f}"
+            scale = scale_of(self._image)  # the value in the image's units, as the window's
+            value = format_value(scale.to_units(float(self._image.pixels[row, col])), scale.span)
+            text = f"x {col}  y {row}  value {value}"
             if self._heatmap is not None:
                 text += f"  CAM {float(self._heatmap.values[row, col]):.2f}"
         else:
@@ -539,7 +468,3 @@ class ImageView(QWidget):
 
     def cursor_text(self) -> str:
         return self._value_label.text().strip()
-
-
-def _same(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    return math.isclose(a[0], b[0], abs_tol=1e-6) and math.isclose(a[1], b[1], rel_tol=1e-6)

@@ -39,8 +39,8 @@ def to_normalised(scale: DisplayScale, level: float, width: float) -> tuple[floa
 
 
 def format_value(value: float, span: float) -> str:
-    """A value with as many decimals as the image's range needs: 2725 for DICOM, 0.50 for [0, 1]."""
-    decimals = max(0, 2 - math.floor(math.log10(span))) if span > 0 else 2
+    """A value with as many decimals as the image's range needs: 2725 for DICOM, 0.500 for [0, 1]."""
+    decimals = 0 if span >= 100 else min(6, max(0, 3 - math.floor(math.log10(span)))) if span > 0 else 3
     text = f"{value:.{decimals}f}"
     return "0" if text.strip("-0.") == "" else text  # never "-0"
 
