@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 COMMANDS = (
     "triage", "worklist", "review", "audit", "model", "train", "evaluate", "similar",
-    "pull", "listen", "export-dicom", "send", "batch", "purge",
+    "pull", "listen", "export-dicom", "send", "batch", "purge", "store", "next", "claim", "release",
 )  # fmt: skip
 EXIT_INTERRUPTED = 130
 

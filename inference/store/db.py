@@ -10,7 +10,6 @@ never stored: they depend on the thresholds of the moment.
 
 from __future__ import annotations
 
-import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +105,7 @@ class Claim:
     mine: bool
 
 
-class Store(abc.ABC):
+class Store:
     """A connection to one store; safe to share between threads (calls are serialised).
 
     ``Store(target)`` opens a SQLite file, or the PostgreSQL database of a ``postgresql://`` URL.
@@ -126,19 +125,18 @@ class Store(abc.ABC):
                 cls = SqliteStore
         return super().__new__(cls)
 
-    @abc.abstractmethod
     def __init__(self, target: Path | str, read_only: bool = False) -> None:
         """Open (or create) the store; ``read_only`` opens an existing one as it is, never created,
         upgraded or written (every write raises :class:`StoreError`)."""
 
     @property
-    @abc.abstractmethod
     def writable(self) -> bool:
         """False when opened ``read_only`` or when the store cannot be written; a write can still fail
         later (a full disk): it raises :class:`StoreError`."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        raise NotImplementedError
 
     def __enter__(self) -> Store:
         return self
@@ -147,12 +145,11 @@ class Store(abc.ABC):
         self.close()
 
     @property
-    @abc.abstractmethod
     def version(self) -> int:
         """The schema version the store is at."""
+        raise NotImplementedError
 
     # -- images ------------------------------------------------------------------------------------
-    @abc.abstractmethod
     def record(self, entries: Sequence[ScanEntry], source: str = "file") -> list[str]:
         """Record scanned images (and their studies) as arriving now; returns their image UIDs.
 
@@ -160,29 +157,29 @@ class Store(abc.ABC):
         refreshed. An image UID seen before with other content (another fingerprint) is audited as
         ``instance-uid-reused``; its results of the other content are kept, no longer current.
         """
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def images(
         self, study_uids: Iterable[str] | None = None, include_archived: bool = False
     ) -> list[StoredImage]:
         """Every recorded image (of ``study_uids`` when given), in arrival order."""
+        raise NotImplementedError
 
     # -- results -----------------------------------------------------------------------------------
-    @abc.abstractmethod
     def results(self, weights_sha256: str, image_uids: Iterable[str] | None = None) -> dict[str, ImageResult]:
         """Current results of ``weights_sha256`` (of each image's current content, the newest of any
         precision), by image UID (only ``image_uids`` when given). A result whose image UID also has
         results of other content carries the warning :data:`CONTENT_CHANGED`."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def reusable_results(
         self, weights_sha256: str, precision: str, image_uids: Iterable[str]
     ) -> dict[str, ImageResult]:
         """The results a run at ``precision`` may reuse instead of scoring: of the same weights, of the
         image's current content (fingerprint) and of that precision; never an error (a file that could
         not be read is read again)."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def save_results(
         self,
         results: Sequence[ImageResult],
@@ -197,122 +194,123 @@ class Store(abc.ABC):
 
         Each result is kept with its fingerprint (else its image's current one: what its last scan
         found) and ``precision``, replacing only a result of the same of both."""
+        raise NotImplementedError
 
     # -- studies -----------------------------------------------------------------------------------
-    @abc.abstractmethod
     def archive(self, study_uids: Iterable[str], archived: bool = True) -> int:
         """Leave studies out of the worklist (or bring them back); returns how many changed."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def archive_older_than(self, arrived_before: str) -> int:
         """Archive every study that arrived before the ISO time ``arrived_before``."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def arrivals(self, study_uids: Iterable[str]) -> dict[str, str]:
         """When each of ``study_uids`` first arrived (ISO 8601 UTC), by study UID."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
-    def has_study(self, study_uid: str) -> bool: ...
+    def has_study(self, study_uid: str) -> bool:
+        raise NotImplementedError
 
     # -- reviews -----------------------------------------------------------------------------------
-    @abc.abstractmethod
     def set_review(self, study_uid: str, outcome: str, note: str = "") -> Review:
         """Record the reader's outcome for a study (replacing an earlier one) and audit it; a claim
         of the study held by this user is released with it. ``KeyError``: no such study."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
-    def clear_review(self, study_uid: str) -> None: ...
+    def clear_review(self, study_uid: str) -> None:
+        raise NotImplementedError
 
-    @abc.abstractmethod
-    def reviews(self) -> dict[str, Review]: ...
+    def reviews(self) -> dict[str, Review]:
+        raise NotImplementedError
 
     # -- claims: who is reading what -----------------------------------------------------------------
-    @abc.abstractmethod
     def claim(self, study_uid: str, lease_s: float = LEASE_S, take_over: bool = False) -> Claim:
         """Claim a study for ``lease_s`` seconds (renewing a claim of this user's own): the claim now
         held, which is someone else's (``mine`` False) when they hold it and ``take_over`` is not
         asked; a take-over is audited. ``KeyError``: no such study."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def release(self, study_uid: str) -> bool:
         """Give back this user's claim of a study; False when this user held none."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def claim_next(self, ranked_study_uids: Sequence[str], lease_s: float = LEASE_S) -> Claim | None:
         """Claim the first of ``ranked_study_uids`` (reading order: ranks are the caller's, they
         depend on thresholds) that is unreviewed, not archived and held by nobody; None when none is.
         Two users asking at once get different studies."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def claims(self) -> dict[str, Claim]:
         """Every claim whose lease has not ended, by study UID."""
+        raise NotImplementedError
 
     # -- purge: the received and retrieved files of old studies ------------------------------------
-    @abc.abstractmethod
     def purgeable(self, arrived_before: str, reviewed_only: bool = False) -> list[StoredImage]:
         """The images whose file is still kept (not purged) of every study, archived or not, that
         arrived before the ISO time ``arrived_before`` (only reviewed studies with ``reviewed_only``),
         by study in arrival order."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def mark_purged(self, image_uids: Iterable[str]) -> str:
         """Note that the files of ``image_uids`` were removed (now; images already marked keep their
         time); returns the time written. Results, reviews and audit are untouched."""
+        raise NotImplementedError
 
     # -- similar cases: image embeddings and patients' studies -------------------------------------
-    @abc.abstractmethod
     def embeddings_since(
         self, weights_sha256: str, after: int = 0
     ) -> tuple[int, dict[str, list[np.ndarray]]]:
         """Studies with an embedding of ``weights_sha256`` written after sequence number ``after``, each
         with every embedding of its images, and the last sequence number read (``after`` if none)."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def same_patient_studies(self, study_uid: str) -> set[str]:
         """Every study of the patient(s) of ``study_uid``, itself included; empty when no patient is known."""
+        raise NotImplementedError
 
     # -- PACS link: the UIDs of the objects made per (study, weights), and what was sent where ------
-    @abc.abstractmethod
     def pacs_object_uids(
         self, study_uid: str, weights_sha256: str, kind: str, new: Callable[[], tuple[str, str]]
     ) -> tuple[str, str]:
         """(series UID, SOP instance UID) of the ``kind`` object ('sr', 'sc') of a study's results under
         these weights: the ones kept, else ``new()``, kept from now on."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def record_sent(
         self, study_uid: str, weights_sha256: str, destination: str, sop_uids: Sequence[str]
     ) -> None:
         """Note that a study's objects were sent to ``destination`` (no credentials), and audit it."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def sent(self, study_uid: str) -> list[tuple[str, str, str]]:
         """(kind, SOP instance UID, destination) of every object of ``study_uid`` sent, oldest first."""
+        raise NotImplementedError
 
     # -- live arrivals: images recorded after a point, for a viewer that watches the store ----------
-    @abc.abstractmethod
     def last_image_seq(self) -> int:
         """The sequence number of the newest image recorded (0 when none), for :meth:`images_since`."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def images_since(self, after: int) -> tuple[int, list[StoredImage]]:
         """Images recorded after sequence number ``after`` (archived studies left out), oldest first,
         and the last sequence number read (``after`` if none). Sequence numbers are in commit order,
         so no image is missed however many writers there are."""
+        raise NotImplementedError
 
     # -- safety gate: the reader's override ("Score Anyway" in the viewer) ---------------------------
-    @abc.abstractmethod
     def override_gate(self, study_uid: str, weights_sha256: str) -> int:
         """Score the study's images the safety gate stopped under ``weights_sha256`` (not_scored with a
         gate score) after all: they become scored and marked overridden, with their probabilities, gate
         score and the gate's reason kept, and one ``gate-overridden`` event with their gate scores is
         audited, in one transaction. Returns how many images changed (0: none was stopped)."""
+        raise NotImplementedError
 
     # -- audit -------------------------------------------------------------------------------------
-    @abc.abstractmethod
     def log(self, action: str, study_uid: str = "", weights_sha256: str = "", **detail: Any) -> None:
         """Append one event to the audit trail. ``detail`` must never hold a patient name."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def audit(self) -> list[AuditEvent]:
         """The audit trail, oldest first."""
+        raise NotImplementedError

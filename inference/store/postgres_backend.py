@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from inference.api import ImageMeta, ScanEntry, Status
@@ -704,3 +705,18 @@ def _local_name(host: str, port: int, dbname: str) -> str:
 
 def _without_password(url: str) -> str:
     return re.sub(r"(://[^:@/]*):[^@/]*@", r"\1@", url)
+
+
+def create_login(admin_url: str, name: str, role: str, password: str) -> None:
+    """Make ``name`` a login of the group role ``role`` (:data:`postgres_schema.ROLES`' values), with
+    ``password`` sent to the server already hashed (SCRAM): never in its logs."""
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as admin:
+            hashed = admin.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256")
+            admin.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+                    sql.Identifier(name), sql.Literal(hashed.decode()), sql.Identifier(role)
+                )
+            )
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot add {name} to {_without_password(admin_url)}: {exc}") from exc

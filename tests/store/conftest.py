@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postgres_cluster import INSTALL, Cluster, missing, running_cluster
+from postgres_cluster import INSTALL, Cluster, Logins, missing, running_cluster
 
 _numbers = itertools.count(1)
 
@@ -52,3 +52,18 @@ def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
     if request.param == "sqlite":
         return tmp_path / "s.sqlite"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def logins(pg_cluster: Cluster, pg_database: str, pg_url: str) -> Logins:
+    """Two readers (alice, bob) and a service (listen) on this test's store, made as IT would."""
+    from inference.store import Store
+    from inference.store.postgres_backend import create_login
+    from inference.store.postgres_schema import READER_ROLE, SERVICE_ROLE
+
+    Store(pg_url).close()  # schema and group roles
+    found = Logins(pg_database)
+    for who, role in (("alice", READER_ROLE), ("bob", READER_ROLE), ("listen", SERVICE_ROLE)):
+        create_login(pg_url, found.name(who), role, "pw-" + who)
+        found[who] = pg_cluster.url(pg_database, found.name(who), "pw-" + who)
+    return found

@@ -86,3 +86,15 @@ def running_cluster() -> Iterator[Cluster]:
             )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class Logins(dict[str, str]):
+    """Login roles of this test's database by name: their URLs. Role names carry the database's, as
+    roles belong to the whole cluster."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__()
+        self.database = database
+
+    def name(self, who: str) -> str:
+        return f"{who}_{self.database}"

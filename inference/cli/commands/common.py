@@ -17,7 +17,7 @@ from typing import TypeVar
 from inference.api import ModelCard
 from inference.cli.main import EXIT_INTERRUPTED
 from inference.models.card import PackageError, read_card
-from inference.store import Store, StoreError, store_path
+from inference.store import Store, StoreError, store_path, store_target
 from inference.text import terminal_safe
 
 EXIT_MISUSE = 2
@@ -31,8 +31,11 @@ T = TypeVar("T")
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
-    store = "study store (default: $CXR_TRIAGE_DB, else studies.sqlite in the user's data folder)"
-    parser.add_argument("--db", type=Path, default=None, metavar="FILE", help=store)
+    store = (
+        "study store: a SQLite file, or a team store postgresql://USER@HOST:PORT/DBNAME"
+        " (default: $CXR_TRIAGE_DB, else studies.sqlite in the user's data folder)"
+    )
+    parser.add_argument("--db", type=store_target, default=None, metavar="FILE|URL", help=store)
 
 
 def parsed(text: str, convert: Callable[[str], T], expected: str) -> T:
@@ -133,7 +136,7 @@ def engine_warnings_reported() -> Iterator[None]:
         logger.removeFilter(drop)
 
 
-def with_store(explicit: Path | None, work: Callable[[Store], int]) -> int:
+def with_store(explicit: Path | str | None, work: Callable[[Store], int]) -> int:
     """Run ``work`` on the store of ``--db`` (or the default) and close it; a store that cannot be
     opened is misuse, with its plain message."""
     try:
