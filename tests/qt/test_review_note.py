@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QApplication, QPlainTextEdit
 from test_review_undo import press, stored, undo
 from test_store_window import score_folder, select_first
 
+from viewer.qt.actions import shortcut_table
+
 CTRL = Qt.KeyboardModifier.ControlModifier
 KEYPAD = Qt.KeyboardModifier.KeypadModifier
 
@@ -79,3 +81,9 @@ def test_ctrl_z_takes_a_saved_note_back(qtbot, open_window, db):
     assert stored(db, uid) == ("rejected", "check the apex")
     undo(qtbot, win)
     assert stored(db, uid) == ("rejected", "")
+
+
+def test_f1_lists_the_note_dialogs_keys(open_window):
+    keys = dict(shortcut_table(open_window().actions_))
+    assert "Save the review note" in keys["Ctrl+Enter"] and "Esc cancels" in keys["Ctrl+Enter"]
+    assert keys["Ctrl+Z"] == "Undo Review Change"

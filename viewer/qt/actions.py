@@ -246,5 +246,6 @@ def shortcut_table(a: Actions) -> list[tuple[str, str]]:
             text = action.text().replace("&", "")
             rows.append((action.shortcut().toString(QKeySequence.SequenceFormat.NativeText), text))
     rows.append(("1 … 9", "Select finding 1 to 9 (in the findings panel's order)"))
+    rows.append(("Ctrl+Enter", "Save the review note (in its dialog: Enter starts a new line, Esc cancels)"))
     rows.extend(MOUSE_ACTIONS)  # on the image
     return rows
