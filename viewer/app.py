@@ -47,6 +47,14 @@ def register_gui(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help=f"time limit of --smoke-screenshot (default {SMOKE_LIMIT_S:g})",
     )
+    p.add_argument(
+        "--smoke-layout",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="for tests and CI: append the panes' sizes to FILE (JSON lines) whenever the shown study "
+        "changes or the viewer goes idle",
+    )
     p.set_defaults(func=run_gui)
 
 
@@ -56,6 +64,8 @@ def run_gui(args: argparse.Namespace) -> int:
     options: dict = {"samples": True} if args.samples else {}
     if args.smoke_screenshot is not None:
         options.update(smoke_screenshot=args.smoke_screenshot, smoke_limit_s=args.smoke_timeout)
+    if args.smoke_layout is not None:
+        options["layout_log"] = args.smoke_layout
     return gui_main(args.paths, db=args.db, **options)
 
 

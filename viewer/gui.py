@@ -35,11 +35,13 @@ def main(
     smoke_screenshot: Path | None = None,
     smoke_limit_s: float = SMOKE_LIMIT_S,
     samples: bool = False,
+    layout_log: Path | None = None,
 ) -> int:
     """Open the viewer on the study store ``db`` (default: the user's) and ``paths`` (files or
     folders); returns the process exit code. With ``samples``, on the bundled sample studies (and
     ``paths``) in memory instead: no store is opened. With ``smoke_screenshot``, the window is saved
-    there as a PNG once it is ready, and the viewer quits (:mod:`viewer.qt.smoke_screenshot`)."""
+    there as a PNG once it is ready, and the viewer quits (:mod:`viewer.qt.smoke_screenshot`). With
+    ``layout_log``, the panes' sizes are written there as they change (:mod:`viewer.qt.layout_log`)."""
     problem = platform_problem()
     if problem:
         print(problem, file=sys.stderr)
@@ -76,6 +78,10 @@ def main(
             window.close()
             return smoke_failed("no model package found")
         smoke = SmokeScreenshot(window, Path(smoke_screenshot), smoke_limit_s, app.exit)
+    if layout_log is not None:
+        from viewer.qt.layout_log import LayoutLog
+
+        LayoutLog(window, Path(layout_log))
     window.show()
     if samples:
         from inference.bundled import SAMPLES

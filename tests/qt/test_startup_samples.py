@@ -117,3 +117,36 @@ def test_an_empty_store_offers_the_samples_which_open_in_memory(qtbot, tmp_path,
     assert win.welcome.isVisible() and not samples.welcome.isVisible()
     win.close()
     assert not samples.isVisible()  # closed with the window that opened it
+
+
+def test_files_opened_while_the_store_is_read_stay_listed(
+    qtbot, tmp_path, held_model, make_window, monkeypatch
+):
+    """``cxr-triage gui FOLDER``: the folder is indexed while the store's worklist is still being read;
+    the worklist read back, older than those files, must not drop them."""
+    from viewer.qt import store_access
+
+    db = tmp_path / "studies.sqlite"
+    with Store(db) as store:
+        store.record(STORED)
+    read_store, reading = store_access._stored_rows, threading.Event()
+
+    def slow_read(store, sha):
+        rows = read_store(store, sha)
+        reading.wait(10)  # the folder is indexed meanwhile
+        return rows
+
+    monkeypatch.setattr(store_access, "_stored_rows", slow_read)
+    folder = tmp_path / "opened"
+    folder.mkdir()
+    for name in ("00000001_000.png", "00003956_001.png"):
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    loader, release = held_model
+    win = make_window(db, loader)
+    win.open_paths([folder])
+    model = win.session.worklist_model
+    qtbot.waitUntil(lambda: len(model.worklist) == 2 and not win.session._indexer.running, timeout=5000)
+    reading.set()
+    release.set()
+    qtbot.waitUntil(lambda: win.session.info is not None and not win.session.busy, timeout=5000)
+    assert len(model.worklist) == 5

@@ -92,6 +92,7 @@ class FolderIndexer(QObject):
         if token != self._token or self._session.closed:
             return  # a superseded scan
         self._session.worklist_model.add_entries(entries)
+        self._store_access.indexed_meanwhile(entries)
         self._indexed += len(entries)
         self._session.progressChanged.emit(f"Indexing… {self._indexed} files", 0, 0)
 

@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         self.gate_override = GateOverride(self, session, settings, self.current_row, hold, say)
         self.archive = ArchiveCommands(self, session, self.worklist.selected_uids, say)
         self.compare = Comparison(
-            self.compare_pane, self.file_images, lambda: session.worklist_model.worklist.rows,
+            self.compare_pane, self.file_images, session,
             self.current_row, self.similar.found, lambda: settings.deidentify, say, self,
         )  # fmt: skip
         self.actions_ = build_actions(self, has_import=torch_installed())  # import needs the training stack

@@ -57,6 +57,7 @@ class StoreAccess(QObject):
         self._unwritable = "read-only" if self._store is not None and not self._store.writable else ""
         self._reload_worker: FunctionWorker | None = None
         self._wanted = ""  # the weights of the last worklist read asked for
+        self._indexed_meanwhile: list[ScanEntry] = []  # files opened while it is read
         self._failed.connect(self.mark_unwritable)
 
     # -- a store that cannot be written ------------------------------------------------------------
@@ -111,6 +112,11 @@ class StoreAccess(QObject):
         """The worklist is being read from the store."""
         return self._reload_worker is not None
 
+    def indexed_meanwhile(self, entries: Sequence[ScanEntry]) -> None:
+        """Files opened while the worklist is read: listed again once it is (the read may predate them)."""
+        if self.reading:
+            self._indexed_meanwhile.extend(entries)
+
     def reload(self, weights_sha256: str) -> None:
         """Read the store's worklist for ``weights_sha256`` on the I/O pool; it replaces the worklist
         (also before the model with these weights has loaded: it then shows at once, scored later)."""
@@ -129,6 +135,8 @@ class StoreAccess(QObject):
         if s.closed or rows.weights_sha256 != self._wanted:
             return  # another model was loaded meanwhile; its own reload follows
         s.worklist_model.load(rows.results, rows.queued, rows.reviews)
+        meanwhile, self._indexed_meanwhile = self._indexed_meanwhile, []
+        s.worklist_model.add_entries(meanwhile)  # a file the store listed already changes nothing
         s.message.emit(
             f"{wording.studies(len(rows.results))} from the store, {len(s.worklist_model.worklist)} in all"
         )
@@ -138,6 +146,7 @@ class StoreAccess(QObject):
     @Slot(object)
     def _on_reload_failed(self, exc: Exception) -> None:
         self._reload_worker = None
+        self._indexed_meanwhile.clear()  # listed already: nothing replaced them
         self._session.message.emit(f"The study store could not be read: {exc}")
         self._session.maybe_idle()
 
