@@ -5,6 +5,7 @@ beside the study being read (which stays), Esc takes it away; a study without a 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -15,6 +16,11 @@ from two_studies import CURRENT, PRIOR, CountingReader, make_studies, open_real_
 @pytest.fixture
 def reader() -> CountingReader:
     return CountingReader()
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "studies.sqlite"
 
 
 @pytest.fixture
@@ -76,3 +82,26 @@ def test_another_patients_earlier_study_is_no_prior(qtbot, tmp_path, reader):
         assert window.compare_pane.isHidden()
     finally:
         window.close()
+
+
+def test_the_prior_is_found_in_the_store_when_it_was_archived(qtbot, open_window, db):
+    """The patient's prior was read and archived (not in the worklist): the store still has it."""
+    from inference.api import ImageMeta, ScanEntry
+    from inference.store import Store
+
+    def meta(uid: str, date: str) -> ImageMeta:
+        return ImageMeta(
+            Path(f"/data/{uid}.dcm"), uid, patient_id="PAT9", study_date=date, sop_uid=f"{uid}.1"
+        )
+
+    with Store(db) as store:
+        store.record([ScanEntry(meta("9.1", "20240301")), ScanEntry(meta("9.2", "20230105"))])
+        store.archive(["9.2"])
+    win = open_window()
+    assert {r.uid for r in win.session.worklist_model.worklist.rows} == {"9.1"}
+    assert win.worklist.select_uid("9.1")
+    qtbot.waitUntil(lambda: "Prior 2023-01-05" in win.compare.prior_hint.text(), timeout=5000)
+    win.actions_.compare_prior.trigger()
+    image = lambda: win.compare_pane.image_view.image()  # noqa: E731
+    qtbot.waitUntil(lambda: image() is not None, timeout=5000)
+    assert image().meta.path == Path("/data/9.2.dcm") and win.worklist.current_uid() == "9.1"

@@ -44,3 +44,18 @@ def test_a_study_is_named_by_patient_or_file_and_date_and_by_date_alone_when_hid
     hidden = study_name(meta, deidentify=True)
     assert hidden == "Study of 2023-01-05" and "DOE" not in hidden and "P2" not in hidden
     assert display_date("not a date") == "not a date"
+
+
+def test_the_stores_studies_of_the_patient_include_archived_ones_not_unreadable_ones(tmp_path):
+    from inference.store import Store
+    from viewer.core.priors import stored_studies_of_patient
+
+    def entry(uid: str, patient: str, status: Status = Status.SCORED) -> ScanEntry:
+        return ScanEntry(ImageMeta(Path(f"/d/{uid}.dcm"), uid, patient_id=patient, sop_uid=uid), status)
+
+    with Store(tmp_path / "s.sqlite") as store:
+        store.record([entry("now", "P1"), entry("old", "P1"), entry("bad", "P1", Status.ERROR)])
+        store.record([entry("else", "P2"), entry("png", "")])
+        store.archive(["old"])
+        assert [r.uid for r in stored_studies_of_patient(store, "now")] == ["old"]
+        assert stored_studies_of_patient(store, "png") == []

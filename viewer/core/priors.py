@@ -1,9 +1,12 @@
-"""A patient's prior study: the latest of the same Patient ID acquired before the one being read."""
+"""A patient's prior study: the latest of the same Patient ID acquired before the one being read,
+among the worklist's studies and those the store keeps (archived ones too)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from inference.api import ScanEntry, Status
+from inference.store import Store
 from viewer.core.worklist import RowState, StudyRow
 
 
@@ -27,3 +30,20 @@ def prior_of(rows: Iterable[StudyRow], current: StudyRow) -> StudyRow | None:
         and _acquired(row) < _acquired(current)
     ]
     return max(earlier, key=_acquired, default=None)
+
+
+def stored_studies_of_patient(store: Store, study_uid: str) -> list[StudyRow]:
+    """The other studies the store holds of ``study_uid``'s patient, archived ones included, as rows
+    whose image is their first scorable file (studies of no scorable file are left out). Reads the
+    store: call it off the GUI thread."""
+    others = store.same_patient_studies(study_uid) - {study_uid}
+    if not others:
+        return []
+    entries: dict[str, list[ScanEntry]] = {}
+    for image in store.images(sorted(others), include_archived=True):
+        entries.setdefault(image.entry.meta.study_uid, []).append(image.entry)
+    return [
+        StudyRow(uid, 0, files)
+        for uid, files in entries.items()
+        if any(e.status is Status.SCORED for e in files)
+    ]
