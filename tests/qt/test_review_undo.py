@@ -90,3 +90,17 @@ def test_a_mark_that_changes_nothing_leaves_no_undo_step(qtbot, open_window, db)
     press(qtbot, win, Qt.Key.Key_A)  # already accepted
     undo(qtbot, win)
     assert stored(db, uid) is None  # one Ctrl+Z undoes the acceptance
+
+
+def test_an_undo_the_store_refuses_stays_to_be_tried_again(qtbot, open_window, db, monkeypatch):
+    win = open_window()
+    score_folder(qtbot, win, "3")
+    uid = select_first(qtbot, win)
+    press(qtbot, win, Qt.Key.Key_A)
+    press(qtbot, win, Qt.Key.Key_X)
+    with monkeypatch.context() as refusing:
+        refusing.setattr(win.session, "set_review", lambda *args: None)  # as a store that failed says
+        undo(qtbot, win)
+    assert stored(db, uid) == ("rejected", "") and undone(db) == []
+    undo(qtbot, win)
+    assert stored(db, uid) == ("accepted", "") and len(undone(db)) == 1
