@@ -167,7 +167,7 @@ class StudyDisplay(QObject):
         current = self._session.worklist_model.worklist.thresholds
         self._findings.show_thresholds(current)
         self._image_view.set_threshold(self._threshold_of_shown_map())  # faint or full, as it now is
-        self._similar.refresh()  # its findings and positives are under the thresholds too
+        self._similar.recaption()  # its findings and positives are under the thresholds too (no search)
         if self._session.info is not None:
             self._settings.store_thresholds(self._session.info.card, current)
             self._settings_changed()
