@@ -1,4 +1,5 @@
-"""Issue #22, problem 2, in a real X server: ``cxr-triage gui`` under Xvfb (1280×800) on a folder with a
+"""Issue #22, problem 2, in a real X server: ``cxr-triage gui`` under Xvfb (1280×800, at 100% and at
+150%: QT_SCALE_FACTOR=1.5) on a folder with a
 chest radiograph, an image the safety gate stops and a corrupt DICOM, driven with xdotool as a reader
 would (a click on the worklist, then ↓), with the bundled demo model. The panes must not move.
 
@@ -82,15 +83,12 @@ def wait_for(what: str, found: Callable[[], object], limit_s: float = LIMIT_S) -
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_the_panes_hold_still_as_a_reader_walks_the_worklist(tmp_path, display):
+@pytest.mark.parametrize("scale", [1.0, 1.5], ids=["100%", "150%"])
+def test_the_panes_hold_still_as_a_reader_walks_the_worklist(tmp_path, display, scale):
     folder = studies(tmp_path / "studies")
     log = tmp_path / "layout.jsonl"
-    env = {
-        **os.environ,
-        "DISPLAY": display,
-        "QT_QPA_PLATFORM": "xcb",
-        "CXR_TRIAGE_HOME": str(tmp_path / "home"),
-    }
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "QT_SCALE_FACTOR": str(scale)}
+    env["CXR_TRIAGE_HOME"] = str(tmp_path / "home")
     env.pop("CXR_TRIAGE_DB", None)
     command = [
         sys.executable,
@@ -121,11 +119,12 @@ def test_the_panes_hold_still_as_a_reader_walks_the_worklist(tmp_path, display):
             "the three studies scored", lambda: [x for x in lines() if x["rows"] == 3 and not x["busy"]]
         )
         settled = ready[-1]
-        assert settled["window"][0] <= SCREEN[0]  # the window fits the screen it opened on
+        assert settled["window"][0] * scale <= SCREEN[0]  # the window fits the screen it opened on
         before = geometry(window)
         xdotool("windowfocus", "--sync", window)
-        x, y, _, _ = settled["worklist"]
-        xdotool("mousemove", "--sync", str(x + 40), str(y + settled["row_height"] // 2), "click", "1")
+        x, y, _, _ = (round(v * scale) for v in settled["worklist"])  # Qt's logical pixels, scaled
+        row = round(settled["row_height"] * scale)
+        xdotool("mousemove", "--sync", str(x + 40), str(y + row // 2), "click", "1")
         seen = {settled["uid"]: settled}  # rank 1, opened by the window itself
         while len(seen) < 3:  # ↓ to each other study
             count = len(lines())
