@@ -139,18 +139,26 @@ def priority_bars(points: Mapping[str, float], thresholds: Mapping[str, float]) 
     return bars
 
 
-def priority_reasons(probabilities: Mapping[str, float], bars: Mapping[str, Bar]) -> tuple[str, ...]:
-    """Why a study is a priority, one text per finding at or over its bar, the most over it first
-    ("Pneumonia 0.91 ≥ high-specificity 0.80"); empty when it is not one."""
-    over = [
-        (float(_logit(np.array(p)) - _logit(np.array(bar.value))), label, p, bar)
-        for label, bar in bars.items()
-        if (p := probabilities.get(label)) is not None and p >= bar.value
-    ]
-    over.sort(key=lambda item: (-item[0], item[1]))
-    return tuple(
-        f"{label.replace('_', ' ')} {p:.2f} ≥ {bar.name} {bar.value:.2f}" for _m, label, p, bar in over
-    )
+def priority_reasons(
+    probabilities: Sequence[Mapping[str, float]], bars: Mapping[str, Bar]
+) -> list[tuple[str, ...]]:
+    """Why each study is a priority: one text per finding at or over its bar, the most over it (in
+    log-odds) first, then by name ("Pneumonia 0.91 ≥ high-specificity 0.80"); () when it is not one.
+    Computed for many studies at once; only the few priorities are put in words."""
+    labels = sorted(bars)
+    out: list[tuple[str, ...]] = [()] * len(probabilities)
+    if not probabilities or not labels:
+        return out
+    p = _matrix(probabilities, labels)
+    bar = np.array([bars[k].value for k in labels], dtype=np.float64)
+    over = ~np.isnan(p) & (p >= bar)
+    margin = _logit(p) - _logit(bar)
+    for i in np.flatnonzero(over.any(axis=1)).tolist():
+        cols = sorted(np.flatnonzero(over[i]).tolist(), key=lambda j: (-margin[i, j], labels[j]))
+        out[i] = tuple(
+            f"{labels[j].replace('_', ' ')} {p[i, j]:.2f} ≥ {bars[labels[j]].name} {bar[j]:.2f}" for j in cols
+        )
+    return out
 
 
 def seconds_overdue(arrived: str, max_wait: timedelta | None, now: datetime) -> float | None:

@@ -184,10 +184,10 @@ class Worklist:
         """
         rows = self.rows if changed is None else list(changed)
         if rows:
-            bars = priority_bars(self.priority_points, self.thresholds)
-            for row, f in zip(rows, figures([r.probabilities for r in rows], self.thresholds), strict=True):
-                row.figures = f
-                row.priority = priority_reasons(row.probabilities, bars) if f.positives else ()
+            probabilities = [r.probabilities for r in rows]
+            reasons = priority_reasons(probabilities, priority_bars(self.priority_points, self.thresholds))
+            for row, f, why in zip(rows, figures(probabilities, self.thresholds), reasons, strict=True):
+                row.figures, row.priority = f, why
         finished = [r for r in self.rows if r.state in _FINISHED]
         finished.sort(key=_reading_order)
         for row in self.rows:

@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QApplication, QMenu, QTableView
 from viewer.core.worklist_columns import HEADERS, Column, empty_columns, shown_columns
 from viewer.qt.worklist_model import WorklistModel
 
-SAMPLE_ROWS = 200  # rows a column's width is measured on (the visible ones first)
+SAMPLE_ROWS = 100  # rows a column's width is measured on (the visible ones first)
+FIT_DELAY_MS = 200
 MAX_WIDTH = {Column.FILE: 220, Column.FINDING: 170, Column.STATUS: 220}
 
 
@@ -41,10 +42,11 @@ class WorklistColumns(QObject):
         header.customContextMenuRequested.connect(lambda pos: self.menu.popup(header.mapToGlobal(pos)))
         header.setResizeContentsPrecision(SAMPLE_ROWS)
         header.sectionResized.connect(self._on_resized)
-        self._pending = QTimer(self, singleShot=True, interval=0)  # one fit per burst of changes
+        # One fit per burst of changes (scoring re-ranks many times a second).
+        self._pending = QTimer(self, singleShot=True, interval=FIT_DELAY_MS)
         self._pending.timeout.connect(self.fit)
         for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.layoutChanged):
-            signal.connect(self._pending.start)
+            signal.connect(self._schedule_fit)
         self.fit()
 
     def fit(self) -> None:
@@ -62,6 +64,10 @@ class WorklistColumns(QObject):
                     header.resizeSection(c, min(width, MAX_WIDTH.get(column, width)))
         finally:
             self._fitting = False
+
+    def _schedule_fit(self) -> None:
+        if not self._pending.isActive():  # not restarted: a steady stream of changes still gets fits
+            self._pending.start()
 
     def _choose(self, column: Column, shown: bool) -> None:
         self._choices[column.name.lower()] = shown
