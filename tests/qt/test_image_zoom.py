@@ -91,6 +91,9 @@ def test_zoom_keys_in_the_main_window(qtbot, window) -> None:
     assert view.zoom() == pytest.approx(1.0, rel=1e-3)
     qtbot.keyClick(table, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert view.zoom() == pytest.approx(fitted, rel=1e-3)
+    qtbot.keyClick(table, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(table, Qt.Key.Key_F)  # F fits too
+    assert view.zoom() == pytest.approx(fitted, rel=1e-3)
 
 
 def test_no_zoom_without_an_image(view: ImageView) -> None:

@@ -139,7 +139,7 @@ def test_shortcut_table_lists_zoom_window_keys_and_mouse_actions(window) -> None
     from viewer.qt.actions import shortcut_table
 
     keys = dict(shortcut_table(window.actions_))
-    for key in ("Ctrl+0", "Ctrl+1", "Ctrl+=", "Ctrl+-", "[", "]", ",", ".", "Shift+H"):
+    for key in ("Ctrl+0 or F", "Ctrl+1", "Ctrl+= or Ctrl++", "Ctrl+-", "[", "]", ",", ".", "Shift+H"):
         assert key in keys, key
     for mouse in ("Wheel", "Left-drag", "Right-drag", "Double-click"):
         assert mouse in keys, mouse

@@ -180,6 +180,7 @@ def build_actions(w, has_import: bool) -> Actions:
             _action(w, f"Finding {i + 1}", lambda _=False, i=i: w.display.select_finding(i), str(i + 1))
         )
     a.zoom_in.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])  # with or without Shift
+    a.fit_view.setShortcuts([QKeySequence("Ctrl+0"), QKeySequence(Qt.Key.Key_F)])
     return a
 
 
@@ -244,7 +245,8 @@ def shortcut_table(a: Actions) -> list[tuple[str, str]]:
     for action in vars(a).values():
         if isinstance(action, QAction) and not action.shortcut().isEmpty():
             text = action.text().replace("&", "")
-            rows.append((action.shortcut().toString(QKeySequence.SequenceFormat.NativeText), text))
+            keys = [key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts()]
+            rows.append((" or ".join(keys), text))
     rows.append(("1 … 9", "Select finding 1 to 9 (in the findings panel's order)"))
     rows.append(("Ctrl+Enter", "Save the review note (in its dialog: Enter starts a new line, Esc cancels)"))
     rows.extend(MOUSE_ACTIONS)  # on the image
