@@ -43,10 +43,12 @@ def test_p_hangs_the_prior_beside_the_current_study_and_esc_takes_it_away(qtbot,
     assert hint.isVisible() and "Prior 2023-01-05" in hint.text() and "P" in hint.text()
 
     assert win.actions_.compare_prior.shortcut() == QKeySequence(Qt.Key.Key_P)
+    panes = win.splitter.sizes()
     win.actions_.compare_prior.trigger()
     qtbot.waitUntil(lambda: compared(win) == PRIOR, timeout=10000)
     assert "Prior · Patient PAT1 · 2023-01-05" in win.compare_pane.caption.text()
     assert win.worklist.current_uid() == CURRENT and win.image_view.image().meta.study_uid == CURRENT
+    assert win.compare_pane.width() > 0.6 * win.image_view.width()  # half of the reading area, not a sliver
     assert threading.get_ident() not in reader.threads
 
     win.set_deidentify(True)
@@ -55,6 +57,7 @@ def test_p_hangs_the_prior_beside_the_current_study_and_esc_takes_it_away(qtbot,
 
     win.actions_.cancel.trigger()  # Esc
     assert win.compare_pane.isHidden() and win.worklist.current_uid() == CURRENT
+    assert win.splitter.sizes() == panes  # the worklist's width lent to the comparison comes back
 
 
 def test_a_study_without_a_prior_says_so_and_a_prior_comparison_follows_the_reader(qtbot, win, tmp_path):

@@ -1,12 +1,17 @@
 """The comparison pane: another study's image (a prior, a similar study) beside the study being read,
-with its own caption and a way back ("Close comparison", or Esc)."""
+with its own caption and a way back ("Close comparison", or Esc).
+
+It hangs in a splitter beside the reading pane (its parent), which hangs in the window's splitter:
+opening takes half of the reading area and lends it the worklist's width down to its minimum;
+closing gives the window's panes back the sizes they had."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from inference.api import XRayImage
+from viewer.qt.elided_label import ElidedLabel
 from viewer.qt.image_view import ImageView
 
 
@@ -17,16 +22,14 @@ class ComparePane(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="comparePane")
-        self.caption = QLabel(" ", objectName="compareCaption")
-        self.caption.setStyleSheet("padding: 2px 4px; background: #263238; color: white;")
-        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        # a long caption is cut, never widens the pane (the layout stays put)
-        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.caption = ElidedLabel(" ", objectName="compareCaption")  # cut, whole in its tooltip
+        self.caption.setStyleSheet("padding: 2px 4px; font-weight: bold;")
         self.close_button = QPushButton("Close comparison", objectName="closeComparison")
         self.close_button.setToolTip("Back to the study alone (Esc)")
         self.close_button.clicked.connect(self.closeRequested)
         self.image_view = ImageView()
         self.image_view.set_overlay_visible(False)  # heat maps belong to the study being read
+        self._lent: list[int] = []  # the window's pane sizes before the pane opened
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(self.caption, 1)
@@ -39,10 +42,36 @@ class ComparePane(QWidget):
         self.hide()
 
     def show_loading(self, caption: str) -> None:
+        """Show the pane (half of the reading area when it opens) with ``caption``, its image to come."""
         self.caption.setText(caption)
-        self.caption.setToolTip(caption)
         self.image_view.set_image(None, "Loading…")
+        if self.isHidden():
+            self._open_beside()
+
+    def close_pane(self) -> None:
+        """Hide the pane; the window's panes get their sizes back."""
+        self.hide()
+        reading = self.parentWidget()
+        window = reading.parentWidget() if reading is not None else None
+        if isinstance(window, QSplitter) and self._lent:
+            window.setSizes(self._lent)
+        self._lent = []
+
+    def _open_beside(self) -> None:
+        reading = self.parentWidget()
+        window = reading.parentWidget() if reading is not None else None
+        if isinstance(window, QSplitter) and isinstance(reading, QSplitter):
+            self._lent = window.sizes()
+            sizes, at = list(self._lent), window.indexOf(reading)
+            worklist = window.widget(0)
+            if at > 0 and worklist is not None:
+                spare = max(0, sizes[0] - worklist.minimumWidth())
+                sizes[0], sizes[at] = sizes[0] - spare, sizes[at] + spare
+                window.setSizes(sizes)
         self.show()
+        if isinstance(reading, QSplitter):
+            total = sum(reading.sizes())
+            reading.setSizes([total - total // 2, total // 2])
 
     def show_image(self, image: XRayImage) -> None:
         self.image_view.set_image(image)

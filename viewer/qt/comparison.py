@@ -104,7 +104,7 @@ class Comparison(QObject):
         if not self._mode:
             return False
         self._mode, self._for_uid, self._wanted = "", None, None
-        self._pane.hide()
+        self._pane.close_pane()
         return True
 
     # -- following the reader -----------------------------------------------------------------------
@@ -126,7 +126,6 @@ class Comparison(QObject):
         """Identifiers were hidden or shown: the pane's caption follows."""
         if self._mode:
             self._pane.caption.setText(self._heading(self._deidentify()))
-            self._pane.caption.setToolTip(self._pane.caption.text())
 
     def _prior(self, row: StudyRow | None) -> StudyRow | None:
         if row is None:

@@ -49,6 +49,7 @@ class StudyImagesStrip(QListWidget):
         self.setWrapping(False)
         self.setMovement(QListView.Movement.Static)
         self.setIconSize(QSize(ICON, ICON))
+        self.setGridSize(QSize(ICON + 48, ICON + 24))  # room for a label under each thumbnail
         self.setFixedHeight(ICON + 44)
         self.setToolTip("Every image of this study: click one, or press V for the next")
         self.itemClicked.connect(self._choose)
@@ -100,8 +101,10 @@ class StudyImagesStrip(QListWidget):
 
     @staticmethod
     def _label(index: int, view: str) -> str:
-        name = "Scored image" if index == 0 else f"Image {index + 1}"
-        return f"{name} · {view}" if view else name
+        """The scored image as "PA · scored"; the others by their view, else as "Image N"."""
+        if index == 0:
+            return f"{view} · scored" if view else "Scored"
+        return view or f"Image {index + 1}"
 
     def _item(self, path: Path) -> QListWidgetItem | None:
         for i in range(self.count()):
