@@ -145,28 +145,37 @@ class PostgresStore(Store):
 
     # -- transactions ------------------------------------------------------------------------------
     def _write(self, work: Callable[[Cursor], T]) -> T:
-        """Run ``work`` in one transaction; one the server broke (deadlock) is run again."""
+        """Run ``work`` in one transaction; one the server broke (deadlock), or whose connection was
+        lost before it asked to commit (so nothing of it was kept), is run again."""
         if self._read_only:
             raise StoreError(f"the team store {self.where} was opened read-only")
         for attempt in range(RETRIES + 1):
+            committing = False
             try:
                 with self._lock:
                     self._reconnect_if_lost()
                     with self._conn.transaction(), self._conn.cursor() as cur:
-                        return work(cur)
+                        done = work(cur)
+                        committing = True  # lost from here on, it may have been kept: never rerun
+                    return done
             except psycopg.Error as exc:
-                if exc.sqlstate not in _RETRYABLE or attempt == RETRIES:
+                lost_before_commit = self._conn.broken and not committing
+                if (exc.sqlstate not in _RETRYABLE and not lost_before_commit) or attempt == RETRIES:
                     raise StoreError(f"the team store {self.where} could not be written: {exc}") from exc
                 time.sleep(0.02 * 2**attempt)
         raise AssertionError("unreachable")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        try:
-            with self._lock:
-                self._reconnect_if_lost()
-                return self._conn.execute(sql, params).fetchall()
-        except psycopg.Error as exc:
-            raise StoreError(f"the team store {self.where} could not be read: {exc}") from exc
+        """One query; asked again once on a new connection when the server had dropped this one."""
+        for attempt in range(2):
+            try:
+                with self._lock:
+                    self._reconnect_if_lost()
+                    return self._conn.execute(sql, params).fetchall()
+            except psycopg.Error as exc:
+                if not self._conn.broken or attempt == 1:
+                    raise StoreError(f"the team store {self.where} could not be read: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def _reconnect_if_lost(self) -> None:
         """A connection the server dropped (a restart) is opened again for the next call."""
