@@ -81,3 +81,22 @@ def test_reopening_the_folder_brings_back_the_study_being_read(qtbot, window):
     qtbot.waitUntil(lambda: scored(window), timeout=10_000)
     qtbot.waitUntil(lambda: shown(window) == chosen, timeout=10_000)
     assert window.worklist.current_uid() == chosen
+
+
+def test_arrivals_that_outrank_the_shown_study_do_not_replace_it(qtbot, open_window):
+    win = open_window()
+    win.open_paths([Path("3")])
+    qtbot.waitUntil(lambda: scored(win), timeout=10_000)
+    proxy = win.worklist.proxy
+    top = proxy.uid_at(0)
+    qtbot.waitUntil(lambda: shown(win) == top, timeout=10_000)
+    assert not win.worklist.held  # the window opened it; the reader is reading it
+    image = win.image_view.image()
+
+    model = win.session.worklist_model
+    model.add_entries([entry(i) for i in range(3, 40)])  # as the store's live arrivals join
+    with qtbot.waitSignal(win.session.scoringDone, timeout=20_000):  # the window then opens rank 1 or not
+        win.session.score_queued()
+    assert scored(win) and proxy.uid_at(0) != top  # a more urgent study arrived
+    assert win.worklist.current_uid() == top and shown(win) == top
+    assert win.image_view.image() is image

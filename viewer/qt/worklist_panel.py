@@ -2,12 +2,13 @@
 table.
 
 The table's current row is always the study shown, so the arrow keys move from it. When the
-worklist fills, the pane opens its top-ranked study; :meth:`open_top` opens the top-ranked one again
-(the window calls it when scoring finishes) unless the reader has taken a study in hand: selected one
-(click, arrow keys, a similar study) or acted on the one shown (:meth:`hold`). A study the reader
-holds stays shown wherever it moves in the ranking. Whichever study is shown stays shown when every
-row is replaced (the store's worklist read again, a folder opened again): when it is listed again,
-it is selected again, held as it was.
+worklist fills, the pane opens its top-ranked study; :meth:`open_top` (the window calls it when
+scoring finishes) opens rank 1 in place of a study the pane opened before it was ranked, unless the
+reader has taken that study in hand: selected one (click, arrow keys, a similar study) or acted on
+the one shown (:meth:`hold`). A ranked study being read is never replaced by studies that arrive
+and outrank it. A study the reader holds stays shown wherever it moves in the ranking. Whichever
+study is shown stays shown when every row is replaced (the store's worklist read again, a folder
+opened again): when it is listed again, it is selected again, held as it was.
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ class WorklistPanel(QWidget):
         self._current: str | None = None
         self._held = False  # the reader took the shown study in hand: open_top leaves it
         self._auto = False  # a selection the pane makes itself (not the reader's)
+        # The pane opened the shown study before it was ranked: open_top may replace it.
+        self._unranked = False
         # The study shown when the worklist emptied (and whether it was held), selected again when
         # it is listed again unless the reader picks another one first.
         self._resume: tuple[str, bool] | None = None
@@ -178,8 +181,10 @@ class WorklistPanel(QWidget):
         return self._held
 
     def open_top(self) -> None:
-        """Open the top-ranked study, unless the reader holds another one."""
-        if self.proxy.rowCount() and not self._held and self.proxy.uid_at(0) != self._current:
+        """Open the top-ranked study in place of one the pane opened before it was ranked, unless the
+        reader holds it."""
+        replaceable = self._current is None or (self._unranked and not self._held)
+        if self.proxy.rowCount() and replaceable and self.proxy.uid_at(0) != self._current:
             self._select_automatically(0)
 
     def selected_uids(self) -> list[str]:
@@ -223,6 +228,8 @@ class WorklistPanel(QWidget):
             self._select_proxy_row(row)
         finally:
             self._auto = False
+        shown = self.model.worklist.get(self._current) if self._current is not None else None
+        self._unranked = shown is not None and shown.rank is None
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         uid = current.data(UID_ROLE) if current.isValid() else None
