@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from inference.api import ImageMeta, ScanEntry, Status
-from inference.store import ImageResult, Store
+from inference.store import CONTENT_CHANGED, ImageResult, Store
 
 SHA = "ab" * 32
 
@@ -139,7 +139,7 @@ WRITER = """
 import sys
 from pathlib import Path
 from inference.api import ImageMeta, ScanEntry, Status
-from inference.store import ImageResult, Store
+from inference.store import CONTENT_CHANGED, ImageResult, Store
 store = Store(sys.argv[1])
 tag = sys.argv[2]
 for i in range(150):
@@ -165,3 +165,21 @@ def test_two_processes_write_the_same_store_at_once(store_target: Path | str):
     with Store(store_target) as store:
         assert len(store.results("ab" * 32)) == 300
         assert sum(e.action == "opened" for e in store.audit()) == 300
+
+
+def test_a_uid_reused_with_other_content_is_audited_and_its_results_kept_apart(
+    store_target: Path | str, tmp_path: Path
+):
+    with Store(store_target) as store:
+        (uid,) = store.record([entry(tmp_path / "a.dcm", sop="1.1", fingerprint="first")])
+        store.save_results([ImageResult(uid, Status.SCORED, {"P": 0.2})], SHA, precision="fp32")
+        store.record([entry(tmp_path / "a.dcm", sop="1.1", fingerprint="second")])
+        assert store.results(SHA) == {}  # nothing scored of the second content yet
+        (saved,) = store.save_results([ImageResult(uid, Status.SCORED, {"P": 0.9})], SHA, precision="fp32")
+        assert CONTENT_CHANGED in saved.warnings
+        now = store.results(SHA)[uid]
+        assert now.probabilities == {"P": 0.9} and CONTENT_CHANGED in now.warnings
+        (event,) = [e for e in store.audit() if e.action == "instance-uid-reused"]
+        assert event.detail == {"image_uid": uid, "reason": CONTENT_CHANGED}
+        store.save_results([ImageResult(uid, Status.ERROR, reason="unreadable")], SHA, precision="fp16")
+        assert store.reusable_results(SHA, "fp16", [uid]) == {}  # an error is read again, never reused
