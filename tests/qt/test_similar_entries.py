@@ -84,9 +84,13 @@ def test_opening_a_similar_study_shows_it_beside_the_current_one_with_a_way_back
     # the study being read was not replaced: same row, same image, side by side
     assert win.worklist.current_uid() == "1.2.840.9.1"
     assert win.image_view.image() is shown
-    beside = win.compare_pane.mapTo(win, QPoint()).x()
-    assert beside >= win.image_view.mapTo(win, QPoint(win.image_view.width(), 0)).x()
-    assert win.image_view.width() > 100 and win.compare_pane.width() > 100
+
+    def side_by_side() -> bool:
+        beside = win.compare_pane.mapTo(win, QPoint()).x()
+        right_edge = win.image_view.mapTo(win, QPoint(win.image_view.width(), 0)).x()
+        return beside >= right_edge and win.image_view.width() > 100 and win.compare_pane.width() > 100
+
+    qtbot.waitUntil(side_by_side, timeout=5000)  # once the layout has run
 
     assert win.actions_.cancel.shortcut() == QKeySequence(Qt.Key.Key_Escape)
     win.actions_.cancel.trigger()  # Esc

@@ -238,6 +238,13 @@ def build_worklist_menu(table: QWidget, a: Actions) -> None:
                       a.archive_selected])  # fmt: skip
 
 
+COMPARE_ACTIONS = [
+    ("Esc", "Close the comparison beside the study (before cancelling indexing or scoring)"),
+    ("Click or Enter on a similar study", "Compare it beside the study being read"),
+    ("Click a thumbnail under the image", "Show that image of the study (V: the next one)"),
+]
+
+
 def shortcut_table(a: Actions) -> list[tuple[str, str]]:
     """(keys, command) for every action that has a shortcut; findings 1-9 as one line; then what the
     mouse does on the image."""
@@ -250,4 +257,5 @@ def shortcut_table(a: Actions) -> list[tuple[str, str]]:
     rows.append(("1 … 9", "Select finding 1 to 9 (in the findings panel's order)"))
     rows.append(("Ctrl+Enter", "Save the review note (in its dialog: Enter starts a new line, Esc cancels)"))
     rows.extend(MOUSE_ACTIONS)  # on the image
+    rows.extend(COMPARE_ACTIONS)
     return rows
