@@ -37,7 +37,7 @@ def scored_panel(qtbot, n: int = 30) -> WorklistPanel:
 def test_the_filter_names_its_finding_in_full(qtbot):
     panel = scored_panel(qtbot)
     panel.set_finding_filter("Pneumothorax")
-    combo = panel.filter_combo
+    combo = panel.filters.combo
     assert "Pneumothorax" in combo.currentText()
     qtbot.waitUntil(lambda: combo.width() >= combo.sizeHint().width(), timeout=2000)  # the name is not cut
 
@@ -45,31 +45,31 @@ def test_the_filter_names_its_finding_in_full(qtbot):
 def test_a_count_says_how_many_rows_a_filter_and_search_show(qtbot):
     panel = scored_panel(qtbot)
     model = panel.model
-    assert "30" in panel.count_label.text()
+    assert "30" in panel.filters.count_label.text()
     panel.set_finding_filter("Effusion")
     shown = panel.proxy.rowCount()
     assert 0 < shown < 30
-    assert panel.count_label.isVisible()
-    assert panel.count_label.text().startswith(f"Showing {shown} of 30")
-    assert "Effusion" in panel.count_label.text()
+    assert panel.filters.count_label.isVisible()
+    assert panel.filters.count_label.text().startswith(f"Showing {shown} of 30")
+    assert "Effusion" in panel.filters.count_label.text()
     panel.search.setText("PID0000")  # studies 0-9, on top of the filter
     searched = panel.proxy.rowCount()
-    assert panel.count_label.text().startswith(f"Showing {searched} of 30")
+    assert panel.filters.count_label.text().startswith(f"Showing {searched} of 30")
     model.add_entries([entry(30)])  # a new arrival counts at once
-    assert f"of {model.rowCount()}" in panel.count_label.text()
+    assert f"of {model.rowCount()}" in panel.filters.count_label.text()
 
 
 def test_clear_all_button_and_escape_undo_every_filter(qtbot):
     panel = scored_panel(qtbot)
-    assert not panel.clear_button.isEnabled()
+    assert not panel.filters.clear_button.isEnabled()
     panel.set_finding_filter("Effusion")
     panel.search.setText("pid")
-    assert panel.clear_button.isEnabled()
-    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    assert panel.filters.clear_button.isEnabled()
+    qtbot.mouseClick(panel.filters.clear_button, Qt.MouseButton.LeftButton)
     assert (
-        panel.proxy.rowCount() == 30 and panel.search.text() == "" and panel.filter_combo.currentIndex() == 0
+        panel.proxy.rowCount() == 30 and panel.search.text() == "" and panel.filters.combo.currentIndex() == 0
     )
-    assert not panel.clear_button.isEnabled()
+    assert not panel.filters.clear_button.isEnabled()
 
     panel.set_finding_filter("Effusion")
     panel.search.setText("pid")
@@ -78,7 +78,7 @@ def test_clear_all_button_and_escape_undo_every_filter(qtbot):
     qtbot.waitUntil(panel.search.hasFocus, timeout=2000)
     qtbot.keyClick(panel.search, Qt.Key.Key_Escape)
     assert (
-        panel.proxy.rowCount() == 30 and panel.search.text() == "" and panel.filter_combo.currentIndex() == 0
+        panel.proxy.rowCount() == 30 and panel.search.text() == "" and panel.filters.combo.currentIndex() == 0
     )
 
 
@@ -160,4 +160,4 @@ def test_the_count_follows_new_thresholds_under_a_filter(qtbot):
     before = panel.proxy.rowCount()
     panel.model.set_thresholds(dict.fromkeys(LABELS, 0.05))  # more studies are positive for it
     assert panel.proxy.rowCount() > before
-    assert panel.count_label.text().startswith(f"Showing {panel.proxy.rowCount()} of 30")
+    assert panel.filters.count_label.text().startswith(f"Showing {panel.proxy.rowCount()} of 30")

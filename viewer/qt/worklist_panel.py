@@ -1,5 +1,4 @@
-"""The worklist pane: finding filter, text search, their clear-all and count, and the sortable study
-table.
+"""The worklist pane: its filter bar (:mod:`viewer.qt.worklist_filters`) over the sortable study table.
 
 The table's current row is always the study shown, so the arrow keys move from it. When the
 worklist fills, the pane opens its top-ranked study; :meth:`open_top` (the window calls it when
@@ -14,25 +13,12 @@ opened again): when it is listed again, it is selected again, held as it was.
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QTableView,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
 
-from viewer.core import wording
 from viewer.core.worklist_columns import Column
+from viewer.qt.worklist_filters import WorklistFilters
 from viewer.qt.worklist_header import WorklistColumns
 from viewer.qt.worklist_model import UID_ROLE, WorklistModel, WorklistProxy
-from viewer.qt.worklist_search import SearchBox
-
-ALL_FINDINGS = "All studies"
 
 
 class WorklistTable(QTableView):
@@ -60,24 +46,8 @@ class WorklistPanel(QWidget):
         self.model = model
         self.proxy = WorklistProxy(self)
         self.proxy.setSourceModel(model)
-        self.filter_combo = QComboBox(toolTip="Show only studies positive for a finding")
-        self.filter_combo.setAccessibleName("Finding filter")
-        self.filter_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # names whole
-        self.filter_combo.addItem(ALL_FINDINGS, None)
-        self.filter_combo.currentIndexChanged.connect(
-            lambda i: self.proxy.set_finding_filter(self.filter_combo.itemData(i))
-        )
-        self.search = SearchBox(self.proxy.filtering)
-        self.search.setPlaceholderText("Search file, ID, accession, finding…")
-        self.search.setClearButtonEnabled(True)
-        self.search.setAccessibleName("Search worklist")
-        self.search.textChanged.connect(self.proxy.set_text_filter)
-        self.search.clearRequested.connect(self.clear_filters)
-        self.clear_button = QToolButton(text="Clear", toolTip="Show every study (Esc in the search box)")
-        self.clear_button.setAccessibleName("Clear filters")
-        self.clear_button.clicked.connect(self.clear_filters)
-        self.count_label = QLabel()
-        self.count_label.setAccessibleName("Studies shown")
+        self.filters = WorklistFilters(self.proxy, model)
+        self.search = self.filters.search
         self.table = WorklistTable()
         self.table.setAccessibleName("Worklist")
         self.table.setModel(self.proxy)
@@ -102,20 +72,10 @@ class WorklistPanel(QWidget):
         self.proxy.rowsInserted.connect(self._on_rows_moved)
         self.proxy.rowsRemoved.connect(self._on_rows_moved)
         self.proxy.modelReset.connect(self._on_reset)
-        proxy = self.proxy  # rows it shows come and go with the filter and with new thresholds
-        for signal in (proxy.filterChanged, proxy.rowsInserted, proxy.rowsRemoved, proxy.layoutChanged,
-                       proxy.modelReset, model.rowsInserted, model.rowsRemoved):  # fmt: skip
-            signal.connect(self._show_count)
-        top = QHBoxLayout()
-        top.addWidget(self.filter_combo)
-        top.addWidget(self.search, 1)
-        top.addWidget(self.clear_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top)
-        layout.addWidget(self.count_label)
+        layout.addWidget(self.filters)
         layout.addWidget(self.table, 1)
-        self._show_count()
         self._current: str | None = None
         self._held = False  # the reader took the shown study in hand: open_top leaves it
         self._auto = False  # a selection the pane makes itself (not the reader's)
@@ -127,45 +87,14 @@ class WorklistPanel(QWidget):
 
     def set_findings(self, labels: tuple[str, ...]) -> None:
         """Offer one filter entry per shown finding of the loaded model."""
-        keep = self.filter_combo.currentData()
-        self.filter_combo.blockSignals(True)
-        self.filter_combo.clear()
-        self.filter_combo.addItem(ALL_FINDINGS, None)
-        for name in labels:
-            self.filter_combo.addItem(name.replace("_", " "), name)
-        i = self.filter_combo.findData(keep) if keep in labels else 0
-        self.filter_combo.setCurrentIndex(max(i, 0))
-        self.filter_combo.blockSignals(False)
-        self.proxy.set_finding_filter(self.filter_combo.currentData())
+        self.filters.set_findings(labels)
 
     def set_finding_filter(self, finding: str | None) -> None:
-        i = self.filter_combo.findData(finding)
-        self.filter_combo.setCurrentIndex(max(i, 0))
-
-    def clear_filters(self) -> None:
-        """Show every study: no finding filter, no search."""
-        self.search.clear()
-        self.set_finding_filter(None)
+        self.filters.set_finding(finding)
 
     def focus_search(self) -> None:
-        """Put the cursor in the search box, its text selected (Ctrl+F)."""
-        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search.selectAll()
-
-    def _show_count(self) -> None:
-        """'Showing N of M' (and what hides the others) while a filter is set; else how many studies."""
-        total = self.model.rowCount()
-        filtering = self.proxy.filtering()
-        self.clear_button.setEnabled(filtering)
-        if not filtering:
-            self.count_label.setText(wording.studies(total))
-            return
-        why = []
-        if (finding := self.proxy.finding_filter()) is not None:
-            why.append("positive for " + finding.replace("_", " "))
-        if text := self.search.text().strip():
-            why.append(f"matching “{text}”")
-        self.count_label.setText(f"Showing {self.proxy.rowCount()} of {total}: " + ", ".join(why))
+        """Ctrl+F: the cursor in the search box, its text selected."""
+        self.filters.focus_search()
 
     def current_uid(self) -> str | None:
         return self._current
