@@ -239,7 +239,7 @@ def build_worklist_menu(table: QWidget, a: Actions) -> None:
 
 
 COMPARE_ACTIONS = [
-    ("Esc", "Close the comparison beside the study (before cancelling indexing or scoring)"),
+    ("Esc, while comparing", "Close the comparison beside the study (Esc again cancels indexing or scoring)"),
     ("Click or Enter on a similar study", "Compare it beside the study being read"),
     ("Click a thumbnail under the image", "Show that image of the study (V: the next one)"),
 ]
