@@ -152,3 +152,19 @@ def test_the_window_offers_the_columns_in_its_view_menu_and_keeps_the_choice(qtb
     status = next(a for a in window.worklist.columns_menu.actions() if a.text() == "Status")
     status.trigger()
     assert window.settings.worklist_columns == {"status": True}
+
+
+def test_a_column_grows_when_its_text_does(qtbot):
+    model = WorklistModel()
+    model.set_thresholds(dict.fromkeys(LABELS, 0.3))
+    entries = [entry(i) for i in range(5)]
+    model.add_entries(entries)
+    model.apply_results([result(e) for e in entries])
+    panel = WorklistPanel(model, {})
+    qtbot.addWidget(panel)
+    panel.resize(PANE, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    uid = entries[0].meta.study_uid
+    model.set_review(uid, Review(uid, "accepted", "see the apex", "reader", "2024-01-02T10:00:00"))
+    qtbot.waitUntil(lambda: whole_and_in_view(panel, Column.REVIEW), timeout=2000)

@@ -45,7 +45,14 @@ class WorklistColumns(QObject):
         # One fit per burst of changes (scoring re-ranks many times a second).
         self._pending = QTimer(self, singleShot=True, interval=FIT_DELAY_MS)
         self._pending.timeout.connect(self.fit)
-        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.layoutChanged):
+        changes = (
+            model.modelReset,
+            model.rowsInserted,
+            model.rowsRemoved,
+            model.layoutChanged,
+            model.dataChanged,
+        )
+        for signal in changes:
             signal.connect(self._schedule_fit)
         self.fit()
 
