@@ -1,5 +1,6 @@
 """The team store's schema on PostgreSQL, as forward migrations (``schema_version`` holds the version),
-and its two group roles. Append a migration to change the schema; never edit one that has shipped.
+and its two group roles. Append a migration to change the schema; never edit one that has shipped; a
+migration that adds a table grants it to the roles itself (grants name existing tables only).
 
 The tables mirror the SQLite store's (:mod:`inference.store.schema`) at its latest version, with
 ``DOUBLE PRECISION`` for every probability (labels and values as two arrays, in the network's order),
