@@ -42,6 +42,7 @@ class StudyDisplay(QObject):
         self._caption, self._image_view, self._findings, self._similar = panes
         self._say, self._settings_changed = say, settings_changed
         self._image_uid: str | None = None
+        self._other_image = ""  # what the caption adds while another image of the study is shown
         self._image_view.set_user_presets(settings.window_presets)
         self._image_view.userPresetsChanged.connect(self._keep_window_presets)
 
@@ -54,6 +55,7 @@ class StudyDisplay(QObject):
     def show_study(self, _uid: str | None) -> None:
         """The worklist moved: show the new study's findings now, its image once read."""
         self._image_uid = None
+        self._other_image = ""
         row = self._current_row()
         if row is None:
             self._image_view.set_image(None, "")
@@ -68,7 +70,8 @@ class StudyDisplay(QObject):
         self._session.request_image(row.uid)
 
     def _show_probabilities(self, row: StudyRow) -> None:
-        self._caption.setText(study_caption(row, self._settings.deidentify))
+        other = f"  ·  {self._other_image}" if self._other_image else ""
+        self._caption.setText(study_caption(row, self._settings.deidentify) + other)
         scored = row.state is RowState.SCORED
         self._findings.set_probabilities(row.probabilities if scored else None)
         if scored and self._findings.selected_finding() is None and row.top_finding:
@@ -111,13 +114,14 @@ class StudyDisplay(QObject):
         row = self._current_row()
         if row is None:
             return
-        self._image_uid = None
+        self._image_uid, self._other_image = None, note
         self._image_view.set_image(image)
-        self._caption.setText(f"{study_caption(row, self._settings.deidentify)}  ·  {note}")
+        self._show_probabilities(row)
 
     def show_scored_image(self) -> None:
         """Back to the shown study's scored image (from the cache, or read again)."""
         row = self._current_row()
+        self._other_image = ""
         if row is not None and row.state is not RowState.ERROR:
             self._show_probabilities(row)
             self._session.request_image(row.uid)
