@@ -168,3 +168,13 @@ def test_a_column_grows_when_its_text_does(qtbot):
     uid = entries[0].meta.study_uid
     model.set_review(uid, Review(uid, "accepted", "see the apex", "reader", "2024-01-02T10:00:00"))
     qtbot.waitUntil(lambda: whole_and_in_view(panel, Column.REVIEW), timeout=2000)
+
+
+def test_a_long_patient_id_is_elided_not_pushing_the_other_columns_away(qtbot):
+    long_id = "16d7f894-55d7-4d95-8957-d18987f0c0a1"
+    panel = panel_on(qtbot, [entry(0, patient_id=long_id), *(entry(i) for i in range(1, 6))], PANE)
+    qtbot.waitUntil(
+        lambda: all(whole_and_in_view(panel, c) for c in (*NEEDED, Column.ACCESSION)), timeout=2000
+    )
+    index = panel.model.index_of("1.2.0", Column.PATIENT)
+    assert index.data(Qt.ItemDataRole.ToolTipRole) == long_id  # whole in the tooltip

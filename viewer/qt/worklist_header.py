@@ -16,7 +16,10 @@ from viewer.qt.worklist_model import WorklistModel
 
 SAMPLE_ROWS = 100  # rows a column's width is measured on (the visible ones first)
 FIT_DELAY_MS = 200
-MAX_WIDTH = {Column.FILE: 220, Column.FINDING: 170, Column.STATUS: 220}
+# Long values are elided (whole in their tooltips) rather than pushing the columns after them away.
+MAX_WIDTH = {
+    Column.FILE: 200, Column.FINDING: 170, Column.STATUS: 220, Column.PATIENT: 130, Column.ACCESSION: 120,
+}  # fmt: skip
 
 
 class WorklistColumns(QObject):

@@ -32,6 +32,7 @@ FLAG = "●"
 _RED = QColor("#d32f2f")
 _GREY = QColor("#888888")
 _NUMERIC = (Column.RANK, Column.PROBABILITY, Column.POSITIVES, Column.GATE)
+_IDENTIFIERS = (Column.PATIENT, Column.ACCESSION, Column.FILE)
 # Review outcome -> (mark, colour of the mark and the Review text, tint of the row). Rejected is amber,
 # not red: red is the priority dot's.
 REVIEW_LOOKS = {
@@ -145,6 +146,8 @@ class WorklistModel(QAbstractTableModel):
                 return review_tip(row.review) if row.review is not None else None
             if column is Column.GATE and row.gate_score is not None:
                 return GATE_TIP
+            if column in _IDENTIFIERS:  # whole, where the column elides it
+                return _display(row, column, self._deidentify) or None
             if column is Column.STATUS or row.state in (RowState.ERROR, RowState.NOT_SCORED):
                 return row.status_for(self._deidentify)
             if column is Column.FLAG and row.flagged:
