@@ -101,6 +101,10 @@ def test_opening_a_similar_study_shows_it_beside_the_current_one_with_a_way_back
     qtbot.mouseClick(win.compare_pane.close_button, Qt.MouseButton.LeftButton)
     assert win.compare_pane.isHidden()
 
+    win.similar.list.itemActivated.emit(win.similar.list.item(0))
+    assert win.worklist.select_uid("1.2.840.9.2")  # the reader moves on: that comparison was for 9.1
+    assert win.compare_pane.isHidden()
+
 
 @pytest.mark.parametrize(
     ("uid", "said"),
