@@ -78,3 +78,21 @@ def test_even_the_owner_cannot_rewrite_the_audit_and_who_and_when_are_the_server
             with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
                 owner.execute(statement)
         assert owner.execute("SELECT count(*) FROM audit").fetchone()[0] == 1
+
+
+def test_add_user_asks_for_the_password_twice_without_pgpassword(
+    pg_cluster: Cluster, pg_database: str, pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    one_study(pg_url)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    typed = iter(["first", "other", "same", "same"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(typed))
+    name = f"svc_{pg_database}"
+    assert main(["store", "add-user", pg_url, name, "--role", "service"]) == 2
+    assert "type the same one twice" in capsys.readouterr().err
+    assert main(["store", "add-user", pg_url, name, "--role", "service"]) == 0
+    with (
+        Store(pg_cluster.url(pg_database, name, "same")) as service,
+        pytest.raises(StoreError, match="denied"),
+    ):
+        service.set_review("1", "accepted")
