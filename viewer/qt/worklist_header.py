@@ -18,7 +18,7 @@ SAMPLE_ROWS = 100  # rows a column's width is measured on (the visible ones firs
 FIT_DELAY_MS = 200
 # Long values are elided (whole in their tooltips) rather than pushing the columns after them away.
 MAX_WIDTH = {
-    Column.FILE: 200, Column.FINDING: 170, Column.STATUS: 220, Column.PATIENT: 130, Column.ACCESSION: 120,
+    Column.FILE: 200, Column.FINDING: 140, Column.STATUS: 220, Column.PATIENT: 130, Column.ACCESSION: 120,
 }  # fmt: skip
 
 
