@@ -50,12 +50,13 @@ def test_a_reader_cannot_write_results_or_touch_the_audit(pg_url: str, logins: L
         with pytest.raises(StoreError, match="permission denied"):
             alice.record([ScanEntry(meta=ImageMeta(path=Path("/x/b.dcm"), study_uid="2", sop_uid="2.1"))])
         alice.log("opened", study_uid="1")
-    with psycopg.connect(logins["alice"], autocommit=True) as raw:
-        for statement in ("UPDATE audit SET action = 'x'", "DELETE FROM audit", "TRUNCATE audit"):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                raw.execute(statement)
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # no forged who or when
-            raw.execute("""INSERT INTO audit ("user", action) VALUES ('someone-else', 'x')""")
+    for who in ("alice", "listen"):  # a reader, a service
+        with psycopg.connect(logins[who], autocommit=True) as raw:
+            for statement in ("UPDATE audit SET action = 'x'", "DELETE FROM audit", "TRUNCATE audit"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    raw.execute(statement)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):  # no forged who or when
+                raw.execute("""INSERT INTO audit ("user", action) VALUES ('someone-else', 'x')""")
 
 
 def test_a_service_cannot_review_or_claim(logins: Logins):
