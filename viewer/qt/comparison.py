@@ -66,18 +66,13 @@ class Comparison(QObject):
         images.imageRead.connect(self._on_image)
         images.readFailed.connect(self._on_failed)
 
-    @property
-    def mode(self) -> str:
-        """What is compared: "prior", "similar", or "" when the pane is closed."""
-        return self._mode
-
     # -- opening ----------------------------------------------------------------------------------
     def compare_with_prior(self) -> None:
         """P: hang the patient's prior study beside the one being read."""
         row = self._current_row()
         prior = self._prior(row)
         if row is None or prior is None:
-            self._say("No earlier study of this patient in the worklist to compare with")
+            self._say("No earlier study of this patient to compare with")
             return
         meta = prior.meta
         self._open(PRIOR, row.uid, meta, lambda hidden: f"Prior · {study_name(meta, hidden)}")
