@@ -321,9 +321,12 @@ def test_gui_main_runs_and_cleans_up(qtbot, monkeypatch, tmp_path):
 
     created = []
     real_create = gui.create_window
-    monkeypatch.setattr(
-        gui, "create_window", lambda db, samples: created.append(real_create(load_model=False, db=db)) or created[-1]
-    )
+
+    def create_window(db, samples):
+        created.append(real_create(load_model=False, db=db))
+        return created[-1]
+
+    monkeypatch.setattr(gui, "create_window", create_window)
     monkeypatch.setattr(QApplication, "exec", lambda self=None: 0)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # main() installs its own; restore it after
     root = logging.getLogger()
