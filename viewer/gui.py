@@ -1,4 +1,4 @@
-"""``cxr-triage gui [PATH...] [--db FILE] [--samples] [--smoke-screenshot PNG [--smoke-timeout SECONDS]]``:
+"""``cxr-triage gui [PATH...] [--db FILE|URL] [--samples] [--smoke-screenshot PNG [--smoke-timeout SECONDS]]``:
 start the desktop viewer (``--samples``: on the bundled sample studies, in memory).
 
 Composition only: settings, error log, the study store, the background session and the main window. Qt is
@@ -31,7 +31,7 @@ def _excepthook(exc_type, exc, tb) -> None:
 
 def main(
     paths: list[str] | None = None,
-    db: Path | None = None,
+    db: Path | str | None = None,
     smoke_screenshot: Path | None = None,
     smoke_limit_s: float = SMOKE_LIMIT_S,
     samples: bool = False,
@@ -103,9 +103,10 @@ def _show_error(text: str) -> None:
     QMessageBox.critical(None, "CXR Triage", text)
 
 
-def open_store(path: Path):
+def open_store(path: Path | str):
     """The study store at ``path``, created when missing; an existing one that cannot be opened for
-    writing (a read-only file or folder) is opened read-only, and the window says so.
+    writing (a read-only file or folder) is opened read-only, and the window says so. A
+    ``postgresql://`` URL opens that team store (a server that cannot be reached: a plain error).
 
     Raises :class:`inference.store.StoreError` when it cannot be read either.
     """
@@ -114,7 +115,7 @@ def open_store(path: Path):
     try:
         return Store(path)
     except StoreError as error:
-        if not path.is_file():
+        if isinstance(path, str) or not path.is_file():
             raise
         try:
             return Store(path, read_only=True)
@@ -126,7 +127,7 @@ def create_window(
     settings_path: Path | None = None,
     backend=None,
     load_model: bool = True,
-    db: Path | None = None,
+    db: Path | str | None = None,
     samples: bool = False,
 ):
     """The main window with its session on the study store ``db`` (see
