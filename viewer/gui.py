@@ -1,4 +1,4 @@
-"""``cxr-triage gui [PATH...] [--db FILE|URL] [--samples] [--smoke-screenshot PNG [--smoke-timeout SECONDS]]``:
+"""``cxr-triage gui [PATH...] [--db FILE|URL] [--samples] [--smoke-screenshot PNG [--smoke-timeout S]]``:
 start the desktop viewer (``--samples``: on the bundled sample studies, in memory).
 
 Composition only: settings, error log, the study store, the background session and the main window. Qt is
