@@ -121,4 +121,7 @@ def test_f1_lists_the_comparison_keys_and_clicks(win):
     assert keys["P"] == "Compare with Prior" and keys["V"] == "Next Image of the Study"
     assert any(k.startswith("Esc") and "comparison" in text for k, text in rows)
     assert len(keys) == len(rows)  # no key listed twice
+    view = next(m.menu() for m in win.menuBar().actions() if m.text() == "&View")
+    mnemonics = [a.text().split("&")[1][0].lower() for a in view.actions() if "&" in a.text()]
+    assert len(mnemonics) == len(set(mnemonics)), mnemonics  # Alt+letter reaches each one
     assert any("similar study" in k for k, _ in rows) and any("thumbnail" in k for k, _ in rows)

@@ -69,7 +69,7 @@ def open_real_window(qtbot, tmp_path: Path, folder: Path, reader: CountingReader
     settings = Settings(path=tmp_path / "settings.json", export_folder=str(tmp_path / "exports"))
     win = MainWindow(session, settings)
     qtbot.addWidget(win)
-    win.resize(1400, 800)
+    win.resize(1600, 900)  # the window's first size
     win.show()
     with qtbot.waitSignal(session.modelLoaded, timeout=5000):
         win.load_model(tmp_path / "fake-package")

@@ -2,12 +2,12 @@
 with its own caption and a way back ("Close comparison", or Esc).
 
 It hangs in a splitter beside the reading pane (its parent), which hangs in the window's splitter:
-opening takes half of the reading area and lends it the worklist's width down to its minimum;
-closing gives the window's panes back the sizes they had."""
+opening takes half of the reading area and lends it the other panes' width down to their minimums
+(the worklist, the findings); closing gives the window's panes back the sizes they had."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from inference.api import XRayImage
@@ -63,14 +63,19 @@ class ComparePane(QWidget):
         if isinstance(window, QSplitter) and isinstance(reading, QSplitter):
             self._lent = window.sizes()
             sizes, at = list(self._lent), window.indexOf(reading)
-            worklist = window.widget(0)
-            if at > 0 and worklist is not None:
-                spare = max(0, sizes[0] - worklist.minimumWidth())
-                sizes[0], sizes[at] = sizes[0] - spare, sizes[at] + spare
-                window.setSizes(sizes)
+            for i in range(window.count()):
+                pane = window.widget(i)
+                if i != at and pane is not None:
+                    spare = max(0, sizes[i] - pane.minimumWidth())
+                    sizes[i], sizes[at] = sizes[i] - spare, sizes[at] + spare
+            window.setSizes(sizes)
         self.show()
-        if isinstance(reading, QSplitter):
-            total = sum(reading.sizes())
+        QTimer.singleShot(0, self, self._split_half)  # once the splitter has taken the pane in
+
+    def _split_half(self) -> None:
+        reading = self.parentWidget()
+        if isinstance(reading, QSplitter) and self.isVisible():
+            total = reading.width() - reading.handleWidth()
             reading.setSizes([total - total // 2, total // 2])
 
     def show_image(self, image: XRayImage) -> None:
