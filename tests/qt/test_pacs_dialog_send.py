@@ -62,7 +62,7 @@ def test_a_dicom_study_is_named_by_patient_accession_and_date(qtbot, window, tmp
     dicom = rows["chest.dcm"]
     send = send_tab_for(window, dicom)
     shown = send.send_study.text()
-    assert {"PAT42", "ACC123", "2024-03-15"} <= set(shown.replace(",", " ").split())
+    assert {"PAT42", "ACC123", "2024-03-15"} <= set(shown.replace("·", " ").split())
     assert dicom.uid not in shown
     assert send.send_button.isEnabled() and not send.why_not.isVisible()
 

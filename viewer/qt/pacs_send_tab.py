@@ -15,8 +15,9 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from viewer.core.pacs_nodes import PacsNode
-from viewer.core.pacs_study import study_name, why_not_sendable
+from viewer.core.pacs_study import why_not_sendable
 from viewer.core.settings import Settings
+from viewer.core.study_label import study_name
 from viewer.core.worklist import StudyRow
 from viewer.pacs_client import send_results
 from viewer.qt.pacs_jobs import PacsJobs, pacs_button
@@ -67,9 +68,8 @@ class PacsSendTab(QWidget):
         row = self._current_row()
         self._shown_uid = row.uid if row is not None else None
         deidentify = self.settings.deidentify
-        self.send_study.setText(
-            study_name(row.meta, deidentify) if row is not None else "(select a scored study in the worklist)"
-        )
+        named = study_name(row.meta, deidentify, with_accession=True) if row is not None else ""
+        self.send_study.setText(named or "(select a scored study in the worklist)")
         self.send_study.setToolTip(f"Study UID {row.uid}" if row is not None and not deidentify else "")
         reason = why_not_sendable(row) if row is not None else ""
         self.why_not.setText(reason)
