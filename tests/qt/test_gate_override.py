@@ -104,6 +104,7 @@ def test_score_anyway_ranks_a_stopped_study_persists_and_is_audited_once(qtbot, 
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
     assert len(asked) == 1 and "gate score 1.16" in asked[0]  # the reader confirms, knowing why it stopped
+    qtbot.waitUntil(lambda: not win.session.store_writing, timeout=5000)  # written on the store thread
     row = win.session.worklist_model.worklist.get(uid)
     assert row.state is RowState.SCORED and row.rank is not None
     assert dict(row.probabilities) == probs_for(uid)  # the kept probabilities, not new ones

@@ -200,6 +200,7 @@ def test_a_store_whose_disk_fills_up_turns_read_only_without_losing_the_worklist
                 filler.flush()
         press(qtbot, win, Qt.Key.Key_X)  # the write that fails
         qtbot.waitUntil(lambda: banner(win) != "", timeout=5000)
+        qtbot.waitUntil(lambda: not win.session.store_writing, timeout=5000)  # the review's answer too
         notice = banner(win)
         assert "cannot be written" in notice and NOTICE in notice
         assert win.session.worklist_model.worklist.get(uid).review.outcome == "accepted"  # the kept one stays

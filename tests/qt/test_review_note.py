@@ -48,6 +48,7 @@ def write_note(qtbot, win, lines: list[str], key: Qt.Key, modifier=Qt.KeyboardMo
     QTimer.singleShot(0, type_in_dialog)
     press(qtbot, win, Qt.Key.Key_N)
     qtbot.waitUntil(lambda: bool(typed) and QApplication.activeModalWidget() is None, timeout=10_000)
+    qtbot.waitUntil(lambda: not win.session.store_writing, timeout=5000)  # written on the store thread
     win.activateWindow()  # the keys that follow go to the window again
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=5000)
 

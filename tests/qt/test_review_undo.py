@@ -21,6 +21,7 @@ def db(tmp_path) -> Path:
 
 def press(qtbot, win: MainWindow, key: Qt.Key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     qtbot.keyClick(win.worklist.table, key, modifier)
+    qtbot.waitUntil(lambda: not win.session.store_writing, timeout=5000)  # written on the store thread
 
 
 def undo(qtbot, win: MainWindow) -> None:
@@ -62,6 +63,7 @@ def test_backspace_then_ctrl_z_brings_the_mark_and_its_note_back(qtbot, open_win
     score_folder(qtbot, win, "3")
     uid = select_first(qtbot, win)
     win.session.set_review(uid, "rejected", "check the apex")
+    qtbot.waitUntil(lambda: not win.session.store_writing, timeout=5000)
     press(qtbot, win, Qt.Key.Key_Backspace)
     assert stored(db, uid) is None
     undo(qtbot, win)

@@ -51,12 +51,12 @@ def test_a_second_window_on_the_store_shows_results_and_reviews_without_scoring(
     calls: list[int] = []
     real = backend.scorer
     backend.scorer = lambda entries, *a, **k: calls.append(len(entries)) or real(entries, *a, **k)
-    predicted = len(fake_service.threads)  # threads that ran predict so far
+    predicted = fake_service.predicted  # images scored so far
     second = open_window()
     model = second.session.worklist_model
     assert [r.uid for r in model.worklist.rows] == order  # same studies, same reading order
     assert all(r.state is RowState.SCORED for r in model.worklist.rows)
-    assert calls == [] and len(fake_service.threads) == predicted  # nothing was scored again
+    assert calls == [] and fake_service.predicted == predicted  # nothing was scored again
     assert model.index_of(uid, Column.REVIEW).data() == "accepted"
 
 
@@ -82,11 +82,13 @@ def test_review_actions_persist_and_are_audited(qtbot, open_window, db, monkeypa
     monkeypatch.setattr(ReviewNoteDialog, "open", write)
     win.actions_.review_note.trigger()
     assert win.session.worklist_model.index_of(uid, Column.REVIEW).data() == "rejected ✎"
+    qtbot.waitUntil(lambda: not win.session.store_writing, timeout=5000)  # written on the store thread
     with Store(db) as store:
         review = store.reviews()[uid]
         assert (review.outcome, review.note) == ("rejected", "check the apex")
     qtbot.keyClick(table, Qt.Key.Key_Backspace)  # clear
     assert win.session.worklist_model.worklist.get(uid).review is None
+    qtbot.waitUntil(lambda: not win.session.store_writing, timeout=5000)
     with Store(db) as store:
         assert uid not in store.reviews()
         actions = [(e.action, e.study_uid) for e in store.audit()]

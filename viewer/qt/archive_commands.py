@@ -42,7 +42,7 @@ class ArchiveCommands:
         )  # fmt: skip
         if ok:
             before = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
-            self._say(f"Archived {wording.studies(self._session.archive_older_than(before))}")
+            self._session.archive_older_than(before, lambda n: self._say(f"Archived {wording.studies(n)}"))
 
     def _can_archive(self) -> bool:
         if self._session.store is None:

@@ -44,5 +44,6 @@ class GateOverride:
         )
         if QMessageBox.question(self._parent, "Score anyway", question) != QMessageBox.StandardButton.Yes:
             return
-        if self._session.override_gate(row.uid):
-            self._say("Scored anyway: the safety gate was overridden for this study")
+        self._session.override_gate(
+            row.uid, lambda: self._say("Scored anyway: the safety gate was overridden for this study")
+        )

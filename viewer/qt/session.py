@@ -89,6 +89,12 @@ class TriageSession(QObject):
         return self._store_access.writable
 
     @property
+    def store_writing(self) -> bool:
+        """Store writes asked and not yet answered (kept ones too, while the server is away)."""
+        worker = self._store_access.worker
+        return worker is not None and worker.pending > 0
+
+    @property
     def store_notice(self) -> str:
         """What the reader is told about a store that cannot be written ("" when it can, or with none)."""
         return self._store_access.notice
@@ -156,14 +162,16 @@ class TriageSession(QObject):
         """Archive studies in the store and take them off the worklist; returns how many went."""
         return self._store_access.archive(uids)
 
-    def archive_older_than(self, arrived_before: str) -> int:
-        """Archive every study that arrived before the ISO time, then re-read the worklist."""
-        return self._store_access.archive_older_than(arrived_before)
+    def archive_older_than(self, arrived_before: str, done: Callable[[int], None]) -> None:
+        """Archive every study that arrived before the ISO time (off the GUI thread), then re-read the
+        worklist; ``done(count)`` once archived."""
+        self._store_access.archive_older_than(arrived_before, done)
 
-    def override_gate(self, uid: str) -> bool:
+    def override_gate(self, uid: str, done: Callable[[], None]) -> None:
         """Score a study the safety gate stopped after all (the reader's override, which the store
-        records and audits), then show the study as the store now holds it. False when nothing changed."""
-        return self._store_access.override_gate(uid)
+        records and audits; off the GUI thread), then show the study as the store now holds it and
+        call ``done()`` (not when nothing changed)."""
+        self._store_access.override_gate(uid, done)
 
     def audit(self, action: str, study_uid: str = "", **detail: object) -> None:
         """One event in the store's audit trail (never a patient name in ``detail``); none is kept
@@ -266,5 +274,5 @@ class TriageSession(QObject):
         self._indexer.stop()
         self.io.shutdown()
         self.model_thread.shutdown()
-        if self.store is not None:
-            self.store.close()
+        if self._store_access.worker is not None:
+            self._store_access.worker.close()  # writes what is still asked, then closes the store

@@ -1,7 +1,9 @@
 """The session's use of the study store: the reader's writes (reviews, archiving, gate overrides, the
 audit trail), the worklist read back from it, and the fall-back to reading only.
 
-Writes are short and run on the GUI thread; re-reading the worklist runs on the I/O pool. A store
+The reader's writes run on the store thread (:class:`StoreWorker`), in order, shown at once and
+undone when the store refuses them; re-reading the worklist runs on the I/O pool. A team store whose
+server cannot be reached keeps them until it answers. A store
 that cannot be written (a read-only file or folder, a full disk) is used read-only: the session says
 so once (``storeReadOnly``), writes nothing more, and scores in memory.
 """
@@ -23,6 +25,7 @@ from inference.worklist.studies import store_worklist
 from viewer.core import wording
 from viewer.qt.model_thread import Scorer
 from viewer.qt.session_host import SessionHost
+from viewer.qt.store_worker import StoreWorker
 from viewer.qt.workers import FunctionWorker
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,7 @@ class StoreAccess(QObject):
         self._wanted = ""  # the weights of the last worklist read asked for
         self._indexed_meanwhile: list[ScanEntry] = []  # files opened while it is read
         self._failed.connect(self.mark_unwritable)
+        self.worker = StoreWorker(self._store, parent=self) if self._store is not None else None
 
     # -- a store that cannot be written ------------------------------------------------------------
     @property
@@ -150,66 +154,111 @@ class StoreAccess(QObject):
         self._session.message.emit(f"The study store could not be read: {exc}")
         self._session.maybe_idle()
 
-    # -- the reader's actions ----------------------------------------------------------------------
+    # -- the reader's actions: on the store thread, shown at once, undone when the store refuses ------
     def set_review(self, uid: str, outcome: str, note: str = "") -> Review | None:
-        if self._store is None:
-            review: Review | None = Review(uid, outcome, note, current_user(), now_iso())
-        else:
-            review = self._call(lambda store: store.set_review(uid, outcome, note))[1]
-        if review is not None:
-            self._session.worklist_model.set_review(uid, review)
+        """Shown at once; written on the store thread (the store's own review replaces it then). A
+        store that refuses it takes it off again, and the reader is told; an unreachable server keeps
+        it until it answers. None when not asked (a store that cannot be written: the reader is told)."""
+        review = Review(uid, outcome, note, current_user(), now_iso())
+        if self._store is not None:
+            if not self._can_write():
+                return None
+            before = self._review_of(uid)
+            self._submit(
+                lambda store: store.set_review(uid, outcome, note),
+                done=lambda stored: self._settle(uid, review, stored),
+                refused=lambda: self._settle(uid, review, before),
+            )
+        self._session.worklist_model.set_review(uid, review)
         return review
 
     def clear_review(self, uid: str) -> bool:
-        if self._store is None or self._call(lambda store: store.clear_review(uid))[0]:
-            self._session.worklist_model.set_review(uid, None)
-            return True
-        return False
+        if self._store is not None:
+            if not self._can_write():
+                return False
+            before = self._review_of(uid)
+            self._submit(
+                lambda store: store.clear_review(uid), refused=lambda: self._settle(uid, None, before)
+            )
+        self._session.worklist_model.set_review(uid, None)
+        return True
+
+    def _review_of(self, uid: str) -> Review | None:
+        row = self._session.worklist_model.worklist.get(uid)
+        return row.review if row is not None else None
+
+    def _settle(self, uid: str, shown: Review | None, review: Review | None) -> None:
+        """The store's answer for ``uid`` replaces what was shown, unless the reader changed it since."""
+        if self._review_of(uid) == shown:
+            self._session.worklist_model.set_review(uid, review)
 
     def archive(self, uids: Sequence[str]) -> int:
-        ok, _ = self._call(lambda store: store.archive(uids))
-        return self._session.worklist_model.remove(uids) if ok else 0
+        if not self._can_write():
+            return 0
+        self._submit(lambda store: store.archive(uids), refused=self._session.reload)
+        return self._session.worklist_model.remove(uids)
 
-    def archive_older_than(self, arrived_before: str) -> int:
-        count = self._call(lambda store: store.archive_older_than(arrived_before))[1] or 0
-        if count:
-            self._session.reload()
-        return count
+    def archive_older_than(self, arrived_before: str, done: Callable[[int], None]) -> None:
+        """Archive on the store thread, then re-read the worklist; ``done(count)`` once archived."""
 
-    def override_gate(self, uid: str) -> bool:
+        def archived(count: int) -> None:
+            if count:
+                self._session.reload()
+            done(count)
+
+        if self._can_write():
+            self._submit(lambda store: store.archive_older_than(arrived_before), done=archived)
+
+    def override_gate(self, uid: str, done: Callable[[], None]) -> None:
+        """On the store thread; the study as the store then holds it replaces the row, and ``done()``
+        follows when anything changed."""
         info = self._session.info
-        if info is None:
-            return False
+        if info is None or not self._can_write():
+            return
         sha = info.card.weights_sha256
 
         def work(store: Store) -> list[StudyResult]:
             return store_worklist(store, sha, [uid]).results if store.override_gate(uid, sha) else []
 
-        results = self._call(work)[1] or []
-        self._session.worklist_model.apply_results(results)
-        return bool(results)
+        def overridden(results: list[StudyResult]) -> None:
+            self._session.worklist_model.apply_results(results)
+            if results:
+                done()
+
+        self._submit(work, done=overridden)
 
     def audit(self, action: str, study_uid: str = "", **detail: object) -> None:
         info = self._session.info
         sha = info.card.weights_sha256 if info is not None else ""
-        self._call(lambda store: store.log(action, study_uid, sha, **detail), quiet=True)
+        if self._store is not None and not self._unwritable and not self._session.closed:
+            self._submit(lambda store: store.log(action, study_uid, sha, **detail), quiet=True)
 
-    def _call(self, work: Callable[[Store], T], quiet: bool = False) -> tuple[bool, T | None]:
-        """Run a short store write on this thread: (done, its result). A failure is told to the
-        reader and logged, never raised; without a store (or once closed) nothing runs. A store that
-        cannot be written is not asked: the reader is told it was not saved (unless ``quiet``); a
-        write that fails for good makes the store read-only from then on (said once)."""
+    def submit(self, work: Callable[[Store], T], done: Callable[[T], None] | None = None) -> None:
+        """Any other store call, on the store thread (a failure is logged, never raised)."""
+        if self._store is not None and not self._session.closed:
+            self._submit(work, done=done, quiet=True)
+
+    def _can_write(self) -> bool:
+        """Whether a write may be asked: a store that cannot be written is not (the reader is told)."""
         if self._store is None or self._session.closed:
-            return False, None
+            return False
         if self._unwritable:
-            if not quiet:
-                self._session.message.emit(
-                    f"Not saved: the study store cannot be written ({self._unwritable})"
-                )
-            return False, None
-        try:
-            return True, work(self._store)
-        except (StoreError, KeyError) as exc:
+            self._session.message.emit(f"Not saved: the study store cannot be written ({self._unwritable})")
+            return False
+        return True
+
+    def _submit(
+        self,
+        work: Callable[[Store], T],
+        done: Callable[[T], None] | None = None,
+        refused: Callable[[], None] | None = None,
+        quiet: bool = False,
+    ) -> None:
+        """``work`` on the store thread. A refusal is told to the reader (unless ``quiet``) and
+        logged, never raised, and ``refused()`` follows; one that says the store cannot be written
+        makes it read-only from then on (said once)."""
+
+        def failed(exc: Exception) -> None:
             text = "the study is not in the store yet" if isinstance(exc, KeyError) else str(exc)
             log.warning("study store call failed: %s", type(exc).__name__)
             reason = cannot_write(exc) if isinstance(exc, StoreError) else ""
@@ -217,4 +266,8 @@ class StoreAccess(QObject):
                 self.mark_unwritable(reason)
             if not quiet or not reason:
                 self._session.message.emit(f"Not saved: {text}")
-            return False, None
+            if refused is not None and not self._session.closed:
+                refused()
+
+        assert self.worker is not None
+        self.worker.submit(work, done, failed)
