@@ -12,22 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QScrollArea,
-    QSlider,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from inference.api import OPERATING_POINTS, LabelCard, ModelCard
+from inference.api import OPERATING_POINTS, ModelCard
+from viewer.qt.finding_row import STEPS, FindingRow, bold_width
 
-STEPS = 1000  # slider resolution: 0.001
 CUSTOM = "custom"
 OPERATING_POINT_TITLES = {
     "high_sensitivity": "High sensitivity",
@@ -35,128 +25,6 @@ OPERATING_POINT_TITLES = {
     "high_specificity": "High specificity",
     CUSTOM: "Custom",
 }
-POSITIVE = QColor("#d9534f")
-NEGATIVE = QColor("#5b8db8")
-ROW_STYLE = "QFrame#findingRow { border: 2px solid transparent; }"
-SELECTED_STYLE = "QFrame#findingRow { background: palette(base); border: 2px solid palette(highlight); }"
-DASH = "—"
-
-
-def is_positive(probability: float | None, threshold: float) -> bool:
-    """A finding is positive at ``probability >= threshold`` (the triage engine's rule)."""
-    return probability is not None and probability >= threshold
-
-
-class ProbabilityBar(QWidget):
-    """Horizontal bar of a probability with the threshold drawn as a marker."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._probability: float | None = None
-        self._threshold = 0.5
-        self.setMinimumSize(80, 16)
-
-    def set_values(self, probability: float | None, threshold: float) -> None:
-        self._probability, self._threshold = probability, threshold
-        p = DASH if probability is None else f"{probability:.3f}"
-        self.setAccessibleName(f"Probability {p}, threshold {threshold:.3f}")
-        self.update()
-
-    def positive(self) -> bool:
-        return is_positive(self._probability, self._threshold)
-
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
-        return QSize(140, 18)
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
-        qp = QPainter(self)
-        qp.setRenderHint(QPainter.RenderHint.Antialiasing)
-        r = QRectF(self.rect()).adjusted(0.5, 2.5, -0.5, -2.5)
-        qp.setPen(QPen(self.palette().mid().color()))
-        qp.setBrush(self.palette().base())
-        qp.drawRoundedRect(r, 3, 3)
-        if self._probability is not None:
-            fill = QRectF(r.left(), r.top(), r.width() * min(max(self._probability, 0.0), 1.0), r.height())
-            qp.setPen(Qt.PenStyle.NoPen)
-            qp.setBrush(POSITIVE if self.positive() else NEGATIVE)
-            qp.drawRoundedRect(fill, 3, 3)
-        x = r.left() + r.width() * min(max(self._threshold, 0.0), 1.0)
-        qp.setPen(QPen(self.palette().text().color(), 2))
-        qp.drawLine(int(round(x)), 0, int(round(x)), self.height())
-        qp.setPen(self.palette().text().color())
-        text = DASH if self._probability is None else f"{self._probability:.2f}"
-        qp.drawText(
-            r.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, text
-        )
-        qp.end()
-
-
-class FindingRow(QFrame):
-    """Widgets of one finding; the panel owns the logic."""
-
-    clicked = Signal(str)
-
-    def __init__(self, label: LabelCard, name_width: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("findingRow")
-        self.setStyleSheet(ROW_STYLE)
-        self.name = label.name
-        self.curve = label.curve
-        self.name_label = QLabel(label.name.replace("_", " "))
-        self.name_label.setFixedWidth(name_width)
-        if label.auroc is not None:
-            self.name_label.setToolTip(
-                f"Validation AUROC {label.auroc:.3f} (n+ {label.n_positive}, n− {label.n_negative})"
-            )
-        self.bar = ProbabilityBar()
-        self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=STEPS)
-        self.slider.setSingleStep(1)
-        self.slider.setPageStep(STEPS // 50)
-        self.slider.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.slider.setAccessibleName(f"Threshold for {label.name}")
-        self.slider.setMinimumWidth(110)
-        self.value_label = QLabel()
-        self.value_label.setFixedWidth(self.value_label.fontMetrics().horizontalAdvance("0.000  "))
-        self.performance_label = QLabel()
-        fm = self.performance_label.fontMetrics()
-        self.performance_label.setFixedWidth(fm.horizontalAdvance("Se 0.00 · Sp 0.00  "))
-        self.performance_label.setToolTip("Sensitivity / specificity on the card's validation split")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(4, 2, 4, 2)
-        row.addWidget(self.name_label)
-        row.addWidget(self.bar, 2)
-        row.addWidget(self.slider, 2)
-        row.addWidget(self.value_label)
-        row.addWidget(self.performance_label)
-
-    def refresh(self, probability: float | None, threshold: float) -> None:
-        """Redraw bar, highlight and labels for these values (slider not touched)."""
-        self.bar.set_values(probability, threshold)
-        font = QFont(self.name_label.font())
-        font.setBold(self.bar.positive())
-        self.name_label.setFont(font)
-        self.name_label.setStyleSheet(f"color: {POSITIVE.name()};" if self.bar.positive() else "")
-        self.value_label.setText(f"{threshold:.3f}")
-        self.performance_label.setText(performance_text(self.curve, threshold))
-
-    def positive(self) -> bool:
-        return self.bar.positive()
-
-    def set_selected(self, selected: bool) -> None:
-        self.setStyleSheet(SELECTED_STYLE if selected else ROW_STYLE)
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
-        if event.button() == Qt.MouseButton.LeftButton:
-            self.clicked.emit(self.name)
-        super().mousePressEvent(event)
-
-
-def performance_text(curve, threshold: float) -> str:
-    """'Se 0.93 · Sp 0.61' from a ValidationCurve, dashes without one."""
-    if curve is None or not curve.thresholds:
-        return f"Se {DASH} · Sp {DASH}"
-    se, sp = curve.at(threshold)
-    return f"Se {se:.2f} · Sp {sp:.2f}"
 
 
 class FindingsPanel(QWidget):
@@ -188,12 +56,19 @@ class FindingsPanel(QWidget):
         body_layout.setContentsMargins(0, 0, 0, 0)
         body_layout.addLayout(self._rows_box)
         body_layout.addStretch(1)
-        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
-        scroll.setWidget(body)
+        self._scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        self._scroll.setWidget(body)
         root = QVBoxLayout(self)
         root.setContentsMargins(0, 0, 0, 0)
         root.addLayout(top)
-        root.addWidget(scroll, 1)
+        root.addWidget(self._scroll, 1)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        """Wide enough for every row on one line at its comfortable size, beside a vertical scroll bar."""
+        hint = super().sizeHint()
+        rows = max((row.one_line_width() for row in self._rows.values()), default=0)
+        scroll_bar = self._scroll.verticalScrollBar().sizeHint().width()
+        return QSize(max(hint.width(), rows + scroll_bar), hint.height())
 
     # -- card -------------------------------------------------------------------------------
     def set_card(self, card: ModelCard) -> None:
@@ -202,12 +77,9 @@ class FindingsPanel(QWidget):
             self._rows_box.removeWidget(row)
             row.deleteLater()
         self._card, self._rows, self._selected, self._thresholds = card, {}, None, {}
-        bold = QFont(self.font())
-        bold.setBold(True)  # positive names are bold: size the column for that, for this card's names
-        metrics = QFontMetrics(bold)
-        name_width = max(
-            (metrics.horizontalAdvance(n.replace("_", " ") + "  ") for n in card.shown_labels), default=0
-        )
+        # positive names are bold: size the column for that, for this card's names
+        names = (n.replace("_", " ") + "  " for n in card.shown_labels)
+        name_width = max((bold_width(self.font(), n) for n in names), default=0)
         for name in card.shown_labels:
             row = FindingRow(card.label(name), name_width)
             row.slider.valueChanged.connect(lambda v, n=name: self._on_slider_moved(n, v))
@@ -215,6 +87,7 @@ class FindingsPanel(QWidget):
             row.clicked.connect(self._select)
             self._rows_box.addWidget(row)
             self._rows[name] = row
+        self.updateGeometry()  # the size hint follows the card's names
         self._apply(card.thresholds())
         self._emitted = dict(self._thresholds)
         self._sync_combo()
