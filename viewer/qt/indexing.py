@@ -17,7 +17,7 @@ from inference.store import Store, StoreError, cannot_write
 from viewer.core import wording
 from viewer.core.batching import batched_by_time
 from viewer.qt.session_host import SessionHost
-from viewer.qt.store_access import StoreAccess
+from viewer.qt.store_access import StoreAccess, not_permitted
 from viewer.qt.workers import GeneratorWorker
 
 
@@ -32,7 +32,7 @@ def _index(
             try:
                 store.record(batch)  # the files are in the store from now on, scored or not
             except StoreError as exc:
-                failure = cannot_write(exc)
+                failure = cannot_write(exc) or not_permitted(exc)
                 if not failure:
                     raise
                 store = None
@@ -75,7 +75,7 @@ class FolderIndexer(QObject):
         s = self._session
         self._indexed = 0
         self._token += 1
-        store = s.store if self._store_access.writable else None  # a read-only store records nothing
+        store = s.store if self._store_access.records else None  # a read-only store records nothing
         worker = _IndexWorker(self._token, s.backend.scan, [Path(p) for p in paths], store)
         worker.signals.yielded.connect(self._on_indexed)
         worker.signals.errored.connect(self._on_index_error)

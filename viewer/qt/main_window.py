@@ -48,6 +48,7 @@ from viewer.qt.similar_panel import SimilarPanel
 from viewer.qt.status_widgets import ProgressWidget, model_details, model_text
 from viewer.qt.study_display import StudyDisplay
 from viewer.qt.study_images_strip import StudyImagesStrip
+from viewer.qt.unreachable_banner import UnreachableBanner
 from viewer.qt.welcome import WelcomePane
 from viewer.qt.worklist_panel import WorklistPanel
 
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self.store_banner.setObjectName("storeBanner")
         self.store_banner.setStyleSheet("background:#f9a825; color:black; padding:4px;")
         self.store_banner.hide()
+        self.unreachable_banner = UnreachableBanner(self.session)  # a team store's server away
         self.worklist = WorklistPanel(self.session.worklist_model, self.settings.worklist_columns)
         self.image_view = ImageView()
         self.caption = ElidedLabel(" ", objectName="studyCaption")
@@ -173,6 +175,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(0)
         layout.addWidget(self.banner)
         layout.addWidget(self.store_banner)
+        layout.addWidget(self.unreachable_banner)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.model_label = QLabel(model_text(None))

@@ -53,6 +53,7 @@ class TriageSession(QObject):
     heatmapFailed = Signal(object, str)  # noqa: N815
     taskFinished = Signal(object, object, str)  # noqa: N815
     storeReadOnly = Signal(str)  # noqa: N815  the notice, once, when a write to the store failed
+    storeUnreachable = Signal(str)  # noqa: N815  the notice while the team store's server is away; "": back
     scoringDone = Signal()  # noqa: N815  a scoring job ran to its end (not cancelled, no error)
     scoringFailed = Signal(str)  # noqa: N815  a scoring job stopped with an error: why
 

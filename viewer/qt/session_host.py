@@ -30,6 +30,7 @@ class SessionHost(Protocol):
     heatmapReady: SignalInstance  # noqa: N815
     heatmapFailed: SignalInstance  # noqa: N815
     storeReadOnly: SignalInstance  # noqa: N815
+    storeUnreachable: SignalInstance  # noqa: N815
     scoringDone: SignalInstance  # noqa: N815
     scoringFailed: SignalInstance  # noqa: N815
 

@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+NOT_PERMITTED = "this login may not write images or results"
+
+
+def not_permitted(exc: StoreError) -> str:
+    """:data:`NOT_PERMITTED` when the server refused a write to this login (a reader's may write
+    reviews, claims and notes, never images or results), else ""."""
+    return NOT_PERMITTED if getattr(exc.__cause__, "sqlstate", None) == "42501" else ""
+
+
 @dataclass(frozen=True)
 class StoredRows:
     """What the store holds for one set of weights: finished studies, files still to score, reviews."""
@@ -58,16 +67,25 @@ class StoreAccess(QObject):
         self._scorer = scorer  # the back end's (tests swap in a fake), else the product's
         self._store = session.store
         self._unwritable = "read-only" if self._store is not None and not self._store.writable else ""
+        self._scores_here = False  # this login may not write results: they stay in memory
         self._reload_worker: FunctionWorker | None = None
         self._wanted = ""  # the weights of the last worklist read asked for
         self._indexed_meanwhile: list[ScanEntry] = []  # files opened while it is read
         self._failed.connect(self.mark_unwritable)
         self.worker = StoreWorker(self._store, parent=self) if self._store is not None else None
+        if self.worker is not None:
+            self.worker.serverLost.connect(self._on_server_lost)
+            self.worker.serverBack.connect(lambda: session.storeUnreachable.emit(""))
 
     # -- a store that cannot be written ------------------------------------------------------------
     @property
     def writable(self) -> bool:
         return self._store is not None and not self._unwritable
+
+    @property
+    def records(self) -> bool:
+        """Opened files and computed scores are written to the store (else kept in memory)."""
+        return self.writable and not self._scores_here
 
     @property
     def notice(self) -> str:
@@ -79,9 +97,25 @@ class StoreAccess(QObject):
         )
 
     @Slot(str)
+    def _on_server_lost(self, _why: str) -> None:
+        where = getattr(self._store, "where", "")
+        self._session.storeUnreachable.emit(
+            f"The team store {where} cannot be reached: the worklist stays as shown; reviews and notes "
+            "are kept here and written when it answers again (do not close the window)"
+        )
+
+    @Slot(str)
     def mark_unwritable(self, reason: str) -> None:
         """A write failed for good: from now on the store is only read (said once)."""
         if self._unwritable or self._store is None:
+            return
+        if reason == NOT_PERMITTED:
+            if not self._scores_here:
+                self._scores_here = True
+                self._session.message.emit(
+                    "This login may not write images or results to the team store: scores computed "
+                    "here are kept in memory only (reviews are kept in the store)"
+                )
             return
         self._unwritable = reason or "read-only"
         log.warning("the study store cannot be written (%s): using it read-only", reason)
@@ -93,7 +127,7 @@ class StoreAccess(QObject):
         """On the model thread: the back end's scorer with the store while it can be written; when a
         write fails for good, the studies not yet yielded are scored again without it (in memory)."""
         scorer = self._scorer or default_scorer
-        if store is None or self._unwritable:
+        if store is None or not self.records:
             yield from scorer(entries, service, store=None, **kwargs)
             return
         done: set[str] = set()
@@ -103,7 +137,7 @@ class StoreAccess(QObject):
                 yield result
             return
         except StoreError as exc:
-            reason = cannot_write(exc)
+            reason = cannot_write(exc) or not_permitted(exc)
             if not reason:
                 raise
             self._failed.emit(reason)
