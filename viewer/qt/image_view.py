@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from inference.api import Heatmap, XRayImage
 from inference.render.overlay import DEFAULT_STYLE, blend, colour_bar, heat_rgba, legend_notes
 from viewer.qt import heat_overlay
+from viewer.qt.flow_layout import FlowLayout
 from viewer.qt.window_level import format_value, readout, scale_of, to_normalised, to_units
 from viewer.qt.window_presets import FULL, WindowPresets
 
@@ -190,12 +191,14 @@ class ImageView(QWidget):
         self._window_label = QLabel(" ")
 
     def _layout(self) -> None:
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps in a narrow pane rather than squeezing the preset's name
         for w in (self._presets, self._invert_button, self._reset_button, self._overlay_check):
             bar.addWidget(w)
         bar.addWidget(self._opacity)
         bar.addWidget(self._colour_bar)
-        bar.addStretch(1)
+        keep_place = self._colour_bar.sizePolicy()
+        keep_place.setRetainSizeWhenHidden(True)  # a heat map arriving moves nothing
+        self._colour_bar.setSizePolicy(keep_place)
         status = QHBoxLayout()
         status.addWidget(self._value_label, 1)
         status.addWidget(self._window_label)

@@ -36,6 +36,7 @@ class WindowPresets(QWidget):
         self._window = FULL  # the view's, as last shown
         self._box = QComboBox(toolTip="Window/level preset (right-drag on the image adjusts it)")
         self._box.setAccessibleName("Window preset")
+        self._box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # every name whole
         self._box.activated.connect(lambda i: self.apply(self._box.itemText(i)))
         menu = QMenu(self)
         self._save = menu.addAction("Save Window as Preset…", self.saveRequested.emit)
