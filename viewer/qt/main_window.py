@@ -45,7 +45,7 @@ from viewer.qt.pane_layout import steady_panes
 from viewer.qt.review_commands import ReviewCommands
 from viewer.qt.session import TriageSession
 from viewer.qt.similar_panel import SimilarPanel
-from viewer.qt.status_widgets import ProgressWidget, model_details, model_text
+from viewer.qt.status_widgets import ProgressWidget, device_words, model_details, model_text
 from viewer.qt.study_display import StudyDisplay
 from viewer.qt.study_images_strip import StudyImagesStrip
 from viewer.qt.unreachable_banner import UnreachableBanner
@@ -268,7 +268,7 @@ class MainWindow(QMainWindow):
         self.findings.show_thresholds(self.session.worklist_model.worklist.thresholds)
         self.worklist.set_findings(info.card.shown_labels)
         self._schedule_save()
-        self.show_message(f"Loaded {info.card.name} {info.card.version} on {info.device}")
+        self.show_message(f"Loaded {info.card.name} {info.card.version} on {device_words(info.device)}")
         self.display.refresh()
 
     def _on_model_failed(self, reason: str) -> None:

@@ -12,12 +12,17 @@ BACKENDS = {"onnx": "ONNX Runtime", "torch": "PyTorch"}
 FULL_PRECISION = "fp32"
 
 
+def device_words(device: str) -> str:
+    """Where the model runs, as the reader is told it: 'the CPU', 'the GPU' (else the device's name)."""
+    return DEVICES.get(device, device)
+
+
 def model_text(info: ModelInfo | None) -> str:
     """The model and where it runs, in words; "" until a model has loaded (nothing is known yet)."""
     if info is None:
         return ""
     card = info.card
-    text = f"Model: {card.name} {card.version} on {DEVICES.get(info.device, info.device)}"
+    text = f"Model: {card.name} {card.version} on {device_words(info.device)}"
     if info.precision != FULL_PRECISION:  # only used where it agreed with fp32 on the parity probe
         text += ", reduced precision (checked)"
     return text
