@@ -168,7 +168,8 @@ class FindingRow(QFrame):
     def _fixed_parts(self, one_line: bool) -> int:
         """Margins, spacing, threshold and (on one line) Se/Sp: what does not shrink."""
         left, _, right, _ = MARGINS
-        parts = self.value_label.width() + (self.performance_label.width() + SPACING if one_line else 0)
+        figures = self.performance_label.minimumWidth() + SPACING if one_line else 0
+        parts = self.value_label.minimumWidth() + figures
         return left + right + 3 * SPACING + parts
 
     def least_width(self) -> int:
