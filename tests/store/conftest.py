@@ -1,6 +1,7 @@
 """The team-store tests run against a real PostgreSQL server: one throwaway cluster per session
-(:mod:`postgres_cluster`), one database per test. Without Debian's ``postgresql`` they skip, saying
-how to install it, except under ``CI=true``, where they must run and so fail instead.
+(:mod:`postgres_cluster`), one database per test; a test that stops and starts the server gets a
+cluster of its own (``own_pg_cluster``). Without Debian's ``postgresql`` they skip, saying how to
+install it, except under ``CI=true``, where they must run and so fail instead.
 
 ``store_target`` runs a test on both backends: a SQLite file, and a database on the cluster."""
 
@@ -17,14 +18,27 @@ from postgres_cluster import INSTALL, Cluster, Logins, missing, running_cluster
 _numbers = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
+def _require_postgresql() -> None:
     lacking = missing()
     if lacking:
         message = f"the team-store tests need {lacking}: {INSTALL}"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " (CI must run them; .ci/run installs it)")
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    _require_postgresql()
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def own_pg_cluster() -> Iterator[Cluster]:
+    """A cluster of this test's own, for a test that stops and starts the server (the session's one
+    stays up for the others)."""
+    _require_postgresql()
     with running_cluster() as cluster:
         yield cluster
 

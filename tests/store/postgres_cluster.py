@@ -25,12 +25,31 @@ ADMIN, ADMIN_PASSWORD = "postgres", "admin-secret"
 class Cluster:
     port: int
     socket_dir: Path
+    data: Path
+    options: str  # the server's settings, as pg_ctl passes them on (-o)
+    log: Path
 
     def url(self, dbname: str, user: str = ADMIN, password: str = ADMIN_PASSWORD) -> str:
         return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{dbname}"
 
     def admin(self) -> psycopg.Connection:
         return psycopg.connect(self.url("postgres"), autocommit=True)
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        subprocess.run(
+            _as_postgres([str(BIN / "pg_ctl"), "-D", str(self.data), "-o", self.options, "-l", str(self.log),
+                          "-w", "start"]),
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: as a site's restart does, every session ended and rolled back)."""
+        subprocess.run(
+            _as_postgres([str(BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]),
+            check=True,
+            capture_output=True,
+        )
 
 
 def missing() -> str:
@@ -72,18 +91,13 @@ def running_cluster() -> Iterator[Cluster]:
             f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sockets} -c fsync=off"
             " -c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
         )
-        subprocess.run(
-            _as_postgres([str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
-                          "-w", "start"]),
-            check=True, capture_output=True,
-        )  # fmt: skip
+        cluster = Cluster(port, sockets, data, options, folder / "log")
+        cluster.start()
         try:
-            yield Cluster(port, sockets)
+            yield cluster
         finally:
-            subprocess.run(
-                _as_postgres([str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                capture_output=True,
-            )
+            with contextlib.suppress(subprocess.CalledProcessError):  # a test may have left it stopped
+                cluster.stop("immediate")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -13,7 +13,10 @@ association request is read, with one line and an ``association-rejected`` event
 
 While the inbox's file system has less than ``--min-free-gb`` free, every instance is refused with
 status 0xA700 (out of resources): one line and one audit event when it drops below the floor, and
-again when storing resumes (by itself, once space is freed)."""
+again when storing resumes (by itself, once space is freed).
+
+While the store cannot be written (a team store's server restarting), what arrives is kept in the
+inbox and recorded and scored once it can be (:mod:`listen_backlog`); listen goes on receiving."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from inference.api import Status, StudyResult
 from inference.cli.commands.common import add_db_argument, fail, parsed, positive_int, with_store
+from inference.cli.commands.listen_backlog import Backlog
 from inference.cli.commands.model_options import add_model_arguments
 from inference.cli.commands.pacs_common import (
     add_dicom_tls_arguments,
@@ -160,13 +164,19 @@ def _listen(args: argparse.Namespace, store: Store) -> int:
         "Ctrl+C or SIGTERM stops.",
         flush=True,
     )
+    backlog = Backlog(inbox)
     with _stop_on_signals() as stop:
         try:
             while not stop.is_set():
-                _score_arrivals(_take(receiver, POLL_S), engine, events)
+                arrived = _take(receiver, POLL_S)
+                if arrived or backlog.due():
+                    tried = backlog.take() + arrived
+                    backlog.settle(tried, _score_arrivals(tried, engine, events))
         finally:
             receiver.stop()
-            _score_arrivals(_take(receiver, 0), engine, events)  # what arrived while stopping
+            tried = backlog.take() + _take(receiver, 0)  # and what arrived while stopping
+            backlog.settle(tried, _score_arrivals(tried, engine, events))
+            backlog.say_left()
             engine.shutdown()
     print("Stopped.", flush=True)
     return 0
@@ -283,19 +293,18 @@ def _take(receiver: Receiver, wait: float) -> list[Path]:
             return paths
 
 
-def _score_arrivals(paths: list[Path], engine: Engine, events: queue.Queue[Event]) -> None:
-    """Record and score one batch of received files, reporting each study; waits for the job."""
+def _score_arrivals(paths: list[Path], engine: Engine, events: queue.Queue[Event]) -> str:
+    """Record and score one batch of received files, reporting each study; waits for the job. Returns
+    why it failed ("" when it did not)."""
     from inference.runtime.engine import follow  # runtime.engine: not at parser build time
 
     if not paths:
-        return
+        return ""
     entries = [read_header(p) for p in paths]
     for entry in entries:
         if entry.status is Status.ERROR:
             print(f"kept, not scored: {terminal_safe(entry.meta.path.name)}: {terminal_safe(entry.reason)}")
-    error = follow(engine.score(entries, len({e.meta.study_uid for e in entries})), events, _report)
-    if error:
-        print(f"cxr-triage: scoring stopped: {terminal_safe(error)}", file=sys.stderr)
+    return follow(engine.score(entries, len({e.meta.study_uid for e in entries})), events, _report)
 
 
 def _report(result: StudyResult) -> None:
