@@ -31,6 +31,7 @@ class Actions:
     review_note: QAction
     clear_review: QAction
     undo_review: QAction
+    take_over: QAction
     score_anyway: QAction
     archive_selected: QAction
     archive_older: QAction
@@ -110,6 +111,13 @@ def build_actions(w, has_import: bool) -> Actions:
         review_note=_action(w, "Review &Note…", w.reviews.note_dialog, Qt.Key.Key_N),
         clear_review=_action(w, "C&lear Review", w.reviews.clear, Qt.Key.Key_Backspace),
         undo_review=_action(w, "&Undo Review Change", w.reviews.undo, StdKey.Undo),
+        take_over=_action(
+            w,
+            "&Take Over Study",
+            w.take_over_study,
+            "Ctrl+Shift+T",
+            tip="Review a study another reader of the team store holds (recorded in the audit trail)",
+        ),
         score_anyway=_action(
             w,
             "Score Any&way",
@@ -197,6 +205,7 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     study.addActions([a.next_study, a.previous_study, a.find_in_worklist])
     study.addSeparator()
     study.addActions([a.mark_reviewed, a.accept, a.reject, a.review_note, a.clear_review, a.undo_review])
+    study.addAction(a.take_over)
     study.addSeparator()
     study.addAction(a.score_anyway)
     study.addSeparator()

@@ -210,6 +210,8 @@ class MainWindow(QMainWindow):
         rows = s.worklist_model
         for changed in (rows.modelReset, rows.rowsInserted, rows.rowsRemoved):
             changed.connect(self._update_welcome)
+        self.worklist.currentStudyChanged.connect(s.claims.show_study)  # before the caption
+        s.claims.changed.connect(lambda _uid: self.display.refresh())  # "being read by" in the caption
         self.worklist.currentStudyChanged.connect(self.display.show_study)
         self.worklist.currentStudyChanged.connect(self.similar.show_study)
         self.similar.studyActivated.connect(self.compare.compare_with_similar)  # beside, never instead
@@ -365,6 +367,11 @@ class MainWindow(QMainWindow):
     # -- misc -----------------------------------------------------------------------------------
     def show_pacs(self, tab: Tab) -> None:
         self.pacs.show_tab(tab)
+
+    def take_over_study(self) -> None:
+        """Ctrl+Shift+T: review the shown study although another reader holds it (the store audits it)."""
+        taking = self.session.claims.take_over()
+        self.show_message("Taking the study over…" if taking else "Nobody else is reading this study")
 
     def show_message(self, text: str, timeout_ms: int = 10_000) -> None:
         self.statusBar().showMessage(text, timeout_ms)

@@ -29,6 +29,7 @@ from inference.models.card import PackageError, read_card
 from inference.store import Review, Store
 from viewer.core.worklist import RowState
 from viewer.qt.arrivals import StoreWatcher
+from viewer.qt.claims import StudyClaims
 from viewer.qt.engine_parts import EngineParts
 from viewer.qt.image_requests import ImageRequests
 from viewer.qt.indexing import FolderIndexer
@@ -79,6 +80,7 @@ class TriageSession(QObject):
         sig.loaded.connect(self._on_loaded)
         sig.loadFailed.connect(self._on_load_failed)
         sig.taskFinished.connect(self.taskFinished)
+        self.claims = StudyClaims(store, self.worklist_model, self._store_access.submit, parent=self)
         self.watcher = StoreWatcher(store, self.io, self._take_arrivals, parent=self) if store else None
         if self.watcher is not None:
             self.watcher.start()
@@ -275,5 +277,6 @@ class TriageSession(QObject):
         self._indexer.stop()
         self.io.shutdown()
         self.model_thread.shutdown()
+        self.claims.close()  # the shown study given back, written before the store closes
         if self._store_access.worker is not None:
             self._store_access.worker.close()  # writes what is still asked, then closes the store

@@ -268,9 +268,9 @@ class StoreAccess(QObject):
             self._submit(lambda store: store.log(action, study_uid, sha, **detail), quiet=True)
 
     def submit(self, work: Callable[[Store], T], done: Callable[[T], None] | None = None) -> None:
-        """Any other store call, on the store thread (a failure is logged, never raised)."""
-        if self._store is not None and not self._session.closed:
-            self._submit(work, done=done, quiet=True)
+        """Any other store call (claims), on the store thread; a failure is logged, never raised."""
+        if self.worker is not None:  # also while the session closes: a claim given back
+            self.worker.submit(work, done, lambda exc: log.warning("store call failed: %s", exc))
 
     def _can_write(self) -> bool:
         """Whether a write may be asked: a store that cannot be written is not (the reader is told)."""

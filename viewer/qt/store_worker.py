@@ -134,7 +134,10 @@ class StoreWorker(QObject):
         thread; returns how many calls could not be written."""
         self._closed = True
         self._retry.stop()
-        self._pool.pool.waitForDone(timeout_ms)  # the call in flight
+        self._pool.pool.waitForDone(timeout_ms)  # the call in flight: its answer will not be taken
+        if self._running is not None and self._calls:
+            self._calls.popleft()
+            self._running = None
         calls = [] if self._lost else [call.work for call in self._calls]
         unwritten = len(self._calls) - len(calls)
         self._calls.clear()

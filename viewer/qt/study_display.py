@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QMainWindow
 
 from inference.api import Heatmap, XRayImage
+from viewer.core.claim_text import read_only_note
 from viewer.core.settings import Settings
 from viewer.core.worklist import RowState, StudyRow, study_caption
 from viewer.core.wrappable import wrappable
@@ -71,6 +72,8 @@ class StudyDisplay(QObject):
 
     def _show_probabilities(self, row: StudyRow) -> None:
         other = f"  ·  {self._other_image}" if self._other_image else ""
+        holder = self._session.claims.holder_of(row.uid)  # a team store's: someone else reads it
+        other += f"  ·  {read_only_note(holder)}" if holder else ""
         self._caption.setText(study_caption(row, self._settings.deidentify) + other)
         scored = row.state is RowState.SCORED
         self._findings.set_probabilities(row.probabilities if scored else None)

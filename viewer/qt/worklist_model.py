@@ -115,6 +115,7 @@ class WorklistModel(QAbstractTableModel):
         self.worklist = worklist or Worklist()
         self._deidentify = False
         self._pos: dict[str, int] = {}
+        self._claims: dict[str, str] = {}  # a team store's: "being read by NAME" of others' studies
         self._reindex()
 
     # -- read ----------------------------------------------------------------------------------
@@ -139,11 +140,12 @@ class WorklistModel(QAbstractTableModel):
             return None
         row = self.worklist.rows[index.row()]
         column = Column(index.column())
+        claimed = self._claims.get(row.uid, "") if column is Column.REVIEW and row.review is None else ""
         if role == Qt.ItemDataRole.DisplayRole:
-            return _display(row, column, self._deidentify)
+            return claimed or _display(row, column, self._deidentify)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column is Column.REVIEW:
-                return review_tip(row.review) if row.review is not None else None
+                return review_tip(row.review) if row.review is not None else claimed or None
             if column is Column.GATE and row.gate_score is not None:
                 return GATE_TIP
             if column in _IDENTIFIERS:  # whole, where the column elides it
@@ -239,6 +241,21 @@ class WorklistModel(QAbstractTableModel):
         row = self.worklist.set_review(uid, review)
         if row is not None:
             self._emit_rows_changed([row], [Column.REVIEW])
+
+    def set_claims(self, texts: dict[str, str], only: str | None = None) -> None:
+        """Studies other readers hold ("being read by NAME" in the review cell of an unreviewed one):
+        all of them, or only ``only``'s (set from ``texts``, else taken off)."""
+        before = self._claims
+        if only is None:
+            self._claims = dict(texts)
+        else:
+            self._claims = {uid: t for uid, t in before.items() if uid != only} | (
+                {only: texts[only]} if only in texts else {}
+            )
+        after = self._claims
+        moved = {uid for uid in before.keys() | after.keys() if before.get(uid) != after.get(uid)}
+        rows = [row for uid in moved if (row := self.worklist.get(uid)) is not None]
+        self._emit_rows_changed(rows, [Column.REVIEW])
 
     def set_deidentify(self, hide: bool) -> None:
         if hide != self._deidentify:
