@@ -1,0 +1,49 @@
+"""The team store's server stopped under a running viewer and started again (issue #23, viewer item 5):
+no crash; the window says the store cannot be reached and keeps what it shows; a review made while
+the server is down is kept and written when it is back; nothing is lost; studies that arrive after the
+restart show (the viewer listens again and catches up)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from postgres_cluster import Cluster
+from PySide6.QtCore import Qt
+from team_viewer import team_windows  # noqa: F401  (the fixture)
+from viewer_fakes import entry
+
+from inference.store import Store
+
+
+def test_a_review_made_while_the_server_is_down_is_written_when_it_is_back(
+    qtbot,
+    own_pg_cluster: Cluster,  # before the windows: they close while it still runs
+    team_windows,  # noqa: F811
+):
+    url = own_pg_cluster.url("postgres")
+    win = team_windows(url)
+    session = win.session
+    win.open_paths([Path("3")])
+    qtbot.waitUntil(lambda: session.worklist_model.rowCount() == 3 and not session.busy, timeout=10_000)
+    win.worklist.select_row(0)
+    qtbot.waitUntil(lambda: win.worklist.current_uid() is not None, timeout=5000)
+    uid = win.worklist.current_uid()
+    qtbot.waitUntil(lambda: not session.store_writing, timeout=5000)
+
+    own_pg_cluster.stop("fast")
+    try:
+        qtbot.keyClick(win.worklist.table, Qt.Key.Key_A)  # accept, while the server is down
+        qtbot.waitUntil(lambda: win.unreachable_banner.isVisible(), timeout=15_000)
+        assert "cannot be reached" in win.unreachable_banner.text()
+        assert session.store_writing  # kept
+        assert session.worklist_model.rowCount() == 3  # what it shows stays
+        assert session.worklist_model.worklist.get(uid).review.outcome == "accepted"
+    finally:
+        own_pg_cluster.start()
+    qtbot.waitUntil(lambda: not session.store_writing, timeout=20_000)  # written once the server answers
+    assert not win.unreachable_banner.isVisible()
+    with Store(url) as store:
+        assert store.reviews()[uid].outcome == "accepted"
+        store.record([entry(8)])  # arrives after the restart: shown without any action of the reader
+    assert session.worklist_model.worklist.get(uid).review.outcome == "accepted"
+    qtbot.waitUntil(lambda: session.worklist_model.worklist.get("1.2.8") is not None, timeout=20_000)
