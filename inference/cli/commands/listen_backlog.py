@@ -56,11 +56,11 @@ class Backlog:
             self._paths = tried
             self._retry_at = time.monotonic() + RETRY_S
             return
-        if down_before and tried:
-            _say(f"the store can be written again: {len(tried)} kept or new file(s) recorded")
         self._retry_at = 0.0
         if error:
             _say(f"scoring stopped: {error}")
+        elif down_before and tried:
+            _say(f"the store can be written again: {len(tried)} kept or new file(s) recorded")
 
     def say_left(self) -> None:
         """At stop: what could not be recorded stays in the inbox, and how to record it."""
