@@ -13,13 +13,16 @@ from team_viewer import team_windows  # noqa: F401  (the fixture)
 from viewer_fakes import entry
 
 from inference.store import Store
+from viewer.qt import claims
 
 
 def test_a_review_made_while_the_server_is_down_is_written_when_it_is_back(
     qtbot,
     own_pg_cluster: Cluster,  # before the windows: they close while it still runs
     team_windows,  # noqa: F811
+    monkeypatch,
 ):
+    monkeypatch.setattr(claims, "REFRESH_MS", 100)
     url = own_pg_cluster.url("postgres")
     win = team_windows(url)
     session = win.session
@@ -36,6 +39,8 @@ def test_a_review_made_while_the_server_is_down_is_written_when_it_is_back(
         qtbot.waitUntil(lambda: win.unreachable_banner.isVisible(), timeout=15_000)
         assert "cannot be reached" in win.unreachable_banner.text()
         assert session.store_writing  # kept
+        qtbot.wait(1000)  # ten rounds of reading the others' claims: one is kept, not ten
+        assert session._store_access.worker.pending <= 3  # the review, a claims read, the claim
         assert session.worklist_model.rowCount() == 3  # what it shows stays
         assert session.worklist_model.worklist.get(uid).review.outcome == "accepted"
     finally:

@@ -20,11 +20,14 @@ from viewer.core.claim_text import being_read_by
 from viewer.qt.worklist_model import WorklistModel
 
 REFRESH_MS = 5000  # how often the others' claims are read
+Work = Callable[[Store], Any]
+Submit = Callable[[Work, Callable[[Any], None] | None, Callable[[], None] | None], None]  # see StoreAccess
 
 
 class StudyClaims(QObject):
-    """The shown study's claim and everyone's, for one window. ``submit(work, done)`` runs
-    ``work(store)`` on the store thread and hands its answer to ``done`` on the GUI thread."""
+    """The shown study's claim and everyone's, for one window. ``submit(work, done, failed)`` runs
+    ``work(store)`` on the store thread and hands its answer to ``done`` on the GUI thread (or calls
+    ``failed()`` when the store refused)."""
 
     changed = Signal(str)  # the study whose claim changed (the shown one's, or ""): captions follow
 
@@ -32,7 +35,7 @@ class StudyClaims(QObject):
         self,
         store: Store | None,
         worklist_model: WorklistModel,
-        submit: Callable[[Callable[[Store], Any], Callable[[Any], None] | None], None],
+        submit: Submit,
         parent: QObject | None = None,
         lease_s: float = LEASE_S,
         refresh_ms: int | None = None,
@@ -44,6 +47,7 @@ class StudyClaims(QObject):
         self._claim: Claim | None = None  # the shown study's, as the store last answered
         self._renew = QTimer(self, interval=int(lease_s * 500))  # at half of the lease
         self._renew.timeout.connect(self._renew_claim)
+        self._refreshing = False
         self._refresh = QTimer(self, interval=refresh_ms or REFRESH_MS)
         self._refresh.timeout.connect(self.refresh)
         if self.active:
@@ -88,13 +92,13 @@ class StudyClaims(QObject):
 
     def _ask(self, uid: str, take_over: bool) -> None:
         lease = self._lease_s
-        self._submit(lambda store: store.claim(uid, lease, take_over=take_over), self._on_claimed)
+        self._submit(lambda store: store.claim(uid, lease, take_over=take_over), self._on_claimed, None)
 
     def _give_back(self) -> None:
         self._renew.stop()
         shown, claim = self._shown, self._claim
         if shown is not None and claim is not None and claim.mine:
-            self._submit(lambda store: store.release(shown), None)
+            self._submit(lambda store: store.release(shown), None, None)
         self._claim = None
 
     @Slot()
@@ -108,7 +112,7 @@ class StudyClaims(QObject):
     def _on_claimed(self, claim: Claim) -> None:
         if claim.study_uid != self._shown:
             if claim.mine:  # the reader moved on meanwhile
-                self._submit(lambda store: store.release(claim.study_uid), None)
+                self._submit(lambda store: store.release(claim.study_uid), None, None)
             return
         self._claim = claim
         if claim.mine:
@@ -121,9 +125,16 @@ class StudyClaims(QObject):
     # -- everyone's claims -------------------------------------------------------------------------
     @Slot()
     def refresh(self) -> None:
-        self._submit(lambda store: store.claims(), self._on_claims)
+        if self._refreshing:  # one read at a time (kept while the server is away)
+            return
+        self._refreshing = True
+        self._submit(lambda store: store.claims(), self._on_claims, self._refresh_failed)
+
+    def _refresh_failed(self) -> None:
+        self._refreshing = False
 
     def _on_claims(self, claims: dict[str, Claim]) -> None:
+        self._refreshing = False
         shown = self._shown
         if shown is not None and self._claim is not None and shown not in claims and not self._claim.mine:
             self._claim = None  # its holder gave it back: the reader may claim it

@@ -267,10 +267,22 @@ class StoreAccess(QObject):
         if self._store is not None and not self._unwritable and not self._session.closed:
             self._submit(lambda store: store.log(action, study_uid, sha, **detail), quiet=True)
 
-    def submit(self, work: Callable[[Store], T], done: Callable[[T], None] | None = None) -> None:
-        """Any other store call (claims), on the store thread; a failure is logged, never raised."""
+    def submit(
+        self,
+        work: Callable[[Store], T],
+        done: Callable[[T], None] | None = None,
+        failed: Callable[[], None] | None = None,
+    ) -> None:
+        """Any other store call (claims), on the store thread; a refusal is logged, never raised, and
+        ``failed()`` follows."""
+
+        def refused(exc: Exception) -> None:
+            log.warning("store call failed: %s", exc)
+            if failed is not None:
+                failed()
+
         if self.worker is not None:  # also while the session closes: a claim given back
-            self.worker.submit(work, done, lambda exc: log.warning("store call failed: %s", exc))
+            self.worker.submit(work, done, refused)
 
     def _can_write(self) -> bool:
         """Whether a write may be asked: a store that cannot be written is not (the reader is told)."""
