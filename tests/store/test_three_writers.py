@@ -74,9 +74,10 @@ def test_listen_batch_and_triage_at_once_two_readers_miss_no_arrival(logins: Log
     for reader in readers:
         reader.start()
     service = logins["listen"]
+    others: dict[str, subprocess.Popen[str]] = {}
     try:
         with ListenProcess(service, tmp_path / "inbox") as listen:
-            others = {name: start(name, tmp_path, service) for name in ("batch", "triage")}
+            others.update((name, start(name, tmp_path, service)) for name in ("batch", "triage"))
             # studies arrive over DICOM for as long as the other two write (a few at least, a bounded number)
             while len(studies["listen"]) < MOST_SENT and (
                 len(studies["listen"]) < PER_WRITER or any(p.poll() is None for p in others.values())
@@ -90,6 +91,10 @@ def test_listen_batch_and_triage_at_once_two_readers_miss_no_arrival(logins: Log
             listen.wait_for_scored(set(studies["listen"]))
         assert listen.returncode == 0, listen.seen[-20:]
     finally:
+        for process in others.values():
+            if process.poll() is None:  # the test failed before they ended
+                process.kill()
+                process.wait()
         written.set()
         for reader in readers:
             reader.join(timeout=WAIT_S)
