@@ -116,7 +116,8 @@ class SimilarPanel(QWidget):
         self.list.itemClicked.connect(self._on_activated)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(QLabel("<b>Similar studies</b> (click one to compare it beside this study)"))
+        title = QLabel("<b>Similar studies</b> (click one to compare it beside this study)", wordWrap=True)
+        layout.addWidget(title)  # wraps: a narrow pane (150% scaling) would cut it
         layout.addWidget(self.status)
         layout.addWidget(self.list, 1)
 
