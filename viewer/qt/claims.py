@@ -97,7 +97,7 @@ class StudyClaims(QObject):
     def _give_back(self) -> None:
         self._renew.stop()
         shown, claim = self._shown, self._claim
-        if shown is not None and claim is not None and claim.mine:
+        if shown is not None and (claim is None or claim.mine):  # its answer may be on its way
             self._submit(lambda store: store.release(shown), None, None)
         self._claim = None
 
