@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QApplication
 
 from inference.api import DisplayScale, HeaderWindow, Heatmap, ImageMeta, XRayImage
 from inference.render.overlay import blend, heat_rgba, smooth_map
-from viewer.qt.image_view import DEFAULT_OPACITY, ImageView, render_rgb
+from viewer.qt.image_canvas import render_rgb
+from viewer.qt.image_view import DEFAULT_OPACITY, ImageView
 from viewer.qt.window_level import FIXED_PRESETS, FULL_RANGE
 
 REPO = Path(__file__).parent.parent.parent

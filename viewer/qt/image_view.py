@@ -1,8 +1,7 @@
 """Radiograph canvas: zoom/pan, window/level by right-drag or keys, inversion and a Grad-CAM overlay.
 
-The grey levels come from :func:`gray_lut`; the overlay is the RGBA that :mod:`inference.render.overlay`
-draws (colour map, alpha ramp, contour), the same rule as the annotated PNG and the DICOM SC.
-:func:`render_rgb` composes both as the view shows them. The window is kept over the normalised
+The grey levels and the overlay are drawn as :mod:`viewer.qt.image_canvas` says (the same rule as the
+annotated PNG and the DICOM SC). The window is kept over the normalised
 pixels and shown in the image's own units (:mod:`viewer.qt.window_level`); a map of a finding below
 its threshold is drawn faintly and every map is named on the image (:mod:`viewer.qt.heat_overlay`).
 """
@@ -16,7 +15,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -30,9 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from inference.api import Heatmap, XRayImage
-from inference.render.overlay import DEFAULT_STYLE, blend, colour_bar, heat_rgba, legend_notes
+from inference.render.overlay import DEFAULT_STYLE, heat_rgba, legend_notes
 from viewer.qt import heat_overlay
 from viewer.qt.flow_layout import FlowLayout
+from viewer.qt.image_canvas import WindowingViewBox, colour_bar_pixmap, gray_lut
 from viewer.qt.window_level import format_value, readout, scale_of, to_normalised, to_units
 from viewer.qt.window_presets import FULL, WindowPresets
 
@@ -46,7 +45,6 @@ WIDTH_STEP = 1.1  # one key press widens or narrows the window by this factor
 LEVEL_STEP = 0.05  # one key press moves the level by this share of the window width
 ZOOM_STEP = 1.25
 DEFAULT_OPACITY = DEFAULT_STYLE.opacity
-COLOUR_BAR_SIZE = (96, 12)  # width, height of the legend beside the opacity slider
 # What the mouse does on the image, for the shortcut table (F1).
 MOUSE_ACTIONS: tuple[tuple[str, str], ...] = (
     ("Wheel", "Zoom in or out at the pointer"),
@@ -54,64 +52,6 @@ MOUSE_ACTIONS: tuple[tuple[str, str], ...] = (
     ("Right-drag", "Window/level: right/left widens/narrows the window, down/up raises/lowers the level"),
     ("Double-click", "Fit the image to the pane"),
 )
-
-
-def gray_lut(inverted: bool = False) -> np.ndarray:
-    """256-entry uint8 grey ramp, reversed when ``inverted``."""
-    ramp = np.arange(256, dtype=np.uint8)
-    return ramp[::-1].copy() if inverted else ramp
-
-
-def lut_index(values: np.ndarray, levels: tuple[float, float], n: int = 256) -> np.ndarray:
-    """Map floats to LUT indices exactly as pyqtgraph's ImageItem does (scale by n/range, truncate)."""
-    lo, hi = levels
-    rng = (hi - lo) or 1.0
-    scaled = (values - np.float32(lo)) * np.float32(n / rng)
-    return np.clip(scaled, 0, n - 1).astype(np.uint8)
-
-
-def render_rgb(
-    pixels: np.ndarray,
-    levels: tuple[float, float],
-    inverted: bool,
-    heat: np.ndarray | None = None,
-    opacity: float = 0.0,
-) -> np.ndarray:
-    """H×W×3 uint8 of ``pixels`` as the view shows them, with ``heat`` blended at ``opacity``."""
-    grey = np.repeat(gray_lut(inverted)[lut_index(pixels, levels)][:, :, None], 3, axis=2)
-    if heat is None or opacity <= 0.0:
-        return grey
-    return blend(grey, heat_rgba(heat), opacity)
-
-
-def colour_bar_pixmap() -> QPixmap:
-    """The overlay's legend (:func:`inference.render.overlay.colour_bar`) as a pixmap."""
-    rgb = np.ascontiguousarray(colour_bar(*COLOUR_BAR_SIZE))
-    h, w = rgb.shape[:2]
-    return QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())
-
-
-class _WindowingViewBox(pg.ViewBox):
-    """ViewBox whose right-drag reports screen deltas for window/level instead of zooming, and whose
-    double-click asks to fit the image."""
-
-    windowDragged = Signal(float, float)
-    fitRequested = Signal()
-
-    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (Qt override)
-        if ev.button() == Qt.MouseButton.RightButton:
-            ev.accept()
-            d = ev.screenPos() - ev.lastScreenPos()
-            self.windowDragged.emit(d.x(), d.y())
-            return
-        super().mouseDragEvent(ev, axis)
-
-    def mouseClickEvent(self, ev):  # noqa: N802 (pyqtgraph override)
-        if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            self.fitRequested.emit()
-            return
-        super().mouseClickEvent(ev)
 
 
 class ImageView(QWidget):
@@ -140,7 +80,7 @@ class ImageView(QWidget):
     # -- construction -----------------------------------------------------------------------
     def _build_canvas(self) -> None:
         self._graphics = pg.GraphicsView(background="k")
-        self._vb = _WindowingViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self._vb = WindowingViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self._graphics.setCentralItem(self._vb)
         self._item = pg.ImageItem(axisOrder="row-major")
         self._item.setAutoDownsample(True)
