@@ -9,6 +9,7 @@ from pathlib import Path
 
 from postgres_cluster import Cluster
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 from team_viewer import team_windows  # noqa: F401  (the fixture)
 from viewer_fakes import entry
 
@@ -43,6 +44,11 @@ def test_a_review_made_while_the_server_is_down_is_written_when_it_is_back(
         assert session._store_access.worker.pending <= 3  # the review, a claims read, the claim
         assert session.worklist_model.rowCount() == 3  # what it shows stays
         assert session.worklist_model.worklist.get(uid).review.outcome == "accepted"
+        asked: list[str] = []
+        no = QMessageBox.StandardButton.No
+        monkeypatch.setattr(QMessageBox, "question", lambda _p, _t, text: asked.append(text) or no)
+        win.close()  # what is kept would be lost: the reader is asked, and keeps the window
+        assert len(asked) == 1 and "not written yet" in asked[0] and win.isVisible()
     finally:
         own_pg_cluster.start()
     qtbot.waitUntil(lambda: not session.store_writing, timeout=20_000)  # written once the server answers

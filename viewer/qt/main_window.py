@@ -48,7 +48,7 @@ from viewer.qt.similar_panel import SimilarPanel
 from viewer.qt.status_widgets import ProgressWidget, device_words, model_details, model_text
 from viewer.qt.study_display import StudyDisplay
 from viewer.qt.study_images_strip import StudyImagesStrip
-from viewer.qt.unreachable_banner import UnreachableBanner
+from viewer.qt.unreachable_banner import UnreachableBanner, may_close
 from viewer.qt.welcome import WelcomePane
 from viewer.qt.worklist_panel import WorklistPanel
 
@@ -404,6 +404,9 @@ class MainWindow(QMainWindow):
             log.warning("settings not saved: %s", exc)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        if not self.session.closed and not may_close(self, self.session):  # kept for a server away
+            event.ignore()
+            return
         self._save_timer.stop()
         self._save_settings()
         if self.sample_window is not None:

@@ -98,6 +98,12 @@ class TriageSession(QObject):
         return worker is not None and worker.pending > 0
 
     @property
+    def store_unwritten(self) -> int:
+        """Store calls kept because the team store's server cannot be reached (0 while it answers)."""
+        worker = self._store_access.worker
+        return worker.pending if worker is not None and worker.lost else 0
+
+    @property
     def store_notice(self) -> str:
         """What the reader is told about a store that cannot be written ("" when it can, or with none)."""
         return self._store_access.notice
