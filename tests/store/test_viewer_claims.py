@@ -68,3 +68,26 @@ def test_two_readers_one_study_claimed_shown_refused_taken_over_and_given_back(
     qtbot.waitUntil(lambda: holders(pg_url).get("1.2.2") == alice_name, timeout=10_000)
     alice.close()  # closing gives it back
     assert holders(pg_url) == {}
+
+
+def test_the_claim_of_an_open_study_is_renewed_while_it_stays_open(
+    qtbot,
+    team_windows,  # noqa: F811
+    logins: Logins,
+    monkeypatch,
+):
+    monkeypatch.setattr(claims, "LEASE_S", 2.0)  # renewed every second
+    with Store(logins["listen"]) as listen:
+        listen.record([entry(1)])
+    alice = team_windows(logins["alice"])
+    qtbot.waitUntil(lambda: alice.session.worklist_model.rowCount() == 1, timeout=10_000)
+    assert alice.worklist.select_uid("1.2.1") or alice.worklist.current_uid() == "1.2.1"
+
+    def expires() -> str:
+        with Store(logins["bob"]) as bob:
+            claim = bob.claims().get("1.2.1")
+        return claim.expires if claim is not None else ""
+
+    qtbot.waitUntil(lambda: expires() != "", timeout=10_000)
+    first = expires()
+    qtbot.waitUntil(lambda: expires() > first, timeout=10_000)  # renewed before its lease ended

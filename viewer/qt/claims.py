@@ -37,15 +37,15 @@ class StudyClaims(QObject):
         worklist_model: WorklistModel,
         submit: Submit,
         parent: QObject | None = None,
-        lease_s: float = LEASE_S,
+        lease_s: float | None = None,
         refresh_ms: int | None = None,
     ) -> None:
         super().__init__(parent)
         self.active = store is not None and is_server_url(getattr(store, "url", ""))
-        self._model, self._submit, self._lease_s = worklist_model, submit, lease_s
+        self._model, self._submit, self._lease_s = worklist_model, submit, lease_s or LEASE_S
         self._shown: str | None = None
         self._claim: Claim | None = None  # the shown study's, as the store last answered
-        self._renew = QTimer(self, interval=int(lease_s * 500))  # at half of the lease
+        self._renew = QTimer(self, interval=int(self._lease_s * 500))  # at half of the lease
         self._renew.timeout.connect(self._renew_claim)
         self._refreshing = False
         self._refresh = QTimer(self, interval=refresh_ms or REFRESH_MS)
