@@ -13,8 +13,9 @@ from PySide6.QtWidgets import QMessageBox
 from team_viewer import team_windows  # noqa: F401  (the fixture)
 from viewer_fakes import entry
 
-from inference.store import Store
+from inference.store import Store, StoreError
 from viewer.qt import claims
+from viewer.qt.store_worker import server_unreachable
 
 
 def test_a_review_made_while_the_server_is_down_is_written_when_it_is_back(
@@ -58,3 +59,21 @@ def test_a_review_made_while_the_server_is_down_is_written_when_it_is_back(
         store.record([entry(8)])  # arrives after the restart: shown without any action of the reader
     assert session.worklist_model.worklist.get(uid).review.outcome == "accepted"
     qtbot.waitUntil(lambda: session.worklist_model.worklist.get("1.2.8") is not None, timeout=20_000)
+
+
+def _store_error(cause: Exception) -> StoreError:
+    try:
+        raise StoreError("the team store could not be written") from cause
+    except StoreError as exc:
+        return exc
+
+
+def test_only_a_server_that_cannot_be_reached_keeps_a_call_for_later():
+    import psycopg
+
+    assert server_unreachable(_store_error(psycopg.OperationalError("connection refused")))
+    assert server_unreachable(_store_error(psycopg.errors.AdminShutdown("terminating connection")))
+    assert not server_unreachable(_store_error(psycopg.errors.InsufficientPrivilege("permission denied")))
+    assert not server_unreachable(_store_error(psycopg.errors.DiskFull("no space left")))
+    assert not server_unreachable(_store_error(OSError("read-only file system")))
+    assert not server_unreachable(KeyError("1.2.3"))

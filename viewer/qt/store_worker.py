@@ -31,10 +31,8 @@ def server_unreachable(exc: BaseException) -> bool:
     again later), rather than because the store refused it."""
     cause = exc.__cause__ if isinstance(exc, StoreError) else None
     if cause is None or not type(cause).__module__.startswith("psycopg"):
-        return False
-    import psycopg
-
-    if not isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+        return False  # the driver is the store backend's: known by its errors' names, never imported
+    if not {"OperationalError", "InterfaceError"} & {kind.__name__ for kind in type(cause).__mro__}:
         return False
     sqlstate = getattr(cause, "sqlstate", None)
     return sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GONE
