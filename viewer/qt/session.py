@@ -6,9 +6,12 @@ are coalesced and applied to the worklist a few times a second.
 
 With a study store the worklist is the store's: loading a model shows every study the store holds
 (results reused for these weights, the rest queued for scoring), opening files adds to it, and
-reviews, archiving and the reader's actions are written to it (the audit trail). A store that cannot
-be written (a read-only file or folder, a full disk) is used read-only: the session says so once
-(:attr:`store_notice`, :attr:`storeReadOnly`), writes nothing more, and scores in memory.
+reviews, archiving and the reader's actions are written to it (the audit trail), on the store thread,
+never on the GUI thread. A store that cannot be written (a read-only file or folder, a full disk) is
+used read-only: the session says so once (:attr:`store_notice`, :attr:`storeReadOnly`), writes
+nothing more, and scores in memory. On a team store, the study shown is claimed
+(:class:`StudyClaims`), arrivals come with the server's NOTIFY, and a server that cannot be reached
+is said (:attr:`storeUnreachable`) while the reader's changes are kept for it.
 
 The session owns the signals, the worklist model and the threads, loads the model, and decides what
 follows what (opening files, re-reading the store, cancelling). The jobs are its parts:

@@ -2,10 +2,11 @@
 audit trail), the worklist read back from it, and the fall-back to reading only.
 
 The reader's writes run on the store thread (:class:`StoreWorker`), in order, shown at once and
-undone when the store refuses them; re-reading the worklist runs on the I/O pool. A team store whose
-server cannot be reached keeps them until it answers. A store
+undone when the store refuses them; re-reading the worklist runs on the I/O pool. While a team
+store's server cannot be reached they are kept until it answers (``storeUnreachable``). A store
 that cannot be written (a read-only file or folder, a full disk) is used read-only: the session says
-so once (``storeReadOnly``), writes nothing more, and scores in memory.
+so once (``storeReadOnly``), writes nothing more, and scores in memory; a login that may not write
+images or results (a reader's) scores in memory too, said once, and still writes reviews.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from viewer.qt.workers import FunctionWorker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
 NOT_PERMITTED = "this login may not write images or results"
 
 
