@@ -1,7 +1,8 @@
 """Claims in the viewer (issue #23, viewer item 3), two readers' windows on one team store, each on its
 own connection and login: the study a reader opens is claimed; the other sees "being read by NAME" in
 the worklist and the caption, opens it read-only (review keys refuse, visibly) and may take it over
-(audited); a review, moving on or closing the window gives the claim back."""
+(audited; the first reader's window turns read-only); a review, moving on or closing the window gives
+the claim back."""
 
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ def test_two_readers_one_study_claimed_shown_refused_taken_over_and_given_back(
     )  # take over
     qtbot.waitUntil(lambda: holders(pg_url) == {"1.2.1": bob_name}, timeout=10_000)  # 1.2.3 given back
     qtbot.waitUntil(lambda: "being read by" not in bob.caption.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: f"being read by {bob_name}" in alice.caption.text(), timeout=10_000)
+    alice.actions_.reject.trigger()  # X, in her window: no longer hers to review
+    assert "Not saved: this study is being read by" in alice.statusBar().currentMessage()
     qtbot.keyClick(bob.worklist.table, Qt.Key.Key_A)  # now it is his to review
     qtbot.waitUntil(lambda: not bob.session.store_writing, timeout=10_000)
     with Store(pg_url) as admin:

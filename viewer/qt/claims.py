@@ -135,10 +135,15 @@ class StudyClaims(QObject):
 
     def _on_claims(self, claims: dict[str, Claim]) -> None:
         self._refreshing = False
-        shown = self._shown
-        if shown is not None and self._claim is not None and shown not in claims and not self._claim.mine:
+        shown, claim = self._shown, self._claim
+        now = claims.get(shown) if shown is not None else None
+        if shown is not None and claim is not None and now is None and not claim.mine:
             self._claim = None  # its holder gave it back: the reader may claim it
             self._ask(shown, take_over=False)
+        elif now is not None and not now.mine and (claim is None or claim.holder != now.holder):
+            self._claim = now  # taken over from this reader: read-only from now on
+            self._renew.stop()
+            self.changed.emit(now.study_uid)
         self._show_others({uid: c for uid, c in claims.items() if not c.mine})
 
     def _show_others(self, claims: dict[str, Claim], only: str | None = None) -> None:
