@@ -106,9 +106,11 @@ class StoreWorker(QObject):
             self._lost = False
             log.info("the team store answers again: %d kept call(s) to write", len(self._calls) + 1)
             self.serverBack.emit()
-        if call.done is not None:
-            call.done(result)
-        self._run_next()
+        try:
+            if call.done is not None:
+                call.done(result)
+        finally:  # a failing answer must not hold up the calls after it
+            self._run_next()
 
     @Slot(object)
     def _on_errored(self, exc: Exception) -> None:
@@ -123,9 +125,11 @@ class StoreWorker(QObject):
             self._retry.start()
             return
         call = self._calls.popleft()
-        if call.failed is not None:
-            call.failed(exc)
-        self._run_next()
+        try:
+            if call.failed is not None:
+                call.failed(exc)
+        finally:
+            self._run_next()
 
     def close(self, timeout_ms: int = 10_000) -> int:
         """Write what is still asked (unless the server is away), then close the store, on the store
