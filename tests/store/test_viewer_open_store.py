@@ -3,6 +3,9 @@ cannot be reached gives the plain message, not a traceback (issue #23, viewer it
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import pytest
 from postgres_cluster import free_port
 
@@ -30,6 +33,14 @@ def test_a_server_that_does_not_answer_is_a_plain_store_error(tmp_path, monkeypa
 def test_gui_on_an_unreachable_server_exits_with_the_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CXR_TRIAGE_HOME", str(tmp_path))
     monkeypatch.setattr(gui, "_show_error", lambda text: print(f"cxr-triage: {text}"))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # main() installs its own; restore it after
     url = f"postgresql://alice:pw@127.0.0.1:{free_port()}/nowhere"
-    assert gui.main([], db=url) == gui.EXIT_NO_STORE
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        assert gui.main([], db=url) == gui.EXIT_NO_STORE
+    finally:  # main() attaches the error log's handler: the tests after this one attach their own
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+            handler.close()
     assert "cannot open its study store" in capsys.readouterr().out
