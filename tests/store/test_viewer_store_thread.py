@@ -69,10 +69,15 @@ def test_a_slow_store_never_freezes_the_window_and_is_never_called_from_the_gui_
     store.go.set()
     qtbot.waitUntil(lambda: not win.session.store_writing, timeout=5000)
     timer.stop()
+    others = [row.uid for row in session.worklist_model.worklist.rows if row.uid != uid]
+    session.clear_review(uid)  # and the reader's other writes: a mark taken off, an archive
+    assert session.archive(others[:1]) == 1
+    qtbot.waitUntil(lambda: not session.store_writing, timeout=5000)
     with Store(store_target) as check:
-        assert check.reviews()[uid].outcome == "accepted"
+        listed = {image.entry.meta.study_uid for image in check.images()}  # archived ones left out
+        assert uid not in check.reviews() and others[0] not in listed
     win.close()
     names = {name for name, _ in store.threads}
-    assert {"set_review", "log", "close"} <= names
+    assert {"set_review", "clear_review", "archive", "log", "close"} <= names
     on_gui = sorted({name for name, thread in store.threads if thread is threading.main_thread()})
     assert on_gui == []
