@@ -12,7 +12,8 @@ from inference.api import Status
 from inference.store import Review
 from viewer.core.worklist import RowState
 from viewer.core.worklist_columns import Column
-from viewer.qt.worklist_model import HIDDEN, UID_ROLE, WorklistModel, WorklistProxy
+from viewer.qt.worklist_model import HIDDEN, UID_ROLE, WorklistModel
+from viewer.qt.worklist_proxy import WorklistProxy
 
 THRESHOLDS = dict.fromkeys(LABELS, 0.5)
 

@@ -10,7 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from viewer.core import wording
-from viewer.qt.worklist_model import WorklistModel, WorklistProxy
+from viewer.qt.worklist_model import WorklistModel
+from viewer.qt.worklist_proxy import WorklistProxy
 from viewer.qt.worklist_search import SearchBox
 
 ALL_FINDINGS = "All studies"

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxL
 from viewer.core.worklist_columns import Column
 from viewer.qt.worklist_filters import WorklistFilters
 from viewer.qt.worklist_header import WorklistColumns
-from viewer.qt.worklist_model import UID_ROLE, WorklistModel, WorklistProxy
+from viewer.qt.worklist_model import UID_ROLE, WorklistModel
+from viewer.qt.worklist_proxy import WorklistProxy
 
 
 class WorklistTable(QTableView):
