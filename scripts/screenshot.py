@@ -1,6 +1,9 @@
 """Render the main window offscreen on the bundled samples after scoring; save docs/screenshot.png.
 
-    .venv/bin/python scripts/screenshot.py [--model PACKAGE] [--out docs/screenshot.png]
+    .venv/bin/python scripts/screenshot.py [--model PACKAGE] [--out docs/screenshot.png] [--size WxH]
+        [--compare-similar] [--select-rank N]
+
+With QT_SCALE_FACTOR=1.5 and --size 1067x667 it shows a 1600x1000 screen at 150% scaling.
 
 Settings go to a temporary folder, never the user's.
 """
@@ -33,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=Path, default=None, help="folder (default: the samples)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot.png")
     parser.add_argument("--size", default="1920x1080", help="window size WxH")
+    parser.add_argument("--select-rank", type=int, default=0, help="show the study at this rank instead")
+    parser.add_argument(
+        "--compare-similar", action="store_true", help="open the most similar study beside the one shown"
+    )
     args = parser.parse_args(argv)
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ["CXR_TRIAGE_HOME"] = tempfile.mkdtemp(prefix="cxr-screenshot-")
@@ -67,6 +74,22 @@ def main(argv: list[str] | None = None) -> int:
         wait_until(app, lambda: window.image_view.image() is not None, 60)
         window.select_finding_named(top.top_finding)
         wait_until(app, lambda: window.image_view.heatmap() is not None, 120)
+    if args.select_rank:
+        uid = window.worklist.proxy.uid_at(args.select_rank - 1)
+        if uid is None:
+            print(f"no study at rank {args.select_rank}", file=sys.stderr)
+            return 1
+        window.worklist.select_uid(uid)
+        wait_until(app, lambda: False, 2.0)  # its image or its message
+    if args.compare_similar:
+        from viewer.qt.similar_panel import UID_ROLE
+
+        listed = window.similar.list
+        if not wait_until(app, lambda: listed.count() > 0, 120):
+            print("no similar study was found", file=sys.stderr)
+            return 1
+        window.compare.compare_with_similar(str(listed.item(0).data(UID_ROLE)))
+        wait_until(app, lambda: window.compare_pane.image_view.image() is not None, 60)
     wait_until(app, lambda: False, 0.5)  # let the last repaint land
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(args.out)):
