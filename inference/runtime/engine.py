@@ -40,7 +40,7 @@ from inference.io import ReadError
 from inference.runtime.heavy_import import collection_paused
 from inference.runtime.network_input import prepare_image
 from inference.runtime.scoring import RunCounts, score_studies
-from inference.store import Store
+from inference.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ class ScoringFinished:
     cancelled: bool
     error: str  # "" when none
     counts: RunCounts
+    store_failed: bool = False  # the error: the store could not be read or written (a StoreError)
 
 
 Event = ModelLoaded | ModelFailed | ScoringStarted | BatchStarted | StudyScored | ScoringFinished
@@ -174,21 +175,32 @@ def follow(
     on_result: Callable[[StudyResult], None],
     idle_timeout: float | None = None,
 ) -> str:
+    """:func:`follow_job`, returning why scoring failed ("" when it did not)."""
+    finished = follow_job(job, events, on_result, idle_timeout)
+    return finished.error if finished is not None else ""
+
+
+def follow_job(
+    job: ScoringJob,
+    events: queue.Queue[Event],
+    on_result: Callable[[StudyResult], None],
+    idle_timeout: float | None = None,
+) -> ScoringFinished | None:
     """Take the engine's events from ``events`` (the queue its listener fills), handing each study
-    ``job`` scores to ``on_result``, until the job finishes or ``idle_timeout`` seconds pass without an
-    event; returns why scoring failed ("" when it did not). Waits in short steps, so that Ctrl+C and
+    ``job`` scores to ``on_result``, until the job finishes (its ``ScoringFinished``) or
+    ``idle_timeout`` seconds pass without an event (None). Waits in short steps, so that Ctrl+C and
     signals are seen while it waits."""
     while True:
         try:
             event = events.get(timeout=idle_timeout if idle_timeout is not None else POLL_S)
         except queue.Empty:
             if idle_timeout is not None:
-                return ""
+                return None
             continue
         if isinstance(event, StudyScored) and event.job == job.id:
             on_result(event.result)
         elif isinstance(event, ScoringFinished) and event.job == job.id:
-            return event.error
+            return event
 
 
 class Engine:
@@ -426,11 +438,11 @@ class Engine:
             return
         except Exception as exc:
             log.warning("scoring failed: %s", exc)
-            self._finish(job, error=f"{type(exc).__name__}: {exc}")
+            self._finish(job, error=f"{type(exc).__name__}: {exc}", store_failed=isinstance(exc, StoreError))
             return
         self._emit(StudyScored(job.id, result))
 
-    def _finish(self, job: ScoringJob, error: str = "") -> None:
+    def _finish(self, job: ScoringJob, error: str = "", store_failed: bool = False) -> None:
         close = getattr(job._results, "close", None)
         if close is not None:
             try:
@@ -442,4 +454,4 @@ class Engine:
                 self._job = None
         if not job.done.done():
             job.done.set_result(job.counts)
-        self._emit(ScoringFinished(job.id, job.cancelled, error, job.counts))
+        self._emit(ScoringFinished(job.id, job.cancelled, error, job.counts, store_failed))

@@ -171,11 +171,11 @@ def _listen(args: argparse.Namespace, store: Store) -> int:
                 arrived = _take(receiver, POLL_S)
                 if arrived or backlog.due():
                     tried = backlog.take() + arrived
-                    backlog.settle(tried, _score_arrivals(tried, engine, events))
+                    backlog.settle(tried, *_score_arrivals(tried, engine, events))
         finally:
             receiver.stop()
             tried = backlog.take() + _take(receiver, 0)  # and what arrived while stopping
-            backlog.settle(tried, _score_arrivals(tried, engine, events))
+            backlog.settle(tried, *_score_arrivals(tried, engine, events))
             backlog.say_left()
             engine.shutdown()
     print("Stopped.", flush=True)
@@ -293,18 +293,19 @@ def _take(receiver: Receiver, wait: float) -> list[Path]:
             return paths
 
 
-def _score_arrivals(paths: list[Path], engine: Engine, events: queue.Queue[Event]) -> str:
+def _score_arrivals(paths: list[Path], engine: Engine, events: queue.Queue[Event]) -> tuple[str, bool]:
     """Record and score one batch of received files, reporting each study; waits for the job. Returns
-    why it failed ("" when it did not)."""
-    from inference.runtime.engine import follow  # runtime.engine: not at parser build time
+    why it failed ("" when it did not) and whether the store was why."""
+    from inference.runtime.engine import follow_job  # runtime.engine: not at parser build time
 
     if not paths:
-        return ""
+        return "", False
     entries = [read_header(p) for p in paths]
     for entry in entries:
         if entry.status is Status.ERROR:
             print(f"kept, not scored: {terminal_safe(entry.meta.path.name)}: {terminal_safe(entry.reason)}")
-    return follow(engine.score(entries, len({e.meta.study_uid for e in entries})), events, _report)
+    finished = follow_job(engine.score(entries, len({e.meta.study_uid for e in entries})), events, _report)
+    return (finished.error, finished.store_failed) if finished is not None else ("", False)
 
 
 def _report(result: StudyResult) -> None:

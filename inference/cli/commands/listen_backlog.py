@@ -10,17 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from inference.store import StoreError
 from inference.text import terminal_safe
 
 RETRY_S = 5.0
-# The engine reports a failed scoring job as "ExceptionName: message"; this one means the store.
-_STORE_FAILED = f"{StoreError.__name__}: "
-
-
-def store_failed(error: str) -> bool:
-    """Whether a scoring job stopped because the store could not be read or written."""
-    return error.startswith(_STORE_FAILED)
 
 
 class Backlog:
@@ -43,11 +35,11 @@ class Backlog:
         paths, self._paths = self._paths, []
         return paths
 
-    def settle(self, tried: list[Path], error: str) -> None:
+    def settle(self, tried: list[Path], error: str, store_failed: bool) -> None:
         """After ``tried`` was recorded and scored, or failed with ``error``: kept for later when the
-        store could not take them."""
+        store could not take them (``store_failed``, the engine's word)."""
         down_before = self._retry_at > 0
-        if store_failed(error):
+        if store_failed:
             if not down_before:
                 _say(
                     f"the store cannot be written ({error}); received files are kept in the inbox "
