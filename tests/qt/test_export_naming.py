@@ -25,9 +25,11 @@ def test_ctrl_e_names_the_export_after_the_accession_and_the_finding(qtbot, wind
     accession = window.current_row().meta.accession
     window.activateWindow()
     window.worklist.table.setFocus()
-    qtbot.keyClick(window.worklist.table, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    # wait for the signal, not the file: the file is written before the signal reaches the window
+    with qtbot.waitSignal(window.exports.imageExported, timeout=10_000) as exported:
+        qtbot.keyClick(window.worklist.table, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     first = tmp_path / "exports" / f"{accession}_{LABELS[2]}.png"
-    qtbot.waitUntil(first.is_file, timeout=5000)
+    assert exported.args[0] == first and first.is_file()
     assert str(first) in window.statusBar().currentMessage()
     second = export_image(qtbot, window)
     assert second == tmp_path / "exports" / f"{accession}_{LABELS[2]}_2.png" and first.is_file()
