@@ -12,19 +12,17 @@ Without dcmtk these skip with how to install it, except under ``CI=true``, where
 from __future__ import annotations
 
 import os
-import queue
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pydicom
 import pytest
+from listen_runner import WAIT_S, ListenRunner
 from orthanc_server import free_port
 from pydicom.uid import (
     JPEG2000,
@@ -45,7 +43,6 @@ from inference.store import Store
 
 OURS = "CXRTRIAGE"
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "dicom"
-WAIT_S = 120.0  # bound on every wait for the listener
 TOOL_TIMEOUT = ["-to", "30", "-ta", "30", "-td", "60"]  # dcmtk's own connection, ACSE and DIMSE timeouts
 # GOOD from anywhere; NEAR only from 127.0.0.1 (where the tests connect from), FAR only from 127.0.0.2;
 # NAMED from the addresses of "localhost" (a name, resolved when the listener starts).
@@ -110,63 +107,17 @@ def dcmtk() -> None:
         pytest.skip(message)
 
 
-class Listener:
+class Listener(ListenRunner):
     """``cxr-triage listen`` on 127.0.0.1 in a subprocess (stopped with SIGTERM, killed if it will not
     stop), its output lines on a queue, and dcmtk's tools to call it."""
 
     def __init__(self, folder: Path, *allow: str) -> None:
         self.port, self.db, self.inbox = free_port(), folder / "s.sqlite", folder / "inbox"
-        self.command = [sys.executable, "-m", "inference.cli.main", "listen", "--port", str(self.port),
+        command = [sys.executable, "-m", "inference.cli.main", "listen", "--port", str(self.port),
                         "--bind", "127.0.0.1", "--aet", OURS, "--db", str(self.db),
                         "--inbox", str(self.inbox), "--device", "cpu",
                         *(arg for peer in allow for arg in ("--allow", peer))]  # fmt: skip
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        self.startup = ""
-
-    def __enter__(self) -> Listener:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-        try:
-            self.startup = self.wait_for_line(lambda line: line.startswith("Listening"), "the start")
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=WAIT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=WAIT_S)
-
-    def wait_for_line(self, wanted: Callable[[str], bool], what: str) -> str:
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=1.0)
-            except queue.Empty:
-                if self.process.poll() is not None and self.lines.empty():
-                    break
-                continue
-            self.seen.append(line)
-            if wanted(line):
-                return line
-        raise AssertionError(f"no line for {what}; the listener said: {self.seen[-20:]}")
+        super().__init__(command)
 
     def echo(self, calling: str, called: str) -> subprocess.CompletedProcess[str]:
         return _run(["echoscu", *TOOL_TIMEOUT, "-aet", calling, "-aec", called, "127.0.0.1", str(self.port)])

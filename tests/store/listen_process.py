@@ -5,23 +5,18 @@ fixture with UIDs of its own, as a modality would make them)."""
 from __future__ import annotations
 
 import os
-import queue
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pydicom
 import pytest
+from listen_runner import WAIT_S, ListenRunner
 from postgres_cluster import free_port
 from pydicom.uid import generate_uid
 
 AET = "CXRTRIAGE"
-WAIT_S = 120.0  # bound on every wait for the listener (never a timing assertion)
 SOURCE = Path(__file__).parents[1] / "fixtures" / "dicom" / "DX_chest_NIH_google_1024_8bit.dcm"
 
 
@@ -43,64 +38,15 @@ def new_study(folder: Path, name: str) -> tuple[Path, str]:
     return path, str(ds.StudyInstanceUID)
 
 
-class ListenProcess:
+class ListenProcess(ListenRunner):
     """``cxr-triage listen --db URL`` in a subprocess; stopped with SIGTERM, killed if it will not stop."""
 
     def __init__(self, db: str, inbox: Path) -> None:
         self.port = free_port()
-        self.command = [sys.executable, "-m", "inference.cli.main", "listen", "--port", str(self.port),
+        command = [sys.executable, "-m", "inference.cli.main", "listen", "--port", str(self.port),
                         "--bind", "127.0.0.1", "--aet", AET, "--db", db, "--inbox", str(inbox),
                         "--device", "cpu", "--min-free-gb", "0"]  # fmt: skip
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        self.returncode: int | None = None
-
-    def __enter__(self) -> ListenProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-        try:
-            self.wait_for_line(lambda line: line.startswith("Listening"), "the start")
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.returncode = self.process.wait(timeout=WAIT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=WAIT_S)
-        while not self.lines.empty():  # what it said while stopping
-            self.seen.append(self.lines.get())
-
-    def wait_for_line(self, wanted: Callable[[str], bool], what: str) -> str:
-        """The first line from now on that is ``wanted``; fails once the process ended or after WAIT_S."""
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=1.0)
-            except queue.Empty:
-                if self.process.poll() is not None and self.lines.empty():
-                    break
-                continue
-            self.seen.append(line)
-            if wanted(line):
-                return line
-        raise AssertionError(f"no line for {what}; listen said: {self.seen[-20:]}")
+        super().__init__(command)
 
     def wait_for_scored(self, study_uids: set[str]) -> None:
         """Until listen said each of these studies was scored (in any order)."""
