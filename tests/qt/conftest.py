@@ -123,3 +123,16 @@ def open_window(qtbot, backend, tmp_path, db):
     for win in windows:
         win.close()
         assert not win.session.model_thread._thread.is_alive()
+
+
+@pytest.fixture
+def view(qtbot):
+    """An image view on its own, shown at 700 x 700."""
+    from viewer.qt.image_view import ImageView
+
+    v = ImageView()
+    qtbot.addWidget(v)
+    v.resize(700, 700)
+    v.show()
+    qtbot.waitExposed(v)
+    return v

@@ -16,14 +16,10 @@ from viewer.qt.image_view import DEFAULT_OPACITY, ImageView
 
 
 @pytest.fixture
-def view(qtbot) -> ImageView:
-    v = ImageView()
-    qtbot.addWidget(v)
-    v.resize(600, 600)
-    v.show()
-    qtbot.waitExposed(v)
-    v.set_image(XRayImage(np.full((64, 64), 0.5, np.float32), ImageMeta(path=Path("a.png"), study_uid="1")))
-    return v
+def view(view: ImageView) -> ImageView:
+    grey = np.full((64, 64), 0.5, np.float32)
+    view.set_image(XRayImage(grey, ImageMeta(path=Path("a.png"), study_uid="1")))
+    return view
 
 
 def hotspot() -> np.ndarray:

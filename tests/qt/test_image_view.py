@@ -40,14 +40,9 @@ def real_pixels() -> np.ndarray:
 
 
 @pytest.fixture
-def view(qtbot) -> ImageView:
-    v = ImageView()
-    qtbot.addWidget(v)
-    v.resize(700, 700)
-    v.show()
-    qtbot.waitExposed(v)
-    v._item.setAutoDownsample(False)  # compare rendered pixels 1:1
-    return v
+def view(view: ImageView) -> ImageView:
+    view._item.setAutoDownsample(False)  # compare rendered pixels 1:1
+    return view
 
 
 def shown_grey(view: ImageView) -> np.ndarray:

@@ -17,16 +17,6 @@ from viewer.qt.image_view import ZOOM_STEP, ImageView
 PNG = Path(__file__).parents[2] / "resources" / "samples" / "00000001_000.png"  # NIH, 512 x 512
 
 
-@pytest.fixture
-def view(qtbot) -> ImageView:
-    v = ImageView()
-    qtbot.addWidget(v)
-    v.resize(700, 700)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
-
-
 def fit_zoom(view: ImageView) -> float:
     h, w = view.image().pixels.shape
     rect = view._vb.rect()

@@ -23,16 +23,6 @@ PNG = REPO / "resources" / "samples" / "00000001_000.png"
 NO_MODIFIER = Qt.KeyboardModifier.NoModifier
 
 
-@pytest.fixture
-def view(qtbot) -> ImageView:
-    v = ImageView()
-    qtbot.addWidget(v)
-    v.resize(700, 700)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
-
-
 def right_drag(view: ImageView, dx: int, dy: int) -> None:
     vp = view._graphics.viewport()
     start = vp.rect().center()
