@@ -51,6 +51,22 @@ def cannot_write(exc: StoreError) -> str:
     return sqlite_cannot_write(code, str(cause))
 
 
+# SQLSTATEs of a server going away: shutting down, crashed, not yet accepting connections
+_SERVER_GONE = {"57P01", "57P02", "57P03"}
+
+
+def server_unreachable(exc: BaseException) -> bool:
+    """Whether a store call failed because the server could not be reached (the call may be asked
+    again later), rather than because the store refused it."""
+    cause = exc.__cause__ if isinstance(exc, StoreError) else None
+    if cause is None or not type(cause).__module__.startswith("psycopg"):
+        return False  # psycopg is postgres_backend's alone: its errors are known here by name
+    if not {"OperationalError", "InterfaceError"} & {kind.__name__ for kind in type(cause).__mro__}:
+        return False
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GONE
+
+
 @dataclass(frozen=True)
 class ImageResult:
     """One image's outcome under one set of weights: its probabilities, or why it could not be read

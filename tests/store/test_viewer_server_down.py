@@ -13,9 +13,8 @@ from PySide6.QtWidgets import QMessageBox
 from team_viewer import team_windows  # noqa: F401  (the fixture)
 from viewer_fakes import entry
 
-from inference.store import Store, StoreError
+from inference.store import Store, StoreError, server_unreachable
 from viewer.qt import claims
-from viewer.qt.store_worker import server_unreachable
 
 
 def test_a_review_made_while_the_server_is_down_is_written_when_it_is_back(

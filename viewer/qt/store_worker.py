@@ -17,25 +17,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from inference.store import Store, StoreError
+from inference.store import Store, StoreError, server_unreachable
 from viewer.qt.workers import FunctionWorker, WorkerPool
 
 log = logging.getLogger(__name__)
 RETRY_MS = 2000
-# SQLSTATEs of a server going away: shutting down, crashed, not yet accepting connections
-_SERVER_GONE = {"57P01", "57P02", "57P03"}
-
-
-def server_unreachable(exc: BaseException) -> bool:
-    """Whether a store call failed because the server could not be reached (the call may be asked
-    again later), rather than because the store refused it."""
-    cause = exc.__cause__ if isinstance(exc, StoreError) else None
-    if cause is None or not type(cause).__module__.startswith("psycopg"):
-        return False  # the driver is the store backend's: known by its errors' names, never imported
-    if not {"OperationalError", "InterfaceError"} & {kind.__name__ for kind in type(cause).__mro__}:
-        return False
-    sqlstate = getattr(cause, "sqlstate", None)
-    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GONE
 
 
 @dataclass
