@@ -81,7 +81,7 @@ def test_arrow_keys_move_between_studies(qtbot, window):
     assert window.worklist.current_uid() == window.worklist.proxy.uid_at(2)
 
 
-def test_number_keys_select_findings_and_space_marks_reviewed(qtbot, window):
+def test_number_keys_select_findings_and_space_moves_on_marking_nothing(qtbot, window):
     open_and_score(qtbot, window, "4")
     window.worklist.select_row(0)
     window.activateWindow()
@@ -90,29 +90,36 @@ def test_number_keys_select_findings_and_space_marks_reviewed(qtbot, window):
     assert window.findings.selected_finding() == LABELS[2]
     uid = window.worklist.current_uid()
     qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)
-    row = window.session.worklist_model.worklist.get(uid)
-    assert row.review is not None and row.review.outcome == "reviewed"
-    assert window.session.worklist_model.index_of(uid, Column.REVIEW).data() == "reviewed"
-    assert window.worklist.current_uid() == window.worklist.proxy.uid_at(1)  # and it moved on
+    assert window.session.worklist_model.worklist.get(uid).review is None  # Space marks nothing
+    assert window.worklist.current_uid() == window.worklist.proxy.uid_at(1)  # it moved on
 
 
-def test_space_never_takes_a_mark_off_and_backspace_does(qtbot, window):
+def test_space_goes_to_the_next_unreviewed_study_and_never_touches_a_mark(qtbot, window):
+    """Issue #22, problem 3: A, then Space twice used to end with the mark removed. Space now moves to
+    the next study below without a mark (skipping reviewed ones), or does nothing at the end; only
+    A/X/N/Backspace change marks."""
     open_and_score(qtbot, window, "4")
-    window.worklist.select_row(0)
     window.activateWindow()
     window.worklist.table.setFocus()
-    uid = window.worklist.current_uid()
+    rows = window.session.worklist_model.worklist
+    uids = [window.worklist.proxy.uid_at(i) for i in range(4)]
+    window.worklist.select_uid(uids[1])
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_X)  # rank 2 rejected
+    window.worklist.select_uid(uids[0])
     qtbot.keyClick(window.worklist.table, Qt.Key.Key_A)
-    row = window.session.worklist_model.worklist.get(uid)
-    assert row.review is not None and row.review.outcome == "accepted"
-    qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)  # moves on, the acceptance stays
-    assert row.review.outcome == "accepted" and window.worklist.current_uid() != uid
-    window.worklist.select_uid(uid)
+    assert rows.get(uids[0]).review.outcome == "accepted"
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)  # over the rejected rank 2
+    assert window.worklist.current_uid() == uids[2]
+    assert rows.get(uids[0]).review.outcome == "accepted" and rows.get(uids[1]).review.outcome == "rejected"
+    assert rows.get(uids[2]).review is None
     qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)
-    assert row.review is not None and row.review.outcome == "accepted"
-    window.worklist.select_uid(uid)
+    assert window.worklist.current_uid() == uids[3]
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_Space)  # the last: nothing below it
+    assert window.worklist.current_uid() == uids[3] and rows.get(uids[3]).review is None
+    assert "No unreviewed study" in window.statusBar().currentMessage()
+    window.worklist.select_uid(uids[0])
     qtbot.keyClick(window.worklist.table, Qt.Key.Key_Backspace)
-    assert row.review is None
+    assert rows.get(uids[0]).review is None
 
 
 def test_heatmap_is_computed_on_demand_cached_and_toggled(qtbot, window, fake_service):
@@ -393,7 +400,7 @@ def test_every_command_is_in_a_menu_with_its_shortcut(window):
             if action.menu() is not None:
                 in_menus.update(action.menu().actions())
     a = window.actions_
-    for action in (a.next_study, a.previous_study, a.mark_reviewed, a.heatmap, a.invert, a.reset_view,
+    for action in (a.next_study, a.previous_study, a.next_unreviewed, a.heatmap, a.invert, a.reset_view,
                    a.open_folder, a.export_image, a.export_worklist, a.deidentify, *a.findings):  # fmt: skip
         assert action in in_menus, action.text()
     keys = dict(shortcut_table(a))

@@ -74,16 +74,6 @@ def test_backspace_then_ctrl_z_brings_the_mark_and_its_note_back(qtbot, open_win
     assert actions[-3:] == ["review-cleared", "rejected", "review-undone"]
 
 
-def test_ctrl_z_after_space_unmarks_the_study_and_shows_it_again(qtbot, open_window, db):
-    win = open_window()
-    score_folder(qtbot, win, "3")
-    uid = select_first(qtbot, win)
-    press(qtbot, win, Qt.Key.Key_Space)
-    assert stored(db, uid) == ("reviewed", "") and win.worklist.current_uid() != uid
-    undo(qtbot, win)
-    assert stored(db, uid) is None and win.worklist.current_uid() == uid
-
-
 def test_a_mark_that_changes_nothing_leaves_no_undo_step(qtbot, open_window, db):
     win = open_window()
     score_folder(qtbot, win, "3")

@@ -25,7 +25,7 @@ class Actions:
     quit: QAction
     next_study: QAction
     previous_study: QAction
-    mark_reviewed: QAction
+    next_unreviewed: QAction
     accept: QAction
     reject: QAction
     review_note: QAction
@@ -105,7 +105,7 @@ def build_actions(w, has_import: bool) -> Actions:
         # Arrow keys stay local to the worklist and image so that sliders keep theirs.
         next_study=_action(w, "&Next Study", lambda: w.move_study(1), Qt.Key.Key_Down, context=local),
         previous_study=_action(w, "&Previous Study", lambda: w.move_study(-1), Qt.Key.Key_Up, context=local),
-        mark_reviewed=_action(w, "Mark &Reviewed and Next", w.reviews.reviewed_and_next, Qt.Key.Key_Space),
+        next_unreviewed=_action(w, "Next &Unreviewed Study", w.next_unreviewed, Qt.Key.Key_Space),
         accept=_action(w, "&Accept", lambda: w.reviews.mark("accepted"), Qt.Key.Key_A),
         reject=_action(w, "Re&ject", lambda: w.reviews.mark("rejected"), Qt.Key.Key_X),
         review_note=_action(w, "Review &Note…", w.reviews.note_dialog, Qt.Key.Key_N),
@@ -204,7 +204,7 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
     study = bar.addMenu("&Study")
     study.addActions([a.next_study, a.previous_study, a.find_in_worklist])
     study.addSeparator()
-    study.addActions([a.mark_reviewed, a.accept, a.reject, a.review_note, a.clear_review, a.undo_review])
+    study.addActions([a.next_unreviewed, a.accept, a.reject, a.review_note, a.clear_review, a.undo_review])
     study.addAction(a.take_over)
     study.addSeparator()
     study.addAction(a.score_anyway)
@@ -242,7 +242,7 @@ def build_menus(window: QMainWindow, a: Actions, local_widgets: list[QWidget]) -
 def build_worklist_menu(table: QWidget, a: Actions) -> None:
     """Right-click on the worklist: the study commands (the same actions, same shortcuts)."""
     table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-    table.addActions([a.next_study, a.previous_study, a.mark_reviewed, a.accept, a.reject, a.review_note,
+    table.addActions([a.next_study, a.previous_study, a.next_unreviewed, a.accept, a.reject, a.review_note,
                       a.clear_review, a.undo_review, a.score_anyway, a.export_image,
                       a.archive_selected])  # fmt: skip
 

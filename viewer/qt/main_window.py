@@ -88,9 +88,7 @@ class MainWindow(QMainWindow):
         )
         self.opening = OpenCommands(self, session, settings, self.image_view, save)
         self.models = ModelCommands(self, session, say)
-        self.reviews = ReviewCommands(
-            self, session, self.current_row, hold, say, lambda: self.move_study(1), self.worklist.select_uid
-        )
+        self.reviews = ReviewCommands(self, session, self.current_row, hold, say, self.worklist.select_uid)
         self.gate_override = GateOverride(self, session, settings, self.current_row, hold, say)
         self.archive = ArchiveCommands(self, session, self.worklist.selected_uids, say)
         self.compare = Comparison(
@@ -286,6 +284,11 @@ class MainWindow(QMainWindow):
 
     def move_study(self, delta: int) -> None:
         self.worklist.move(delta)
+
+    def next_unreviewed(self) -> None:
+        """Space: on to the next study nobody has reviewed or holds; it marks nothing."""
+        if not self.worklist.next_unreviewed():
+            self.show_message("No unreviewed study below this one", 5000)
 
     def select_finding_named(self, name: str) -> None:
         self.display.select_finding_named(name)  # scripts/screenshot.py calls it on the window

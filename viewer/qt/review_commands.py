@@ -1,4 +1,6 @@
-"""Space, A, X, N, Backspace and Ctrl+Z: the reader's review of the current study, kept in the study store."""
+"""A, X, N, Backspace and Ctrl+Z: the reader's review of the current study, kept in the study store.
+These are the only keys that change a mark; Space only moves on
+(:meth:`viewer.qt.worklist_panel.WorklistPanel.next_unreviewed`)."""
 
 from __future__ import annotations
 
@@ -25,23 +27,11 @@ class ReviewCommands:
         current_row: Callable[[], StudyRow | None],
         hold: Callable[[], None],
         say: Callable[[str], None],
-        next_study: Callable[[], None],
         show_study: Callable[[str], object],
     ) -> None:
         self._parent, self._session = parent, session
         self._current_row, self._hold, self._say = current_row, hold, say
-        self._next_study = next_study
         self._undo = ReviewUndo(session, show_study, say)
-
-    def reviewed_and_next(self) -> None:
-        """Space: mark an unreviewed study "reviewed" and move on to the next. A study that already has
-        a mark keeps it (accepted stays accepted: only Backspace takes a mark off); one whose mark
-        could not be kept stays shown, so the reader sees why."""
-        row = self._current_row()
-        if row is None:
-            return
-        if row.review is not None or self.mark("reviewed"):
-            self._next_study()
 
     def mark(self, outcome: str) -> bool:
         """Record ``outcome`` for the current study, keeping any note it has; whether it was kept."""

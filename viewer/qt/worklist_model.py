@@ -257,6 +257,11 @@ class WorklistModel(QAbstractTableModel):
         rows = [row for uid in moved if (row := self.worklist.get(uid)) is not None]
         self._emit_rows_changed(rows, [Column.REVIEW])
 
+    def awaits_reading(self, uid: str) -> bool:
+        """No review mark, and no other reader holds it: what Space moves to."""
+        row = self.worklist.get(uid)
+        return row is not None and row.review is None and uid not in self._claims
+
     def set_deidentify(self, hide: bool) -> None:
         if hide != self._deidentify:
             self._deidentify = hide

@@ -146,6 +146,18 @@ class WorklistPanel(QWidget):
         row = current.row() + delta if current.isValid() else 0
         self._select_proxy_row(min(max(row, 0), count - 1))
 
+    def next_unreviewed(self) -> bool:
+        """Space: the first study below the current one, in the shown order, that has no review mark
+        and that no other reader holds; False (nothing moves) when there is none."""
+        model = self.proxy.worklist_model()
+        current = self.table.selectionModel().currentIndex()
+        for row in range(current.row() + 1 if current.isValid() else 0, self.proxy.rowCount()):
+            uid = self.proxy.uid_at(row)
+            if uid is not None and model.awaits_reading(uid):
+                self._select_proxy_row(row)
+                return True
+        return False
+
     def _select_proxy_row(self, row: int) -> None:
         index = self.proxy.index(row, 0)
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
