@@ -49,6 +49,9 @@ def test_a_studys_lateral_is_a_thumbnail_shown_on_click_or_v(qtbot, win, reader)
     assert win.worklist.current_uid() == CURRENT
     win.findings.edit_thresholds({"Effusion": 0.3})  # a re-rank: the caption still names the image shown
     assert "image 2 of 2 (LL)" in win.caption.text() and shown_view(win) == "LL"
+    win.actions_.deidentify.setChecked(True)  # hiding identifiers re-captions: the image shown stays named
+    assert "image 2 of 2 (LL)" in win.caption.text() and "Patient" not in win.caption.text()
+    win.actions_.deidentify.setChecked(False)
 
     assert win.actions_.next_image.shortcut() == QKeySequence(Qt.Key.Key_V)
     win.actions_.next_image.trigger()  # V: after the last image, the scored one again

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from inference.runtime.device import torch_installed
 from inference.worklist.ranking import high_specificity_points
 from viewer.core.settings import Settings
-from viewer.core.worklist import RowState, StudyRow, study_caption
+from viewer.core.worklist import RowState, StudyRow
 from viewer.qt.actions import build_actions, build_menus, build_worklist_menu, shortcut_table
 from viewer.qt.archive_commands import ArchiveCommands
 from viewer.qt.compare_view import ComparePane
@@ -311,9 +311,7 @@ class MainWindow(QMainWindow):
         self.session.worklist_model.set_deidentify(hide)
         self.worklist.proxy.refilter()
         self.settings.deidentify = hide
-        row = self.current_row()
-        if row is not None:
-            self.caption.setText(study_caption(row, hide))
+        self.display.refresh()  # the caption, built in one place (with the image shown, the claim)
         self.similar.recaption()
         self.compare.refresh_caption()
         self._schedule_save()
