@@ -47,6 +47,8 @@ def test_a_studys_lateral_is_a_thumbnail_shown_on_click_or_v(qtbot, win, reader)
     assert win.image_view.heatmap() is None and win.display.image_uid is None  # no heat map, no export
     assert "image 2 of 2 (LL)" in win.caption.text()
     assert win.worklist.current_uid() == CURRENT
+    win.actions_.export_image.trigger()  # Ctrl+E says why the lateral is not exported, and how to go back
+    assert "V shows it" in win.statusBar().currentMessage()
     win.findings.edit_thresholds({"Effusion": 0.3})  # a re-rank: the caption still names the image shown
     assert "image 2 of 2 (LL)" in win.caption.text() and shown_view(win) == "LL"
     win.actions_.deidentify.setChecked(True)  # hiding identifiers re-captions: the image shown stays named

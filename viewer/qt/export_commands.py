@@ -86,6 +86,9 @@ class ExportCommands(QObject):
         image = self._view.image()
         item = row.ranked() if row is not None else None
         info = self._session.info
+        if row is not None and image is not None and self._display.image_uid is None:
+            self._say("Another image of the study is shown: its findings are the scored image's (V shows it)")
+            return
         if row is None or image is None or self._display.image_uid != row.uid or item is None or info is None:
             self._say("Nothing to export: select a ranked study with an image")
             return
