@@ -125,3 +125,11 @@ def test_f1_lists_the_comparison_keys_and_clicks(win):
     mnemonics = [a.text().split("&")[1][0].lower() for a in view.actions() if "&" in a.text()]
     assert len(mnemonics) == len(set(mnemonics)), mnemonics  # Alt+letter reaches each one
     assert any("similar study" in k for k, _ in rows) and any("thumbnail" in k for k, _ in rows)
+
+
+def test_the_compare_pane_offers_the_readers_window_presets_and_keeps_one_saved_there(win):
+    main, other = win.image_view, win.compare_pane.image_view
+    assert main.save_preset("Chest wide")
+    assert "Chest wide" in other.user_presets()
+    assert other.save_preset("Mediastinum")
+    assert "Mediastinum" in main.user_presets() and "Mediastinum" in win.settings.window_presets

@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.display = StudyDisplay(
             self, session, settings, self.worklist, self.current_row, panes, say, save
         )
+        self.display.share_window_presets(self.compare_pane.image_view)
         self.opening = OpenCommands(self, session, settings, self.image_view, save)
         self.models = ModelCommands(self, session, say)
         self.reviews = ReviewCommands(self, session, self.current_row, hold, say, self.worklist.select_uid)

@@ -206,6 +206,14 @@ class StudyDisplay(QObject):
         heatmap = self._image_view.heatmap()
         return None if heatmap is None else self._threshold_of(heatmap.label)
 
+    def share_window_presets(self, other: ImageView) -> None:
+        """``other`` (the compare pane's view) offers the reader's presets too; one saved or deleted in
+        either view is the other's and the settings' at once."""
+        other.set_user_presets(self._settings.window_presets)
+        self._image_view.userPresetsChanged.connect(other.set_user_presets)
+        other.userPresetsChanged.connect(self._image_view.set_user_presets)
+        other.userPresetsChanged.connect(self._keep_window_presets)
+
     def _keep_window_presets(self, presets: dict) -> None:
         """The reader saved or deleted a window preset: settings keep them (level, width in units)."""
         self._settings.window_presets = {name: [level, width] for name, (level, width) in presets.items()}
