@@ -90,3 +90,26 @@ def test_a_study_scored_after_it_was_shown_is_searched_again(qtbot, panel: Simil
     qtbot.waitUntil(lambda: panel.list.count() == 3)
     assert panel.status.text() == ""
     assert {panel.list.item(i).data(UID_ROLE) for i in range(3)} == {"q", "close", "missing"}
+
+
+class FailingStore:
+    """A store that cannot be reached: every read fails (as a stopped team server's does)."""
+
+    def __getattr__(self, name: str):
+        def fail(*args, **kwargs):
+            raise OSError("the store cannot be reached")
+
+        return fail
+
+
+def test_an_answer_landing_after_the_panel_is_gone_is_dropped(qtbot):
+    """A search that fails after its window closed: its answer, queued to the GUI thread, used to reach
+    a deleted list (RuntimeError in the event loop, failing whatever ran next)."""
+    import shiboken6
+
+    widget = SimilarPanel(Reader(), lambda: {"Pneumonia": 0.5})
+    widget.set_source(FailingStore(), SHA)  # searches "q" at once, on the pool
+    widget.show_study("q")
+    widget.shutdown()  # the window closes: the search has ended, its answer is queued
+    shiboken6.delete(widget)
+    qtbot.wait(50)  # the queued answer is delivered now, or never

@@ -104,6 +104,7 @@ class SimilarPanel(QWidget):
         self._cases: SimilarCases | None = None  # made and used on the pool's thread only
         self._shown: str | None = None
         self._searching = False  # a search of the shown study is in flight
+        self._closed = False  # shut down: answers still on their way are dropped
         self._again = False  # refresh() asked meanwhile: search once more when it is answered
         self._absent: str | None = None  # the shown study, when the answer was "not searchable"
         self._retried: str | None = None  # the shown study, once refresh_if_scored() asked again
@@ -170,14 +171,24 @@ class SimilarPanel(QWidget):
     def _search(self, study_uid: str) -> None:
         assert self._store is not None
         self._searching, self._again = True, False
-        worker = FunctionWorker(self._find, self._store, self._weights, study_uid)
-        worker.signals.returned.connect(lambda found, uid=study_uid: self._on_found(uid, found))
-        worker.signals.errored.connect(lambda exc, uid=study_uid: self._on_failed(uid, exc))
+        worker = FunctionWorker(self._answer, self._store, self._weights, study_uid)
+        worker.signals.returned.connect(self._on_answer)  # a method: Qt drops it with the panel
         self._pool.start(worker)
 
     def shutdown(self) -> None:
-        """Wait for the search in flight (before the store closes)."""
+        """Wait for the search in flight (before the store closes); answers still on their way are
+        dropped."""
+        self._closed = True
         self._pool.shutdown()
+
+    def _answer(
+        self, store: Store, weights_sha256: str, study_uid: str
+    ) -> tuple[str, Found | str | Exception]:
+        """On the pool's thread: the search's answer, or why it failed, with the study it is for."""
+        try:
+            return study_uid, self._find(store, weights_sha256, study_uid)
+        except Exception as exc:  # the store went away, an unreadable index: said in the panel
+            return study_uid, exc
 
     def _find(self, store: Store, weights_sha256: str, study_uid: str) -> Found | str:
         """On the pool's thread: bring the index up to date, search, describe, read thumbnails."""
@@ -202,6 +213,15 @@ class SimilarPanel(QWidget):
             self.refresh()
             return False
         return True
+
+    def _on_answer(self, answer: tuple[str, Found | str | Exception]) -> None:
+        study_uid, found = answer
+        if self._closed:
+            return
+        if isinstance(found, Exception):
+            self._on_failed(study_uid, found)
+        else:
+            self._on_found(study_uid, found)
 
     def _on_found(self, study_uid: str, found: Found | str) -> None:
         if not self._answered(study_uid):
