@@ -96,6 +96,12 @@ def window(qtbot, backend, tmp_path):
 
 
 @pytest.fixture
+def db(tmp_path) -> Path:
+    """Where a test's study store lives (empty: the window creates it); a test may seed its own."""
+    return tmp_path / "studies.sqlite"
+
+
+@pytest.fixture
 def open_window(qtbot, backend, tmp_path, db):
     """Opens main windows on the store file ``db`` (each test module gives its own ``db`` fixture) with
     the fake back end, model loaded and the store's worklist shown; every window is closed (threads

@@ -19,11 +19,6 @@ def reader() -> CountingReader:
 
 
 @pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "studies.sqlite"
-
-
-@pytest.fixture
 def win(qtbot, tmp_path, reader):
     folder = make_studies(tmp_path / "studies")["pa"].parent
     window = open_real_window(qtbot, tmp_path, folder, reader)

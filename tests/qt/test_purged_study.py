@@ -5,15 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from inference.store import Store
 from viewer.core.worklist import RowState
-
-
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "studies.sqlite"
 
 
 def test_a_purged_study_is_listed_and_its_image_pane_says_its_files_were_purged(qtbot, open_window, db):

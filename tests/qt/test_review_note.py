@@ -3,9 +3,6 @@ takes a saved note back (issue #22, items 11 and 3)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPlainTextEdit
@@ -16,11 +13,6 @@ from viewer.qt.actions import shortcut_table
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 KEYPAD = Qt.KeyboardModifier.KeypadModifier
-
-
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "studies.sqlite"
 
 
 def write_note(qtbot, win, lines: list[str], key: Qt.Key, modifier=Qt.KeyboardModifier.NoModifier) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
@@ -15,11 +14,6 @@ from viewer.core.worklist import RowState
 from viewer.core.worklist_columns import Column
 from viewer.qt.main_window import MainWindow
 from viewer.qt.review_note_dialog import ReviewNoteDialog
-
-
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "studies.sqlite"
 
 
 def score_folder(qtbot, win: MainWindow, folder: str) -> None:

@@ -5,26 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from test_study_navigation import scored, shown
 from viewer_fakes import LABELS, entry, result
 
-from viewer.qt.main_window import MainWindow
 from viewer.qt.worklist_model import WorklistModel
 from viewer.qt.worklist_panel import WorklistPanel
-
-
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "studies.sqlite"
-
-
-def scored(win: MainWindow) -> bool:
-    rows = win.session.worklist_model.worklist.rows
-    return not win.session.busy and bool(rows) and all(r.result is not None for r in rows)
-
-
-def shown(win: MainWindow) -> str | None:
-    return win.display.image_uid if win.image_view.image() is not None else None
 
 
 def test_a_reset_with_new_ranks_keeps_the_study_the_window_opened(qtbot):

@@ -6,15 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 
 from viewer.qt.main_window import MainWindow
-
-
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "studies.sqlite"
 
 
 def scored(win: MainWindow) -> bool:
