@@ -16,7 +16,17 @@ from pathlib import Path
 
 import psycopg
 
-BIN = Path(os.environ.get("CXR_TRIAGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def server_programs() -> Path:
+    """Where initdb and pg_ctl are: CXR_TRIAGE_PG_BIN, else the newest Debian postgresql installed
+    (/usr/lib/postgresql/<major>/bin; 15 on Debian 12)."""
+    if os.environ.get("CXR_TRIAGE_PG_BIN"):
+        return Path(os.environ["CXR_TRIAGE_PG_BIN"])
+    found = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb") if p.parts[-3].isdigit()]
+    return max(found, key=lambda b: int(b.parts[-2])) if found else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = server_programs()
 INSTALL = "install Debian's postgresql (apt-get install postgresql), as .ci/run does"
 ADMIN, ADMIN_PASSWORD = "postgres", "admin-secret"
 
