@@ -15,6 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
+from viewer.core.wording import APP_NAME
 from viewer.qpa_check import platform_problem
 
 EXIT_NO_DISPLAY = 2
@@ -58,7 +59,7 @@ def main(
     if app.platformName() == "":
         print("cxr-triage: Qt started without a platform plugin.", file=sys.stderr)
         return EXIT_NO_DISPLAY
-    app.setApplicationName("CXR Triage")
+    app.setApplicationName(APP_NAME)
     app.setOrganizationName("cxr-triage")
     sys.excepthook = _excepthook
     from inference.store import StoreError
@@ -100,7 +101,7 @@ def _show_error(text: str) -> None:
     from PySide6.QtWidgets import QMessageBox
 
     print(f"cxr-triage: {text}", file=sys.stderr)
-    QMessageBox.critical(None, "CXR Triage", text)
+    QMessageBox.critical(None, APP_NAME, text)
 
 
 def open_store(path: Path | str):

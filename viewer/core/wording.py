@@ -1,6 +1,8 @@
-"""How the viewer says a number of things: "1 study", "2 studies"."""
+"""How the viewer says a number of things: its name, "1 study", "2 studies"."""
 
 from __future__ import annotations
+
+APP_NAME = "CXR Triage"
 
 
 def counted(n: int, one: str, many: str) -> str:

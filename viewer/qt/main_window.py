@@ -17,7 +17,6 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
-    QMessageBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -26,15 +25,18 @@ from PySide6.QtWidgets import (
 from inference.runtime.device import torch_installed
 from inference.worklist.ranking import high_specificity_points
 from viewer.core.settings import Settings
+from viewer.core.wording import APP_NAME
 from viewer.core.worklist import RowState, StudyRow
-from viewer.qt.actions import build_actions, build_menus, build_worklist_menu, shortcut_table
+from viewer.qt.actions import build_actions, build_menus, build_worklist_menu
 from viewer.qt.archive_commands import ArchiveCommands
+from viewer.qt.banners import DemoBanner, StoreBanner
 from viewer.qt.compare_view import ComparePane
 from viewer.qt.comparison import Comparison
 from viewer.qt.elided_label import ElidedLabel
 from viewer.qt.export_commands import ExportCommands
 from viewer.qt.findings_panel import FindingsPanel
 from viewer.qt.gate_override import GateOverride
+from viewer.qt.help_dialogs import show_about, show_shortcuts
 from viewer.qt.image_requests import FileImages
 from viewer.qt.image_view import ImageView
 from viewer.qt.model_commands import ModelCommands
@@ -53,15 +55,6 @@ from viewer.qt.welcome import WelcomePane
 from viewer.qt.worklist_panel import WorklistPanel
 
 log = logging.getLogger(__name__)
-TITLE = "CXR Triage"
-DEMO_BANNER = (
-    "DEMO MODEL — trained on a small public sample to show how the viewer works. NOT FOR DIAGNOSTIC USE."
-)
-
-
-def is_demo(info: ModelInfo, demo_package: Path | None) -> bool:
-    same = demo_package is not None and info.package.resolve() == Path(demo_package).resolve()
-    return same or "demo" in info.card.name.lower()
 
 
 class MainWindow(QMainWindow):
@@ -78,7 +71,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self.settings = settings
         self.demo_package = demo_package
-        self.setWindowTitle(TITLE)
+        self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self._build_widgets()
         say, hold, save = self.show_message, self.worklist.hold, self._schedule_save
@@ -114,14 +107,8 @@ class MainWindow(QMainWindow):
 
     # -- construction ---------------------------------------------------------------------------
     def _build_widgets(self) -> None:
-        self.banner = QLabel(DEMO_BANNER, wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
-        self.banner.setObjectName("demoBanner")
-        self.banner.setStyleSheet("background:#b71c1c; color:white; font-weight:bold; padding:4px;")
-        self.banner.hide()
-        self.store_banner = QLabel("", wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
-        self.store_banner.setObjectName("storeBanner")
-        self.store_banner.setStyleSheet("background:#f9a825; color:black; padding:4px;")
-        self.store_banner.hide()
+        self.banner = DemoBanner(self.demo_package)
+        self.store_banner = StoreBanner()
         self.unreachable_banner = UnreachableBanner(self.session)  # a team store's server away
         self.worklist = WorklistPanel(self.session.worklist_model, self.settings.worklist_columns)
         self.image_view = ImageView()
@@ -252,15 +239,13 @@ class MainWindow(QMainWindow):
 
     # -- model ----------------------------------------------------------------------------------
     def load_model(self, package: Path) -> None:
-        if self.demo_package is not None and Path(package).resolve() == Path(self.demo_package).resolve():
-            self.banner.show()  # now, not when it has loaded: the panes must not move under the reader
+        self.banner.loading(package)  # now, not when it has loaded: the panes must not move under the reader
         self.models.load(package)
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_label.setText(model_text(info))
         self.model_label.setToolTip(model_details(info))
-        self.banner.setVisible(is_demo(info, self.demo_package))
-        self.banner.setToolTip(info.card.intended_use)
+        self.banner.loaded(info)
         self.settings.last_model = str(info.package)
         self.similar.set_source(self.session.store, info.card.weights_sha256)
         self.findings.set_card(info.card)
@@ -324,11 +309,8 @@ class MainWindow(QMainWindow):
 
     def _show_store_notice(self, notice: str) -> None:
         """The store cannot be written: a banner for as long as the window is open, said once."""
-        if not notice or self.store_banner.text() == notice:
-            return
-        self.store_banner.setText(notice)
-        self.store_banner.show()
-        self.show_message(notice)
+        if self.store_banner.show_notice(notice):
+            self.show_message(notice)
 
     def _update_welcome(self) -> None:
         """A store that holds no study, nothing being read into it: the image pane says how to begin."""
@@ -379,18 +361,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, timeout_ms)
 
     def show_about(self) -> None:
-        info = self.session.info
-        card = info.card if info else None
-        body = f"<b>{TITLE}</b><br>Offline chest-radiograph triage.<br><br>"
-        if card is not None:
-            body += f"Model: {card.name} {card.version}<br>Intended use: {card.intended_use}<br>"
-        QMessageBox.about(self, f"About {TITLE}", body)
+        show_about(self, self.session.info.card if self.session.info else None)
 
     def show_shortcuts(self) -> None:
-        rows = "".join(
-            f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in shortcut_table(self.actions_)
-        )
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing=4>{rows}</table>")
+        show_shortcuts(self, self.actions_)
 
     def _schedule_save(self) -> None:
         self._save_timer.start()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from inference.bundled import DEMO_MODEL, SAMPLES
 from viewer.core.settings import Settings
-from viewer.qt.main_window import TITLE, MainWindow
+from viewer.core.wording import APP_NAME
+from viewer.qt.main_window import MainWindow
 from viewer.qt.session import TriageSession
 
 SAMPLE_SETTINGS = "samples-settings.json"  # beside the reader's settings file
@@ -28,7 +29,7 @@ def open_sample_window(window: MainWindow) -> MainWindow:
     package = info.package if info is not None else Path(window.settings.last_model or DEMO_MODEL)
     session = TriageSession(window.session.backend)  # no store: nothing is kept
     samples = MainWindow(session, sample_settings(window.settings), demo_package=window.demo_package)
-    samples.setWindowTitle(f"{TITLE}: sample studies (in memory, not kept)")
+    samples.setWindowTitle(f"{APP_NAME}: sample studies (in memory, not kept)")
     samples.show()
     samples.load_model(package)
     samples.open_paths([SAMPLES])
