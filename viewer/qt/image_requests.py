@@ -137,12 +137,9 @@ FileRead = tuple[Path, XRayImage | None, np.ndarray | None, str]  # path, image,
 
 
 def _read_file(read_image: Callable[[Path], XRayImage], path: Path) -> FileRead:
-    try:
-        image = read_image(path)
-    except Exception as exc:  # as _read: the reason is shown, the file costs only its own pane
-        log.warning("could not read image: %s", exc)
-        return path, None, None, str(exc) or type(exc).__name__
-    return path, image, shrink(image.pixels), ""
+    """As :func:`_read`, keyed by the path, with the image's thumbnail."""
+    _, image, reason = _read(read_image, str(path), path)
+    return path, image, None if image is None else shrink(image.pixels), reason
 
 
 class FileImages(QObject):
