@@ -146,6 +146,11 @@ class Store:
         upgraded or written (every write raises :class:`StoreError`)."""
 
     @property
+    def server_url(self) -> str:
+        """The team store's ``postgresql://`` URL (claims, NOTIFY); "" for an embedded SQLite file."""
+        return ""
+
+    @property
     def writable(self) -> bool:
         """False when opened ``read_only`` or when the store cannot be written; a write can still fail
         later (a full disk): it raises :class:`StoreError`."""

@@ -71,6 +71,10 @@ class PostgresStore(SqlStore):
         self.where = f"{info.dbname} on {info.host}:{info.port}"  # for messages: never the password
         self._migrate()
 
+    @property
+    def server_url(self) -> str:
+        return self.url
+
     def _connect(self) -> psycopg.Connection[dict[str, Any]]:
         try:
             return psycopg.connect(

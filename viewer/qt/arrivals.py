@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QObject, QTimer, Slot
 
 from inference.api import ScanEntry
-from inference.store import Store, is_server_url
+from inference.store import Store
 from viewer.qt.arrival_waker import ArrivalWaker
 from viewer.qt.workers import FunctionWorker, WorkerPool
 
@@ -56,8 +56,8 @@ class StoreWatcher(QObject):
         self._timer.timeout.connect(self.poll)
         self._retry = QTimer(self, interval=interval_ms, singleShot=True)  # told, but not taken yet
         self._retry.timeout.connect(self.poll)
-        url = getattr(store, "url", "")
-        self._waker = ArrivalWaker(url, parent=self) if is_server_url(url) else None
+        url = store.server_url
+        self._waker = ArrivalWaker(url, parent=self) if url else None
         if self._waker is not None:
             self._waker.woke.connect(self.poll)
 

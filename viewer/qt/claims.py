@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from inference.store import LEASE_S, Claim, Store, is_server_url
+from inference.store import LEASE_S, Claim, Store
 from viewer.core.claim_text import being_read_by
 from viewer.qt.worklist_model import WorklistModel
 
@@ -41,7 +41,7 @@ class StudyClaims(QObject):
         refresh_ms: int | None = None,
     ) -> None:
         super().__init__(parent)
-        self.active = store is not None and is_server_url(getattr(store, "url", ""))
+        self.active = store is not None and bool(store.server_url)
         self._model, self._submit, self._lease_s = worklist_model, submit, lease_s or LEASE_S
         self._shown: str | None = None
         self._claim: Claim | None = None  # the shown study's, as the store last answered
