@@ -13,6 +13,7 @@ from inference.store.db import (
     StoredImage,
     StoreError,
     cannot_write,
+    not_permitted,
     server_unreachable,
 )
 from inference.store.location import is_server_url, store_path, store_target
@@ -29,6 +30,7 @@ __all__ = [
     "StoreError",
     "StoredImage",
     "cannot_write",
+    "not_permitted",
     "server_unreachable",
     "is_server_url",
     "store_path",

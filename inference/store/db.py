@@ -51,6 +51,13 @@ def cannot_write(exc: StoreError) -> str:
     return sqlite_cannot_write(code, str(cause))
 
 
+def not_permitted(exc: BaseException) -> bool:
+    """Whether the server refused the call to this login (a team store's reader may review, claim and
+    write notes, never images or results)."""
+    cause = exc.__cause__ if isinstance(exc, StoreError) else None
+    return getattr(cause, "sqlstate", None) == "42501"
+
+
 # SQLSTATEs of a server going away: shutting down, crashed, not yet accepting connections
 _SERVER_GONE = {"57P01", "57P02", "57P03"}
 

@@ -17,7 +17,7 @@ from inference.store import Store, StoreError, cannot_write
 from viewer.core import wording
 from viewer.core.batching import batched_by_time
 from viewer.qt.session_host import SessionHost
-from viewer.qt.store_access import StoreAccess, not_permitted
+from viewer.qt.store_access import StoreAccess, refused_to_login
 from viewer.qt.workers import GeneratorWorker
 
 
@@ -32,7 +32,7 @@ def _index(
             try:
                 store.record(batch)  # the files are in the store from now on, scored or not
             except StoreError as exc:
-                failure = cannot_write(exc) or not_permitted(exc)
+                failure = cannot_write(exc) or refused_to_login(exc)
                 if not failure:
                     raise
                 store = None

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from inference.api import ScanEntry, StudyResult
 from inference.runtime.engine import default_scorer
-from inference.store import Review, Store, StoreError, cannot_write
+from inference.store import Review, Store, StoreError, cannot_write, not_permitted
 from inference.store.user import current_user, now_iso
 from inference.worklist.studies import store_worklist
 from viewer.core import wording
@@ -34,10 +34,9 @@ T = TypeVar("T")
 NOT_PERMITTED = "this login may not write images or results"
 
 
-def not_permitted(exc: StoreError) -> str:
-    """:data:`NOT_PERMITTED` when the server refused a write to this login (a reader's may write
-    reviews, claims and notes, never images or results), else ""."""
-    return NOT_PERMITTED if getattr(exc.__cause__, "sqlstate", None) == "42501" else ""
+def refused_to_login(exc: StoreError) -> str:
+    """:data:`NOT_PERMITTED` when the server refused a write to this login, else ""."""
+    return NOT_PERMITTED if not_permitted(exc) else ""
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,7 @@ class StoreAccess(QObject):
                 yield result
             return
         except StoreError as exc:
-            reason = cannot_write(exc) or not_permitted(exc)
+            reason = cannot_write(exc) or refused_to_login(exc)
             if not reason:
                 raise
             self._failed.emit(reason)
